@@ -1,0 +1,131 @@
+"""The trained intent model on data it never saw: held-out phrases, out-of-scope, sentiment,
+Whisper transcripts of telephone audio, retraining from JSONL. One training per test session."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from voicebot.events import Understood
+from voicebot.nlu import load_model, model_io
+from voicebot.nlu.dataset import load_rows
+from voicebot.nlu.evaluate import evaluate
+from voicebot.nlu.train import load_training_data, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST = ROOT / "intents" / "test"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def bank_model(tmp_path_factory):
+    path = train(load_training_data(ROOT / "intents"), tmp_path_factory.mktemp("nlu") / "bank")
+    return load_model(path)
+
+
+def test_metadata_records_data_labels_metrics_threshold(bank_model):
+    meta = model_io.read_metadata(bank_model.path)
+    assert len(meta["data_hash"]) == 16 and "check_balance" in meta["labels"]
+    assert meta["oos"]["strategy"] in meta["oos"]["compared"]
+    assert 0.0 <= meta["threshold"] < 1.0 and meta["metrics"]["in_scope_accuracy"] > 0.5
+    assert meta["sentiment"]["mode"] in ("head", "combined", "vader")
+
+
+def test_heldout_intents(bank_model):
+    report = evaluate(bank_model, load_rows(TEST / "heldout.jsonl").examples)
+    assert report["intent_accuracy"] >= 0.93, report["worst"]
+    assert report["oos_recall"] >= 0.85
+    assert report["in_scope_false_oos_rate"] <= 0.05
+
+
+@pytest.mark.parametrize("text", ["what's the weather", "what's the weather like in paris", "is it going to snow tomorrow",
+                                  "tell me the weather forecast", "who's playing in the super bowl"])
+def test_out_of_scope_is_never_banking(bank_model, text):
+    assert bank_model.understand(text).intent == "out_of_scope"
+
+
+def test_understood_has_alternatives_entities_sentiment(bank_model):
+    result = bank_model.understand("transfer two hundred dollars to savings tomorrow")
+    assert isinstance(result, Understood) and result.intent == "transfer_money"
+    assert result.entities == {"amount": 200.0, "currency": "USD", "date": "tomorrow"}
+    assert result.alternatives[0][0] == "transfer_money" and len(result.alternatives) == 3
+    assert result.alternatives[0][1] >= result.alternatives[1][1]
+    assert bank_model.understand("yeah that's right").entities["yesno"] == "yes"
+    assert bank_model.understand("no that's all thanks bye").intent == "goodbye"
+    assert bank_model.understand("").intent == "out_of_scope"
+
+
+@pytest.mark.parametrize("name, target", [("general", 0.80), ("banking", 0.70)])
+def test_sentiment_heldout(bank_model, name, target):
+    rows = [json.loads(line) for line in (TEST / f"sentiment_{name}.jsonl").read_text().splitlines()]
+    from sklearn.metrics import f1_score
+
+    pred = [bank_model.understand(r["text"]).sentiment for r in rows]
+    assert f1_score([r["sentiment"] for r in rows], pred, average="macro") >= target
+
+
+@pytest.mark.parametrize("text", ["I'd like to check my balance", "can I transfer money to my son", "what time do you open",
+                                  "I need to reset my pin", "nothing more thank you goodbye",
+                                  "that's my fourth call this month about it"])
+def test_neutral_requests_are_not_negative_and_frustration_is(bank_model, text):
+    expected_negative = "fourth call" in text
+    assert (bank_model.understand(text).sentiment == "negative") == expected_negative
+
+
+def test_whisper_telephone_transcripts(bank_model):
+    """Held-out phrases voiced by TTS, sent through the 8 kHz μ-law noisy channel, transcribed."""
+    rows = load_rows(TEST / "heldout_asr.jsonl")
+    voices = [json.loads(line)["voice"] for line in (TEST / "heldout_asr.jsonl").read_text().splitlines()]
+    results = bank_model.classify_batch([e.text for e in rows.examples])
+    correct = [r[0] == e.intent for r, e in zip(results, rows.examples)]
+    by_voice = {v: sum(c for c, w in zip(correct, voices) if w == v) / voices.count(v) for v in set(voices)}
+    assert sum(correct) / len(correct) >= 0.82, by_voice
+    assert by_voice["piper"] >= 0.92 and by_voice["flite:slt"] >= 0.82, by_voice
+
+
+def test_retrain_from_jsonl_and_csv(bank_model, tmp_path, monkeypatch, capsys):
+    from voicebot.cli import main
+
+    keep = {"check_balance", "branch_hours", "reset_pin"}
+    examples = [e for e in load_training_data(ROOT / "intents").examples if e.intent in keep and not e.source]
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"text": e.text, "intent": e.intent}) + "\n" for e in examples))
+    monkeypatch.setattr(sys, "argv", ["voicebot", "train", "--data", str(rows), "--out", str(tmp_path / "m")])
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    small = load_model(tmp_path / "m")
+    assert set(small.labels) == keep
+    assert small.understand("when does the bank close on friday").intent == "branch_hours"
+    csv_rows = tmp_path / "rows.csv"
+    csv_rows.write_text("text,intent\n" + "".join(f"\"{e.text}\",{e.intent}\n" for e in examples))
+    assert len(load_rows(csv_rows).examples) == len(examples)
+
+
+def test_default_model_loads_once(bank_model):
+    first = load_model()
+    assert first is load_model()
+    assert first.understand("what's my balance").intent == "check_balance"
+
+
+def test_no_model_trains_one_automatically(bank_model, tmp_path, monkeypatch, capsys):
+    from voicebot.nlu import train as train_module
+
+    keep = ("report_lost_card", "branch_hours")
+    intents = tmp_path / "intents"
+    intents.mkdir()
+    (intents / "small.yml").write_text("intents:\n" + "".join(
+        f"  - intent: {name}\n    examples:\n" + "".join(f"      - \"{e.text}\"\n" for e in load_rows_of(name)) for name in keep))
+    monkeypatch.setattr(train_module, "INTENTS_DIR", intents)
+    monkeypatch.setattr(model_io, "MODELS_DIR", tmp_path / "models")
+    nlu = load_model()
+    assert nlu.path.parent == tmp_path / "models" and "training one" in capsys.readouterr().err
+    assert nlu.understand("I lost my card").intent == "report_lost_card"
+
+
+def load_rows_of(intent: str):
+    return [e for e in load_training_data(ROOT / "intents").examples if e.intent == intent and not e.source][:12]

@@ -1,0 +1,52 @@
+"""TTS: both real backends speak, the prompt cache renders fixed prompts once, telephony rate."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.audio.wavio import is_silent
+from voicebot.errors import ModelError
+from voicebot.pipeline.prompts import PromptCache
+from voicebot.tts import get_synthesizer
+from voicebot.vad import split_utterances
+
+
+@pytest.mark.parametrize("backend", ["piper", "pyttsx3"])
+def test_backend_speaks_sentence_by_sentence(backend):
+    synth = get_synthesizer(backend)
+    parts = list(synth.stream("Your card is blocked. Is there anything else?"))
+    assert len(parts) == 2
+    whole = synth.synthesize("Your card is blocked.")
+    assert 0.7 < whole.duration < 4.0 and not is_silent(whole)
+    assert len(split_utterances(whole)) == 1  # the VAD hears speech in it
+
+
+def test_unknown_backend_is_named():
+    with pytest.raises(ModelError, match="unknown TTS backend 'festival'"):
+        get_synthesizer("festival")
+
+
+def test_prompt_cache_renders_once_and_at_telephone_rate(tmp_path):
+    cache = PromptCache("piper", rate=8000, directory=tmp_path)
+    fixed = ["Welcome to Example Bank.", "How can I help you today?"]
+    assert cache.warm(fixed) == 2
+    assert cache.warm(fixed) == 0  # already rendered
+    audio = cache.render("Welcome to Example Bank. Your balance is twelve dollars.")
+    assert audio.rate == 8000 and cache.misses == 3  # only the dynamic sentence is new
+    again = PromptCache("piper", rate=8000, directory=tmp_path)  # a new process reads the disk cache
+    again.render("How can I help you today?")
+    assert (again.hits, again.misses) == (1, 0)
+
+
+def test_a_flows_fixed_prompts_are_rendered_before_the_call(tmp_path):
+    from voicebot.flow import load_flow
+    from voicebot.pipeline.prompts import fixed_prompts
+
+    prompts = fixed_prompts(load_flow("flows/bank.yml"))
+    assert "Thanks. Now your four-digit PIN, please." in prompts
+    assert all("{" not in p for p in prompts)  # dynamic text (a balance) is rendered in the call
+    cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    assert cache.warm(prompts) > 10
+    before = cache.misses
+    cache.render("Thanks. Now your four-digit PIN, please.")
+    assert cache.misses == before and cache.warm(prompts) == 0  # nothing new to render

@@ -1,0 +1,78 @@
+"""VAD endpointing on real synthesized speech: start/end events, multi-turn cutting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voicebot.audio import Audio, read_wav
+from voicebot.events import SpeechEnded, SpeechStarted
+from voicebot.speechgen import TELEPHONE, with_silence
+from voicebot.vad import Endpointer, VadConfig, split_utterances
+from voicebot.vad.endpointer import endpoint
+
+TURNS = ["I lost my card", "my customer number is one two three four", "no that is all thank you"]
+
+
+@pytest.fixture(scope="module")
+def three_turns(speak) -> tuple[Audio, list[float]]:
+    paths = [speak(t, "flite:kal") for t in TURNS]
+    durations = [read_wav(p).duration for p in paths]
+    return with_silence(paths, gap_s=1.5), durations
+
+
+def test_cuts_a_multi_turn_recording_into_its_utterances(three_turns):
+    audio, durations = three_turns
+    utterances = split_utterances(audio)
+    assert len(utterances) == 3
+    for utt, expected in zip(utterances, durations):
+        assert utt.end > utt.start
+        # Pre-roll and a short tail are kept, but no whole second of silence.
+        assert expected - 0.3 < utt.audio.duration < expected + 0.9
+    starts = [u.start for u in utterances]
+    assert starts == sorted(starts) and 0.2 < starts[0] <= 0.7
+
+
+def test_events_alternate_start_end_with_timestamps(three_turns):
+    audio, _ = three_turns
+    events = list(endpoint(audio.frames(30)))
+    kinds = [type(e) for e in events]
+    assert kinds == [SpeechStarted, SpeechEnded] * 3
+    for started, ended in zip(events[::2], events[1::2]):
+        assert started.start == pytest.approx(ended.start)
+
+
+def test_silence_and_noise_floor_give_no_speech():
+    assert split_utterances(Audio.silence(3.0)) == []
+    hiss = Audio.from_float(np.random.default_rng(0).normal(0, 0.002, 48000), 16000)
+    assert split_utterances(hiss) == []
+
+
+def test_telephone_audio_is_endpointed(speak):
+    audio = read_wav(speak("what are your branch opening hours", "piper", TELEPHONE))
+    padded = Audio.silence(1.0, 8000) + audio + Audio.silence(1.0, 8000)
+    utts = split_utterances(padded)
+    assert len(utts) == 1 and 0.5 < utts[0].start < 1.2
+
+
+def test_hang_over_controls_where_turns_split(three_turns):
+    audio, _ = three_turns
+    # A hang-over longer than the 1.5 s pauses merges all turns into one utterance.
+    merged = split_utterances(audio, VadConfig(hang_over_ms=2400))
+    assert len(merged) == 1
+
+
+def test_flush_closes_open_utterance(speak):
+    audio = read_wav(speak("hello there", "flite:kal")).canonical()
+    ep = Endpointer(VadConfig(frame_ms=20))
+    events = [e for f in audio.frames(20) for e in ep.push(f)]
+    assert any(isinstance(e, SpeechStarted) for e in events)
+    assert [type(e) for e in ep.flush()] in ([SpeechEnded], [])
+    assert not ep.in_speech
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError):
+        VadConfig(aggressiveness=5)
+    with pytest.raises(ValueError):
+        VadConfig(frame_ms=25)

@@ -1,0 +1,88 @@
+"""What every backend shares about the caller's domain: the banking vocabulary that biases
+recognition, and the post-processing a prompt kind asks for (digits → "1234", yes/no → "yes" or
+"no", choice → the closest allowed phrase)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from voicebot.asr.base import Hints
+from voicebot.asr.numbers import words_to_digits
+
+# Words a banking IVR caller says that a general model is likely to mishear.
+BANKING_VOCABULARY = (
+    "balance", "transactions", "debit card", "credit card", "PIN", "branch", "opening hours",
+    "transfer", "payment", "loan", "mortgage", "dispute", "charge", "address", "statement",
+    "overdraft", "savings", "checking account", "agent", "representative", "stolen", "blocked",
+)
+YES_WORDS = {"yes", "yeah", "yep", "yup", "correct", "sure", "right", "affirmative", "ok", "okay", "absolutely"}
+NO_WORDS = {"no", "nope", "nah", "negative", "incorrect", "wrong", "not"}
+DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+# A caller-style sentence in the domain's words measured better as a Whisper prompt than a bare
+# keyword list (telephone flite sets: 0.34/0.29/0.27 vs 0.36/0.36/0.31 WER; docs/asr.md).
+DOMAIN_PROMPT = (
+    "Hello, I'm calling my bank about my debit card, my PIN, my checking account balance, a transfer "
+    "to savings, a loan payment, a disputed charge, my address, and the branch hours. Can I talk to an agent?"
+)
+
+
+# Whisper drops or repeats digits in long strings now and then, differently under each prompt;
+# when the prompt said how many digits to expect, the next prompt is tried (docs/asr.md).
+DIGIT_PROMPTS = ("My number is 4 2 7 1 9 0 3.", "Uh, one two, three four. Five.")
+
+
+def bias_prompt(hints: Hints, attempt: int = 0) -> str:
+    """Text for decoders that take a prompt (Whisper): it primes vocabulary and spelling without
+    dictating the answer. Hints.phrases (extra domain words) come first."""
+    if hints.kind == "digits" and attempt < len(DIGIT_PROMPTS):
+        return DIGIT_PROMPTS[attempt]
+    if hints.kind == "yesno":
+        return "Yes. No."
+    extra = ", ".join(hints.phrases)
+    return f"{extra}. {DOMAIN_PROMPT}" if extra else DOMAIN_PROMPT
+
+
+def grammar_phrases(hints: Hints) -> list[str]:
+    """The closed set of things a caller may say for a constrained prompt ([] for free speech)."""
+    if hints.kind == "digits":
+        return list(DIGIT_WORDS)
+    if hints.kind == "yesno":
+        return sorted(YES_WORDS | NO_WORDS)
+    if hints.kind == "choice":
+        return [p.lower() for p in hints.phrases]
+    return []
+
+
+def apply_hints(text: str, hints: Hints) -> str:
+    """Normalise a raw transcript to what the prompt kind expects; free speech is only trimmed.
+    Falls back to the raw text when the answer does not fit (the flow can then re-prompt)."""
+    text = " ".join(text.split())
+    if hints.kind == "digits":
+        return words_to_digits(text) or text
+    if hints.kind == "yesno":
+        return yes_or_no(text) or text
+    if hints.kind == "choice" and hints.phrases:
+        return closest_choice(text, hints.phrases) or text
+    return text
+
+
+def yes_or_no(text: str) -> str | None:
+    words = re.findall(r"[a-z']+", text.lower())
+    for w in words:  # the first decisive word wins: "no, yes it is" is a correction
+        if w in NO_WORDS:
+            return "no"
+        if w in YES_WORDS:
+            return "yes"
+    return None
+
+
+def closest_choice(text: str, phrases: tuple[str, ...]) -> str | None:
+    lowered = text.lower()
+    for p in phrases:  # an allowed phrase said inside a longer answer
+        if re.search(rf"\b{re.escape(p.lower())}\b", lowered):
+            return p
+    best = difflib.get_close_matches(lowered.strip(" .!?"), [p.lower() for p in phrases], n=1, cutoff=0.6)
+    return next((p for p in phrases if best and p.lower() == best[0]), None)

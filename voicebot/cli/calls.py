@@ -1,0 +1,156 @@
+"""`voicebot replay` and `voicebot demo`: whole calls through the live pipeline, from recorded
+caller turns or text, with the call record as JSON and the call as a stereo WAV."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from voicebot.cli.app import app, console, err_console, fail, print_json
+from voicebot.events import Prompt, Transcript, Understood
+from voicebot.pipeline.prompts import fixed_prompts
+
+DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
+
+
+def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: str | None,
+              tts: str | None, db: str | None, model: str | None = None) -> tuple[Any, Any]:
+    """The flow, the shared models (fixed prompts rendered ahead) and a fresh engine for one call."""
+    from voicebot.flow import CallEngine, load_flow
+    from voicebot.pipeline import Stack
+    from voicebot.store import open_store
+
+    call_flow = load_flow(flow)
+    with console.status("loading models and rendering the flow's fixed prompts…", spinner="dots"):
+        stack = Stack.load(asr=asr, tts=tts, model=model)
+        if stack.prompts is not None:
+            stack.prompts.warm(fixed_prompts(call_flow))
+    engine = CallEngine(call_flow, open_store(db), caller_id=caller_id, now=at or datetime.now().astimezone())
+    return engine, stack
+
+
+def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None, at: datetime | None,
+             asr: str, tts: str | None, db: str | None, model: str | None, show: bool = True) -> Any:
+    """Replay `turns` as one call and return the Session."""
+    from voicebot.pipeline import Session
+    from voicebot.transports.replay import load_turns, replay_audio, replay_text
+
+    turns = turns if text else load_turns(turns)  # bad files fail before any model loads
+    engine, stack = open_call(flow, caller_id=caller_id, at=at, asr=None if text else asr, tts=tts,
+                              db=db, model=model)
+    session = Session(engine, stack, listener=_printer(engine) if show else None)
+    return (replay_text if text else replay_audio)(session, turns)
+
+
+def _printer(engine: Any) -> Any:
+    """Prints the conversation as it happens; what a caller says at a digit prompt (an ID, a PIN)
+    is masked before it reaches the screen, like everywhere else."""
+
+    def caller_text(event: Understood) -> str:
+        if getattr(engine.expecting, "kind", "") == "digits":
+            return "****"
+        return engine.redact_text(event.text)
+
+    def show(event: Any) -> None:
+        if isinstance(event, Prompt):
+            console.print(f"[bold cyan]bot   [/] {event.text}", highlight=False)
+        elif isinstance(event, Transcript):
+            console.print(f"[dim]        heard in {event.processing_seconds:.2f}s ({event.backend})[/]")
+        elif isinstance(event, Understood):
+            console.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {event.intent} "
+                          f"{event.confidence:.2f}, {event.sentiment}[/]", highlight=False)
+        elif type(event).__name__ in ("Transfer", "Hangup"):
+            console.print(f"[bold magenta]      → {event}[/]", highlight=False)
+
+    return show
+
+
+def _finish(session: Any, json_out: str | None, audio_out: Path | None) -> None:
+    record = session.engine.record.to_dict()
+    out = err_console if json_out == "-" else console  # stdout carries only the JSON then
+    if audio_out is not None:
+        path = session.recording.save(Path(audio_out) / f"{record['call_id']}.wav")
+        out.print(f"[dim]call audio (caller left, bot right): {path}[/]")
+    if json_out == "-":
+        print_json(record)
+    elif json_out:
+        Path(json_out).write_text(json.dumps(record, indent=2, default=str))
+    out.print(f"[bold]outcome[/] {record['outcome']}  queue={record['queue']}  "
+                  f"priority={record['priority']}  reason={record['reason']}  csat={record['csat']}",
+                  highlight=False)
+
+
+FlowOpt = Annotated[Path, typer.Option("--flow", help="call flow YAML")]
+CallerOpt = Annotated[Optional[str], typer.Option("--caller-id", help="caller's number (From)")]
+AtOpt = Annotated[Optional[datetime], typer.Option("--at", help="call start time (ISO), default now")]
+AsrOpt = Annotated[str, typer.Option("--backend", help="ASR backend")]
+TtsOpt = Annotated[str, typer.Option("--tts", help="TTS backend (piper, pyttsx3) or 'none'")]
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="database URL (default var/voicebot.db)")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="NLU model directory")]
+
+
+@app.command()
+def replay(
+    turns: Annotated[list[str], typer.Argument(help="caller turns: WAV files (or dtmf:DIGITS); text with --text")],
+    text: Annotated[bool, typer.Option("--text", help="turns are text, not WAV files (no ASR)")] = False,
+    flow: FlowOpt = DEFAULT_FLOW,
+    caller_id: CallerOpt = None,
+    at: AtOpt = None,
+    json_out: Annotated[Optional[str], typer.Option("--json", help="write the call record (- for stdout)")] = None,
+    audio_out: Annotated[Optional[Path], typer.Option("--audio-out", help="write the call as stereo WAV here")] = None,
+    backend: AsrOpt = "whisper",
+    tts: TtsOpt = "piper",
+    db: DbOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Replay one call: each WAV (or text with --text) is one caller turn after the bot's prompt."""
+    tts_name = None if tts == "none" or (text and audio_out is None) else tts
+    session = run_call(turns, text=text, flow=flow, caller_id=caller_id, at=_aware(at), asr=backend,
+                       tts=tts_name, db=db, model=model, show=json_out != "-")
+    _finish(session, json_out, audio_out)
+
+
+@app.command()
+def demo(
+    caller_id: CallerOpt = "+15551230001",
+    audio_out: Annotated[Path, typer.Option("--audio-out")] = Path("var/calls"),
+    backend: AsrOpt = "whisper",
+    tts: TtsOpt = "piper",
+    db: DbOpt = None,
+) -> None:
+    """A simulated call: the recorded caller in audio/demo/ reports a lost card."""
+    turns = sorted(str(p) for p in DEMO_DIR.glob("*.wav"))
+    if not turns:
+        fail(f"{DEMO_DIR}: no demo caller WAVs")
+    console.rule("voicebot demo call")
+    session = run_call(turns, text=False, flow=DEFAULT_FLOW, caller_id=caller_id, at=None, asr=backend,
+                       tts=None if tts == "none" else tts, db=db, model=None)
+    _finish(session, None, audio_out)
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.astimezone() if at is not None and at.tzinfo is None else at
+
+
+@app.command()
+def call(
+    caller_id: CallerOpt = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="sounddevice input device")] = None,
+    flow: FlowOpt = DEFAULT_FLOW,
+    backend: AsrOpt = "whisper",
+    tts: TtsOpt = "piper",
+    db: DbOpt = None,
+    audio_out: Annotated[Optional[Path], typer.Option("--audio-out")] = None,
+) -> None:
+    """A live call through the microphone and speakers."""
+    from voicebot.pipeline import Session
+    from voicebot.transports.mic import run_mic_call
+
+    engine, stack = open_call(flow, caller_id=caller_id, at=None, asr=backend, tts=tts, db=db)
+    session = run_mic_call(Session(engine, stack, listener=_printer(engine)), device=device)
+    _finish(session, None, audio_out)

@@ -1,0 +1,89 @@
+"""`voicebot train`, `voicebot eval`, `voicebot classify`: thin wrappers over voicebot.nlu."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from voicebot.cli.app import app, console, fail, print_json
+
+
+@app.command()
+def train(
+    intents: Optional[Path] = typer.Option(None, "--intents", help="Directory of intent *.yml files (default: intents/)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="A JSONL or CSV of labelled rows (text, intent) instead."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Model directory to create (default: models/nlu-<time>)."),
+) -> None:
+    """Train the intent classifier; writes a versioned model directory."""
+    from voicebot.nlu.train import load_training_data, train as train_model
+
+    if intents and data:
+        fail("give --intents or --data, not both")
+    dataset = load_training_data(intents, data)
+    started = time.time()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("loading", total=1.0)
+        path = train_model(dataset, out, progress=lambda stage, frac: bar.update(task, description=stage, completed=frac),
+                           source=str(data or intents or "intents/"))
+    from voicebot.nlu.model_io import read_metadata
+
+    meta = read_metadata(path)
+    oos = meta["oos"]
+    console.print(f"trained {len(meta['labels'])} labels on {meta['n_examples']} examples in {time.time() - started:.0f}s → {path}")
+    chosen = oos["compared"][oos["strategy"]]
+    console.print(f"out-of-scope: {oos['strategy']} (threshold {meta['threshold']:.3f}); validation in-scope accuracy "
+                  f"{chosen['in_scope_accuracy']:.3f}, OOS recall {chosen['oos_recall']:.3f}")
+
+
+@app.command(name="eval")
+def eval_command(
+    data: Path = typer.Option(..., "--data", help="JSONL/CSV of rows with text, intent [, sentiment]."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: newest under models/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Measure a model on labelled rows."""
+    from voicebot.nlu import load_model
+    from voicebot.nlu.dataset import load_rows
+    from voicebot.nlu.evaluate import evaluate
+
+    rows = load_rows(data)
+    report = evaluate(load_model(model), rows.examples)
+    if as_json:
+        print_json(report)
+        return
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    console.print(f"n={report['n']}  intent accuracy {fmt(report['intent_accuracy'])}  macro-F1 {fmt(report['intent_macro_f1'])}  "
+                  f"OOS recall {fmt(report['oos_recall'])}  in-scope false-OOS {fmt(report['in_scope_false_oos_rate'])}"
+                  + (f"  sentiment macro-F1 {fmt(report['sentiment_macro_f1'])}" if "sentiment_macro_f1" in report else ""))
+    labels, matrix = report["confusion"]["labels"], report["confusion"]["matrix"]
+    console.print("confusion (rows expected, columns predicted, numbered as the rows):", highlight=False)
+    console.print(" " * 24 + "".join(f"{i:>4}" for i in range(len(labels))), highlight=False)
+    for i, (label, row) in enumerate(zip(labels, matrix)):
+        cells = "".join(f"{v:>4}" if v else "   ." for v in row)
+        console.print(f"{i:>2} {label[:21]:<21}{cells}", highlight=False, soft_wrap=True)
+    for w in report["worst"]:
+        console.print(f"  ✗ {w['text']!r}: expected {w['expected']}, got {w['predicted']} ({w['confidence']:.2f}) [{w['where']}]", highlight=False)
+
+
+@app.command()
+def classify(
+    text: str = typer.Argument(..., help="One caller turn."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: newest under models/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Intent, confidence, entities and sentiment of one caller turn."""
+    from voicebot.nlu import load_model
+
+    result = load_model(model).understand(text)
+    if as_json:
+        print_json(asdict(result))
+        return
+    alternatives = ", ".join(f"{name} {score:.2f}" for name, score in result.alternatives[1:])
+    console.print(f"intent: [bold]{result.intent}[/] ({result.confidence:.2f})  next: {alternatives}")
+    console.print(f"entities: {result.entities or '-'}")
+    console.print(f"sentiment: {result.sentiment} ({result.sentiment_score:+.2f})")

@@ -1,0 +1,63 @@
+"""`voicebot report`: contact-centre KPIs over the stored calls; `voicebot db init`: create the
+schema and demo customers."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from voicebot.cli.app import app, console, print_json
+
+db_app = typer.Typer(help="The call/customer database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+_LABELS = {
+    "calls": "calls", "aht_seconds": "AHT (s)", "fcr": "FCR", "csat_avg": "CSAT (avg 1-5)",
+    "csat_satisfied": "CSAT satisfied (4-5)", "csat_responses": "survey answers",
+    "abandonment": "abandonment", "containment": "containment (self-service)",
+    "escalation_rate": "escalation rate",
+}
+_PERCENT = {"fcr", "csat_satisfied", "abandonment", "containment", "escalation_rate"}
+
+
+def _fmt(key: str, value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if key in _PERCENT else str(value)
+
+
+@app.command()
+def report(
+    as_json: bool = typer.Option(False, "--json", help="Print the KPIs as JSON."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path "
+                                     "(default $VOICEBOT_DB or var/voicebot.db)."),
+) -> None:
+    """KPIs over stored calls: AHT, FCR, CSAT, abandonment, containment, escalations by reason."""
+    from voicebot.store import open_store
+    from voicebot.store.kpis import compute_kpis
+
+    kpis = compute_kpis(open_store(db).calls())
+    if as_json:
+        return print_json(kpis)
+    table = Table(title=f"Call KPIs ({kpis['calls']} calls)")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for key, label in _LABELS.items():
+        table.add_row(label, _fmt(key, kpis[key]))
+    for section, title in (("escalations_by_reason", "escalated"), ("transfers_by_reason", "transferred")):
+        for reason, rate in kpis[section].items():
+            table.add_row(f"{title}: {reason}", _fmt("fcr", rate))
+    for outcome, count in kpis["outcomes"].items():
+        table.add_row(f"outcome: {outcome}", str(count))
+    console.print(table)
+
+
+@db_app.command("init")
+def db_init(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path.")) -> None:
+    """Create the schema and insert the demo customers (idempotent)."""
+    from voicebot.store import open_store, resolve_url
+
+    open_store(db)
+    console.print(f"database ready: {resolve_url(db)}")

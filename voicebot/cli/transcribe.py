@@ -1,0 +1,143 @@
+"""`voicebot transcribe FILE...`: one transcript per WAV, or `--eval MANIFEST.jsonl` for WER.
+
+A bad file (missing, not a WAV, truncated, unsupported encoding, silent) is reported on one line
+naming the file and the problem; the batch goes on and the exit code is 2 if any file failed.
+Long recordings are cut into utterances by the VAD and the texts joined."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from voicebot.asr.base import DEFAULT_BACKEND, Recognizer, get_recognizer
+from voicebot.asr.wer import score
+from voicebot.audio.wavio import is_silent, read_wav
+from voicebot.cli.app import app, console, err_console, fail, print_json
+from voicebot.errors import AudioError, ConfigError, VoicebotError
+
+LONG_RECORDING_S = 25.0  # beyond this, split at pauses: the recognisers are built for caller turns
+
+
+@dataclass
+class FileResult:
+    file: str
+    text: str = ""
+    duration: float = 0.0
+    processing_seconds: float = 0.0
+    rtf: float = 0.0
+    error: str | None = None
+    reference: str | None = None
+    wer: float | None = None
+
+
+def transcribe_file(recognizer: Recognizer, path: Path) -> FileResult:
+    """Transcribe one WAV; user-caused problems come back as `error`, never raised."""
+    try:
+        audio = read_wav(path)
+        if is_silent(audio):
+            raise AudioError(f"{path}: silent recording (no speech above -55 dBFS)")
+        started = time.perf_counter()
+        if audio.duration > LONG_RECORDING_S:
+            from voicebot.vad import split_utterances
+
+            text = " ".join(t for t in (recognizer.transcribe(u.audio).text for u in split_utterances(audio)) if t)
+        else:
+            text = recognizer.transcribe(audio).text
+        elapsed = time.perf_counter() - started
+        return FileResult(str(path), text, round(audio.duration, 3), round(elapsed, 3), round(elapsed / audio.duration, 4))
+    except VoicebotError as exc:
+        return FileResult(str(path), error=str(exc))
+
+
+def read_manifest(manifest: Path) -> list[tuple[Path, str]]:
+    """JSONL lines {"file", "text"}; files are relative to the manifest's folder."""
+    if not manifest.is_file():
+        raise ConfigError(f"{manifest}: no such manifest file")
+    entries = []
+    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            entries.append((manifest.parent / row["file"], str(row["text"])))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{manifest}:{number}: expected a JSON object with \"file\" and \"text\" ({exc})") from None
+    if not entries:
+        raise ConfigError(f"{manifest}: manifest lists no files")
+    return entries
+
+
+def _run_all(recognizer: Recognizer, files: list[Path]) -> list[FileResult]:
+    if len(files) < 3:
+        return [transcribe_file(recognizer, f) for f in files]
+    results = []
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("transcribing", total=len(files))
+        for f in files:
+            results.append(transcribe_file(recognizer, f))
+            progress.advance(task)
+    return results
+
+
+@app.command()
+def transcribe(
+    files: list[Path] = typer.Argument(None, help="WAV files (any rate, channels, PCM/μ-law/A-law)."),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help="ASR backend: whisper, moonshine, pocketsphinx, vosk."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+    eval_manifest: Path = typer.Option(None, "--eval", help="JSONL manifest of {\"file\", \"text\"}: report WER."),
+) -> None:
+    """Transcribe WAV files (or score a manifest with --eval)."""
+    references: dict[str, str] = {}
+    files = list(files or [])
+    try:
+        if eval_manifest is not None:
+            for path, text in read_manifest(eval_manifest):
+                files.append(path)
+                references[str(path)] = text
+        if not files:
+            fail("give one or more WAV files or --eval MANIFEST.jsonl")
+        recognizer = get_recognizer(backend)
+    except VoicebotError as exc:
+        fail(str(exc))
+    results = _run_all(recognizer, files)
+    overall = _score(results, references) if references else None
+    _report(results, overall, as_json, bool(references))
+    if any(r.error for r in results):
+        raise typer.Exit(2)
+
+
+def _score(results: list[FileResult], references: dict[str, str]) -> float:
+    errors = words = 0
+    for r in results:
+        r.reference = references.get(r.file)
+        if r.reference is not None and r.error is None:
+            s = score(r.reference, r.text)
+            r.wer = round(s.wer, 4)
+            errors, words = errors + s.errors, words + s.ref_words
+    return round(errors / words, 4) if words else 0.0
+
+
+def _report(results: list[FileResult], overall: float | None, as_json: bool, evaluating: bool) -> None:
+    for r in results:
+        if r.error:
+            err_console.print(f"[bold red]error:[/] {r.error}", highlight=False, soft_wrap=True)
+    if as_json:
+        rows = [asdict(r) for r in results]
+        print_json({"results": rows, "wer": overall} if evaluating else rows)
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in ["file", "text", "duration s", "processing s", "RTF"] + (["WER"] if evaluating else []):
+        table.add_column(col)
+    for r in results:
+        if r.error is None:
+            cells = [r.file, r.text, f"{r.duration:.2f}", f"{r.processing_seconds:.2f}", f"{r.rtf:.3f}"]
+            table.add_row(*cells, *([f"{r.wer:.3f}"] if evaluating else []))
+    console.print(table)
+    if evaluating:
+        console.print(f"overall WER: {overall:.3f}")

@@ -1,0 +1,18 @@
+"""Errors a user can cause. Each message names what is wrong and where; the CLI prints it on one
+line and exits 2."""
+
+
+class VoicebotError(Exception):
+    """Base of every user-facing error."""
+
+
+class AudioError(VoicebotError):
+    """A WAV that cannot be read: missing, truncated, not a WAV, unsupported encoding."""
+
+
+class ConfigError(VoicebotError):
+    """A data file a user edits (intents, flows, config) is malformed; message has file:line."""
+
+
+class ModelError(VoicebotError):
+    """A model directory or backend that cannot be loaded."""

@@ -1,0 +1,338 @@
+"""CallEngine: one call's dialogue state. Given one caller event it returns the actions the Session
+performs; it reads the flow, asks the store, writes the call record turn by turn, and never reads
+the wall clock (time moves only by `advance`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import uuid4
+
+from voicebot.events import DtmfPressed, NoInput, Understood
+from voicebot.flow.actions import Action, Ask, Expect, Hangup, Say, Transfer
+from voicebot.flow.auth import AuthMixin
+from voicebot.flow.definition import Flow
+from voicebot.flow.handoff import HandoffMixin
+from voicebot.flow.inputs import event_digits, read_answer, read_choice, read_intent
+from voicebot.flow.policy import EscalationPolicy
+from voicebot.flow.record import MASK, CallRecord, Turn
+from voicebot.flow.schema import StateSpec
+from voicebot.flow.selfservice import run_action
+from voicebot.flow.speech import digits_in
+from voicebot.store.protocols import Customer, Store
+from voicebot.store.webhook import with_crm_webhook
+
+log = logging.getLogger(__name__)
+Event = Understood | DtmfPressed | NoInput
+_SUB_DIALOGUES_OWNING_NO_INPUT = ("callback_offer", "voicemail")
+_MAX_CHAINED_STATES = 50  # states entered without asking anything: more means a loop
+
+
+AGENT_INTENT = "speak_to_agent"
+TOPIC_MIN_SCORE = 0.2  # a topic this likely beside "a person, please" picks the specialist queue
+
+
+class _Vars(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the last Ask waits for: a flow state's prompt or a built-in sub-dialogue."""
+
+    kind: str  # state | auth_id | auth_pin | clarify | callback_offer | voicemail
+    ask: Ask | None
+    options: tuple[str, ...] = ()
+
+
+class CallEngine(AuthMixin, HandoffMixin):
+    def __init__(self, flow: Flow, store: Store, caller_id: str | None = None,
+                 now: datetime | None = None, call_id: str | None = None) -> None:
+        now = now or datetime.now(timezone.utc)  # only when the caller passes no time at all
+        if now.tzinfo is None:
+            raise ValueError("CallEngine needs a timezone-aware `now`")
+        self.flow, self.spec = flow, flow.spec
+        self.store = with_crm_webhook(store, self.spec.crm_webhook)
+        self.now = now
+        self.policy = EscalationPolicy(self.spec.escalation)
+        self.record = CallRecord(call_id or uuid4().hex, caller_id, now, flow=self.spec.name)
+        self.vars: dict[str, Any] = {}
+        self.customer: Customer | None = None
+        self.authenticated = False
+        self.intent: str | None = None
+        self.resolved = False
+        self.done = False
+        self.expecting = Expect()
+        self.state_name = self.spec.start
+        self._pending: Pending | None = None
+        self._out: list[Action] = []
+        self._secrets: set[str] = set()  # ID/PIN digits heard this call, to mask; never stored
+        self._after_auth: str | None = None
+        self._candidate_id: str | None = None
+        self._decision = None
+        self._voicemail_queue: str | None = None
+
+    # --- the API the Session calls -------------------------------------------------------
+    def start(self) -> list[Action]:
+        if self.record.caller_id:
+            known = self.store.find_by_phone(self.record.caller_id)
+            if known:
+                self._recognise(known)
+        self.store.start_call(self.record.header())
+        turn = Turn(state=self.spec.start)
+        self.enter(self.spec.start)
+        return self._close_turn(turn)
+
+    def handle(self, event: Event) -> list[Action]:
+        if self.done:
+            return []
+        turn = self._new_turn(event)
+        pending = self._pending
+        reason = None
+        if isinstance(event, Understood):
+            reason = self.policy.observe_sentiment(event.sentiment, event.sentiment_score)
+        reason = reason or self.policy.timed_out(self.elapsed, self.resolved)
+        if reason and not (pending and pending.kind in _SUB_DIALOGUES_OWNING_NO_INPUT):
+            self._note_request(event)  # an angry "my transfer failed" escalates to payments
+            self.escalate(reason)
+        else:
+            if isinstance(event, Understood) and self.policy.last_turn_negative:
+                self._say(self.spec.messages.sorry)
+            self._dispatch(event, pending)
+        if pending and pending.kind in ("auth_id", "auth_pin"):
+            turn.redact()
+        return self._close_turn(turn)
+
+    def hangup(self) -> list[Action]:
+        """The caller's audio ran out. Mid-flow that is abandonment, after an answer self-service."""
+        if self.done:
+            return []
+        self._end("self_service" if self.resolved else "abandoned", hangup_action=False)
+        return self._close_turn(Turn(state=self.state_name, at_seconds=self.elapsed))
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    @property
+    def elapsed(self) -> float:
+        return (self.now - self.record.started_at).total_seconds()
+
+    # --- dispatch ------------------------------------------------------------------------
+    def _dispatch(self, event: Event, pending: Pending | None) -> None:
+        kind = pending.kind if pending else "state"
+        if kind == "callback_offer":
+            return self._callback_answer(event)
+        if kind == "voicemail":
+            return self._voicemail_answer(event)
+        if isinstance(event, NoInput):
+            return self._failed(self.spec.messages.no_input, "no_input")
+        if self._global_intent(event, pending):
+            return
+        if kind == "auth_id":
+            return self._auth_id_answer(event)
+        if kind == "auth_pin":
+            return self._auth_pin_answer(event)
+        if kind == "clarify":
+            return self._clarify_answer(event, pending)
+        return self._state_answer(event, self.spec.states[self.state_name])
+
+    def _global_intent(self, event: Event, pending: Pending | None) -> bool:
+        """Goodbye (and any other global intent) works from every prompt, unless digits came."""
+        if not isinstance(event, Understood) or event.intent not in self.spec.global_intents:
+            return False
+        if event.confidence < self.spec.settings.low_confidence or event_digits(event):
+            return False
+        if event.intent in self.spec.states[self.state_name].on:
+            return False  # the prompt handles it itself ("anything else?" → "bye" → survey)
+        self.enter(self.spec.global_intents[event.intent])
+        return True
+
+    def _state_answer(self, event: Understood | DtmfPressed, state: StateSpec) -> None:
+        answer = read_answer(event, state, self.spec.settings, self._known_intents(state),
+                             self.spec.intent_labels)
+        if state.expect == "yesno" and isinstance(event, Understood):
+            # "anything else?" → "yes, my balance": a clear new request wins over the yes/no
+            request = read_intent(event, {}, self.spec.settings, set(self.spec.requests) | set(state.on))
+            if request.kind == "intent" or answer.kind == "none":
+                answer = request
+        if answer.kind == "none":
+            return self._failed(state.no_match or self.spec.messages.no_match, "no_match")
+        self.policy.success()
+        if answer.kind == "clarify":
+            return self._clarify(answer.options)
+        if answer.kind == "intent":
+            return self._goto_intent(self._agent_topic(event, answer.value), state)
+        value = answer.value
+        if state.expect == "csat":
+            self.record.csat = int(value)
+        if state.store_as:
+            self.vars[state.store_as] = answer.options[0] if value == "digits" else value
+        self.enter(state.on.get(value) or state.next)
+
+    def _known_intents(self, state: StateSpec) -> set[str]:
+        return set(state.on) | set(self.spec.requests) | set(self.spec.global_intents)
+
+    def _note_request(self, event: Event) -> None:
+        if isinstance(event, Understood) and event.intent in self.spec.requests \
+                and event.confidence >= self.spec.settings.low_confidence:
+            self.intent = event.intent
+            self.record.intents.append(event.intent)
+
+    def _agent_topic(self, event: Understood | DtmfPressed, intent: str) -> str:
+        """"Can I talk to someone about a loan?" goes to the loans specialists, not the general
+        queue: when the caller asks for a person, a runner-up request that transfers wins."""
+        if intent != AGENT_INTENT or not isinstance(event, Understood):
+            return intent
+        for other, score in event.alternatives:
+            target = self.spec.states.get(self.spec.requests.get(other, ""))
+            if other != intent and score >= TOPIC_MIN_SCORE and target is not None and target.transfer:
+                return other
+        return intent
+
+    def _goto_intent(self, intent: str, state: StateSpec) -> None:
+        if intent in self.spec.requests:
+            self.intent = intent
+            self.record.intents.append(intent)
+        target = state.on.get(intent) or self.spec.requests.get(intent) \
+            or self.spec.global_intents[intent]
+        self.enter(target)
+
+    def _clarify(self, options: tuple[str, ...]) -> None:
+        labels = self.spec.intent_labels
+        first, second = (labels.get(o, o.replace("_", " ")) for o in options)
+        text = self.spec.messages.clarify.format(first=first, second=second)
+        self._ask_sub("clarify", text, Expect("choice", choices=options), options)
+
+    def _clarify_answer(self, event: Understood | DtmfPressed, pending: Pending) -> None:
+        menu = StateSpec(ask=pending.ask.text, expect="choice", choices=list(pending.options),
+                         dtmf={"1": pending.options[0], "2": pending.options[1]})
+        answer = read_choice(event, menu, self.spec.intent_labels)
+        if answer.kind == "none":
+            return self._failed(self.spec.messages.no_match, "no_match")
+        self.policy.success()
+        self._goto_intent(answer.value, self.spec.states[self.state_name])
+
+    def _failed(self, prefix: str, why: str) -> None:
+        reason = self.policy.failure()
+        self.record.failures = self.policy.failures_total
+        log.info("call %s: %s in %s (%d in a row)", self.record.call_id, why, self.state_name,
+                 self.policy.failures_in_a_row)
+        if reason:
+            return self.escalate(reason)
+        ask = self._pending.ask
+        self._ask_sub(self._pending.kind, f"{prefix} {ask.text}", ask.expect, self._pending.options,
+                      ask.no_input_timeout)
+
+    # --- states ----------------------------------------------------------------------------
+    def enter(self, name: str, depth: int = 0) -> None:
+        if depth > _MAX_CHAINED_STATES:
+            raise RuntimeError(f"flow {self.spec.name!r} loops through {name!r} without asking")
+        state = self.spec.states[name]
+        self.state_name = name
+        if state.auth and not self.authenticated:
+            self._after_auth = name
+            return self._ask_customer_id()
+        outcome = None
+        if state.action and state.action not in ("voicemail", "hangup"):
+            outcome = run_action(state, self.spec, self.store, self.record.customer_id,
+                                 self.now, self.vars)
+        text = state.say_known if state.say_known and self.customer else state.say
+        if state.resolves:
+            self.resolved = True
+        if state.done:
+            self.record.done.append(self.render(state.done))
+        if text:
+            self._say(self.render(text))
+        if state.transfer:
+            return self._transfer_state(state.transfer)
+        if state.action == "voicemail":
+            return self.offer_voicemail(None)
+        if state.hangup or state.action == "hangup":
+            return self._end()
+        if state.ask:
+            timeout = state.no_input_timeout or self.spec.settings.no_input_timeout
+            expect = Expect(state.expect, state.length, tuple(state.choices))
+            return self._ask_sub("state", self.render(state.ask), expect, (), timeout)
+        target = state.on.get(outcome) or state.next
+        if target is None:  # an action outcome the flow did not map: end politely, don't crash
+            log.warning("flow %s: state %r has no way on for outcome %r", self.spec.name, name, outcome)
+            return self._end()
+        self.enter(target, depth + 1)
+
+    def render(self, template: str) -> str:
+        done = self.record.done
+        recap = self.spec.messages.recap.format(items=" and ".join(done)) + " " if done else ""
+        return template.format_map(_Vars(self.vars, recap=recap))
+
+    # --- output and bookkeeping -------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self._out.append(Say(text))
+
+    def _ask_sub(self, kind: str, text: str, expect: Expect, options: tuple[str, ...] = (),
+                 timeout: float | None = None) -> None:
+        ask = Ask(text, expect, timeout or self.spec.settings.no_input_timeout)
+        self._out.append(ask)
+        self._pending = Pending(kind, ask, options)
+        self.expecting = expect
+
+    def _set_pending(self, kind: str, expect: Expect) -> None:
+        self._pending = Pending(kind, None)
+        self.expecting = expect
+
+    def _recognise(self, customer: Customer) -> None:
+        self.customer = customer
+        self.record.customer_name = f"{customer.first_name} {customer.last_name}"
+        self.record.vip = self.record.vip or customer.vip
+        if self.record.vip:
+            self.record.priority = "vip"
+        self.vars["first_name"] = customer.first_name
+
+    def _end(self, outcome: str | None = None, hangup_action: bool = True) -> None:
+        rec = self.record
+        rec.outcome = rec.outcome or outcome or "completed"
+        rec.ended_at = self.now
+        self.done = True
+        self._pending = None
+        if hangup_action and not any(isinstance(a, Transfer) for a in self._out):
+            self._out.append(Hangup(rec.outcome))
+
+    def redact_text(self, text: str) -> str:
+        heard = digits_in(text)
+        if any(secret in heard for secret in self._secrets):
+            return MASK
+        return re.sub(r"\d{4,}", MASK, text)  # long digit runs are never worth keeping
+
+    def _new_turn(self, event: Event) -> Turn:
+        turn = Turn(state=self.state_name, at_seconds=self.elapsed)
+        if isinstance(event, Understood):
+            turn.caller_text = event.text
+            turn.intent, turn.confidence = event.intent, round(event.confidence, 3)
+            turn.sentiment, turn.sentiment_score = event.sentiment, round(event.sentiment_score, 3)
+            turn.entities = dict(event.entities)
+        elif isinstance(event, DtmfPressed):
+            turn.dtmf = event.digits
+        return turn
+
+    def _close_turn(self, turn: Turn) -> list[Action]:
+        turn.caller_text = self.redact_text(turn.caller_text)
+        if turn.dtmf and turn.dtmf != MASK:
+            turn.dtmf = self.redact_text(turn.dtmf)
+        if "digits" in turn.entities and turn.entities["digits"] != MASK:
+            turn.entities["digits"] = self.redact_text(str(turn.entities["digits"]))
+        turn.bot_text = " ".join(a.text for a in self._out if isinstance(a, (Say, Ask)))
+        rec = self.record
+        rec.turns.append(turn)
+        self.store.add_turn(rec.call_id, len(rec.turns) - 1, turn.to_dict())
+        log.debug("call %s turn %d in %s: intent=%s", rec.call_id, len(rec.turns) - 1,
+                  turn.state, turn.intent)
+        if self.done:
+            rec.sentiment_trajectory = list(self.policy.trajectory)
+            rec.failures = self.policy.failures_total
+            self._secrets.clear()
+            self.store.finish_call(rec.to_dict())
+        out, self._out = self._out, []
+        return out

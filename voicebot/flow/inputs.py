@@ -1,0 +1,102 @@
+"""Turn one caller event into the answer the current prompt expects (or no match).
+
+Speech and DTMF are equivalent: a key press is looked up in the prompt's `dtmf` map, spoken digits
+("one two three") count as digits, and yes/no comes from the `yesno` entity or affirm/deny."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicebot.events import DtmfPressed, Understood
+from voicebot.flow.schema import SettingsSpec, StateSpec
+from voicebot.flow.speech import digits_in
+
+_NO_MATCH_INTENTS = {"out_of_scope"}
+_YESNO_INTENTS = {"affirm": "yes", "deny": "no"}
+_ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1, "last": -1}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """kind: intent | value | clarify | none. `value` is the intent, digits, yes/no, choice, text
+    or csat score; `options` the two intents to ask between for `clarify`."""
+
+    kind: str
+    value: str = ""
+    options: tuple[str, ...] = ()
+
+
+NO_MATCH = Answer("none")
+
+
+def event_digits(event: Understood | DtmfPressed) -> str:
+    if isinstance(event, DtmfPressed):
+        return event.digits
+    found = event.entities.get("digits")
+    return str(found) if found else digits_in(event.text)
+
+
+def read_intent(event: Understood | DtmfPressed, dtmf: dict[str, str],
+                settings: SettingsSpec, known: set[str]) -> Answer:
+    """An intent the flow knows, a clarifying question between two close ones, or no match."""
+    if isinstance(event, DtmfPressed):
+        value = dtmf.get(event.digits)
+        return Answer("intent", value) if value else NO_MATCH
+    if event.intent not in _NO_MATCH_INTENTS and event.confidence >= settings.low_confidence:
+        return Answer("intent", event.intent) if event.intent in known else NO_MATCH
+    ranked = sorted({event.intent: event.confidence, **dict(event.alternatives)}.items(),
+                    key=lambda kv: -kv[1])
+    ranked = [(i, c) for i, c in ranked if i in known and i not in _NO_MATCH_INTENTS]
+    if len(ranked) >= 2 and ranked[0][1] - ranked[1][1] <= settings.clarify_margin \
+            and ranked[0][1] >= settings.low_confidence / 3:
+        return Answer("clarify", options=(ranked[0][0], ranked[1][0]))
+    return NO_MATCH
+
+
+def read_yesno(event: Understood | DtmfPressed, dtmf: dict[str, str]) -> Answer:
+    if isinstance(event, DtmfPressed):
+        value = (dtmf or {"1": "yes", "2": "no"}).get(event.digits)
+        return Answer("value", value) if value in ("yes", "no") else NO_MATCH
+    value = event.entities.get("yesno") or _YESNO_INTENTS.get(event.intent)
+    return Answer("value", value) if value in ("yes", "no") else NO_MATCH
+
+
+def read_choice(event: Understood | DtmfPressed, state: StateSpec, labels: dict[str, str]) -> Answer:
+    """A menu choice by key, by spoken number ("one"), by name, or by intent; else digits."""
+    digits = event_digits(event)
+    if digits in state.dtmf:
+        return Answer("value", state.dtmf[digits])
+    if isinstance(event, Understood):
+        if event.intent in state.choices:
+            return Answer("value", event.intent)
+        words = event.text.lower()
+        for choice in state.choices:
+            label = labels.get(choice, choice.replace("_", " ")).lower()
+            if choice.replace("_", " ") in words or label in words:
+                return Answer("value", choice)
+        for word in words.replace(",", " ").split():
+            if word in _ORDINALS and len(state.choices) == 2:
+                return Answer("value", state.choices[_ORDINALS[word]])
+    if digits and "digits" in state.on and (state.length is None or len(digits) == state.length):
+        return Answer("value", "digits", options=(digits,))
+    return NO_MATCH
+
+
+def read_answer(event: Understood | DtmfPressed, state: StateSpec, settings: SettingsSpec,
+                known_intents: set[str], labels: dict[str, str]) -> Answer:
+    kind = state.expect
+    if kind == "intent":
+        return read_intent(event, state.dtmf, settings, known_intents)
+    if kind == "yesno":
+        return read_yesno(event, state.dtmf)
+    if kind == "choice":
+        return read_choice(event, state, labels)
+    if kind == "free":
+        text = event.text.strip() if isinstance(event, Understood) else event.digits
+        return Answer("value", text) if text else NO_MATCH
+    digits = event_digits(event)
+    if kind == "csat":
+        return Answer("value", digits) if len(digits) == 1 and "1" <= digits <= "5" else NO_MATCH
+    if state.length is not None and len(digits) != state.length:
+        return NO_MATCH
+    return Answer("value", digits) if digits else NO_MATCH

@@ -1,0 +1,162 @@
+"""Load a flow YAML: parse with line marks, validate shapes (pydantic) and references, and report
+every problem as ConfigError "file:line: what"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import ValidationError
+
+from voicebot.errors import ConfigError
+from voicebot.flow.schema import FlowSpec
+
+Path_ = tuple[Any, ...]
+
+
+def _to_data(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    """Plain Python data from a composed YAML node, noting the line of every key and item."""
+    lines.setdefault(path, node.start_mark.line + 1)  # a key's own line wins over its value's
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)  # raw text: `yes:`/`1:` stay the strings "yes"/"1"
+            if key in out:
+                raise ConfigError(f"{{file}}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            out[key] = _to_data(value_node, path + (key,), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_data(item, path + (i,), lines) for i, item in enumerate(node.value)]
+    value = yaml.safe_load(yaml.serialize(node))
+    if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
+        return node.value  # YAML 1.1 reads yes/no/on/off as booleans; a flow means the word
+    return value
+
+
+def _line(lines: dict[Path_, int], loc: Path_) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def parse_flow_text(text: str, source: str) -> tuple[FlowSpec, dict[Path_, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if node is None or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{source}:1: a flow must be a mapping with 'name', 'start' and 'states'")
+    lines: dict[Path_, int] = {}
+    try:
+        data = _to_data(node, (), lines)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("{file}", source)) from None
+    try:
+        spec = FlowSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        raise ConfigError(f"{source}:{_line(lines, loc)}: {where}: {err['msg']}") from None
+    check_references(spec, lines, source)
+    return spec, lines
+
+
+def check_references(spec: FlowSpec, lines: dict[Path_, int], source: str) -> None:
+    def fail(loc: Path_, message: str) -> None:
+        raise ConfigError(f"{source}:{_line(lines, loc)}: {message}")
+
+    states = spec.states
+
+    def need_state(name: str, loc: Path_) -> None:
+        if name not in states:
+            fail(loc, f"unknown state {name!r} (states: {', '.join(sorted(states))})")
+
+    need_state(spec.start, ("start",))
+    for section in ("requests", "global_intents"):
+        for intent, target in getattr(spec, section).items():
+            need_state(target, (section, intent))
+    for name, hours in spec.hours.items():
+        try:
+            ZoneInfo(hours.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(("hours", name, "timezone"), f"unknown timezone {hours.timezone!r}")
+    roster = {a.name for a in spec.agents}
+    for qname, queue in spec.queues.items():
+        if queue.hours and queue.hours not in spec.hours:
+            fail(("queues", qname, "hours"), f"unknown hours {queue.hours!r}")
+        for agent in queue.agents:
+            if agent not in roster:
+                fail(("queues", qname, "agents"), f"unknown agent {agent!r}")
+        for target in queue.split:
+            if target not in spec.queues:
+                fail(("queues", qname, "split", target), f"unknown queue {target!r}")
+        if queue.strategy == "percentage" and sum(queue.split.values()) != 100:
+            fail(("queues", qname, "split"), "percentage split must add up to 100")
+    for name, state in states.items():
+        loc = ("states", name)
+        for key in ("next",):
+            if state.next:
+                need_state(state.next, loc + (key,))
+        for answer, target in state.on.items():
+            need_state(target, loc + ("on", answer))
+        if state.ask is None and any(
+                (state.expect != "intent", state.dtmf, state.choices, state.store_as, state.no_match)):
+            fail(loc, f"state {name!r} expects input but has no 'ask' prompt")
+        if not any((state.say, state.ask, state.action, state.transfer, state.hangup)):
+            fail(loc, f"state {name!r} has no prompt: give it 'say', 'ask', 'action', "
+                      "'transfer' or 'hangup'")
+        if state.ask and state.expect in ("choice",) and not state.choices:
+            fail(loc, f"state {name!r} expects a choice but lists no 'choices'")
+        if state.ask and state.expect not in ("intent",) and not (state.next or state.on):
+            fail(loc, f"state {name!r} asks but says where to go next ('next' or 'on')")
+        if not (state.ask or state.transfer or state.hangup or state.next or state.on):
+            fail(loc, f"state {name!r} is a dead end: add 'next', 'ask', 'transfer' or 'hangup'")
+        if state.transfer:
+            targets = [t for t in ("queue", "agent", "extension", "external")
+                       if getattr(state.transfer, t)]
+            if len(targets) != 1:
+                fail(loc + ("transfer",), "transfer needs exactly one of queue, agent, "
+                                          "extension, external")
+            if state.transfer.queue and state.transfer.queue not in spec.queues:
+                fail(loc + ("transfer", "queue"), f"unknown queue {state.transfer.queue!r}")
+            if state.transfer.agent and state.transfer.agent not in roster:
+                fail(loc + ("transfer", "agent"), f"unknown agent {state.transfer.agent!r}")
+        if state.hours and state.hours not in spec.hours:
+            fail(loc + ("hours",), f"unknown hours {state.hours!r}")
+        if state.action == "check_hours" and not state.hours:
+            fail(loc, f"state {name!r}: check_hours needs 'hours'")
+    if spec.escalation.default_queue and spec.escalation.default_queue not in spec.queues:
+        fail(("escalation", "default_queue"), f"unknown queue {spec.escalation.default_queue!r}")
+    for name in sorted(set(states) - reachable_states(spec)):
+        fail(("states", name), f"state {name!r} is unreachable from {spec.start!r}")
+
+
+def reachable_states(spec: FlowSpec) -> set[str]:
+    todo = [spec.start, *spec.requests.values(), *spec.global_intents.values()]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in spec.states:
+            continue
+        seen.add(name)
+        state = spec.states[name]
+        todo.extend(state.on.values())
+        if state.next:
+            todo.append(state.next)
+    return seen
+
+
+def load_flow_spec(path: str | Path) -> tuple[FlowSpec, dict[Path_, int]]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}:1: cannot read flow: {exc.strerror}") from None
+    return parse_flow_text(text, str(path))

@@ -1,0 +1,106 @@
+"""Which agent or queue a call goes to: fixed order, round robin, most idle, skill-based, language,
+percentage split, VIP/high priority, business hours, and an Erlang C wait estimate.
+
+A Router lives as long as its Flow (one per process), so round-robin and split counters carry
+across calls; it reads agent status from the flow's roster and does no I/O."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from voicebot.flow.erlang import average_wait
+from voicebot.flow.hours import is_open
+from voicebot.flow.schema import AgentSpec, FlowSpec, QueueSpec
+
+
+@dataclass(frozen=True)
+class Caller:
+    priority: str = "normal"  # normal | high | vip
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """kind: agent (a free agent takes it) | queued | callback_offer | voicemail | after_hours."""
+
+    kind: str
+    queue: str
+    agent: str | None = None
+    position: int | None = None
+    estimated_wait: float | None = None
+    after_hours: str | None = None  # callback | voicemail | message
+
+
+class Router:
+    def __init__(self, spec: FlowSpec) -> None:
+        self.spec = spec
+        self._next_index: dict[str, int] = {}  # round robin pointer per queue
+        self._split_credit: dict[str, dict[str, int]] = {}  # smooth weighted round robin
+
+    def route(self, queue_name: str, caller: Caller, now: datetime,
+              min_tier: int | None = None) -> RouteDecision:
+        queue_name = self._split(queue_name)
+        queue = self.spec.queues[queue_name]
+        if queue.hours and not is_open(self.spec.hours[queue.hours], now):
+            return RouteDecision("after_hours", queue_name, after_hours=queue.after_hours)
+        staffed = self.candidates(queue_name, caller, min_tier)
+        free = [a for a in staffed if a.status == "available"]
+        if free:
+            return RouteDecision("agent", queue_name, agent=self._pick(queue_name, queue, free).name,
+                                 position=0, estimated_wait=0.0)
+        if not staffed:
+            return RouteDecision("voicemail", queue_name)
+        position = queue_position(queue.waiting, caller.priority)
+        wait = average_wait(len(staffed), queue.calls_per_hour, queue.handle_seconds)
+        wait = wait * position / (queue.waiting + 1) if math.isfinite(wait) else wait
+        if queue.callback_over_seconds is not None and wait > queue.callback_over_seconds:
+            return RouteDecision("callback_offer", queue_name, position=position, estimated_wait=wait)
+        return RouteDecision("queued", queue_name, position=position, estimated_wait=wait)
+
+    def candidates(self, queue_name: str, caller: Caller, min_tier: int | None) -> list[AgentSpec]:
+        """Staffed (not offline) agents who may take this queue's calls, in roster order."""
+        queue = self.spec.queues[queue_name]
+        skills = set(queue.skills or ([] if queue.agents else [queue_name]))
+        if queue.agents:
+            by_name = {a.name: a for a in self.spec.agents}
+            agents = [by_name[n] for n in queue.agents]
+        else:
+            agents = list(self.spec.agents)
+        agents = [a for a in agents if a.status != "offline" and skills <= set(a.skills)]
+        if queue.match_language:
+            agents = [a for a in agents if caller.language in a.languages]
+        if min_tier is not None:
+            agents = [a for a in agents if a.tier >= min_tier]
+        return agents
+
+    def _pick(self, queue_name: str, queue: QueueSpec, free: list[AgentSpec]) -> AgentSpec:
+        if queue.strategy == "round_robin":
+            index = self._next_index.get(queue_name, 0)
+            self._next_index[queue_name] = index + 1
+            return free[index % len(free)]
+        if queue.strategy in ("most_idle", "skill"):
+            return max(free, key=lambda a: a.idle_seconds)  # max keeps roster order on ties
+        return free[0]  # fixed_order: first free agent, starting from the top every call
+
+    def _split(self, queue_name: str) -> str:
+        """Percentage split, deterministic: smooth weighted round robin (70/30 → 7 of every 10)."""
+        queue = self.spec.queues[queue_name]
+        if queue.strategy != "percentage":
+            return queue_name
+        credit = self._split_credit.setdefault(queue_name, {q: 0 for q in queue.split})
+        for target, weight in queue.split.items():
+            credit[target] += weight
+        chosen = max(credit, key=lambda q: credit[q])
+        credit[chosen] -= sum(queue.split.values())
+        return self._split(chosen)
+
+
+def queue_position(waiting: int, priority: str) -> int:
+    """VIPs go to the front; raised (high) priority jumps half the line; others join the end."""
+    if priority == "vip":
+        return 1
+    if priority == "high":
+        return waiting // 2 + 1
+    return waiting + 1

@@ -1,0 +1,163 @@
+"""The call-flow YAML, as pydantic models. Shapes and defaults only; cross-references (unknown or
+unreachable states, unknown queues) are checked in loader.py, where line numbers are known."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ExpectKind = Literal["intent", "digits", "yesno", "csat", "free", "choice"]
+ActionName = Literal["balance", "transactions", "block_card", "activate_card", "branch_hours",
+                     "check_hours", "voicemail", "hangup"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TransferSpec(Strict):
+    """Exactly one target. `extension`/`external` may use {vars}, e.g. "{extension}"."""
+
+    queue: str | None = None
+    agent: str | None = None
+    extension: str | None = None
+    external: str | None = None
+    reason: Literal["routing", "caller_request"] = "routing"
+
+
+class StateSpec(Strict):
+    say: str | None = None
+    say_known: str | None = None  # replaces `say` when the caller ID matched a customer
+    ask: str | None = None
+    expect: ExpectKind = "intent"
+    length: int | None = None  # digits
+    choices: list[str] = []  # choice
+    dtmf: dict[str, str] = {}  # key → intent / choice / yes / no
+    on: dict[str, str] = {}  # answer or action outcome → state
+    next: str | None = None
+    store_as: str | None = None  # keep a digits/free/choice answer as {var}
+    no_match: str | None = None
+    no_input: str | None = None
+    no_input_timeout: float | None = None
+    auth: bool = False  # authenticate before entering
+    action: ActionName | None = None
+    hours: str | None = None  # for check_hours / branch_hours
+    transfer: TransferSpec | None = None
+    hangup: bool = False
+    resolves: bool = False  # a self-service answer: the caller's request is done
+    done: str | None = None  # what was done, repeated at closure ("your debit card is now blocked")
+
+
+class HoursSpec(Strict):
+    timezone: str = "UTC"
+    weekly: dict[Weekday, str] = {}  # "09:00-17:00"
+    holidays: list[date] = []
+    say: str | None = None
+
+    @field_validator("weekly")
+    @classmethod
+    def _ranges(cls, weekly: dict[str, str]) -> dict[str, str]:
+        for day, span in weekly.items():
+            parse_span(span)
+        return weekly
+
+
+def parse_span(span: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in span.split("-"))
+    except ValueError:
+        raise ValueError(f"hours must look like 09:00-17:00, not {span!r}") from None
+    if end <= start:
+        raise ValueError(f"hours {span!r} end before they start")
+    return start, end
+
+
+class AgentSpec(Strict):
+    name: str
+    skills: list[str] = []
+    status: Literal["available", "busy", "offline"] = "available"
+    tier: int = 1
+    languages: list[str] = ["en"]
+    idle_seconds: float = 0.0
+
+
+class QueueSpec(Strict):
+    label: str | None = None
+    strategy: Literal["fixed_order", "round_robin", "most_idle", "skill", "percentage"] = "most_idle"
+    agents: list[str] = []  # roster names, in order (fixed_order); empty = everyone with the skills
+    skills: list[str] = []
+    split: dict[str, int] = {}  # percentage: queue → percent
+    hours: str | None = None
+    after_hours: Literal["callback", "voicemail", "message"] = "message"
+    match_language: bool = False
+    calls_per_hour: float = 20.0
+    handle_seconds: float = 300.0
+    waiting: int = 0
+    callback_over_seconds: float | None = 120.0
+
+
+class EscalationSpec(Strict):
+    strong_negative: float = -0.6
+    negative_in_a_row: int = 2
+    max_failures: int = 3
+    max_pin_attempts: int = 3
+    max_unresolved_seconds: float = 300.0
+    default_queue: str | None = None  # None: "general" if there is one, else the first queue
+    senior_tier: int | None = None  # hierarchical escalation: only agents of this tier or above
+    queues: dict[str, str] = {}  # intent → queue, over the one its transfer state names
+
+
+class AuthSpec(Strict):
+    id_prompt: str = "Please say or key in your eight-digit customer number."
+    pin_prompt: str = "Thanks. Now your four-digit PIN, please."
+    id_length: int = 8
+    pin_length: int = 4
+    unknown_id: str = "I couldn't find that customer number."
+    wrong_pin: str = "That PIN doesn't match our records."
+    verified: str = "Thank you, {first_name}, you're verified."
+
+
+class SettingsSpec(Strict):
+    low_confidence: float = 0.55
+    clarify_margin: float = 0.15
+    no_input_timeout: float = 5.0
+    voicemail_seconds: float = 60.0
+
+
+class MessagesSpec(Strict):
+    sorry: str = "I'm sorry about the trouble, let's sort it out."
+    no_match: str = "Sorry, I didn't get that."
+    no_input: str = "Sorry, I didn't hear anything."
+    clarify: str = "Do you want {first}, or {second}?"
+    transfer: str = "I'll connect you with a specialist in {queue} who can help."
+    escalate: str = "I'm going to connect you with a specialist in {queue} right away."
+    queue_position: str = "You're number {position} in line, about {wait} wait."
+    callback_offer: str = ("The wait is about {wait} right now. Would you like us to call you back "
+                           "at this number instead?")
+    callback_booked: str = "Done, we'll call you back at this number as soon as someone is free."
+    after_hours_callback: str = ("We're closed right now. Would you like us to call you back at "
+                                 "this number when we open?")
+    voicemail_offer: str = "No one can take your call right now. Please leave a message after the tone."
+    voicemail_saved: str = "Thank you, we've saved your message and will call you back."
+    after_hours: str = "We're closed right now. Please call again during business hours. Goodbye."
+    recap: str = "To recap: {items}."
+
+
+class FlowSpec(Strict):
+    name: str
+    start: str
+    settings: SettingsSpec = SettingsSpec()
+    escalation: EscalationSpec = EscalationSpec()
+    authentication: AuthSpec = AuthSpec()
+    messages: MessagesSpec = MessagesSpec()
+    requests: dict[str, str] = {}  # intent → state, from any intent prompt
+    global_intents: dict[str, str] = {}  # intent → state, from any prompt (e.g. goodbye)
+    intent_labels: dict[str, str] = {}  # for clarifying questions: "your balance"
+    hours: dict[str, HoursSpec] = {}
+    agents: list[AgentSpec] = []
+    queues: dict[str, QueueSpec] = {}
+    states: dict[str, StateSpec] = Field(min_length=1)
+    crm_webhook: str | None = None

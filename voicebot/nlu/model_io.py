@@ -1,0 +1,77 @@
+"""The on-disk model directory: metadata.json + intent.npz + sentiment head files.
+
+Written into a hidden temp directory beside the target and renamed at the end, so a failed or
+interrupted training never leaves a half-written model that `load_model` could pick up."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from voicebot.errors import ModelError
+
+FORMAT_VERSION = 1
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+METADATA = "metadata.json"
+
+
+def write_model_dir(out: Path, fill: Callable[[Path], None]) -> Path:
+    """Create `out` atomically: `fill(tmp_dir)` writes the files, then tmp_dir becomes `out`."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        raise ModelError(f"{out}: model directory already exists; choose another --out")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        fill(tmp)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def save_metadata(directory: Path, meta: dict) -> None:
+    (directory / METADATA).write_text(json.dumps({"format_version": FORMAT_VERSION, **meta}, indent=2) + "\n")
+
+
+def read_metadata(directory: Path) -> dict:
+    path = Path(directory) / METADATA
+    if not Path(directory).is_dir():
+        raise ModelError(f"{directory}: no such model directory")
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing; {directory} is not a voicebot NLU model directory") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable model metadata ({exc})") from None
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version != FORMAT_VERSION:
+        raise ModelError(f"{path}: model format version {version!r}, this voicebot reads version {FORMAT_VERSION}; retrain with `voicebot train`")
+    return meta
+
+
+def load_arrays(directory: Path, name: str) -> dict[str, np.ndarray]:
+    path = Path(directory) / name
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot read model weights ({exc})") from None
+
+
+def newest_model(root: Path | None = None) -> Path | None:
+    """The most recently trained valid-looking model directory under `root` (by metadata time)."""
+    candidates = []
+    for child in Path(root or MODELS_DIR).glob("*/" + METADATA):
+        try:
+            created = json.loads(child.read_text()).get("created", "")
+        except (OSError, json.JSONDecodeError):
+            continue
+        candidates.append((created, child.parent))
+    return max(candidates)[1] if candidates else None

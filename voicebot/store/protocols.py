@@ -1,0 +1,63 @@
+"""What the flow needs from storage, as small Protocols a PostgreSQL backend can implement too.
+Values crossing the boundary are frozen dataclasses or plain JSON-able dicts, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Card:
+    kind: str  # debit | credit
+    last4: str
+    status: str  # active | inactive | blocked
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    first_name: str
+    last_name: str
+    phone: str
+    vip: bool
+    balance: Decimal
+    language: str = "en"
+    cards: tuple[Card, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transaction:
+    posted_on: date
+    description: str
+    amount: Decimal  # negative = money out
+
+
+class CustomerStore(Protocol):
+    def get_customer(self, customer_id: str) -> Customer | None: ...
+    def find_by_phone(self, phone: str) -> Customer | None: ...
+    def verify_pin(self, customer_id: str, pin: str) -> bool: ...
+    def recent_transactions(self, customer_id: str, limit: int = 3) -> list[Transaction]: ...
+    def set_card_status(self, customer_id: str, kind: str, status: str) -> Card | None: ...
+
+
+class CallStore(Protocol):
+    """Call records, written as the call happens so a crash loses nothing already said."""
+
+    def start_call(self, header: dict[str, Any]) -> None: ...
+    def add_turn(self, call_id: str, seq: int, turn: dict[str, Any]) -> None: ...
+    def finish_call(self, record: dict[str, Any]) -> None: ...
+    def calls(self) -> list[dict[str, Any]]: ...
+
+
+class TaskStore(Protocol):
+    """Callback requests and voicemails waiting for an agent."""
+
+    def add_task(self, task: dict[str, Any]) -> None: ...
+    def tasks(self, kind: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class Store(CustomerStore, CallStore, TaskStore, Protocol):
+    """Everything the call engine talks to."""

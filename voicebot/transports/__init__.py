@@ -1,0 +1,1 @@
+"""Transports move frames in and bot audio out: replay (WAV files / text), mic, SIP."""

@@ -1,0 +1,108 @@
+"""A webrtcvad endpointer in the spirit of py-webrtcvad's example.py: a ring buffer of recent
+frames; enough voiced frames open an utterance (with pre-roll), enough unvoiced frames close it
+(after the hang-over). Time is counted in samples, never read from the clock, so replays are
+deterministic and faster than real time."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+from voicebot.audio.types import CANONICAL_RATE, Audio
+from voicebot.events import SpeechEnded, SpeechStarted
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    aggressiveness: int = 2  # 0 (least) … 3 (most aggressive about calling frames non-speech)
+    frame_ms: int = 30
+    pre_roll_ms: int = 300  # audio kept before the detected start, so first phonemes survive
+    hang_over_ms: int = 600  # silence that ends an utterance
+    trigger_ratio: float = 0.6  # share of voiced frames in the pre-roll window that opens speech
+    min_speech_ms: int = 200  # shorter bursts (clicks, coughs) are dropped
+    max_speech_s: float = 30.0  # a caller who never pauses is cut here
+
+    def __post_init__(self) -> None:
+        if self.aggressiveness not in (0, 1, 2, 3):
+            raise ValueError("VAD aggressiveness must be 0..3")
+        if self.frame_ms not in (10, 20, 30):
+            raise ValueError("VAD frame_ms must be 10, 20 or 30")
+
+
+class Endpointer:
+    """Feed frames one at a time (`push`), get SpeechStarted / SpeechEnded events back."""
+
+    def __init__(self, config: VadConfig = VadConfig(), rate: int = CANONICAL_RATE) -> None:
+        self.config, self.rate = config, rate
+        self._vad = webrtcvad.Vad(config.aggressiveness)
+        window = max(1, config.pre_roll_ms // config.frame_ms)
+        self._ring: collections.deque[tuple[Audio, bool]] = collections.deque(maxlen=window)
+        self._hang = max(1, config.hang_over_ms // config.frame_ms)
+        self._voiced: list[Audio] = []
+        self._triggered = False
+        self._silent_run = 0
+        self._samples_seen = 0
+        self._start_sample = 0
+
+    @property
+    def in_speech(self) -> bool:
+        return self._triggered
+
+    def push(self, frame: Audio) -> list[SpeechStarted | SpeechEnded]:
+        is_speech = self._vad.is_speech(frame.to_bytes(), self.rate)
+        self._samples_seen += frame.num_samples
+        events: list[SpeechStarted | SpeechEnded] = []
+        if not self._triggered:
+            self._ring.append((frame, is_speech))
+            voiced = sum(1 for _, s in self._ring if s)
+            if voiced >= self.config.trigger_ratio * self._ring.maxlen:
+                self._triggered, self._silent_run = True, 0
+                self._voiced = [f for f, _ in self._ring]
+                self._start_sample = self._samples_seen - sum(f.num_samples for f in self._voiced)
+                self._ring.clear()
+                events.append(SpeechStarted(self._start_sample / self.rate))
+            return events
+        self._voiced.append(frame)
+        self._silent_run = 0 if is_speech else self._silent_run + 1
+        too_long = len(self._voiced) * self.config.frame_ms >= self.config.max_speech_s * 1000
+        if self._silent_run >= self._hang or too_long:
+            events.extend(self._close())
+        return events
+
+    def flush(self) -> list[SpeechEnded]:
+        """End of input: close an open utterance."""
+        return self._close() if self._triggered else []
+
+    def _close(self) -> list[SpeechEnded]:
+        # Drop most of the trailing silence but keep a little tail for the recogniser.
+        keep_tail = max(0, self._silent_run - 200 // self.config.frame_ms)
+        frames = self._voiced[: len(self._voiced) - keep_tail] if keep_tail else self._voiced
+        self._triggered, self._voiced, self._silent_run = False, [], 0
+        if not frames:
+            return []
+        samples = np.concatenate([f.samples for f in frames])
+        audio = Audio(samples, self.rate)
+        if audio.duration * 1000 < self.config.min_speech_ms:
+            return []
+        start = self._start_sample / self.rate
+        return [SpeechEnded(start=start, end=start + audio.duration, audio=audio)]
+
+
+def endpoint(frames: Iterable[Audio], config: VadConfig = VadConfig()) -> Iterator[SpeechStarted | SpeechEnded]:
+    """Run an endpointer over a frame stream; yields events in order."""
+    ep: Endpointer | None = None
+    for frame in frames:
+        ep = ep or Endpointer(config, frame.rate)
+        yield from ep.push(frame)
+    if ep is not None:
+        yield from ep.flush()
+
+
+def split_utterances(audio: Audio, config: VadConfig = VadConfig()) -> list[SpeechEnded]:
+    """Cut a recording with several caller turns (separated by silence) into utterances."""
+    pcm = audio.canonical()
+    return [e for e in endpoint(pcm.frames(config.frame_ms), config) if isinstance(e, SpeechEnded)]
