@@ -47,7 +47,7 @@ def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None,
     return (replay_text if text else replay_audio)(session, turns)
 
 
-def _printer(engine: Any) -> Any:
+def _printer(engine: Any, out: Any = console) -> Any:
     """Prints the conversation as it happens; what a caller says at a digit prompt (an ID, a PIN)
     is masked before it reaches the screen, like everywhere else."""
 
@@ -58,14 +58,14 @@ def _printer(engine: Any) -> Any:
 
     def show(event: Any) -> None:
         if isinstance(event, Prompt):
-            console.print(f"[bold cyan]bot   [/] {event.text}", highlight=False)
+            out.print(f"[bold cyan]bot   [/] {event.text}", highlight=False)
         elif isinstance(event, Transcript):
-            console.print(f"[dim]        heard in {event.processing_seconds:.2f}s ({event.backend})[/]")
+            out.print(f"[dim]        heard in {event.processing_seconds:.2f}s ({event.backend})[/]")
         elif isinstance(event, Understood):
-            console.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {event.intent} "
+            out.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {event.intent} "
                           f"{event.confidence:.2f}, {event.sentiment}[/]", highlight=False)
         elif type(event).__name__ in ("Transfer", "Hangup"):
-            console.print(f"[bold magenta]      → {event}[/]", highlight=False)
+            out.print(f"[bold magenta]      → {event}[/]", highlight=False)
 
     return show
 
@@ -146,11 +146,16 @@ def call(
     tts: TtsOpt = "piper",
     db: DbOpt = None,
     audio_out: Annotated[Optional[Path], typer.Option("--audio-out")] = None,
+    json_out: Annotated[Optional[str], typer.Option("--json", help="write the call record here ('-' = stdout)")] = None,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", help="hang up after this long")] = 600.0,
 ) -> None:
     """A live call through the microphone and speakers."""
     from voicebot.pipeline import Session
-    from voicebot.transports.mic import run_mic_call
+    from voicebot.transports.mic import check_microphone, run_mic_call
 
+    check_microphone(device)  # before the models load: no sound card is said at once
     engine, stack = open_call(flow, caller_id=caller_id, at=None, asr=backend, tts=tts, db=db)
-    session = run_mic_call(Session(engine, stack, listener=_printer(engine)), device=device)
-    _finish(session, None, audio_out)
+    shown = _printer(engine, err_console if json_out == "-" else console)  # stdout carries only JSON then
+    session = run_mic_call(Session(engine, stack, listener=shown), device=device,
+                           max_seconds=max_seconds)
+    _finish(session, json_out, audio_out)

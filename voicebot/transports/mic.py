@@ -14,19 +14,27 @@ from voicebot.errors import VoicebotError
 from voicebot.pipeline import Session
 
 
-def _sounddevice():
+def check_microphone(device: str | int | None = None):
+    """The sounddevice module once an input device answers; checked before any model loads so a
+    machine without a microphone is told so at once."""
     try:
         import sounddevice as sd
 
-        sd.query_devices(kind="input")
+        sd.check_input_settings(device=_device(device), channels=1, dtype="int16", samplerate=16000)
         return sd
-    except (OSError, ValueError, Exception) as exc:  # PortAudio missing, or no input device
-        raise VoicebotError(f"no microphone available ({str(exc).splitlines()[0]}); "
+    except Exception as exc:  # PortAudio missing (OSError), no or wrong device (ValueError, PortAudioError)
+        what = f"microphone {device!r}" if device is not None else "no microphone available"
+        raise VoicebotError(f"{what}: {str(exc).splitlines()[0]}; "
                             "try `voicebot demo` or `voicebot replay` instead") from None
 
 
+def _device(device: str | int | None) -> str | int | None:
+    return int(device) if isinstance(device, str) and device.isdigit() else device
+
+
 def run_mic_call(session: Session, *, device: str | int | None = None, max_seconds: float = 600.0) -> Session:
-    sd = _sounddevice()
+    sd = check_microphone(device)
+    device = _device(device)
     rate, frame_ms = session.rate, session.stack.vad.frame_ms
     block = rate * frame_ms // 1000
     frames: queue.Queue[np.ndarray] = queue.Queue()

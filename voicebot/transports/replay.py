@@ -20,25 +20,35 @@ def load_turns(turns: Sequence[str | Path | Audio]) -> list[str | Audio]:
             for t in turns]
 
 
-def replay_audio(session: Session, turns: Sequence[str | Path | Audio]) -> Session:
+def replay_audio(session: Session, turns: Sequence[str | Path | Audio], patience: int = 0) -> Session:
+    """Feed each turn after the bot's prompt. With ``patience`` > 0 the caller behaves like a person
+    and says a turn again (up to that many times) when the bot did not get it and asks again."""
     loaded = load_turns(turns)
     session.start()
     for turn in loaded:
-        if session.done:
-            break
-        if isinstance(turn, str):
-            session.dtmf(turn[len(DTMF_PREFIX):])
-            continue
-        audio = turn.canonical(session.rate) + Audio.silence(TRAILING_SILENCE_S, session.rate)
-        heard_before = session.turns_heard
-        for frame in audio.frames(session.stack.vad.frame_ms):
-            session.push(frame)
+        for _ in range(1 + patience):
             if session.done:
                 break
-        if session.turns_heard == heard_before and not session.done:
-            session.no_input()  # the caller said nothing during this whole turn
+            failures_before = session.engine.policy.failures_total
+            _play_turn(session, turn)
+            if session.engine.policy.failures_total == failures_before:
+                break
     session.hangup()
     return session
+
+
+def _play_turn(session: Session, turn: str | Audio) -> None:
+    if isinstance(turn, str):
+        session.dtmf(turn[len(DTMF_PREFIX):])
+        return
+    audio = turn.canonical(session.rate) + Audio.silence(TRAILING_SILENCE_S, session.rate)
+    heard_before = session.turns_heard
+    for frame in audio.frames(session.stack.vad.frame_ms):
+        session.push(frame)
+        if session.done:
+            return
+    if session.turns_heard == heard_before:
+        session.no_input()  # the caller said nothing during this whole turn
 
 
 def replay_text(session: Session, turns: Sequence[str]) -> Session:

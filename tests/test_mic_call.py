@@ -1,0 +1,89 @@
+"""A live call through a (virtual) sound card: `voicebot call` records from PulseAudio's default
+source and plays prompts to its default sink, through PortAudio's ALSA→PulseAudio plugin, as on a
+desktop. The "caller" is a second program that waits for the bot to stop talking, then plays its
+turn into the microphone (a null sink whose monitor is the default source)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from voicebot.speechgen import speak
+
+pytestmark = pytest.mark.slow  # pulseaudio, pactl and paplay come from scripts/setup.sh
+
+VOICEBOT = [sys.executable, "-m", "voicebot"]
+
+
+@pytest.fixture
+def pulse(tmp_path):
+    """A private PulseAudio server: sink `caller` (its monitor is the microphone), sink `bot` (the
+    speaker). Returns the environment that points clients at it."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run"), "HOME": str(tmp_path)}
+    Path(env["XDG_RUNTIME_DIR"]).mkdir()
+    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--system=false", "-n",
+                    "--load=module-native-protocol-unix",
+                    "--load=module-null-sink sink_name=caller", "--load=module-null-sink sink_name=bot",
+                    f"--log-target=file:{tmp_path / 'pulse.log'}"], env=env, check=True)
+    for args in (["set-default-sink", "bot"], ["set-default-source", "caller.monitor"]):
+        subprocess.run(["pactl", *args], env=env, check=True)
+    yield env
+    subprocess.run(["pulseaudio", "--kill"], env=env, check=False)
+
+
+def _sink_state(env, sink: str) -> str:
+    out = subprocess.run(["pactl", "list", "short", "sinks"], env=env, capture_output=True, text=True).stdout
+    return next((line.split()[-1] for line in out.splitlines() if line.split()[1:2] == [sink]), "")
+
+
+def _caller(env, turns: list[Path], log: list[str], stop: threading.Event) -> None:
+    """Speak each turn once the bot has said something and then been quiet for 0.8 s."""
+    for wav in turns:
+        spoke, quiet = False, 0
+        while not stop.is_set():
+            running = _sink_state(env, "bot") == "RUNNING"
+            spoke, quiet = spoke or running, 0 if running else quiet + 1
+            if spoke and quiet >= 8:
+                break
+            time.sleep(0.1)
+        if stop.is_set():
+            return
+        log.append(wav.name)
+        subprocess.run(["paplay", "--device=caller", str(wav)], env=env, check=True)
+
+
+def test_live_microphone_call_self_service_and_survey(pulse, tmp_path):
+    turns = [speak(t, "piper") for t in ("what time does the branch open on saturday", "no thank you", "five")]
+    played: list[str] = []
+    stop = threading.Event()
+    caller = threading.Thread(target=_caller, args=(pulse, turns, played, stop), daemon=True)
+    caller.start()
+    try:
+        proc = subprocess.run([*VOICEBOT, "call", "--json", "-", "--max-seconds", "120",
+                               "--db", f"sqlite:///{tmp_path / 'mic.db'}"],
+                              env=pulse, capture_output=True, text=True, timeout=300)
+    finally:
+        stop.set()
+        caller.join(5)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(proc.stdout)
+    said = [t["caller"]["intent"] for t in record["turns"] if t["caller"]["intent"]]
+    assert len(played) == 3 and said[0] == "branch_hours", (played, said, proc.stderr[-2000:])
+    assert record["outcome"] == "completed" and record["csat"] == 5
+
+
+def test_no_microphone_is_reported_before_models_load(tmp_path):
+    # no PulseAudio server at this runtime dir and no sound card: PortAudio finds no input device
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path), "PULSE_SERVER": "unix:/nonexistent"}
+    started = time.perf_counter()
+    proc = subprocess.run([*VOICEBOT, "call", "--device", "no-such-mic"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "microphone" in proc.stderr and "Traceback" not in proc.stderr
+    assert "loading models" not in proc.stdout + proc.stderr, time.perf_counter() - started
