@@ -3,12 +3,15 @@ A mixin of CallEngine (it shares the engine's record, store and output)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from voicebot.events import DtmfPressed, NoInput, Understood
 from voicebot.flow.actions import Expect, RecordVoicemail, Transfer
 from voicebot.flow.inputs import read_yesno
 from voicebot.flow.routing import Caller, RouteDecision
 from voicebot.flow.schema import TransferSpec
 from voicebot.flow.speech import say_minutes
+from voicebot.store.protocols import AgentState
 
 
 class HandoffMixin:
@@ -41,7 +44,8 @@ class HandoffMixin:
         rec.reason = reason
         language = self.customer.language if self.customer else "en"
         min_tier = self.spec.escalation.senior_tier if escalated else None
-        decision = self.flow.router.route(queue, Caller(rec.priority, language), self.now, min_tier)
+        decision = self.flow.router.route(queue, Caller(rec.priority, language), self.now, min_tier,
+                                          live=self.store.agent_states())
         rec.queue = decision.queue
         self._decision = decision
         if decision.kind in ("agent", "queued"):
@@ -67,6 +71,9 @@ class HandoffMixin:
             self._say(msgs.queue_position.format(position=decision.position,
                                                  wait=say_minutes(decision.estimated_wait)))
         self.record.agent, self.record.disposition = decision.agent, decision.kind
+        if decision.agent:  # the agent is on this call now, for about the queue's handle time
+            until = self.now + timedelta(seconds=self.spec.queues[decision.queue].handle_seconds)
+            self.store.set_agent_state(decision.agent, AgentState("busy", self.now.isoformat(), until.isoformat()))
         self._out.append(Transfer(queue=decision.queue, target=decision.agent or decision.queue,
                                   target_kind="agent" if decision.agent else "queue",
                                   priority=self.record.priority, reason=self.record.reason,

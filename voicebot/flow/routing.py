@@ -2,17 +2,20 @@
 percentage split, VIP/high priority, business hours, and an Erlang C wait estimate.
 
 A Router lives as long as its Flow (one per process), so round-robin and split counters carry
-across calls; it reads agent status from the flow's roster and does no I/O."""
+across calls. Agent status comes from the flow's roster, overridden by the live states the engine
+reads from the store (an agent is busy after a call is put through); the Router does no I/O."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from voicebot.flow.erlang import average_wait
 from voicebot.flow.hours import is_open
 from voicebot.flow.schema import AgentSpec, FlowSpec, QueueSpec
+from voicebot.store.protocols import AgentState
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,13 @@ class Router:
         self._next_index: dict[str, int] = {}  # round robin pointer per queue
         self._split_credit: dict[str, dict[str, int]] = {}  # smooth weighted round robin
 
-    def route(self, queue_name: str, caller: Caller, now: datetime,
-              min_tier: int | None = None) -> RouteDecision:
+    def route(self, queue_name: str, caller: Caller, now: datetime, min_tier: int | None = None,
+              live: Mapping[str, AgentState] | None = None) -> RouteDecision:
         queue_name = self._split(queue_name)
         queue = self.spec.queues[queue_name]
         if queue.hours and not is_open(self.spec.hours[queue.hours], now):
             return RouteDecision("after_hours", queue_name, after_hours=queue.after_hours)
-        staffed = self.candidates(queue_name, caller, min_tier)
+        staffed = self.candidates(queue_name, caller, min_tier, live or {}, now)
         free = [a for a in staffed if a.status == "available"]
         if free:
             return RouteDecision("agent", queue_name, agent=self._pick(queue_name, queue, free).name,
@@ -59,7 +62,8 @@ class Router:
             return RouteDecision("callback_offer", queue_name, position=position, estimated_wait=wait)
         return RouteDecision("queued", queue_name, position=position, estimated_wait=wait)
 
-    def candidates(self, queue_name: str, caller: Caller, min_tier: int | None) -> list[AgentSpec]:
+    def candidates(self, queue_name: str, caller: Caller, min_tier: int | None,
+                   live: Mapping[str, AgentState] | None = None, now: datetime | None = None) -> list[AgentSpec]:
         """Staffed (not offline) agents who may take this queue's calls, in roster order."""
         queue = self.spec.queues[queue_name]
         skills = set(queue.skills or ([] if queue.agents else [queue_name]))
@@ -68,6 +72,8 @@ class Router:
             agents = [by_name[n] for n in queue.agents]
         else:
             agents = list(self.spec.agents)
+        if live and now is not None:
+            agents = [current(a, live.get(a.name), now) for a in agents]
         agents = [a for a in agents if a.status != "offline" and skills <= set(a.skills)]
         if queue.match_language:
             agents = [a for a in agents if caller.language in a.languages]
@@ -95,6 +101,18 @@ class Router:
         chosen = max(credit, key=lambda q: credit[q])
         credit[chosen] -= sum(queue.split.values())
         return self._split(chosen)
+
+
+def current(agent: AgentSpec, state: AgentState | None, now: datetime) -> AgentSpec:
+    """The roster entry with its live status: a busy spell that has run out is available again,
+    idle since it ended."""
+    if state is None:
+        return agent
+    status, since = state.status, datetime.fromisoformat(state.since)
+    if status == "busy" and state.until and now >= datetime.fromisoformat(state.until):
+        status, since = "available", datetime.fromisoformat(state.until)
+    idle = max(0.0, (now - since).total_seconds()) if status == "available" else 0.0
+    return agent.model_copy(update={"status": status, "idle_seconds": idle})
 
 
 def queue_position(waiting: int, priority: str) -> int:

@@ -14,14 +14,14 @@ from sqlalchemy.pool import StaticPool
 
 from voicebot.store.models import Base
 from voicebot.store.protocols import (
-    CallStore, Card, Customer, CustomerStore, Store, TaskStore, Transaction,
+    AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, Store, TaskStore, Transaction,
 )
 from voicebot.store.seed import seed_demo
 from voicebot.store.sql import SqlStore
 
 DEFAULT_DB = "var/voicebot.db"
 
-__all__ = ["CallStore", "Card", "Customer", "CustomerStore", "SqlStore", "Store", "TaskStore",
+__all__ = ["AgentState", "AgentStore", "CallStore", "Card", "Customer", "CustomerStore", "SqlStore", "Store", "TaskStore",
            "Transaction", "open_store", "resolve_url"]
 
 

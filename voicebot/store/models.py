@@ -75,3 +75,11 @@ class TaskRow(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     recording: Mapped[str | None] = mapped_column(String(255), nullable=True)  # voicemail WAV path
     created_at: Mapped[str] = mapped_column(String(40))
+
+
+class AgentStateRow(Base):
+    __tablename__ = "agent_states"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[str] = mapped_column(String(40))
+    until: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -59,5 +59,23 @@ class TaskStore(Protocol):
     def tasks(self, kind: str | None = None) -> list[dict[str, Any]]: ...
 
 
-class Store(CustomerStore, CallStore, TaskStore, Protocol):
+@dataclass(frozen=True)
+class AgentState:
+    """An agent's live status, overriding the flow roster's. `until` (ISO time) ends a busy spell
+    on its own: without a feed from the agents' desktops, a connected call is assumed to last the
+    queue's average handle time."""
+
+    status: str  # available | busy | offline
+    since: str  # ISO 8601
+    until: str | None = None
+
+
+class AgentStore(Protocol):
+    """Who is free right now, shared by every call on this database."""
+
+    def agent_states(self) -> dict[str, AgentState]: ...
+    def set_agent_state(self, name: str, state: AgentState) -> None: ...
+
+
+class Store(CustomerStore, CallStore, TaskStore, AgentStore, Protocol):
     """Everything the call engine talks to."""

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from voicebot.store.models import CallRow, CardRow, CustomerRow, TaskRow, TransactionRow, TurnRow
+from voicebot.store.models import AgentStateRow, CallRow, CardRow, CustomerRow, TaskRow, TransactionRow, TurnRow
 from voicebot.store.pins import pin_matches
-from voicebot.store.protocols import Card, Customer, Transaction
+from voicebot.store.protocols import AgentState, Card, Customer, Transaction
 
 
 def _customer(row: CustomerRow) -> Customer:
@@ -120,3 +120,13 @@ class SqlStore:
                      "queue": r.queue, "text": r.text, "recording": r.recording,
                      "created_at": r.created_at}
                     for r in s.scalars(query)]
+
+    # AgentStore
+    def agent_states(self) -> dict[str, AgentState]:
+        with self._session() as s:
+            return {r.name: AgentState(r.status, r.since, r.until) for r in s.scalars(select(AgentStateRow))}
+
+    def set_agent_state(self, name: str, state: AgentState) -> None:
+        with self._session() as s:
+            s.merge(AgentStateRow(name=name, status=state.status, since=state.since, until=state.until))
+            s.commit()

@@ -1,0 +1,66 @@
+"""Live agent status shared by calls on one database: an agent who takes a call is busy for the
+queue's handle time, the next call goes to someone else or waits, and `voicebot agents` shows and
+sets the status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+
+import pytest
+
+from flow_support import BANK, OPEN, fresh_store, start, transfer_of
+from voicebot.flow import load_flow
+from voicebot.flow.scripted import said
+from voicebot.store import AgentState
+
+
+@pytest.fixture(scope="module")
+def flow():
+    return load_flow(BANK)
+
+
+def ask_for_a_person(flow, store, now=OPEN):
+    engine = start(flow, store, now=now)
+    return transfer_of(engine.handle(said("can I talk to a person", "speak_to_agent")))
+
+
+def test_busy_agents_are_skipped_until_their_call_is_over(flow, tmp_path):
+    store = fresh_store(tmp_path)
+    # general is most-idle first: dev (300 s idle), maria (120 s), li (60 s); sam and noor are busy
+    picks = [ask_for_a_person(flow, store, now=OPEN + timedelta(seconds=10 * i)) for i in range(4)]
+    assert [t.agent for t in picks[:3]] == ["dev", "maria", "li"]
+    assert picks[3].agent is None and picks[3].target_kind == "queue" and picks[3].position == 1
+    assert store.agent_states()["dev"].status == "busy"
+    # general's handle time is 300 s: dev is free first (at 300 s), so idle longest at 330 s
+    assert ask_for_a_person(flow, store, now=OPEN + timedelta(seconds=305)).agent == "dev"
+    assert ask_for_a_person(flow, store, now=OPEN + timedelta(seconds=330)).agent == "maria"
+
+
+def test_an_agent_set_offline_gets_no_calls_and_a_busy_one_can_be_freed(flow, tmp_path):
+    store = fresh_store(tmp_path)
+    store.set_agent_state("dev", AgentState("offline", OPEN.isoformat()))
+    store.set_agent_state("sam", AgentState("available", (OPEN - timedelta(hours=1)).isoformat()))
+    assert ask_for_a_person(flow, store).agent == "sam"  # idle for an hour, and dev is off
+
+
+def test_agents_cli_lists_and_sets(tmp_path, monkeypatch, capsys):
+    from voicebot.cli import main
+
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["voicebot", "agents", *args, "--db", db])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        return exc.value.code, capsys.readouterr()
+
+    assert run("set", "maria", "busy", "--minutes", "5")[0] in (0, None)
+    code, out = run("list", "--json")
+    statuses = {a["name"]: a["status"] for a in json.loads(out.out)}
+    assert statuses["maria"] == "busy" and statuses["dev"] == "available" and statuses["sam"] == "busy"
+    code, out = run("set", "nobody", "busy")
+    assert code == 2 and "no agent 'nobody'" in out.err
+    code, out = run("set", "maria", "lunch")
+    assert code == 2 and "available, busy, offline" in out.err
