@@ -129,3 +129,16 @@ def test_an_older_database_gains_new_columns(tmp_path):
     store = open_store(str(path))
     store.add_task({"kind": "voicemail", "text": "hi", "recording": "var/x.wav", "created_at": "now"})
     assert store.tasks("voicemail")[0]["recording"] == "var/x.wav"
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("my pin is two four six eight, what's my balance", "my pin is ****, what's my balance"),
+    ("it's 1 3 5 7 I think", "it's **** I think"),
+    ("account one two three four five six seven eight please", "account **** please"),
+    ("Oh, two. Four, six, eight.", "****."),
+    ("I paid 1,520.75 for twenty five things on the 3rd", "I paid 1,520.75 for twenty five things on the 3rd"),
+    ("one or two things", "one or two things"),
+])
+def test_digit_strings_said_before_any_prompt_are_masked(tmp_path, text, kept):
+    engine = start(load_flow(BANK), fresh_store(tmp_path))
+    assert engine.redact_text(text) == kept

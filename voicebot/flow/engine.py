@@ -28,6 +28,10 @@ from voicebot.store.webhook import with_crm_webhook
 log = logging.getLogger(__name__)
 Event = Understood | DtmfPressed | NoInput
 _SUB_DIALOGUES_OWNING_NO_INPUT = ("callback_offer", "voicemail")
+# Four or more digits in a row, however written: "12345678", "2 4 6 8", "two, four, six, eight",
+# "1 3 five 7". Amounts ("1,520.75", "twenty five") are not single-digit runs, so they stay.
+_DIGIT = r"(?:\d|zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_DIGIT_RUN = re.compile(rf"\d{{4,}}|\b{_DIGIT}(?:[\s,.-]+{_DIGIT}){{3,}}\b", re.IGNORECASE)
 _MAX_CHAINED_STATES = 50  # states entered without asking anything: more means a loop
 
 
@@ -304,7 +308,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         heard = digits_in(text)
         if any(secret in heard for secret in self._secrets):
             return MASK
-        return re.sub(r"\d{4,}", MASK, text)  # long digit runs are never worth keeping
+        return _DIGIT_RUN.sub(MASK, text)  # long digit runs are never worth keeping
 
     def _new_turn(self, event: Event) -> Turn:
         turn = Turn(state=self.state_name, at_seconds=self.elapsed)
