@@ -62,8 +62,10 @@ def _printer(engine: Any, out: Any = console) -> Any:
         elif isinstance(event, Transcript):
             out.print(f"[dim]        heard in {event.processing_seconds:.2f}s ({event.backend})[/]")
         elif isinstance(event, Understood):
-            out.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {event.intent} "
-                          f"{event.confidence:.2f}, {event.sentiment}[/]", highlight=False)
+            kind = getattr(engine.expecting, "kind", "intent")  # at a PIN or rating prompt the intent is noise
+            meaning = f"{event.intent} {event.confidence:.2f}" if kind in ("intent", "free") else f"{kind} answer"
+            out.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {meaning}, {event.sentiment}[/]",
+                      highlight=False)
         elif type(event).__name__ in ("Transfer", "Hangup"):
             out.print(f"[bold magenta]      → {event}[/]", highlight=False)
 
