@@ -64,6 +64,23 @@ def test_heldout_file_is_not_training_data():
     assert not overlap
 
 
+def test_asr_transcripts_keep_training_and_heldout_apart():
+    """Training transcripts voice only training phrases; held-out transcripts only held-out
+    phrases; the 'unseen' test voices never voice a training phrase."""
+    from voicebot.nlu.dataset import normalize
+
+    train = {normalize(e.text) for e in load_intents_dir(ROOT / "intents").examples}
+    heldout = {normalize(e.text) for e in load_rows(ROOT / "intents/test/heldout.jsonl").examples}
+    augment = [json.loads(line) for line in (ROOT / "intents/asr_augment.jsonl").read_text().splitlines()]
+    assert augment and all(normalize(r["source"]) in train for r in augment)
+    unseen = {"espeak:en-gb", "espeak:en-us+f3"}
+    assert not {r["voice"].split("/")[0].split("@")[0] for r in augment} & unseen
+    for name in ("heldout_asr.jsonl", "heldout_asr_render3.jsonl"):
+        rows = [json.loads(line) for line in (ROOT / "intents/test" / name).read_text().splitlines()]
+        assert all(normalize(r["source"]) in heldout for r in rows), name
+        assert {r["voice"] for r in rows} >= unseen | {"piper", "flite:slt"}, name
+
+
 def test_list_and_block_examples_with_lines(tmp_path):
     data = load_intents_dir(write(tmp_path, GOOD))
     assert [e.text for e in data.examples] == ["hello", "hi there", "goodbye", "see you"]
@@ -136,3 +153,14 @@ def test_failed_write_leaves_no_model_directory(tmp_path):
     with pytest.raises(ModelError):
         model_io.write_model_dir(tmp_path / "m", fill)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sound_key_matches_what_sounds_alike():
+    from voicebot.nlu.phonetic import sound_key, word_key
+
+    assert word_key("pin") == word_key("pen") and word_key("phone") == word_key("fone")
+    assert sound_key("my last 10 transactions") == sound_key("my last ten transactions")
+    # split words share the key's tail, so n-grams of the key still match
+    assert sound_key("transactions") == "TRNSKXNS"
+    assert sound_key("rent actions") == "RNTKXNS" and sound_key("friend actions") == "FRNTKXNS"
+    assert sound_key("") == ""

@@ -75,15 +75,34 @@ def test_neutral_requests_are_not_negative_and_frustration_is(bank_model, text):
     assert (bank_model.understand(text).sentiment == "negative") == expected_negative
 
 
+def by_voice_accuracy(model, name: str) -> dict[str, float]:
+    rows = [json.loads(line) for line in (TEST / name).read_text().splitlines()]
+    results = model.classify_batch([r["text"] for r in rows])
+    voices = sorted({r["voice"] for r in rows})
+    return {v: sum(p[0] == r["intent"] for p, r in zip(results, rows) if r["voice"] == v) / sum(r["voice"] == v for r in rows)
+            for v in voices}
+
+
+THREE_VOICES = ("piper", "flite:slt", "espeak:en-gb")  # the issue's target is set on these
+
+
 def test_whisper_telephone_transcripts(bank_model):
-    """Held-out phrases voiced by TTS, sent through the 8 kHz μ-law noisy channel, transcribed."""
-    rows = load_rows(TEST / "heldout_asr.jsonl")
-    voices = [json.loads(line)["voice"] for line in (TEST / "heldout_asr.jsonl").read_text().splitlines()]
-    results = bank_model.classify_batch([e.text for e in rows.examples])
-    correct = [r[0] == e.intent for r, e in zip(results, rows.examples)]
-    by_voice = {v: sum(c for c, w in zip(correct, voices) if w == v) / voices.count(v) for v in set(voices)}
-    assert sum(correct) / len(correct) >= 0.82, by_voice
-    assert by_voice["piper"] >= 0.92 and by_voice["flite:slt"] >= 0.82, by_voice
+    """Held-out phrases voiced by TTS, sent through the 8 kHz μ-law noisy channel, transcribed.
+    Measured (docs/nlu.md): three voices 0.857, piper 0.952, slt 0.875, en-gb 0.745, en-us+f3 0.625.
+    The issue's 0.88 is not reached: most remaining errors are transcripts with no trace of
+    the request left ("balance on my savings" → "I'm on my paving")."""
+    acc = by_voice_accuracy(bank_model, "heldout_asr.jsonl")
+    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.84, acc
+    assert acc["piper"] >= 0.93 and acc["flite:slt"] >= 0.85 and acc["espeak:en-gb"] >= 0.72, acc
+    assert acc["espeak:en-us+f3"] >= 0.60, acc  # a voice no training transcript used
+
+
+def test_whisper_transcripts_of_another_noise_draw(bank_model):
+    """The same phrases rendered again by today's speechgen: another noise draw, other transcripts
+    (the old model lost 0.04 here), so a gain must hold on both. Measured: 0.835 on three voices."""
+    acc = by_voice_accuracy(bank_model, "heldout_asr_render3.jsonl")
+    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.82, acc
+    assert acc["piper"] >= 0.93 and acc["espeak:en-gb"] >= 0.69 and acc["espeak:en-us+f3"] >= 0.65, acc
 
 
 def test_retrain_from_jsonl_and_csv(bank_model, tmp_path, monkeypatch, capsys):

@@ -15,7 +15,7 @@ import numpy as np
 
 from voicebot.errors import ModelError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sound-key n-gram block added to the intent head's features
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 METADATA = "metadata.json"
 
@@ -29,6 +29,7 @@ def write_model_dir(out: Path, fill: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         fill(tmp)
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from other users of the checkout
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -70,8 +71,11 @@ def newest_model(root: Path | None = None) -> Path | None:
     candidates = []
     for child in Path(root or MODELS_DIR).glob("*/" + METADATA):
         try:
-            created = json.loads(child.read_text()).get("created", "")
+            meta = json.loads(child.read_text())
         except (OSError, json.JSONDecodeError):
             continue
+        if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+            continue  # an older layout cannot be loaded; the default is the newest usable model
+        created = meta.get("created", "")
         candidates.append((created, child.parent))
     return max(candidates)[1] if candidates else None

@@ -16,7 +16,7 @@ from voicebot.nlu import model_io
 from voicebot.nlu.dataset import OUT_OF_SCOPE
 from voicebot.nlu.embedder import get_embedder
 from voicebot.nlu.entities import extract
-from voicebot.nlu.intent_head import IntentHead, decide
+from voicebot.nlu.intent_head import IntentHead, clean_turn, decide
 from voicebot.nlu.sentiment import SentimentModel
 
 N_ALTERNATIVES = 3
@@ -38,14 +38,14 @@ class Nlu:
         self.embedder = get_embedder()
 
     def intent_probabilities(self, texts: list[str]) -> np.ndarray:
+        texts = [clean_turn(t) for t in texts]  # as in training and `understand`
         return self.head.probabilities(self.embedder.encode(texts), texts)
 
     def understand(self, text: str) -> Understood:
         text = text.strip()
         if not text:
             return Understood(text, OUT_OF_SCOPE, 1.0, "neutral", 0.0)
-        # A recogniser's final full stop is its own, not the caller's; it moves the embedding.
-        heard = text.rstrip(".").strip() or text
+        heard = clean_turn(text)
         embedding = self.embedder.encode([heard])
         probs = self.head.probabilities(embedding, [heard])[0]
         intent, confidence = decide(probs, self.labels, self.threshold)

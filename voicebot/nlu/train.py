@@ -21,7 +21,7 @@ from voicebot.errors import ConfigError
 from voicebot.nlu import model_io
 from voicebot.nlu.dataset import OUT_OF_SCOPE, Dataset, Example, load_intents_dir, load_rows, normalize
 from voicebot.nlu.embedder import MAX_TOKENS, encode_cached
-from voicebot.nlu.intent_head import NGRAM_FEATURES, NGRAM_RANGE, NGRAM_WEIGHT, IntentHead, decide
+from voicebot.nlu.intent_head import IntentHead, clean_turn, decide, feature_settings
 from voicebot.nlu.sentiment import HEAD_DIR
 
 MIN_EXAMPLES = 5
@@ -107,7 +107,7 @@ def train(data: Dataset, out: Path | None = None, progress: Progress | None = No
     started = time.time()
     report = progress or (lambda stage, frac: None)
     check_counts(data)
-    texts = [e.text for e in data.examples]
+    texts = [clean_turn(e.text) for e in data.examples]
     labels = [e.intent for e in data.examples]
     groups = [normalize(e.source or e.text) for e in data.examples]
     report("embedding examples", 0.0)
@@ -130,8 +130,7 @@ def train(data: Dataset, out: Path | None = None, progress: Progress | None = No
         "metrics": oos["compared"][oos["strategy"]],  # held-out quarter, before the final fit on all data
         "oos": oos,
         "threshold": oos["threshold"] if oos["strategy"] != "class" else 0.0,
-        "features": {"embedder": "all-MiniLM-L6-v2", "max_tokens": MAX_TOKENS, "ngram_range": list(NGRAM_RANGE),
-                     "ngram_features": NGRAM_FEATURES, "ngram_weight": NGRAM_WEIGHT},
+        "features": {"embedder": "all-MiniLM-L6-v2", "max_tokens": MAX_TOKENS, **feature_settings()},
         "train_seconds": round(time.time() - started, 1),
     }
 
