@@ -3,6 +3,9 @@ sentences voiced by Piper and flite through an 8 kHz μ-law noisy telephone line
 
     .venv/bin/python scripts/bench_asr.py [--backends whisper,moonshine] [--sets real,piper] [--json OUT]
 
+A set name ending in "+" (e.g. flite:kal+) voices testsets.CHECK_SENTENCES instead, a second
+sentence set to check that a change is not fitted to the main one.
+
 Prints WER, real-time factor and seconds per utterance per backend and set (a Rich table)."""
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from voicebot.asr.base import Hints, get_recognizer
-from voicebot.asr.testsets import real_speech, telephone_set
+from voicebot.asr.testsets import CHECK_SENTENCES, real_speech, telephone_set
 from voicebot.asr.wer import corpus_wer
 from voicebot.audio.wavio import read_wav
 
@@ -31,6 +34,8 @@ def utterances(name: str):
         from voicebot.asr.testsets import Utterance
 
         return [Utterance(speechgen.speak(t, "espeak:ko"), t) for t in KOREAN]
+    if name.endswith("+"):  # the check sentences, e.g. "flite:kal+"
+        return telephone_set(name[:-1], CHECK_SENTENCES)
     return real_speech() if name == "real" else telephone_set(name)
 
 
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backends", default="whisper,moonshine,pocketsphinx,vosk")
     ap.add_argument("--sets", default=",".join(SETS))
-    ap.add_argument("--option", action="append", default=[], help="backend option KEY=VALUE (e.g. beam_size=5)")
+    ap.add_argument("--option", action="append", default=[], help="backend option KEY=VALUE (e.g. beam_size=5, denoise=false)")
     ap.add_argument("--json", type=Path, help="write all results (with per-file texts) here")
     args = ap.parse_args(argv)
     options = dict(o.split("=", 1) for o in args.option)

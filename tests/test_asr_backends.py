@@ -110,9 +110,14 @@ def test_default_backend_wer_on_real_speech(transcript):
     assert corpus_wer((u.text, transcript(DEFAULT_BACKEND, u.path).text) for u in utts) <= 0.10
 
 
-# Renders vary (Piper's noise_scale, sox dither), so the full 34-sentence sets are used: on a
-# 10-sentence subset WER moved 0.08-0.15 from one render to the next, on 34 by about ±0.01.
-@pytest.mark.parametrize("voice, target", [("piper", 0.12), ("flite:slt", 0.30)])
+# Renders are repeatable now (sox -R, Piper without sampling noise), but WER depends on the noise
+# drawn for each file: over four noise draws of the same 34 sentences kal measured 0.20-0.26, slt
+# 0.22-0.27, awb 0.24-0.27 (docs/asr.md). The full 34-sentence sets keep that spread small; the
+# 10-sentence subset once moved 0.08-0.15 from one render to the next.
+@pytest.mark.parametrize(
+    "voice, target",
+    [("piper", 0.12), ("flite:kal", 0.30), ("flite:slt", 0.30), ("flite:awb", 0.30), ("flite:rms", 0.30)],
+)
 def test_default_backend_wer_on_telephone_callers(voice, target, speak, transcript):
     utts = telephone_set(voice, CALLER_SENTENCES, speak)
     assert corpus_wer((u.text, transcript(DEFAULT_BACKEND, u.path).text) for u in utts) <= target

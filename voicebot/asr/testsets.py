@@ -49,6 +49,33 @@ CALLER_SENTENCES = (
     "I want to order new checks",
 )
 
+# A second, smaller set in other words ("routing number", "paycheck"), written to check that a
+# change measured on CALLER_SENTENCES is not fitted to them (bench_asr set names ending in "+").
+CHECK_SENTENCES = (
+    "I'd like to check my account balance please",
+    "my debit card isn't working at the gas station",
+    "can you help me reset my online banking password",
+    "I see two charges for the same purchase",
+    "what's the routing number for my checking account",
+    "I want to report a lost credit card",
+    "how long does a wire transfer take",
+    "please send me a new card at my home address",
+    "I need to change my PIN",
+    "when does the branch close today",
+    "I'd like to pay off my credit card balance",
+    "was my paycheck deposited yet",
+    "I think there's a mistake on my statement",
+    "can I get a copy of my last bank statement",
+    "transfer one hundred dollars to my checking account",
+    "I want to speak with a customer service representative",
+    "my card expired last month",
+    "how much is the monthly fee on this account",
+    "I need to freeze my card right now",
+    "can you tell me my available credit",
+    "I'd like to open a new savings account",
+    "no I don't want that",
+)
+
 
 @dataclass(frozen=True)
 class Utterance:

@@ -4,7 +4,8 @@ faster-whisper always encodes a 30 s window (~1.2 s per caller turn on 2 cores).
 features are cut to the utterance plus ~3 s of padding (a multiple of 100 frames) and fed to
 `ctranslate2.models.Whisper.generate` directly: ~4x faster with the same WER. A short window
 makes the decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows
-the audio duration, repeats are penalised, and "no speech" results are dropped."""
+the audio duration, repeats are penalised, and "no speech" results are dropped. The line's noise
+floor is subtracted first (voicebot/asr/denoise.py): telephone WER fell on every voice."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
+from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt
 from voicebot.audio.types import Audio
 from voicebot.errors import ModelError
@@ -45,7 +47,12 @@ class WhisperRecognizer:
     name = "whisper"
 
     def __init__(
-        self, model: str | os.PathLike | None = None, beam_size: int = 5, threads: int = 0, bias: bool = True
+        self,
+        model: str | os.PathLike | None = None,
+        beam_size: int = 5,
+        threads: int = 0,
+        bias: bool = True,
+        denoise: bool = True,
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -64,22 +71,26 @@ class WhisperRecognizer:
         self._tokenizer = Tokenizer(hf, self._model.is_multilingual, task="transcribe", language="en")
         self._features = FeatureExtractor(feature_size=self._model.n_mels)
         self.beam_size = int(beam_size)
-        self.bias = str(bias).lower() not in ("0", "false", "no")
+        self.bias = _flag(bias)
+        self.denoise = _flag(denoise)  # off only to measure what it buys (bench_asr --option denoise=false)
 
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
         pcm = audio.canonical()
         started = time.perf_counter()
-        text, confidence = self._digits(pcm, hints) if hints.kind == "digits" else \
-            self._decode(pcm.to_float(), hints) if pcm.num_samples else ("", None)
+        samples = pcm.to_float()
+        if self.denoise:
+            samples = suppress_noise(samples, pcm.rate)
+        text, confidence = self._digits(samples, hints) if hints.kind == "digits" else \
+            self._decode(samples, hints) if samples.shape[0] else ("", None)
         return Transcript(apply_hints(text, hints), self.name, pcm.duration, time.perf_counter() - started, confidence)
 
-    def _digits(self, pcm: Audio, hints: Hints) -> tuple[str, float | None]:
+    def _digits(self, samples: np.ndarray, hints: Hints) -> tuple[str, float | None]:
         """Digit strings: Whisper drops or repeats digits now and then, differently under each
         prompt. With a known length the first prompt whose answer has that length wins; without
         one, the shortest answer wins (a loop only ever adds digits: "three" → "33")."""
         answers: list[tuple[str, float | None]] = []
-        for attempt in range(len(DIGIT_PROMPTS) if pcm.num_samples else 0):
-            text, confidence = self._decode(pcm.to_float(), hints, attempt)
+        for attempt in range(len(DIGIT_PROMPTS) if samples.shape[0] else 0):
+            text, confidence = self._decode(samples, hints, attempt)
             digits = apply_hints(text, hints)
             if hints.length and len(digits) == hints.length:
                 return text, confidence
@@ -134,6 +145,11 @@ class WhisperRecognizer:
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < -1.0:
             return "", None  # line noise, not speech: an empty transcript beats a hallucination
         return text, float(math.exp(avg_logprob))
+
+
+def _flag(value: object) -> bool:
+    """Options arrive as strings from the CLI and the benchmark ("false", "0", "no")."""
+    return str(value).lower() not in ("0", "false", "no")
 
 
 @register("whisper")
