@@ -98,11 +98,12 @@ def test_whisper_telephone_transcripts(bank_model):
 
 
 def test_whisper_transcripts_of_another_noise_draw(bank_model):
-    """The same phrases rendered again by today's speechgen: another noise draw, other transcripts
-    (the old model lost 0.04 here), so a gain must hold on both. Measured: 0.835 on three voices."""
+    """The same phrases rendered by today's (deterministic) speechgen and transcribed by today's
+    recogniser, noise suppression included — what the live pipeline hears. Measured: 0.857 on three
+    voices (piper 0.952, slt 0.870, en-gb 0.750, en-us+f3 0.697)."""
     acc = by_voice_accuracy(bank_model, "heldout_asr_render3.jsonl")
-    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.82, acc
-    assert acc["piper"] >= 0.93 and acc["espeak:en-gb"] >= 0.69 and acc["espeak:en-us+f3"] >= 0.65, acc
+    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.84, acc
+    assert acc["piper"] >= 0.93 and acc["espeak:en-gb"] >= 0.72 and acc["espeak:en-us+f3"] >= 0.67, acc
 
 
 def test_retrain_from_jsonl_and_csv(bank_model, tmp_path, monkeypatch, capsys):
