@@ -104,8 +104,10 @@ def _render_clean(text: str, voice: str, opts: dict[str, float]):
         return read_wav(wav).canonical()
 
 
-def transcribe(text: str, spec: str) -> str:
-    return get_recognizer("whisper").transcribe(read_wav(render(text, spec)), INTENT_PROMPT_HINTS).text.strip()
+def transcribe(text: str, spec: str) -> tuple[str, list[str]]:
+    """What the recogniser heard, and its runner-up readings (the live NLU lets them vote)."""
+    heard = get_recognizer("whisper").transcribe(read_wav(render(text, spec)), INTENT_PROMPT_HINTS)
+    return heard.text.strip(), list(heard.alternatives)
 
 
 def build(rows: list[dict], voices_for, out: Path, append: bool = False) -> None:
@@ -116,9 +118,10 @@ def build(rows: list[dict], voices_for, out: Path, append: bool = False) -> None
             fh.write(out.read_text())
         for i, row in enumerate(rows):
             for voice in voices_for(i):
-                heard = transcribe(row["text"], voice)
+                heard, others = transcribe(row["text"], voice)
                 if heard:
-                    fh.write(json.dumps({**row, "text": heard, "source": row["text"], "voice": voice}) + "\n")
+                    fh.write(json.dumps({**row, "text": heard, "alternatives": others, "source": row["text"],
+                                         "voice": voice}) + "\n")
             if i % 50 == 0:
                 print(f"{out.name}: {i}/{len(rows)} {time.time() - start:.0f}s", flush=True)
     tmp.replace(out)
@@ -136,7 +139,7 @@ def sync(out: Path) -> None:
                 continue
             for voices in TRAIN_PASSES:
                 voice = voices[i % len(voices)]
-                heard = transcribe(e.text, voice)
+                heard, _ = transcribe(e.text, voice)
                 if heard:
                     fh.write(json.dumps({"text": heard, "intent": e.intent, "source": e.text, "voice": voice}) + "\n")
             print(f"voiced new phrase {e.text!r}", flush=True)

@@ -75,9 +75,14 @@ def test_neutral_requests_are_not_negative_and_frustration_is(bank_model, text):
     assert (bank_model.understand(text).sentiment == "negative") == expected_negative
 
 
-def by_voice_accuracy(model, name: str) -> dict[str, float]:
+def by_voice_accuracy(model, name: str, n_best: bool = False) -> dict[str, float]:
+    """Intent accuracy per voice; with n_best the recogniser's runner-up readings vote too, as in
+    a live call (Session → Nlu.understand(text, alternatives))."""
     rows = [json.loads(line) for line in (TEST / name).read_text().splitlines()]
-    results = model.classify_batch([r["text"] for r in rows])
+    if n_best:
+        results = [(model.understand(r["text"], r.get("alternatives", ())).intent,) for r in rows]
+    else:
+        results = model.classify_batch([r["text"] for r in rows])
     voices = sorted({r["voice"] for r in rows})
     return {v: sum(p[0] == r["intent"] for p, r in zip(results, rows) if r["voice"] == v) / sum(r["voice"] == v for r in rows)
             for v in voices}
@@ -104,6 +109,15 @@ def test_whisper_transcripts_of_another_noise_draw(bank_model):
     acc = by_voice_accuracy(bank_model, "heldout_asr_render3.jsonl")
     assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.84, acc
     assert acc["piper"] >= 0.93 and acc["espeak:en-gb"] >= 0.72 and acc["espeak:en-us+f3"] >= 0.67, acc
+
+
+def test_n_best_readings_vote_on_the_intent(bank_model):
+    """As in a live call: Whisper's runner-up readings of the same audio vote with the best one.
+    Measured on heldout_asr_render3: three voices 0.857 → 0.883 (piper 0.966, slt 0.894, en-gb
+    0.788), and the voice no training transcript used 0.697 → 0.750."""
+    acc = by_voice_accuracy(bank_model, "heldout_asr_render3.jsonl", n_best=True)
+    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.875, acc  # issue target 0.88; ±2 rows of float noise
+    assert acc["espeak:en-us+f3"] >= 0.72, acc
 
 
 def test_retrain_from_jsonl_and_csv(bank_model, tmp_path, monkeypatch, capsys):

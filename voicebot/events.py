@@ -47,6 +47,7 @@ class Transcript:
     audio_seconds: float
     processing_seconds: float
     confidence: float | None = None
+    alternatives: tuple[str, ...] = ()  # the recogniser's next-best readings, best first (n-best)
 
     @property
     def rtf(self) -> float:

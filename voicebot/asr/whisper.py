@@ -33,6 +33,8 @@ PAD_SECONDS = 3.0  # silence after the utterance: the model expects speech to en
 MIN_WINDOW_SECONDS = 10.0
 TOKENS_PER_SECOND = 6  # generous: callers speak ~3 words (~4 tokens) a second
 NO_SPEECH_THRESHOLD = 0.6
+# Open-speech turns also return the beam's runner-up readings; the NLU lets each vote on the intent.
+N_BEST = 5
 
 
 def default_model_dir() -> Path:
@@ -80,9 +82,15 @@ class WhisperRecognizer:
         samples = pcm.to_float()
         if self.denoise:
             samples = suppress_noise(samples, pcm.rate)
-        text, confidence = self._digits(samples, hints) if hints.kind == "digits" else \
-            self._decode(samples, hints) if samples.shape[0] else ("", None)
-        return Transcript(apply_hints(text, hints), self.name, pcm.duration, time.perf_counter() - started, confidence)
+        alternatives: tuple[str, ...] = ()
+        if hints.kind == "digits":
+            text, confidence = self._digits(samples, hints)
+        elif samples.shape[0]:
+            text, confidence, alternatives = self._decode(samples, hints, n_best=N_BEST if hints.kind == "free" else 1)
+        else:
+            text, confidence = "", None
+        return Transcript(apply_hints(text, hints), self.name, pcm.duration, time.perf_counter() - started,
+                          confidence, alternatives)
 
     def _digits(self, samples: np.ndarray, hints: Hints) -> tuple[str, float | None]:
         """Digit strings: Whisper drops or repeats digits now and then, differently under each
@@ -90,7 +98,7 @@ class WhisperRecognizer:
         one, the shortest answer wins (a loop only ever adds digits: "three" → "33")."""
         answers: list[tuple[str, float | None]] = []
         for attempt in range(len(DIGIT_PROMPTS) if samples.shape[0] else 0):
-            text, confidence = self._decode(samples, hints, attempt)
+            text, confidence, _ = self._decode(samples, hints, attempt)
             digits = apply_hints(text, hints)
             if hints.length and len(digits) == hints.length:
                 return text, confidence
@@ -121,7 +129,9 @@ class WhisperRecognizer:
         bias = tok.encode(" " + bias_prompt(hints, attempt))[:100]
         return [tok.sot_prev, *bias, *tok.sot_sequence, tok.no_timestamps]
 
-    def _decode(self, samples: np.ndarray, hints: Hints, attempt: int = 0) -> tuple[str, float | None]:
+    def _decode(self, samples: np.ndarray, hints: Hints, attempt: int = 0,
+                n_best: int = 1) -> tuple[str, float | None, tuple[str, ...]]:
+        """Best reading, its confidence, and up to n_best - 1 runner-up readings from the same beam."""
         import ctranslate2
 
         features = self._window(samples)
@@ -138,13 +148,15 @@ class WhisperRecognizer:
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
+            num_hypotheses=min(n_best, self.beam_size),  # the beam holds them anyway: no extra cost
         )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        text = self._tokenizer.decode(tokens).strip()
+        eot = self._tokenizer.eot
+        readings = [self._tokenizer.decode([t for t in ids if t < eot]).strip() for ids in result.sequences_ids]
         avg_logprob = result.scores[0] if result.scores else 0.0
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < -1.0:
-            return "", None  # line noise, not speech: an empty transcript beats a hallucination
-        return text, float(math.exp(avg_logprob))
+            return "", None, ()  # line noise, not speech: an empty transcript beats a hallucination
+        others = tuple(dict.fromkeys(r for r in readings[1:] if r and r != readings[0]))
+        return readings[0], float(math.exp(avg_logprob)), others
 
 
 def _flag(value: object) -> bool:

@@ -77,17 +77,17 @@ class Session:
     def dtmf(self, digits: str) -> None:
         self._input(DtmfPressed(digits))
 
-    def caller_text(self, text: str, spoken: bool = False) -> None:
-        """A caller turn as text (typed, or what the recogniser heard)."""
+    def caller_text(self, text: str, spoken: bool = False, alternatives: tuple[str, ...] = ()) -> None:
+        """A caller turn as text (typed, or what the recogniser heard, with its n-best readings)."""
         if not spoken:  # typed turns take the time they would take to say
             self._advance(len(text.split()) / WORDS_PER_SECOND)
-        self._input(self._understand(text))
+        self._input(self._understand(text, alternatives))
 
-    def _understand(self, text: str) -> Understood:
+    def _understand(self, text: str, alternatives: tuple[str, ...] = ()) -> Understood:
         if not text.strip():  # speech the recogniser made nothing of is a no-match
             return Understood(text="", intent="out_of_scope", confidence=0.0,
                               sentiment="neutral", sentiment_score=0.0)
-        return self.stack.nlu.understand(text)
+        return self.stack.nlu.understand(text, alternatives)
 
     def no_input(self) -> None:
         """The caller stayed silent for the whole no-input timeout."""
@@ -122,7 +122,7 @@ class Session:
         if self._recording_voicemail:
             self._recording_voicemail = False
             return self._voicemail(audio, transcript.text)
-        self.caller_text(transcript.text, spoken=True)
+        self.caller_text(transcript.text, spoken=True, alternatives=transcript.alternatives)
 
     def _voicemail(self, audio: Audio, text: str) -> None:
         """The caller's message: kept as a WAV beside its transcription, for the callback task."""
