@@ -5,7 +5,6 @@ Renders are cached on disk by (voice, text, channel) so a test session synthesiz
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +15,7 @@ import numpy as np
 
 from voicebot.audio.types import Audio
 from voicebot.audio.wavio import read_wav, write_wav
+from voicebot.cache import cache_dir as shared_cache_dir
 from voicebot.errors import VoicebotError
 
 # voice name → how to render it. "piper" is the neural voice; flite/espeak voices are robotic.
@@ -45,10 +45,7 @@ TELEPHONE_QUIET = Channel("telephone-quiet", 8000, (300, 3400), None, "ULAW")
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("VOICEBOT_CACHE") or Path(__file__).resolve().parent.parent / ".cache"
-    path = Path(root) / "speech"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return shared_cache_dir("speech")
 
 
 def speak(text: str, voice: str = "piper", channel: Channel = CLEAN) -> Path:

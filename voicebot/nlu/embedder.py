@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voicebot.cache import cache_dir
 from voicebot.errors import ModelError
 
 MAX_TOKENS = 48  # caller turns are short; a short max_length keeps latency low
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 
 def nlu_threads() -> int:
     return int(os.environ.get("VOICEBOT_NLU_THREADS", "1"))
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("VOICEBOT_CACHE") or Path(__file__).resolve().parents[2] / ".cache")
 
 
 def model_dir() -> Path:
@@ -110,9 +107,7 @@ def _load_backend(name: str):
 
 
 def _cache_path() -> Path:
-    path = cache_root() / "embeddings"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return cache_dir("embeddings")
 
 
 def _key(text: str) -> str:

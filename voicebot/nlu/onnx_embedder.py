@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.errors import ModelError
-from voicebot.nlu.embedder import DIM, MAX_TOKENS, cache_root, model_dir, nlu_threads
+from voicebot.cache import cache_dir
+from voicebot.nlu.embedder import DIM, MAX_TOKENS, model_dir, nlu_threads
 
 EXPORT_VERSION = 1  # bump when the exported graph changes: old cached files are then ignored
 OPSET = 17
@@ -82,9 +83,8 @@ def weights_key(src: Path) -> str:
 
 def exported_model(src: Path) -> Path:
     """The cached ONNX file for these weights, exported first if missing."""
-    path = cache_root() / "onnx" / f"minilm-{weights_key(src)}.onnx"
+    path = cache_dir("onnx") / f"minilm-{weights_key(src)}.onnx"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         print("voicebot: exporting MiniLM to ONNX for onnxruntime (once, 5-20 s)…", file=sys.stderr)
         export(src, path)
     return path

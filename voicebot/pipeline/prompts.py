@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.audio import Audio, read_wav, write_wav
-from voicebot.speechgen import cache_dir
+from voicebot.cache import cache_dir
 from voicebot.tts import get_synthesizer
 from voicebot.tts.base import sentences
 
@@ -20,7 +20,7 @@ class PromptCache:
     def __init__(self, tts: str = "piper", rate: int = 16000, directory: Path | None = None) -> None:
         self.synth = get_synthesizer(tts)
         self.rate = rate
-        self.dir = directory or cache_dir().parent / "prompts"
+        self.dir = directory or cache_dir("prompts")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._memory: dict[str, Audio] = {}
         self.hits = self.misses = 0
