@@ -23,7 +23,7 @@ ALICE_PHONE, BOB_PHONE, STRANGER = "+15551230001", "+15551230002", "+15559990000
 @lru_cache(maxsize=1)
 def _seeded_template() -> Path:
     path = Path(mkdtemp(prefix="voicebot-seed-")) / "seed.db"
-    open_store(str(path)).engine.dispose()
+    open_store(str(path), demo=True).engine.dispose()
     return path
 
 

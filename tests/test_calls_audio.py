@@ -43,7 +43,7 @@ def call(stack, flow, speak, tmp_path):
         """patience=1: like a real caller, say a turn again when the bot asks again (recognition on
         another CPU may differ by a word); tests of failure paths pass patience=0."""
         paths = [t if t.startswith("dtmf:") else str(speak(t, voice, channel)) for t in turns]
-        engine = CallEngine(flow, open_store(db), caller_id=caller_id, now=now)
+        engine = CallEngine(flow, open_store(db, demo=True), caller_id=caller_id, now=now)
         session = replay_audio(Session(engine, stack), paths, patience=patience)
         record = session.engine.record.to_dict()
         json.dumps(record)  # the record is plain JSON
@@ -129,7 +129,7 @@ def test_silent_turns_count_as_no_input(stack, flow, tmp_path):
     from voicebot.audio import Audio, write_wav
 
     silent = str(write_wav(tmp_path / "silence.wav", Audio.silence(2.0)))
-    engine = CallEngine(flow, open_store(f"sqlite:///{tmp_path / 's.db'}"), now=WEEKDAY_NOON)
+    engine = CallEngine(flow, open_store(f"sqlite:///{tmp_path / 's.db'}", demo=True), now=WEEKDAY_NOON)
     record = replay_audio(Session(engine, stack), [silent] * 3).engine.record.to_dict()
     assert (record["outcome"], record["reason"]) == ("escalated", "repeated_failures")
 
@@ -170,7 +170,7 @@ def test_multi_turn_single_wav(stack, flow, speak, tmp_path):
 
     turns = [speak(t, "piper") for t in ["what time does the branch open on saturday", "no thank you", "three"]]
     path = write_wav(tmp_path / "call.wav", with_silence(turns, gap_s=1.5))
-    engine = CallEngine(flow, open_store(f"sqlite:///{tmp_path / 'x.db'}"), now=WEEKDAY_NOON)
+    engine = CallEngine(flow, open_store(f"sqlite:///{tmp_path / 'x.db'}", demo=True), now=WEEKDAY_NOON)
     record = replay_audio(Session(engine, stack), [str(path)]).engine.record.to_dict()
     assert first_intent(record) == "branch_hours"
     assert record["outcome"] == "completed" and record["csat"] == 3
@@ -219,7 +219,7 @@ def test_after_hours_voicemail_is_recorded_transcribed_and_stored(stack, flow, s
 
     turns = [str(speak("I forgot my PIN and need a new one", "piper")), "dtmf:12345678", "dtmf:2468",
              str(speak("Hi, please call me back tomorrow morning about my PIN, thank you", "piper"))]
-    store = open_store(f"sqlite:///{tmp_path / 'vm.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'vm.db'}", demo=True)
     engine = CallEngine(flow, store, caller_id="+15551230001", now=SUNDAY_NIGHT)
     session = Session(engine, stack, voicemail_dir=tmp_path / "voicemail")
     record = replay_audio(session, turns).engine.record.to_dict()

@@ -50,8 +50,9 @@ def pg_url():
 
 
 def test_demo_data_and_pins(pg_url):
-    store = open_store(pg_url)
-    open_store(pg_url)  # seeding twice is harmless
+    assert open_store(pg_url).get_customer("12345678") is None  # no demo data unless asked
+    store = open_store(pg_url, demo=True)
+    open_store(pg_url, demo=True)  # seeding twice is harmless
     alice = store.get_customer("12345678")
     assert (alice.first_name, alice.balance.to_eng_string()) == ("Alice", "1520.75")
     assert store.verify_pin("12345678", "2468") and not store.verify_pin("12345678", "1357")
@@ -79,4 +80,5 @@ def test_tasks_and_agent_states(pg_url):
     assert store.tasks("callback")[-1]["queue"] == "loans"
     store.set_agent_state("maria", AgentState("busy", "2026-11-23T10:00:00+00:00", "2026-11-23T10:05:00+00:00"))
     store.set_agent_state("maria", AgentState("available", "2026-11-23T10:06:00+00:00"))
-    assert store.agent_states()["maria"] == AgentState("available", "2026-11-23T10:06:00+00:00", None)
+    state = store.agent_states()["maria"]
+    assert (state.status, state.since.isoformat(), state.until) == ("available", "2026-11-23T10:06:00+00:00", None)

@@ -47,8 +47,8 @@ def test_pins_are_salted_scrypt_hashes(db_path):
 
 
 def test_seeding_is_idempotent(db_path):
-    open_store(str(db_path))
-    open_store(str(db_path))
+    open_store(str(db_path), demo=True)
+    open_store(str(db_path), demo=True)
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM customers").fetchone() == (2,)
 
 
@@ -117,18 +117,31 @@ def test_unfinished_call_is_listed_and_finished_one_replaces_it(tmp_path):
     assert len(calls[0]["turns"]) == len(store.turns(engine.record.call_id))
 
 
-def test_an_older_database_gains_new_columns(tmp_path):
-    import sqlite3
-
-    from voicebot.store import open_store
-
+def test_an_older_database_is_migrated_in_place(tmp_path):
+    """A database the first release made (ISO text timestamps, no tasks.recording) is upgraded by
+    the Alembic migrations: rows kept, times become aware datetimes ordered by instant."""
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as db:  # the tasks table as the first release made it
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE calls (call_id VARCHAR(64) PRIMARY KEY, caller_id VARCHAR(32),"
+                   " started_at VARCHAR(40) NOT NULL, ended_at VARCHAR(40), outcome VARCHAR(24), record JSON NOT NULL)")
         db.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, kind VARCHAR(16), caller_id VARCHAR(32),"
                    " call_id VARCHAR(64), queue VARCHAR(32), text TEXT, created_at VARCHAR(40))")
+        # 10:30 at UTC+2 is 08:30 UTC: earlier than 09:00 UTC, though it sorts later as text
+        for call_id, at in (("b", "2026-11-23T09:00:00+00:00"), ("a", "2026-11-23T10:30:00+02:00")):
+            db.execute("INSERT INTO calls VALUES (?, NULL, ?, ?, 'completed', ?)",
+                       (call_id, at, at, json.dumps({"call_id": call_id, "started_at": at, "outcome": "completed"})))
     store = open_store(str(path))
-    store.add_task({"kind": "voicemail", "text": "hi", "recording": "var/x.wav", "created_at": "now"})
-    assert store.tasks("voicemail")[0]["recording"] == "var/x.wav"
+    assert [c["call_id"] for c in store.calls()] == ["a", "b"]
+    store.add_task({"kind": "voicemail", "text": "hi", "recording": "var/x.wav",
+                    "created_at": "2026-11-23T10:00:00-05:00"})
+    [task] = store.tasks("voicemail")
+    assert task["recording"] == "var/x.wav" and task["created_at"] == "2026-11-23T15:00:00+00:00"
+    assert sqlite3.connect(path).execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+
+
+def test_opening_a_database_inserts_no_demo_customers(tmp_path):
+    store = open_store(str(tmp_path / "mine.db"))
+    assert store.get_customer("12345678") is None and store.find_by_phone("+15551230001") is None
 
 
 @pytest.mark.parametrize("text, kept", [

@@ -11,7 +11,6 @@ from voicebot.flow.inputs import read_yesno
 from voicebot.flow.routing import Caller, RouteDecision
 from voicebot.flow.schema import TransferSpec
 from voicebot.flow.speech import say_minutes
-from voicebot.store.protocols import AgentState
 
 
 class HandoffMixin:
@@ -44,8 +43,7 @@ class HandoffMixin:
         rec.reason = reason
         language = self.customer.language if self.customer else "en"
         min_tier = self.spec.escalation.senior_tier if escalated else None
-        decision = self.flow.router.route(queue, Caller(rec.priority, language), self.now, min_tier,
-                                          live=self.store.agent_states())
+        decision = self._claimed_route(queue, Caller(rec.priority, language), min_tier)
         rec.queue = decision.queue
         self._decision = decision
         if decision.kind in ("agent", "queued"):
@@ -63,6 +61,22 @@ class HandoffMixin:
         self._say(self.spec.messages.after_hours)
         self._end()
 
+    def _claimed_route(self, queue: str, caller: Caller, min_tier: int | None) -> RouteDecision:
+        """Route, then claim the chosen agent atomically in the store; an agent another call (or
+        worker) took meanwhile is skipped and the next one tried."""
+        taken: set[str] = set()
+        while True:
+            decision = self.flow.router.route(
+                queue, caller, self.now, min_tier, live=self.store.agent_states(),
+                waiting_now=len(self.store.waiting([queue])), counter=self.store.next_counter,
+                exclude=frozenset(taken))
+            if not decision.agent:
+                return decision
+            until = self.now + timedelta(seconds=self.spec.queues[decision.queue].handle_seconds)
+            if self.store.claim_agent(decision.agent, self.now, until, self.record.call_id):
+                return decision
+            taken.add(decision.agent)
+
     def _connect(self, decision: RouteDecision, escalated: bool) -> None:
         msgs = self.spec.messages
         label = self.spec.queues[decision.queue].label or decision.queue
@@ -71,9 +85,10 @@ class HandoffMixin:
             self._say(msgs.queue_position.format(position=decision.position,
                                                  wait=say_minutes(decision.estimated_wait)))
         self.record.agent, self.record.disposition = decision.agent, decision.kind
-        if decision.agent:  # the agent is on this call now, for about the queue's handle time
-            until = self.now + timedelta(seconds=self.spec.queues[decision.queue].handle_seconds)
-            self.store.set_agent_state(decision.agent, AgentState("busy", self.now.isoformat(), until.isoformat()))
+        if decision.kind == "queued":  # waits in the store's queue until an agent takes it
+            self.store.enqueue({"call_id": self.record.call_id, "queue": decision.queue,
+                                "priority": self.record.priority, "reason": self.record.reason,
+                                "enqueued_at": self.now})
         self._out.append(Transfer(queue=decision.queue, target=decision.agent or decision.queue,
                                   target_kind="agent" if decision.agent else "queue",
                                   priority=self.record.priority, reason=self.record.reason,

@@ -8,7 +8,7 @@ reads from the store (an agent is busy after a call is put through); the Router 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +16,7 @@ from voicebot.flow.erlang import average_wait
 from voicebot.flow.hours import is_open
 from voicebot.flow.schema import AgentSpec, FlowSpec, QueueSpec
 from voicebot.store.protocols import AgentState
+from voicebot.store.types import aware
 
 
 @dataclass(frozen=True)
@@ -43,21 +44,25 @@ class Router:
         self._split_credit: dict[str, dict[str, int]] = {}  # smooth weighted round robin
 
     def route(self, queue_name: str, caller: Caller, now: datetime, min_tier: int | None = None,
-              live: Mapping[str, AgentState] | None = None) -> RouteDecision:
+              live: Mapping[str, AgentState] | None = None, waiting_now: int = 0,
+              counter: Callable[[str], int] | None = None, exclude: frozenset[str] = frozenset()) -> RouteDecision:
+        """`waiting_now`: callers already in the store's queue (added to the flow's `waiting`);
+        `counter`: the store's shared round-robin pointer; `exclude`: agents just taken by others."""
         queue_name = self._split(queue_name)
         queue = self.spec.queues[queue_name]
         if queue.hours and not is_open(self.spec.hours[queue.hours], now):
             return RouteDecision("after_hours", queue_name, after_hours=queue.after_hours)
         staffed = self.candidates(queue_name, caller, min_tier, live or {}, now)
-        free = [a for a in staffed if a.status == "available"]
+        free = [a for a in staffed if a.status == "available" and a.name not in exclude]
         if free:
-            return RouteDecision("agent", queue_name, agent=self._pick(queue_name, queue, free).name,
+            return RouteDecision("agent", queue_name, agent=self._pick(queue_name, queue, free, counter).name,
                                  position=0, estimated_wait=0.0)
         if not staffed:
             return RouteDecision("voicemail", queue_name)
-        position = queue_position(queue.waiting, caller.priority)
+        waiting = queue.waiting + waiting_now
+        position = queue_position(waiting, caller.priority)
         wait = average_wait(len(staffed), queue.calls_per_hour, queue.handle_seconds)
-        wait = wait * position / (queue.waiting + 1) if math.isfinite(wait) else wait
+        wait = wait * position / (waiting + 1) if math.isfinite(wait) else wait
         if queue.callback_over_seconds is not None and wait > queue.callback_over_seconds:
             return RouteDecision("callback_offer", queue_name, position=position, estimated_wait=wait)
         return RouteDecision("queued", queue_name, position=position, estimated_wait=wait)
@@ -81,8 +86,11 @@ class Router:
             agents = [a for a in agents if a.tier >= min_tier]
         return agents
 
-    def _pick(self, queue_name: str, queue: QueueSpec, free: list[AgentSpec]) -> AgentSpec:
+    def _pick(self, queue_name: str, queue: QueueSpec, free: list[AgentSpec],
+              counter: Callable[[str], int] | None = None) -> AgentSpec:
         if queue.strategy == "round_robin":
+            if counter is not None:  # shared by every worker on the store
+                return free[counter(f"round_robin:{self.spec.name}:{queue_name}") % len(free)]
             index = self._next_index.get(queue_name, 0)
             self._next_index[queue_name] = index + 1
             return free[index % len(free)]
@@ -108,9 +116,9 @@ def current(agent: AgentSpec, state: AgentState | None, now: datetime) -> AgentS
     idle since it ended."""
     if state is None:
         return agent
-    status, since = state.status, datetime.fromisoformat(state.since)
-    if status == "busy" and state.until and now >= datetime.fromisoformat(state.until):
-        status, since = "available", datetime.fromisoformat(state.until)
+    status, since = state.status, aware(state.since)
+    if status == "busy" and state.until and now >= aware(state.until):
+        status, since = "available", aware(state.until)
     idle = max(0.0, (now - since).total_seconds()) if status == "available" else 0.0
     return agent.model_copy(update={"status": status, "idle_seconds": idle})
 

@@ -1,28 +1,30 @@
-"""Customer, call and task storage behind small Protocols; SQLite by default.
+"""Customer, call, queue, agent and user storage behind small Protocols; SQLite by default,
+PostgreSQL for several workers.
 
-    store = open_store()            # var/voicebot.db, or $VOICEBOT_DB, or any SQLAlchemy URL
-"""
+    store = open_store()                    # var/voicebot.db, or $VOICEBOT_DB, or any SQLAlchemy URL
+    store = open_store(url, demo=True)      # also the demo bank's customers (tests, `voicebot demo`)
+
+Opening never inserts customers unless asked: a user's own database gets no demo PINs."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
-from voicebot.store.models import Base
 from voicebot.store.protocols import (
-    AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, Store, TaskStore, Transaction,
+    AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, QueueStore, Store, TaskStore,
+    Transaction,
 )
+from voicebot.store.schema import make_engine, migrate
 from voicebot.store.seed import seed_demo
 from voicebot.store.sql import SqlStore
 
 DEFAULT_DB = "var/voicebot.db"
 
-__all__ = ["AgentState", "AgentStore", "CallStore", "Card", "Customer", "CustomerStore", "SqlStore", "Store", "TaskStore",
-           "Transaction", "open_store", "resolve_url"]
+__all__ = ["AgentState", "AgentStore", "CallStore", "Card", "Customer", "CustomerStore", "QueueStore",
+           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "resolve_url"]
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -34,36 +36,12 @@ def resolve_url(url: str | None = None) -> str:
     return f"sqlite:///{url}"
 
 
-def open_store(url: str | None = None, seed: bool = True) -> SqlStore:
-    """Connect, create the schema if missing and insert the demo customers (idempotent)."""
-    url = resolve_url(url)
-    kwargs: dict = {}
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-    engine = create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
-    if seed:
+def open_store(url: str | None = None, demo: bool = False) -> SqlStore:
+    """Connect and migrate the schema to the latest revision; with `demo`, insert the demo
+    customers too (idempotent)."""
+    engine = make_engine(resolve_url(url))
+    migrate(engine)
+    if demo:
         with Session(engine) as session:
             seed_demo(session)
     return SqlStore(engine)
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def _add_missing_columns(engine) -> None:
-    """Databases made by an older voicebot lack newer nullable columns; add them in place."""
-    inspector = inspect(engine)
-    for table in Base.metadata.sorted_tables:
-        have = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in have and column.nullable:
-                kind = column.type.compile(engine.dialect)
-                with engine.begin() as conn:
-                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}'))

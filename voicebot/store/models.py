@@ -1,14 +1,17 @@
 """SQLAlchemy tables. Portable types only (no SQLite- or PostgreSQL-specific SQL) so the same
-models serve both backends."""
+models serve both backends. The schema itself is made by the Alembic migrations in
+voicebot/store/migrations; these classes must match what the latest migration leaves."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, Numeric, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from voicebot.store.types import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -50,15 +53,19 @@ class TransactionRow(Base):
 class CallRow(Base):
     __tablename__ = "calls"
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    started_at: Mapped[str] = mapped_column(String(40))  # ISO 8601 with offset: portable, sortable
-    ended_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    caller_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    record: Mapped[dict[str, Any]] = mapped_column(JSON)  # the full to_dict() once finished
+    queue: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    resolved: Mapped[bool | None] = mapped_column(nullable=True)  # an agent's verdict (FCR)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)  # the header, then the full to_dict()
 
 
 class TurnRow(Base):
     __tablename__ = "turns"
+    __table_args__ = (Index("uq_turns_call_seq", "call_id", "seq", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.call_id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
@@ -74,12 +81,58 @@ class TaskRow(Base):
     queue: Mapped[str | None] = mapped_column(String(32), nullable=True)
     text: Mapped[str] = mapped_column(Text, default="")
     recording: Mapped[str | None] = mapped_column(String(255), nullable=True)  # voicemail WAV path
-    created_at: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AgentStateRow(Base):
     __tablename__ = "agent_states"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
-    since: Mapped[str] = mapped_column(String(40))
-    until: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class QueueEntryRow(Base):
+    """A caller waiting for a person. One per call (unique), taken by exactly one agent."""
+
+    __tablename__ = "queue_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    queue: Mapped[str] = mapped_column(String(32), index=True)
+    rank: Mapped[int] = mapped_column(Integer)  # 0 vip, 1 high, 2 normal: served in this order
+    priority: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # waiting | taken | abandoned
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CounterRow(Base):
+    """Shared counters (round-robin pointers) so every worker continues the same sequence."""
+
+    __tablename__ = "counters"
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class WorkerRow(Base):
+    """A process writing calls; its heartbeat tells others whether its unfinished calls are live."""
+
+    __tablename__ = "workers"
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, salted
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -4,7 +4,7 @@ Values crossing the boundary are frozen dataclasses or plain JSON-able dicts, ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -61,21 +61,34 @@ class TaskStore(Protocol):
 
 @dataclass(frozen=True)
 class AgentState:
-    """An agent's live status, overriding the flow roster's. `until` (ISO time) ends a busy spell
-    on its own: without a feed from the agents' desktops, a connected call is assumed to last the
-    queue's average handle time."""
+    """An agent's live status, overriding the flow roster's. `until` ends a busy spell on its own:
+    without a feed from the agents' desktops, a connected call is assumed to last the queue's
+    average handle time. Times are timezone-aware datetimes (ISO strings are accepted on the way
+    in); the store returns them in UTC."""
 
     status: str  # available | busy | offline
-    since: str  # ISO 8601
-    until: str | None = None
+    since: datetime | str
+    until: datetime | str | None = None
 
 
 class AgentStore(Protocol):
-    """Who is free right now, shared by every call on this database."""
+    """Who is free right now, shared by every call (and every worker) on this database."""
 
     def agent_states(self) -> dict[str, AgentState]: ...
     def set_agent_state(self, name: str, state: AgentState) -> None: ...
+    def claim_agent(self, name: str, now: datetime, until: datetime | None, call_id: str | None = None) -> bool:
+        """Atomically make an available agent busy; False when someone else got them first."""
+        ...
 
 
-class Store(CustomerStore, CallStore, TaskStore, AgentStore, Protocol):
+class QueueStore(Protocol):
+    """Callers waiting for a person; each entry is taken by exactly one agent."""
+
+    def enqueue(self, entry: dict[str, Any]) -> bool: ...
+    def waiting(self, queues: list[str] | None = None) -> list[dict[str, Any]]: ...
+    def take_next(self, agent: str, queues: list[str], now: datetime) -> dict[str, Any] | None: ...
+    def next_counter(self, key: str) -> int: ...
+
+
+class Store(CustomerStore, CallStore, TaskStore, AgentStore, QueueStore, Protocol):
     """Everything the call engine talks to."""

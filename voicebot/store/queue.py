@@ -1,0 +1,84 @@
+"""Callers waiting for a person, and shared counters. Taking the next caller is a guarded UPDATE
+on the entry chosen (PostgreSQL skips rows another agent is taking: FOR UPDATE SKIP LOCKED), so
+one caller reaches exactly one agent; entries are unique per call, so none is written twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from voicebot.store.models import AgentStateRow, CounterRow, QueueEntryRow
+from voicebot.store.types import aware
+from voicebot.store.upsert import insert_ignore
+
+RANK = {"vip": 0, "high": 1, "normal": 2}
+
+
+def _entry(row: QueueEntryRow) -> dict[str, Any]:
+    return {"id": row.id, "call_id": row.call_id, "queue": row.queue, "priority": row.priority,
+            "reason": row.reason, "status": row.status, "enqueued_at": row.enqueued_at,
+            "taken_at": row.taken_at, "agent": row.agent}
+
+
+class QueueMixin:
+    def enqueue(self, entry: dict[str, Any]) -> bool:
+        """Put a call in a queue (once: a second enqueue of the same call is ignored)."""
+        priority = entry.get("priority") or "normal"
+        with self._session() as s:
+            added = insert_ignore(s, QueueEntryRow, call_id=entry["call_id"], queue=entry["queue"],
+                                  rank=RANK.get(priority, 2), priority=priority, reason=entry.get("reason"),
+                                  status="waiting", enqueued_at=aware(entry["enqueued_at"]))
+            s.commit()
+            return added
+
+    def waiting(self, queues: list[str] | None = None) -> list[dict[str, Any]]:
+        """Waiting callers in the order agents get them: VIP, then high priority, then first come."""
+        query = (select(QueueEntryRow).where(QueueEntryRow.status == "waiting")
+                 .order_by(QueueEntryRow.rank, QueueEntryRow.enqueued_at, QueueEntryRow.id))
+        if queues is not None:
+            query = query.where(QueueEntryRow.queue.in_(queues))
+        with self._session() as s:
+            return [_entry(r) for r in s.scalars(query)]
+
+    def queue_history(self, since: datetime) -> list[dict[str, Any]]:
+        query = select(QueueEntryRow).where(QueueEntryRow.enqueued_at >= aware(since)).order_by(QueueEntryRow.id)
+        with self._session() as s:
+            return [_entry(r) for r in s.scalars(query)]
+
+    def take_next(self, agent: str, queues: list[str], now: datetime) -> dict[str, Any] | None:
+        """The next waiting caller in `queues` for `agent`, who becomes busy on that call; None when
+        nobody waits. Exactly one agent gets each caller, however many ask at once."""
+        now = aware(now)
+        pick = (select(QueueEntryRow.id).where(QueueEntryRow.status == "waiting", QueueEntryRow.queue.in_(queues))
+                .order_by(QueueEntryRow.rank, QueueEntryRow.enqueued_at, QueueEntryRow.id).limit(1))
+        if self.engine.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        for _ in range(20):  # lost a race: the next one
+            with self._session() as s:
+                entry_id = s.scalar(pick)
+                if entry_id is None:
+                    return None
+                done = s.execute(update(QueueEntryRow)
+                                 .where(QueueEntryRow.id == entry_id, QueueEntryRow.status == "waiting")
+                                 .values(status="taken", agent=agent, taken_at=now))
+                if done.rowcount != 1:
+                    s.rollback()
+                    continue
+                row = s.get(QueueEntryRow, entry_id)
+                state = {"status": "busy", "since": now, "until": None, "call_id": row.call_id}
+                if not insert_ignore(s, AgentStateRow, name=agent, **state):
+                    s.execute(update(AgentStateRow).where(AgentStateRow.name == agent).values(**state))
+                s.commit()
+                return _entry(row)
+        return None
+
+    def next_counter(self, key: str) -> int:
+        """0, 1, 2, … per key, shared by every worker (round-robin pointers)."""
+        with self._session() as s:
+            insert_ignore(s, CounterRow, key=key, value=0)
+            value = s.scalar(update(CounterRow).where(CounterRow.key == key)
+                             .values(value=CounterRow.value + 1).returning(CounterRow.value))
+            s.commit()
+            return value - 1

@@ -1,0 +1,103 @@
+"""Engines and schema: SQLite in WAL mode with a busy timeout and write-ahead transactions, and
+Alembic migrations run under a lock so several workers starting at once migrate exactly once."""
+
+from __future__ import annotations
+
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD = "0002"
+BUSY_TIMEOUT_MS = 30_000
+_PG_LOCK_KEY = 0x766F6963  # "voic": one advisory lock id for voicebot's migrations
+
+
+def make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # pysqlite's own BEGIN is deferred; ours is below
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        # Take the write lock at BEGIN: a deferred transaction that reads and then writes can fail
+        # at once with "database is locked" when another connection wrote meanwhile; an immediate
+        # one waits its turn (busy timeout) instead.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(connection=None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _migration_lock(engine: Engine):
+    """One migrator at a time: a PostgreSQL advisory lock, or a lock file beside the SQLite file."""
+    database = engine.url.database
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+    elif engine.dialect.name == "sqlite" and database and database != ":memory:":
+        with open(f"{database}.migrate.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    else:
+        yield
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not engine.dialect.has_table(conn, "alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest revision (a no-op when it is there already)."""
+    if current_revision(engine) == HEAD:
+        return
+    with _migration_lock(engine):
+        if current_revision(engine) == HEAD:  # another worker did it while we waited
+            return
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                # Table rebuilds must not trip foreign keys; the pragma only works outside a transaction.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            command.upgrade(alembic_config(conn), "head")
+            conn.commit()
+            if engine.dialect.name == "sqlite":
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")

@@ -1,0 +1,49 @@
+"""Web users (agents and supervisors) with argon2id password hashes (salted, deliberately slow)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+
+from voicebot.errors import VoicebotError
+from voicebot.store.models import UserRow
+
+ROLES = ("agent", "supervisor")
+_HASHER = PasswordHasher()
+_DUMMY = _HASHER.hash("not a password")  # unknown names cost the same time as known ones
+
+
+class UserMixin:
+    def add_user(self, name: str, role: str, password: str) -> None:
+        if role not in ROLES:
+            raise VoicebotError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if len(password) < 8:
+            raise VoicebotError("password: at least 8 characters")
+        with self._session() as s:
+            s.merge(UserRow(name=name, role=role, password_hash=_HASHER.hash(password),
+                            created_at=datetime.now(timezone.utc)))
+            s.commit()
+
+    def users(self) -> list[dict[str, str]]:
+        with self._session() as s:
+            return [{"name": u.name, "role": u.role, "created_at": u.created_at.isoformat()}
+                    for u in s.scalars(select(UserRow).order_by(UserRow.name))]
+
+    def remove_user(self, name: str) -> bool:
+        with self._session() as s:
+            done = s.execute(delete(UserRow).where(UserRow.name == name))
+            s.commit()
+            return done.rowcount == 1
+
+    def authenticate_user(self, name: str, password: str) -> str | None:
+        """The user's role when the password is right, else None."""
+        with self._session() as s:
+            row = s.get(UserRow, name)
+        try:
+            _HASHER.verify(row.password_hash if row else _DUMMY, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return row.role if row else None

@@ -1,0 +1,97 @@
+"""Workers: each process that writes calls registers itself and keeps a heartbeat. On start, a
+worker closes as abandoned the unfinished calls of workers that are dead — a process on this host
+that no longer exists, or any worker whose heartbeat stopped — and never a live worker's calls."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+from uuid import uuid4
+
+from sqlalchemy import delete, or_, select, update
+
+from voicebot.store.models import CallRow, WorkerRow
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 30.0  # six missed heartbeats: that worker is gone
+ORPHAN_SECONDS = 3600.0  # an unfinished call no worker claimed (library use) this old is over
+
+
+def _alive_here(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WorkerMixin:
+    def start_worker(self, heartbeat: bool = True) -> str:
+        """Register this process, recover dead workers' calls, and keep a heartbeat (a daemon thread)."""
+        now = datetime.now(timezone.utc)
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:8]}"
+        with self._session() as s:
+            s.add(WorkerRow(worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+                            started_at=now, heartbeat_at=now))
+            s.commit()
+        self.recover_dead_workers(now)
+        if heartbeat:
+            self._stop_beat = threading.Event()
+            threading.Thread(target=self._beat, name="voicebot-heartbeat", daemon=True).start()
+            atexit.register(self.stop_worker)
+        return self.worker_id
+
+    def _beat(self) -> None:
+        while not self._stop_beat.wait(HEARTBEAT_SECONDS):
+            try:
+                with self._session() as s:
+                    s.execute(update(WorkerRow).where(WorkerRow.worker_id == self.worker_id)
+                              .values(heartbeat_at=datetime.now(timezone.utc)))
+                    s.commit()
+            except Exception as exc:  # the database may be restarting: try again next beat
+                log.warning("heartbeat of %s failed: %s", self.worker_id, exc)
+
+    def stop_worker(self) -> None:
+        """A clean exit: stop the heartbeat and deregister (its finished calls stay)."""
+        if getattr(self, "_stop_beat", None) is not None:
+            self._stop_beat.set()
+        if self.worker_id:
+            with self._session() as s:
+                s.execute(delete(WorkerRow).where(WorkerRow.worker_id == self.worker_id))
+                s.commit()
+
+    def dead_workers(self, now: datetime) -> list[str]:
+        host = socket.gethostname()
+        stale = now - timedelta(seconds=STALE_SECONDS)
+        with self._session() as s:
+            rows = s.scalars(select(WorkerRow).where(WorkerRow.worker_id != self.worker_id)).all()
+        return [w.worker_id for w in rows
+                if w.heartbeat_at < stale or (w.host == host and not _alive_here(w.pid))]
+
+    def recover_dead_workers(self, now: datetime | None = None) -> int:
+        """Close the unfinished calls of dead workers (and old ones no worker owns) as abandoned."""
+        now = now or datetime.now(timezone.utc)
+        dead = self.dead_workers(now)
+        orphan_before = now - timedelta(seconds=ORPHAN_SECONDS)
+        with self._session() as s:
+            known = select(WorkerRow.worker_id)
+            ids = s.scalars(select(CallRow.call_id).where(
+                CallRow.ended_at.is_(None),
+                or_(CallRow.worker_id.in_(dead),
+                    CallRow.worker_id.is_not(None) & CallRow.worker_id.not_in(known),
+                    CallRow.worker_id.is_(None) & (CallRow.started_at < orphan_before)))).all()
+        closed = self.close_abandoned(list(ids), now) if ids else 0
+        if dead:
+            with self._session() as s:
+                s.execute(delete(WorkerRow).where(WorkerRow.worker_id.in_(dead)))
+                s.commit()
+        if closed:
+            log.warning("closed %d unfinished call(s) of stopped workers as abandoned", closed)
+        return closed
