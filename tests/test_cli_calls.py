@@ -26,6 +26,7 @@ def run(*args: str, db: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_text_replay_then_report(tmp_path):
     db = tmp_path / "calls.db"
+    assert run("db", "init", "--demo", db=db).returncode == 0  # a user's database has no demo customers
     done = run("replay", "--text", *LOST_CARD, "--caller-id", "+15551230001", "--json", "-", db=db)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
@@ -44,6 +45,7 @@ def test_text_replay_then_report(tmp_path):
 @pytest.mark.slow
 def test_audio_replay_writes_stereo_call(tmp_path):
     db, out = tmp_path / "calls.db", tmp_path / "calls"
+    assert run("db", "init", "--demo", db=db).returncode == 0
     demo = sorted(str(p) for p in (ROOT / "audio" / "demo").glob("*.wav"))
     done = run("replay", *demo, "--caller-id", "+15551230001", "--json", str(tmp_path / "r.json"),
                "--audio-out", str(out), db=db)

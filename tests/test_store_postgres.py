@@ -4,13 +4,6 @@ tasks and live agent status — the SQL is portable, not SQLite-only."""
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
 from flow_support import BANK, authenticate, start
@@ -18,35 +11,9 @@ from voicebot.flow import load_flow
 from voicebot.flow.scripted import pressed, said
 from voicebot.store import AgentState, open_store
 from voicebot.store.kpis import compute_kpis
+from pg_support import private_cluster
 
-PG_BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)), None)
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root; CI runs as root."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    assert PG_BIN, "PostgreSQL server binaries not installed (scripts/setup.sh installs postgresql)"
-    root = Path(tempfile.mkdtemp(prefix="voicebot-pg-"))  # not under pytest's root-only tmp dirs
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    user = "postgres" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
-    subprocess.run(_as_postgres([f"{PG_BIN}/initdb", "-D", str(data), "-U", user, "-A", "trust"]),
-                   check=True, capture_output=True)
-    subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", str(data), "-w", "-l", str(root / "log"),
-                                 "-o", f"-k {sock} -c listen_addresses='' -p 54329", "start"]),
-                   check=True, capture_output=True)
-    subprocess.run(_as_postgres([f"{PG_BIN}/createdb", "-h", str(sock), "-p", "54329", "-U", user, "voicebot"]),
-                   check=True, capture_output=True)
-    yield f"postgresql+psycopg://{user}@/voicebot?host={sock}&port=54329"
-    subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+pg_url = pytest.fixture(scope="module")(private_cluster)
 
 
 def test_demo_data_and_pins(pg_url):

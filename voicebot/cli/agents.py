@@ -32,7 +32,7 @@ def list_agents(flow: FlowOpt = DEFAULT_FLOW, db: DbOpt = None,
     live, now = open_store(db).agent_states(), datetime.now().astimezone()
     rows = [{"name": a.name, "skills": a.skills, "tier": a.tier, "languages": a.languages,
              "status": current(a, live.get(a.name), now).status,
-             "busy_until": live[a.name].until if a.name in live and live[a.name].status == "busy" else None}
+             "busy_until": _iso(live[a.name].until) if a.name in live and live[a.name].status == "busy" else None}
             for a in roster]
     if as_json:
         return print_json(rows)
@@ -42,6 +42,10 @@ def list_agents(flow: FlowOpt = DEFAULT_FLOW, db: DbOpt = None,
     for r in rows:
         table.add_row(r["name"], ", ".join(r["skills"]), str(r["tier"]), r["status"], r["busy_until"] or "")
     console.print(table)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone().isoformat(timespec="seconds") if moment else None
 
 
 @agents_app.command("set")
@@ -62,6 +66,6 @@ def set_agent(
     if status not in STATUSES:
         fail(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     now = datetime.now().astimezone()
-    until = (now + timedelta(minutes=minutes)).isoformat() if minutes and status == "busy" else None
-    open_store(db).set_agent_state(name, AgentState(status, now.isoformat(), until))
-    console.print(f"{name}: {status}" + (f" until {until}" if until else ""))
+    until = now + timedelta(minutes=minutes) if minutes and status == "busy" else None
+    open_store(db).set_agent_state(name, AgentState(status, now, until))
+    console.print(f"{name}: {status}" + (f" until {until.isoformat(timespec='seconds')}" if until else ""))

@@ -18,31 +18,42 @@ DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
 
 
+def open_worker_store(db: str | None, demo: bool = False) -> Any:
+    """The store for a process that takes calls: registered as a worker (its calls are closed as
+    abandoned if it dies), after closing those of workers that died before."""
+    from voicebot.store import open_store
+
+    store = open_store(db, demo=demo)
+    store.start_worker()
+    return store
+
+
 def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: str | None,
-              tts: str | None, db: str | None, model: str | None = None) -> tuple[Any, Any]:
+              tts: str | None, db: str | None, model: str | None = None, demo: bool = False) -> tuple[Any, Any]:
     """The flow, the shared models (fixed prompts rendered ahead) and a fresh engine for one call."""
     from voicebot.flow import CallEngine, load_flow
     from voicebot.pipeline import Stack
-    from voicebot.store import open_store
 
     call_flow = load_flow(flow)
     with console.status("loading models and rendering the flow's fixed prompts…", spinner="dots"):
         stack = Stack.load(asr=asr, tts=tts, model=model)
         if stack.prompts is not None:
             stack.prompts.warm(fixed_prompts(call_flow))
-    engine = CallEngine(call_flow, open_store(db), caller_id=caller_id, now=at or datetime.now().astimezone())
+    engine = CallEngine(call_flow, open_worker_store(db, demo), caller_id=caller_id,
+                        now=at or datetime.now().astimezone())
     return engine, stack
 
 
 def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None, at: datetime | None,
-             asr: str, tts: str | None, db: str | None, model: str | None, show: bool = True) -> Any:
+             asr: str, tts: str | None, db: str | None, model: str | None, show: bool = True,
+             demo: bool = False) -> Any:
     """Replay `turns` as one call and return the Session."""
     from voicebot.pipeline import Session
     from voicebot.transports.replay import load_turns, replay_audio, replay_text
 
     turns = turns if text else load_turns(turns)  # bad files fail before any model loads
     engine, stack = open_call(flow, caller_id=caller_id, at=at, asr=None if text else asr, tts=tts,
-                              db=db, model=model)
+                              db=db, model=model, demo=demo)
     session = Session(engine, stack, listener=_printer(engine) if show else None)
     return (replay_text if text else replay_audio)(session, turns)
 
@@ -125,13 +136,14 @@ def demo(
     tts: TtsOpt = "piper",
     db: DbOpt = None,
 ) -> None:
-    """A simulated call: the recorded caller in audio/demo/ reports a lost card."""
+    """A simulated call: the recorded caller in audio/demo/ reports a lost card (the demo bank's
+    customers are added to the database first)."""
     turns = sorted(str(p) for p in DEMO_DIR.glob("*.wav"))
     if not turns:
         fail(f"{DEMO_DIR}: no demo caller WAVs")
     console.rule("voicebot demo call")
     session = run_call(turns, text=False, flow=DEFAULT_FLOW, caller_id=caller_id, at=None, asr=backend,
-                       tts=None if tts == "none" else tts, db=db, model=None)
+                       tts=None if tts == "none" else tts, db=db, model=None, demo=True)
     _finish(session, None, audio_out)
 
 

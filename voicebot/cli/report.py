@@ -55,9 +55,21 @@ def report(
 
 
 @db_app.command("init")
-def db_init(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path.")) -> None:
-    """Create the schema and insert the demo customers (idempotent)."""
+def db_init(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path."),
+            demo: bool = typer.Option(False, "--demo", help="Also insert the demo bank's customers and PINs.")) -> None:
+    """Create or upgrade the schema (Alembic migrations); with --demo, add the demo customers."""
     from voicebot.store import open_store, resolve_url
 
-    open_store(db)
-    console.print(f"database ready: {resolve_url(db)}")
+    open_store(db, demo=demo)
+    console.print(f"database ready: {resolve_url(db)}" + (" (with demo customers)" if demo else ""))
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path.")) -> None:
+    """Apply pending schema migrations and print the revision."""
+    from voicebot.store import resolve_url
+    from voicebot.store.schema import current_revision, make_engine, migrate
+
+    engine = make_engine(resolve_url(db))
+    migrate(engine)
+    console.print(f"schema at revision {current_revision(engine)}: {resolve_url(db)}")

@@ -2,7 +2,8 @@
 
 - AHT: mean handle_seconds of calls that were not abandoned.
 - FCR: share of non-abandoned calls whose caller did not call again within `repeat_window`
-  (the repeat-call method; calls without a caller ID count as resolved when not abandoned).
+  (the repeat-call method; calls without a caller ID count as resolved when not abandoned); a call
+  an agent marked resolved or not counts as the agent said.
 - CSAT: mean survey score (1–5) and % satisfied (4 or 5) over calls that answered the survey.
 - abandonment: abandoned / all calls.  containment: (self_service + completed) / all calls.
 - escalation_rate: escalated / all calls, and per reason; transfers per reason likewise."""
@@ -29,6 +30,9 @@ def first_contact_resolved(calls: list[Record], repeat_window: timedelta) -> tup
             starts.setdefault(call["caller_id"], []).append(datetime.fromisoformat(call["started_at"]))
     resolved = 0
     for call in eligible:
+        if call.get("agent_resolved") is not None:  # an agent's verdict outranks the repeat-call guess
+            resolved += bool(call["agent_resolved"])
+            continue
         began = datetime.fromisoformat(call["started_at"])
         again = [s for s in starts.get(call.get("caller_id") or "", [])
                  if began < s <= began + repeat_window]
