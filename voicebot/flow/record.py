@@ -100,6 +100,7 @@ class CallRecord:
         return {
             **self.header(),
             "turns": [t.to_dict() for t in self.turns],
+            "customer_name": self.customer_name,  # the verified identity, for the agent console
             "authenticated": self.authenticated,
             "vip": self.vip,
             "intents": list(self.intents),

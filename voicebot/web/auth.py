@@ -4,7 +4,7 @@ The session is Starlette's signed cookie (HttpOnly, SameSite=strict, Secure behi
 the user name, role and a CSRF token. Every page needs a session (else a redirect to /login) and
 every API call too (else 401); supervisor pages answer 403 to agents. Every POST carries the CSRF
 token (form field `csrf` or header X-CSRF-Token). Five wrong passwords for one name or address
-within five minutes lock that name/address out for five minutes."""
+within five minutes lock that name out for five minutes (twenty from one address lock the address)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per name
+MAX_FAILURES_PER_ADDRESS = 20  # an office behind one address has many agents
 WINDOW_SECONDS = 300.0
 
 
@@ -50,7 +51,10 @@ class Throttle:
 
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
-        return any(len(self._recent(k, now)) >= self.max_failures for k in keys)
+        return any(len(self._recent(k, now)) >= self._limit(k) for k in keys)
+
+    def _limit(self, key: str) -> int:
+        return MAX_FAILURES_PER_ADDRESS if key.startswith("addr:") else self.max_failures
 
     def failed(self, *keys: str) -> None:
         now = time.monotonic()
@@ -70,6 +74,8 @@ def csrf_token(request: Request) -> str:
 
 async def check_csrf(request: Request) -> None:
     """For every state-changing request: the token from the form or header must match the session's."""
+    if request.url.path.startswith(("/api", "/live")) and not request.session.get("user"):
+        raise HTTPException(401, "log in first")  # refuse before saying anything about tokens
     expected = request.session.get("csrf")
     sent = request.headers.get("x-csrf-token")
     if sent is None and request.headers.get("content-type", "").startswith(

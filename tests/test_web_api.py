@@ -1,0 +1,188 @@
+"""The web console over HTTP (FastAPI TestClient): who may see what, CSRF, throttling, cookies;
+an escalated call reaches the agent's queue, exactly one of two agents takes it, the agent sees
+its context (never a PIN or customer number) and their verdict moves FCR; callbacks are worked;
+/metrics speaks Prometheus."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from flow_support import BANK, OPEN, STRANGER, authenticate, start
+from voicebot.flow import load_flow
+from voicebot.flow.scripted import pressed, said
+from web_support import CLOCK, PASSWORD, all_general_agents_busy, client, csrf_of, logged_in, login, web_settings, web_store
+
+
+@pytest.fixture(scope="module")
+def flow():
+    return load_flow(BANK)
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return web_settings(web_store(tmp_path), tmp_path)
+
+
+def angry_caller(flow, store, caller=STRANGER, now=OPEN):
+    """Authenticates, then is furious: escalated, and (all agents busy) queued for a person."""
+    engine = start(flow, store, caller=caller, now=now)
+    engine.handle(said("what's my balance", "check_balance"))
+    authenticate(engine)
+    engine.handle(said("this is a disgrace, I am furious", "out_of_scope", sentiment="negative", score=-0.95))
+    return engine
+
+
+def test_nothing_without_a_session(cfg):
+    c = client(cfg)
+    for page in ("/", "/wallboard", "/agent", "/calls", "/calls/x", "/settings"):
+        r = c.get(page, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    for api in ("/api/wallboard", "/api/agent", "/api/calls", "/api/me", "/live/wallboard", "/live/agent", "/metrics"):
+        assert c.get(api).status_code == 401
+    assert c.post("/api/agent/take", headers={"X-CSRF-Token": "x"}).status_code == 401
+    assert c.post("/agent/take", data={"csrf": "x"}).status_code == 403
+
+
+def test_agents_cannot_open_supervisor_pages(cfg):
+    agent, _ = logged_in(cfg, "maria")
+    for path in ("/wallboard", "/settings", "/api/wallboard", "/live/wallboard"):
+        assert agent.get(path, follow_redirects=False).status_code == 403
+    assert agent.get("/metrics").status_code == 401
+    assert agent.get("/agent").status_code == 200 and agent.get("/calls").status_code == 200
+    sup, _ = logged_in(cfg, "sup")
+    assert sup.get("/wallboard").status_code == 200 and sup.get("/settings").status_code == 200
+
+
+def test_cookies_csrf_and_no_state_change_on_get(cfg):
+    c = client(cfg)
+    r = login(c, "maria")
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert c.post("/agent/status", data={"status": "offline"}).status_code == 403  # no token
+    assert c.post("/agent/status", data={"status": "offline", "csrf": "forged"}).status_code == 403
+    assert c.get("/agent/status").status_code == 405 and c.get("/agent/take").status_code == 405
+    assert cfg.store.agent_states().get("maria") is None  # nothing changed
+    token = csrf_of(c.get("/agent").text)
+    assert c.post("/agent/status", data={"status": "offline", "csrf": token}, follow_redirects=False).status_code == 303
+    assert cfg.store.agent_states()["maria"].status == "offline"
+
+
+def test_login_is_throttled(cfg):
+    c = client(cfg)
+    assert login(c, "maria", "wrong").status_code == 401
+    for _ in range(4):
+        login(c, "maria", "wrong")
+    assert login(c, "maria").status_code == 429  # even the right password, for a while
+    assert login(c, "dev").status_code == 303  # other names are not locked out by it
+    other = TestClient(c.app)
+    for i in range(15):
+        login(other, f"guess{i}", "x")
+    assert login(other, "li").status_code == 429  # twenty failures from one address: that address waits
+
+
+def test_escalated_caller_reaches_exactly_one_agent_with_context_and_fcr(flow, cfg):
+    store = cfg.store
+    all_general_agents_busy(store)
+    engine = angry_caller(flow, store)
+    assert engine.record.outcome == "escalated" and engine.record.disposition == "queued"
+    # the same caller calls again: by the repeat-call rule the first call was not resolved
+    again = start(flow, store, caller=STRANGER, now=OPEN + timedelta(minutes=10))
+    again.handle(said("branch hours", "branch_hours"))
+    again.hangup()
+
+    sup, _ = logged_in(cfg, "sup")
+    board = sup.get("/api/wallboard").json()
+    general = next(q for q in board["queues"] if q["name"] == "general")
+    assert general["waiting"] == 1 and general["longest_wait"] == (CLOCK - OPEN).total_seconds()
+    assert board["kpis"]["fcr"] == 0.5 and board["escalations"] == {"negative_sentiment": 1}
+
+    maria, maria_csrf = logged_in(cfg, "maria")
+    dev, dev_csrf = logged_in(cfg, "dev")
+    assert [e["call_id"] for e in maria.get("/api/agent").json()["waiting"]] == [engine.record.call_id]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda a: a[0].post("/api/agent/take", headers={"X-CSRF-Token": a[1]}),
+                                [(maria, maria_csrf), (dev, dev_csrf)]))
+    assert sorted(r.status_code for r in answers) == [200, 409]  # one caller, one agent
+    winner, loser = (maria, dev) if answers[0].status_code == 200 else (dev, maria)
+    assert winner.get("/api/agent").json()["call"]["call_id"] == engine.record.call_id
+    assert loser.get("/api/agent").json()["call"] is None
+
+    call = winner.get("/api/agent").json()["call"]
+    assert call["customer_name"] == "Alice Moreno" and call["authenticated"] and call["reason"] == "negative_sentiment"
+    assert "furious" in call["summary"] or "escalated" in call["summary"].lower()
+    assert any("furious" in t["caller"]["text"] for t in call["turns"]) and call["intents"]
+    page = winner.get("/agent").text
+    assert "disgrace" in page and "Alice Moreno" in page
+    for secret in ("12345678", "2468", "customer_id"):
+        assert secret not in str(call) and secret not in page
+
+    csrf = maria_csrf if winner is maria else dev_csrf
+    r = winner.post(f"/api/calls/{engine.record.call_id}/resolution", json={"resolved": True},
+                    headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200
+    assert sup.get("/api/wallboard").json()["kpis"]["fcr"] == 1.0  # the agent's verdict counts
+    assert winner.get("/api/agent").json()["call"] is None  # free again
+    assert loser.post(f"/api/calls/{again.record.call_id}/resolution", json={"resolved": False},
+                      headers={"X-CSRF-Token": maria_csrf if loser is maria else dev_csrf}).status_code == 403
+
+
+def test_call_history_search_and_call_page(flow, cfg, tmp_path):
+    store = cfg.store
+    engine = angry_caller(flow, store, caller="+15551230001")
+    other = start(flow, store, caller=STRANGER)
+    other.handle(said("branch hours", "branch_hours"))
+    other.hangup()
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / f"{engine.record.call_id}.wav").write_bytes(b"RIFF")
+    c, _ = logged_in(cfg, "maria")
+    html = c.get("/calls", params={"caller": "0001"}).text
+    assert engine.record.call_id in html and other.record.call_id not in html
+    assert other.record.call_id in c.get("/calls", params={"outcome": "self_service"}).text
+    assert engine.record.call_id not in c.get("/calls", params={"date": "2026-11-24"}).text
+    assert engine.record.call_id in c.get("/calls", params={"date": "2026-11-23", "queue": "general"}).text
+    page = c.get(f"/calls/{engine.record.call_id}").text
+    assert "disgrace" in page and f"/calls/{engine.record.call_id}/recording.wav" in page
+    assert "12345678" not in page and "2468" not in page
+    assert c.get(f"/calls/{engine.record.call_id}/recording.wav").content == b"RIFF"
+    assert c.get("/calls/nope/recording.wav").status_code == 404
+    assert c.get("/calls", params={"date": "tuesday"}).status_code == 400
+
+
+def test_callbacks_and_voicemail_are_worked_from_the_console(flow, cfg, tmp_path):
+    store = cfg.store
+    (tmp_path / "voicemail").mkdir()
+    wav = tmp_path / "voicemail" / "m.wav"
+    wav.write_bytes(b"RIFFvoicemail")
+    store.add_task({"kind": "voicemail", "caller_id": STRANGER, "queue": "general", "text": "please call me",
+                    "recording": str(wav), "created_at": OPEN})
+    store.add_task({"kind": "callback", "caller_id": STRANGER, "queue": "general", "text": "",
+                    "recording": "/etc/passwd", "created_at": OPEN})
+    c, csrf = logged_in(cfg, "maria")
+    tasks = c.get("/api/agent").json()["tasks"]
+    assert [t["kind"] for t in tasks] == ["voicemail", "callback"]
+    assert c.get(f"/tasks/{tasks[0]['id']}/recording").content == b"RIFFvoicemail"
+    assert c.get(f"/tasks/{tasks[1]['id']}/recording").status_code == 404  # only from recording folders
+    assert c.post(f"/api/tasks/{tasks[0]['id']}/done", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert c.post(f"/api/tasks/{tasks[0]['id']}/done", headers={"X-CSRF-Token": csrf}).status_code == 409
+    assert [t["kind"] for t in c.get("/api/agent").json()["tasks"]] == ["callback"]
+
+
+def test_vip_waits_ahead_and_metrics(flow, cfg):
+    store = cfg.store
+    all_general_agents_busy(store)
+    first = angry_caller(flow, store)
+    vip = angry_caller(flow, store, caller="+15551230002", now=OPEN + timedelta(minutes=1))
+    assert vip.record.priority == "vip"
+    c, csrf = logged_in(cfg, "li")
+    assert [e["call_id"] for e in c.get("/api/agent").json()["waiting"]] == [vip.record.call_id, first.record.call_id]
+    assert c.post("/api/agent/take", headers={"X-CSRF-Token": csrf}).json()["call_id"] == vip.record.call_id
+    sup, _ = logged_in(cfg, "sup")
+    text = sup.get("/metrics").text
+    assert 'voicebot_calls{outcome="escalated"} 2.0' in text
+    assert 'voicebot_queue_waiting{queue="general"} 1.0' in text
+    assert 'voicebot_escalations{reason="negative_sentiment"} 2.0' in text
+    assert 'voicebot_agents{status="busy"}' in text and "voicebot_turn_latency_seconds" in text
