@@ -4,13 +4,17 @@ calls happen, in business hours), and logging in the way a browser does (CSRF to
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from tempfile import mkdtemp
 
 from fastapi.testclient import TestClient
 
 from flow_support import BANK, OPEN, fresh_store
 from voicebot.flow import load_flow
-from voicebot.store import AgentState
+from voicebot.store import AgentState, open_store
 from voicebot.web.app import create_app
 from voicebot.web.settings import WebSettings
 
@@ -18,12 +22,22 @@ PASSWORD = "correct horse battery"
 CLOCK = OPEN + timedelta(minutes=30)  # the app's "now": same day, shortly after the calls
 
 
-def web_store(tmp_path):
-    store = fresh_store(tmp_path)
+@lru_cache(maxsize=1)
+def _template() -> Path:
+    """Demo customers and users, hashed once (argon2 is slow on purpose), copied for each test."""
+    folder = Path(mkdtemp(prefix="voicebot-web-"))
+    store = fresh_store(folder)
     store.add_user("sup", "supervisor", PASSWORD)
     for name in ("maria", "dev", "li"):
         store.add_user(name, "agent", PASSWORD)
-    return store
+    store.engine.dispose()
+    return folder / "voicebot.db"
+
+
+def web_store(tmp_path):
+    """A demo store with users sup (supervisor), maria, dev and li (agents)."""
+    shutil.copy(_template(), tmp_path / "voicebot.db")
+    return open_store(str(tmp_path / "voicebot.db"))
 
 
 def all_general_agents_busy(store, now=OPEN):

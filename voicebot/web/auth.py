@@ -39,8 +39,9 @@ class LoginRequired(Exception):
 
 
 class Throttle:
-    def __init__(self, max_failures: int = MAX_FAILURES, window: float = WINDOW_SECONDS) -> None:
-        self.max_failures, self.window = max_failures, window
+    def __init__(self, max_failures: int = MAX_FAILURES, per_address: int = MAX_FAILURES_PER_ADDRESS,
+                 window: float = WINDOW_SECONDS) -> None:
+        self.max_failures, self.per_address, self.window = max_failures, per_address, window
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
     def _recent(self, key: str, now: float) -> deque[float]:
@@ -54,7 +55,7 @@ class Throttle:
         return any(len(self._recent(k, now)) >= self._limit(k) for k in keys)
 
     def _limit(self, key: str) -> int:
-        return MAX_FAILURES_PER_ADDRESS if key.startswith("addr:") else self.max_failures
+        return self.per_address if key.startswith("addr:") else self.max_failures
 
     def failed(self, *keys: str) -> None:
         now = time.monotonic()
