@@ -188,3 +188,27 @@ def test_vip_waits_ahead_and_metrics(flow, cfg):
     assert 'voicebot_queue_waiting{queue="general"} 1.0' in text
     assert 'voicebot_escalations{reason="negative_sentiment"} 2.0' in text
     assert 'voicebot_agents{status="busy"}' in text and "voicebot_turn_latency_seconds" in text
+
+
+def test_turn_timer_measures_each_stage_of_a_turn():
+    import numpy as np
+
+    from voicebot.audio import Audio
+    from voicebot.events import Prompt, SpeechEnded, Spoken, Transcript
+    from voicebot.web.metrics import REGISTRY, TurnTimer
+
+    def count(stage):
+        return REGISTRY.get_sample_value("voicebot_turn_latency_seconds_count", {"stage": stage}) or 0.0
+
+    def total(stage):
+        return REGISTRY.get_sample_value("voicebot_turn_latency_seconds_sum", {"stage": stage}) or 0.0
+
+    before = {s: (count(s), total(s)) for s in ("asr", "nlu", "flow", "tts", "turn")}
+    ticks = iter([10.0, 10.4, 10.41, 10.42, 10.9])
+    timer = TurnTimer(clock=lambda: next(ticks))
+    audio = Audio(np.zeros(160, dtype=np.int16), 8000)
+    for event in (SpeechEnded(0.0, 1.0, audio), Transcript("hi", "whisper", 1.0, 0.4), said("hi", "greeting"),
+                  Prompt("hello"), Spoken("hello", audio)):
+        timer(event)
+    gained = {s: (count(s) - before[s][0], round(total(s) - before[s][1], 3)) for s in before}
+    assert gained == {"asr": (1, 0.4), "nlu": (1, 0.01), "flow": (1, 0.01), "tts": (1, 0.48), "turn": (1, 0.9)}

@@ -38,7 +38,9 @@ def report(
     from voicebot.store import open_store
     from voicebot.store.kpis import compute_kpis
 
-    kpis = compute_kpis(open_store(db).calls())
+    store = open_store(db)
+    store.recover_dead_workers()  # calls a crashed worker left open count as abandoned, not as missing
+    kpis = compute_kpis(store.calls())
     if as_json:
         return print_json(kpis)
     table = Table(title=f"Call KPIs ({kpis['calls']} calls)")

@@ -1,6 +1,7 @@
 """GET /metrics in Prometheus text format. Counts come from the store at scrape time (so every
 worker on one database reports the same totals); latencies and errors are observed in this
-process by `observe` (a Session listener: pass it where the call's events are published)."""
+process: give each Session a `TurnTimer()` listener (session.subscribe) and call `count_error`
+where a backend fails."""
 
 from __future__ import annotations
 
@@ -22,18 +23,36 @@ ERRORS = PromCounter("voicebot_errors_total", "Errors by component (asr, nlu, tt
                      registry=REGISTRY)
 
 
-def observe(event) -> None:
-    """Session listener: ASR time from Transcript events; errors from events that carry one."""
-    name = type(event).__name__
-    if name == "Transcript" and getattr(event, "processing_seconds", None) is not None:
-        TURN_LATENCY.labels("asr").observe(event.processing_seconds)
-    for stage in ("nlu", "tts", "turn"):
-        seconds = getattr(event, f"{stage}_seconds", None)
-        if seconds is not None:
-            TURN_LATENCY.labels(stage).observe(seconds)
-    component = getattr(event, "component", None)
-    if name.endswith("Error") and component:
-        ERRORS.labels(component).inc()
+class TurnTimer:
+    """A Session listener (one per call) timing each turn's stages in this process, as the events
+    arrive: asr (speech ended → transcript), nlu (transcript → understood), flow (understood →
+    prompt), tts (prompt → spoken), turn (speech ended → the reply's audio ready)."""
+
+    _STAGES = {"Transcript": ("asr", "SpeechEnded"), "Understood": ("nlu", "Transcript"),
+               "Prompt": ("flow", "Understood"), "Spoken": ("tts", "Prompt")}
+
+    def __init__(self, clock=None) -> None:
+        import time
+
+        self._clock = clock or time.perf_counter
+        self._seen: dict[str, float] = {}
+
+    def __call__(self, event) -> None:
+        name, now = type(event).__name__, self._clock()
+        if name in self._STAGES:
+            stage, after = self._STAGES[name]
+            if after in self._seen:
+                TURN_LATENCY.labels(stage).observe(now - self._seen[after])
+        self._seen[name] = now
+        if name == "Spoken":  # the reply is ready: this turn is over
+            if "SpeechEnded" in self._seen:
+                TURN_LATENCY.labels("turn").observe(now - self._seen["SpeechEnded"])
+            self._seen.clear()
+
+
+def count_error(component: str) -> None:
+    """For the ASR/NLU/TTS wrappers: one failure of `component` (asr, nlu, tts)."""
+    ERRORS.labels(component).inc()
 
 
 class StoreCollector:
