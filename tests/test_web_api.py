@@ -212,3 +212,15 @@ def test_turn_timer_measures_each_stage_of_a_turn():
         timer(event)
     gained = {s: (count(s) - before[s][0], round(total(s) - before[s][1], 3)) for s in before}
     assert gained == {"asr": (1, 0.4), "nlu": (1, 0.01), "flow": (1, 0.01), "tts": (1, 0.48), "turn": (1, 0.9)}
+
+
+def test_only_agents_with_the_skill_or_a_supervisor_take_from_a_queue(flow, cfg):
+    store = cfg.store
+    all_general_agents_busy(store)
+    waiting = angry_caller(flow, store)
+    store.add_user("temp", "agent", PASSWORD)  # an account with no place in the flow's roster
+    temp, temp_csrf = logged_in(cfg, "temp")
+    assert temp.get("/api/agent").json()["waiting"] == []
+    assert temp.post("/api/agent/take", headers={"X-CSRF-Token": temp_csrf}).status_code == 409
+    sup, sup_csrf = logged_in(cfg, "sup")
+    assert sup.post("/api/agent/take", headers={"X-CSRF-Token": sup_csrf}).json()["call_id"] == waiting.record.call_id

@@ -21,10 +21,11 @@ def set_status(cfg: WebSettings, name: str, status: str) -> None:
     cfg.store.set_agent_state(name, AgentState(status, cfg.now()))
 
 
-def take_next(cfg: WebSettings, name: str) -> dict[str, Any] | None:
+def take_next(cfg: WebSettings, user: User) -> dict[str, Any] | None:
     """The atomic claim: of agents asking at once, exactly one gets each waiting caller."""
     now = cfg.now()
-    return cfg.store.take_next(name, agent_queues(cfg, name, now), now)
+    queues = agent_queues(cfg, user, now)
+    return cfg.store.take_next(user.name, queues, now) if queues else None
 
 
 def resolve(cfg: WebSettings, user: User, call_id: str, resolved: bool) -> None:

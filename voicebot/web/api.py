@@ -29,7 +29,7 @@ def wallboard(request: Request, user: Annotated[User, Depends(api_supervisor)]):
 
 @router.get("/agent")
 def agent(request: Request, user: Annotated[User, Depends(api_user)]):
-    console = views.agent_console(request.app.state.cfg, user.name)
+    console = views.agent_console(request.app.state.cfg, user)
     if console["call"]:
         console["call"] = _jsonable(console["call"])
     return console
@@ -43,7 +43,7 @@ def status(request: Request, user: Annotated[User, Depends(api_user)], status: A
 
 @router.post("/agent/take", dependencies=[Depends(check_csrf)])
 def take(request: Request, user: Annotated[User, Depends(api_user)]):
-    entry = actions.take_next(request.app.state.cfg, user.name)
+    entry = actions.take_next(request.app.state.cfg, user)
     if entry is None:
         raise HTTPException(409, "nobody is waiting in your queues")
     return entry

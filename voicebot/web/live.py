@@ -44,5 +44,5 @@ async def wallboard(request: Request, user: Annotated[User, Depends(api_supervis
 async def agent(request: Request, user: Annotated[User, Depends(api_user)]):
     cfg = request.app.state.cfg
     return EventSourceResponse(_stream(request, lambda: _fragment(
-        request, "_agent.html", console=views.agent_console(cfg, user.name), user=user,
+        request, "_agent.html", console=views.agent_console(cfg, user), user=user,
         csrf=request.session.get("csrf", ""))), ping=15)

@@ -75,7 +75,7 @@ def settings(request: Request, user: Annotated[User, Depends(page_supervisor)]):
 
 @router.get("/agent")
 def agent(request: Request, user: Annotated[User, Depends(page_user)], note: str | None = None):
-    return render(request, "agent.html", user, console=views.agent_console(request.app.state.cfg, user.name),
+    return render(request, "agent.html", user, console=views.agent_console(request.app.state.cfg, user),
                   note=note)
 
 
@@ -87,7 +87,7 @@ def agent_status(request: Request, user: Annotated[User, Depends(page_user)], st
 
 @router.post("/agent/take", dependencies=[Depends(check_csrf)])
 def agent_take(request: Request, user: Annotated[User, Depends(page_user)]):
-    entry = actions.take_next(request.app.state.cfg, user.name)
+    entry = actions.take_next(request.app.state.cfg, user)
     return _back("/agent" if entry else "/agent?note=nobody+waiting")
 
 

@@ -12,6 +12,7 @@ from voicebot.flow.erlang import average_wait
 from voicebot.flow.routing import Caller, current
 from voicebot.store.kpis import compute_kpis
 from voicebot.store.protocols import AgentState
+from voicebot.web.auth import User
 from voicebot.web.charts import bar_chart, line_chart
 from voicebot.web.settings import WebSettings
 
@@ -41,13 +42,14 @@ def agents_now(cfg: WebSettings, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
-def agent_queues(cfg: WebSettings, name: str, now: datetime) -> list[str]:
-    """The queues whose callers this agent may take (by skills/membership, whatever their status)."""
-    present = {name: AgentState("available", now)}
-    queues = [q for q in cfg.flow.spec.queues
-              if any(a.name == name for a in cfg.flow.router.candidates(q, Caller(), None, present, now))]
-    known = any(a.name == name for a in cfg.flow.spec.agents)
-    return queues if known else list(cfg.flow.spec.queues)  # a supervisor (not on the roster) sees all
+def agent_queues(cfg: WebSettings, user: User, now: datetime) -> list[str]:
+    """The queues whose callers this user may take: an agent's by skills/membership in the flow's
+    roster (whatever their status now); a supervisor off the roster may step in on any queue."""
+    if user.supervisor and not any(a.name == user.name for a in cfg.flow.spec.agents):
+        return list(cfg.flow.spec.queues)
+    present = {user.name: AgentState("available", now)}
+    return [q for q in cfg.flow.spec.queues
+            if any(a.name == user.name for a in cfg.flow.router.candidates(q, Caller(), None, present, now))]
 
 
 def _queue_rows(cfg: WebSettings, now: datetime) -> list[dict[str, Any]]:
@@ -140,9 +142,9 @@ def recording_path(cfg: WebSettings, call_id: str):
     return None
 
 
-def agent_console(cfg: WebSettings, name: str) -> dict[str, Any]:
-    now = cfg.now()
-    queues = agent_queues(cfg, name, now)
+def agent_console(cfg: WebSettings, user: User) -> dict[str, Any]:
+    now, name = cfg.now(), user.name
+    queues = agent_queues(cfg, user, now)
     me = next((a for a in agents_now(cfg, now) if a["name"] == name), None)
     current_id = cfg.store.agent_calls().get(name)
     tasks = [t for t in cfg.store.tasks(open_only=True) if t["queue"] in queues or t["queue"] is None]
