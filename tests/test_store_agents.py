@@ -64,3 +64,21 @@ def test_agents_cli_lists_and_sets(tmp_path, monkeypatch, capsys):
     assert code == 2 and "no agent 'nobody'" in out.err
     code, out = run("set", "maria", "lunch")
     assert code == 2 and "available, busy, offline" in out.err
+
+
+def test_two_workers_continue_one_round_robin_and_one_split(tmp_path):
+    """Two processes' Routers (two loads of one flow) share the store's counters: together they
+    walk the same 70/30 split cycle and the same round-robin order one process would."""
+    from test_flow_routing import MONDAY_NOON, ROUTING
+    from voicebot.flow import flow_from_text
+    from voicebot.flow.routing import Caller
+
+    store = fresh_store(tmp_path)
+    workers = [flow_from_text(ROUTING).router for _ in range(2)]
+    alone = flow_from_text(ROUTING).router
+    together = [workers[i % 2].route("split", Caller(), MONDAY_NOON, counter=store.next_counter).queue
+                for i in range(10)]
+    assert together == [alone.route("split", Caller(), MONDAY_NOON).queue for _ in range(10)]
+    assert together.count("fixed") == 7
+    robin = [workers[i % 2].route("robin", Caller(), MONDAY_NOON, counter=store.next_counter).agent for i in range(4)]
+    assert robin == ["a1", "a2", "a3", "a1"]  # not a1, a1, a2, a2 as two private pointers would give

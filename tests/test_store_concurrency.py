@@ -148,3 +148,17 @@ def test_a_killed_worker_s_calls_are_closed_as_abandoned_and_a_live_one_s_are_no
     assert other.get("outcome") is None  # a live worker's call is never closed by another
     from voicebot.store.kpis import compute_kpis
     assert compute_kpis(restarted.calls())["outcomes"] == {"abandoned": 1}
+
+
+def test_positions_come_from_the_store_and_leaving_is_final(url):
+    store = open_store(url)
+    for i, priority in enumerate(["normal", "normal", "vip", "high"]):
+        store.enqueue({"call_id": f"c{i}", "queue": "general", "priority": priority,
+                       "enqueued_at": NOW + timedelta(seconds=i)})
+    store.enqueue({"call_id": "other", "queue": "loans", "enqueued_at": NOW})
+    restarted = open_store(url)  # another worker (or this one after a restart) sees the same line
+    assert [restarted.position(f"c{i}") for i in range(4)] == [3, 4, 1, 2] and restarted.position("other") == 1
+    assert restarted.leave_queue("c0") and not restarted.leave_queue("c0")
+    assert restarted.position("c1") == 3 and restarted.position("c0") is None
+    assert restarted.take_next("ann", ["general"], NOW)["call_id"] == "c2"
+    assert not restarted.leave_queue("c2")  # taken: the caller is with an agent, not abandoned

@@ -48,7 +48,7 @@ class Router:
               counter: Callable[[str], int] | None = None, exclude: frozenset[str] = frozenset()) -> RouteDecision:
         """`waiting_now`: callers already in the store's queue (added to the flow's `waiting`);
         `counter`: the store's shared round-robin pointer; `exclude`: agents just taken by others."""
-        queue_name = self._split(queue_name)
+        queue_name = self._split(queue_name, counter)
         queue = self.spec.queues[queue_name]
         if queue.hours and not is_open(self.spec.hours[queue.hours], now):
             return RouteDecision("after_hours", queue_name, after_hours=queue.after_hours)
@@ -98,17 +98,32 @@ class Router:
             return max(free, key=lambda a: a.idle_seconds)  # max keeps roster order on ties
         return free[0]  # fixed_order: first free agent, starting from the top every call
 
-    def _split(self, queue_name: str) -> str:
-        """Percentage split, deterministic: smooth weighted round robin (70/30 → 7 of every 10)."""
+    def _split(self, queue_name: str, counter: Callable[[str], int] | None = None) -> str:
+        """Percentage split, deterministic: smooth weighted round robin (70/30 → 7 of every 10).
+        With the store's counter, every worker walks the same cycle."""
         queue = self.spec.queues[queue_name]
         if queue.strategy != "percentage":
             return queue_name
+        if counter is not None:
+            cycle = split_cycle(queue.split)
+            return self._split(cycle[counter(f"split:{self.spec.name}:{queue_name}") % len(cycle)], counter)
         credit = self._split_credit.setdefault(queue_name, {q: 0 for q in queue.split})
-        for target, weight in queue.split.items():
-            credit[target] += weight
-        chosen = max(credit, key=lambda q: credit[q])
-        credit[chosen] -= sum(queue.split.values())
+        chosen = _smooth_step(credit, queue.split)
         return self._split(chosen)
+
+
+def _smooth_step(credit: dict[str, int], weights: dict[str, int]) -> str:
+    for target, weight in weights.items():
+        credit[target] += weight
+    chosen = max(credit, key=lambda q: credit[q])
+    credit[chosen] -= sum(weights.values())
+    return chosen
+
+
+def split_cycle(weights: dict[str, int]) -> list[str]:
+    """One full cycle of smooth weighted round robin (its length is the sum of the weights)."""
+    credit = {q: 0 for q in weights}
+    return [_smooth_step(credit, weights) for _ in range(sum(weights.values()))]
 
 
 def current(agent: AgentSpec, state: AgentState | None, now: datetime) -> AgentSpec:

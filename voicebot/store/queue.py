@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, tuple_, update
 
 from voicebot.store.models import AgentStateRow, CounterRow, QueueEntryRow
 from voicebot.store.types import aware
@@ -73,6 +73,28 @@ class QueueMixin:
                 s.commit()
                 return _entry(row)
         return None
+
+    def position(self, call_id: str) -> int | None:
+        """1-based place of a waiting call in its queue (None once taken or gone): what a caller
+        on hold is told, from the store, so it survives a worker restart."""
+        with self._session() as s:
+            me = s.scalars(select(QueueEntryRow).where(QueueEntryRow.call_id == call_id,
+                                                       QueueEntryRow.status == "waiting")).first()
+            if me is None:
+                return None
+            ahead = s.scalar(select(func.count()).select_from(QueueEntryRow).where(
+                QueueEntryRow.queue == me.queue, QueueEntryRow.status == "waiting",
+                tuple_(QueueEntryRow.rank, QueueEntryRow.enqueued_at, QueueEntryRow.id)
+                < tuple_(me.rank, me.enqueued_at, me.id)))
+            return ahead + 1
+
+    def leave_queue(self, call_id: str, status: str = "abandoned") -> bool:
+        """The caller hung up (or took a callback) while waiting; False if an agent took them first."""
+        with self._session() as s:
+            done = s.execute(update(QueueEntryRow).where(QueueEntryRow.call_id == call_id,
+                                                         QueueEntryRow.status == "waiting").values(status=status))
+            s.commit()
+            return done.rowcount == 1
 
     def next_counter(self, key: str) -> int:
         """0, 1, 2, … per key, shared by every worker (round-robin pointers)."""
