@@ -224,3 +224,17 @@ def test_only_agents_with_the_skill_or_a_supervisor_take_from_a_queue(flow, cfg)
     assert temp.post("/api/agent/take", headers={"X-CSRF-Token": temp_csrf}).status_code == 409
     sup, sup_csrf = logged_in(cfg, "sup")
     assert sup.post("/api/agent/take", headers={"X-CSRF-Token": sup_csrf}).json()["call_id"] == waiting.record.call_id
+
+
+def test_a_caller_put_straight_through_shows_on_that_agents_console(flow, cfg):
+    store = cfg.store
+    all_general_agents_busy(store)
+    maria, csrf = logged_in(cfg, "maria")
+    assert maria.post("/api/agent/status", json={"status": "available"}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    engine = start(flow, store, now=CLOCK)
+    engine.handle(said("can I talk to a person", "speak_to_agent"))
+    assert engine.record.agent == "maria" and engine.record.disposition == "agent"
+    console = maria.get("/api/agent").json()
+    assert console["status"] == "busy" and console["call"]["call_id"] == engine.record.call_id
+    sup, _ = logged_in(cfg, "sup")
+    assert sup.get("/api/wallboard").json()["service_level"] == 1.0  # reached a person at once
