@@ -238,3 +238,13 @@ def test_a_caller_put_straight_through_shows_on_that_agents_console(flow, cfg):
     assert console["status"] == "busy" and console["call"]["call_id"] == engine.record.call_id
     sup, _ = logged_in(cfg, "sup")
     assert sup.get("/api/wallboard").json()["service_level"] == 1.0  # reached a person at once
+
+
+@pytest.mark.parametrize("next_url, lands", [("/calls", "/calls"), ("//evil.example", "/"),
+                                             ("/\\evil.example", "/"), ("https://evil.example", "/")])
+def test_login_only_returns_to_this_site(cfg, next_url, lands):
+    c = client(cfg)
+    token = csrf_of(c.get("/login").text)
+    r = c.post("/login", data={"name": "maria", "password": PASSWORD, "csrf": token, "next": next_url},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == lands

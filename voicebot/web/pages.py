@@ -23,6 +23,11 @@ def render(request: Request, name: str, user: User | None = None, status: int = 
                                       status_code=status)
 
 
+def _local(url: str) -> str:
+    """Only a path on this site after login ("//evil" and "/\\evil" are other sites to a browser)."""
+    return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/"
+
+
 def _back(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -34,7 +39,7 @@ def home(user: Annotated[User, Depends(page_user)]):
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/"):
-    return render(request, "login.html", next=next if next.startswith("/") else "/")
+    return render(request, "login.html", next=_local(next))
 
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
@@ -52,7 +57,7 @@ def login(request: Request, name: Annotated[str, Form()], password: Annotated[st
         return render(request, "login.html", status=401, next=next, error="Wrong name or password.")
     throttle.succeeded(keys[0])
     log_in(request, name, role)
-    return _back(next if next.startswith("/") and not next.startswith("//") else "/")
+    return _back(_local(next))
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
