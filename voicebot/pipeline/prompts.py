@@ -1,10 +1,16 @@
 """Bot prompts as audio. Fixed prompts are rendered ahead of time and cached on disk by
 text + voice + rate, so only dynamic text (a balance) is synthesized during a call, and that
-sentence by sentence so the first audio can start early."""
+sentence by sentence so the first audio can start early.
+
+Customer data never reaches the disk cache (or outlives the sentence in memory): only a sentence
+the flow proves public — fixed text, or a template filled only from the flow's own data (queue
+labels, waits, hours) — is kept. Anything else (a name, a balance, card digits, an unknown text)
+is personal: synthesized for the call and dropped."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,8 +18,45 @@ import numpy as np
 
 from voicebot.audio import Audio, read_wav, write_wav
 from voicebot.cache import cache_dir
+from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
 from voicebot.tts.base import sentences
+
+
+class PublicText:
+    """Which rendered sentences may be cached: the flow's fixed sentences, and sentences of
+    templates whose variables are all public — unless they also fit a personal template."""
+
+    def __init__(self) -> None:
+        self.fixed: set[str] = set()
+        self.public: list[re.Pattern[str]] = []
+        self.personal: list[re.Pattern[str]] = []
+
+    @classmethod
+    def of_flow(cls, flow: object) -> PublicText:
+        policy = cls()
+        spec = getattr(flow, "spec", flow)
+        for _loc, text, _allowed in templates(spec):
+            names = set(fields(text))
+            for sentence in sentences(text):
+                if not fields(sentence):
+                    policy.fixed.add(sentence)
+                elif names <= PUBLIC_VARS:
+                    if len(re.sub(r"\{\w+\}|\W", "", sentence)) >= 3:  # needs words of its own
+                        policy.public.append(_pattern(sentence, ".+?"))
+                else:
+                    policy.personal.append(_pattern(sentence, ".*?"))
+        return policy
+
+    def allows(self, sentence: str) -> bool:
+        if any(p.fullmatch(sentence) for p in self.personal):
+            return False
+        return sentence in self.fixed or any(p.fullmatch(sentence) for p in self.public)
+
+
+def _pattern(template_sentence: str, wildcard: str) -> re.Pattern[str]:
+    parts = re.split(r"\{\w+\}", template_sentence)
+    return re.compile(wildcard.join(re.escape(part) for part in parts), re.DOTALL)
 
 
 class PromptCache:
@@ -23,7 +66,14 @@ class PromptCache:
         self.dir = directory or cache_dir("prompts")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._memory: dict[str, Audio] = {}
+        self.public = PublicText()  # nothing is public until warmed or a flow says so
         self.hits = self.misses = 0
+        self.private = 0  # personal sentences synthesized and not kept
+
+    def follow(self, flow: object) -> int:
+        """Take the flow's caching policy and render its fixed prompts; returns how many were new."""
+        self.public = PublicText.of_flow(flow)
+        return self.warm(fixed_prompts(flow))
 
     def _path(self, sentence: str) -> Path:
         key = f"{self.synth.name}|{self.synth.voice}|{self.rate}|{sentence}"
@@ -34,15 +84,16 @@ class PromptCache:
         if path.name in self._memory:
             self.hits += 1
             return self._memory[path.name]
-        if path.exists():
+        if path.exists():  # only public sentences are ever written
             self.hits += 1
             audio = read_wav(path)
         else:
             self.misses += 1
             audio = self.synth.synthesize(sentence).canonical(self.rate)
-            tmp = path.with_suffix(".part.wav")
-            write_wav(tmp, audio)
-            tmp.replace(path)
+            if not self.public.allows(sentence):
+                self.private += 1
+                return audio
+            write_wav(path, audio)  # atomic: tmp file + rename
         self._memory[path.name] = audio
         return audio
 
@@ -56,7 +107,10 @@ class PromptCache:
         return Audio(np.concatenate(parts), self.rate)
 
     def warm(self, texts: Iterable[str]) -> int:
-        """Render fixed prompts ahead of the call; returns how many sentences were new."""
+        """Render fixed prompts ahead of the call (declaring them public); returns how many
+        sentences were new."""
+        texts = list(texts)
+        self.public.fixed.update(s for text in texts for s in sentences(text))
         before = self.misses
         for text in texts:
             for _ in self.stream(text):
