@@ -10,6 +10,7 @@ is personal: synthesized for the call and dropped."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +22,11 @@ from voicebot.cache import cache_dir
 from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
 from voicebot.tts.base import sentences
+
+
+# Piper logs every text it speaks at DEBUG; prompts carry names and balances, and a DEBUG log is
+# kept and shipped like any other file, so that logger never goes below INFO.
+logging.getLogger("piper").setLevel(logging.INFO)
 
 
 class PublicText:
