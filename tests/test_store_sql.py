@@ -13,7 +13,7 @@ from flow_support import BANK, STRANGER, authenticate, fresh_store, start
 
 from voicebot.flow import load_flow
 from voicebot.flow.scripted import pressed, said
-from voicebot.store import CallStore, CustomerStore, TaskStore, open_store
+from voicebot.store import open_store
 from voicebot.store.pins import hash_pin
 
 
@@ -50,14 +50,6 @@ def test_seeding_is_idempotent(db_path):
     open_store(str(db_path))
     open_store(str(db_path))
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM customers").fetchone() == (2,)
-
-
-def test_store_implements_the_small_protocols(db_path):
-    store = open_store(str(db_path))
-    for protocol in (CustomerStore, CallStore, TaskStore):
-        methods = [m for m in vars(protocol) if not m.startswith("_")]
-        assert len(methods) <= 5
-        assert all(callable(getattr(store, m)) for m in methods)
 
 
 def test_env_var_and_default_path(tmp_path, monkeypatch):
