@@ -226,3 +226,20 @@ def test_replay_with_a_broken_flow_is_one_line_and_writes_nothing(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().count("\n") == 0 and "not UTF-8" in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flow.yml"]
+
+
+@pytest.mark.slow  # runs the recogniser
+def test_transcribe_cli_takes_stereo_48k_float_as_it_is(tmp_path, speak):
+    from typer.testing import CliRunner
+
+    from voicebot.cli import _load_commands
+    from voicebot.cli.app import app
+
+    mono = read_wav(speak("I lost my card", "flite:slt")).canonical().resample(48000).to_float()
+    path = tmp_path / "stereo48k_float.wav"
+    sf.write(path, np.stack([mono, mono], axis=1), 48000, subtype="FLOAT")
+    _load_commands()
+    res = CliRunner().invoke(app, ["transcribe", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    [row] = __import__("json").loads(res.stdout)
+    assert row["error"] is None and row["text"].strip() and abs(row["duration"] - len(mono) / 48000) < 0.01
