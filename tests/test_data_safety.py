@@ -21,7 +21,7 @@ from num2words import num2words
 from rich.console import Console
 
 from voicebot.flow import load_flow
-from voicebot.pipeline.prompts import PromptCache, PublicText
+from voicebot.pipeline.prompts import POLICY_MARKER, PromptCache, PublicText
 from voicebot.speechgen import CLEAN
 
 pytestmark = pytest.mark.slow
@@ -85,6 +85,7 @@ def make_sandbox(tmp_path: Path, monkeypatch) -> Path:
     seed = PromptCache("piper", 16000, directory=shared / "prompts")
     cache = tmp_path / "cache"
     (cache / "prompts").mkdir(parents=True)
+    (cache / "prompts" / POLICY_MARKER).touch()
     for sentence in public.fixed:
         src = seed._path(sentence)
         if src.exists():

@@ -19,6 +19,7 @@ import numpy as np
 
 from voicebot.audio import Audio, read_wav, write_wav
 from voicebot.cache import cache_dir
+from voicebot.errors import AudioError
 from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
 from voicebot.tts.base import sentences
@@ -65,13 +66,23 @@ def _pattern(template_sentence: str, wildcard: str) -> re.Pattern[str]:
     return re.compile(wildcard.join(re.escape(part) for part in parts), re.DOTALL)
 
 
+# In a prompt directory, marks that it only ever held public sentences. A directory without it was
+# filled by a voicebot that cached every prompt (names, balances) and is emptied once: a cache is
+# files voicebot can always make again.
+POLICY_MARKER = ".public-only"
+
+
 class PromptCache:
     def __init__(self, tts: str = "piper", rate: int = 16000, directory: Path | None = None) -> None:
         self.synth = get_synthesizer(tts)
         self.rate = rate
         self.dir = directory or cache_dir("prompts")
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._memory: dict[str, Audio] = {}
+        if not (self.dir / POLICY_MARKER).exists():
+            for old in self.dir.glob("*.wav"):
+                old.unlink(missing_ok=True)
+            (self.dir / POLICY_MARKER).touch()
+        self._memory: dict[str, Audio] = {}  # public sentences only
         self.public = PublicText()  # nothing is public until warmed or a flow says so
         self.hits = self.misses = 0
         self.private = 0  # personal sentences synthesized and not kept
@@ -90,18 +101,27 @@ class PromptCache:
         if path.name in self._memory:
             self.hits += 1
             return self._memory[path.name]
-        if path.exists():  # only public sentences are ever written
+        public = self.public.allows(sentence)
+        audio = self._from_disk(path)  # only public sentences were ever written (by any flow)
+        if audio is not None:
             self.hits += 1
-            audio = read_wav(path)
         else:
             self.misses += 1
             audio = self.synth.synthesize(sentence).canonical(self.rate)
-            if not self.public.allows(sentence):
+            if not public:
                 self.private += 1
-                return audio
+                return audio  # personal: for this call only, kept nowhere
             write_wav(path, audio)  # atomic: tmp file + rename
-        self._memory[path.name] = audio
+        if public:
+            self._memory[path.name] = audio
         return audio
+
+    @staticmethod
+    def _from_disk(path: Path) -> Audio | None:
+        try:
+            return read_wav(path) if path.exists() else None
+        except AudioError:  # removed or damaged meanwhile (another process): render it again
+            return None
 
     def stream(self, text: str) -> Iterator[Audio]:
         """Sentence by sentence: cached sentences come back at once, new ones as rendered."""
