@@ -71,8 +71,9 @@ def parse_flow_text(text: str, source: str, intents: Collection[str] | None = No
         where = ".".join(str(p) for p in loc)
         raise ConfigError(f"{source}:{_line(lines, loc)}: {where}: {err['msg']}") from None
     check_references(spec, lines, source)
-    check_templates(spec, lines, source)
-    check_intents(spec, lines, source, project_intents() if intents is None else intents)
+    at = lambda loc: f"{source}:{_line(lines, loc)}"  # noqa: E731
+    check_templates(spec, at)
+    check_intents(spec, at, project_intents() if intents is None else intents)
     return spec, lines
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import string
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,11 +74,10 @@ def templates(spec: FlowSpec) -> Iterator[tuple[Path_, str, frozenset[str]]]:
             yield ("hours", name, "say"), hours.say, frozenset()
 
 
-def check_templates(spec: FlowSpec, lines: dict[Path_, int], source: str) -> None:
-    from voicebot.flow.loader import _line
-
+def check_templates(spec: FlowSpec, at: Callable[[Path_], str]) -> None:
+    """`at(loc)` is "file:line" of a location in the flow."""
     for loc, text, allowed in templates(spec):
-        where = f"{source}:{_line(lines, loc)}: {'.'.join(str(p) for p in loc)}"
+        where = f"{at(loc)}: {'.'.join(str(p) for p in loc)}"
         try:
             names = fields(text)
         except ValueError as exc:
@@ -90,10 +89,8 @@ def check_templates(spec: FlowSpec, lines: dict[Path_, int], source: str) -> Non
                                   f"(variables here: {known})")
 
 
-def check_intents(spec: FlowSpec, lines: dict[Path_, int], source: str, intents: Collection[str]) -> None:
+def check_intents(spec: FlowSpec, at: Callable[[Path_], str], intents: Collection[str]) -> None:
     """Intent names the flow maps must be ones the NLU can produce."""
-    from voicebot.flow.loader import _line
-
     if not intents:
         return
     known = set(intents)
@@ -106,7 +103,7 @@ def check_intents(spec: FlowSpec, lines: dict[Path_, int], source: str, intents:
             used += [(("states", sname, "dtmf", key), target) for key, target in state.dtmf.items()]
     for loc, name in used:
         if name not in known:
-            raise ConfigError(f"{source}:{_line(lines, loc)}: {'.'.join(str(p) for p in loc)}: "
+            raise ConfigError(f"{at(loc)}: {'.'.join(str(p) for p in loc)}: "
                               f"unknown intent {name!r}{_suggest(name, known)}")
 
 
