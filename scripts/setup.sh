@@ -27,9 +27,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log=.venv/pip.log; : > "$log"
   pipi() { .venv/bin/pip install --progress-bar off "$@" >>"$log" 2>&1 || { tail -40 "$log"; exit 1; }; }
   pipi --upgrade pip
-  # CPU torch first: an unpinned torch would pull gigabytes of CUDA wheels.
-  pipi torch==2.13.0
+  # CPU torch first: PyPI's Linux torch wheels depend on gigabytes of CUDA libraries (nvidia-*);
+  # the +cpu build comes from PyTorch's CPU index (or a local wheelhouse when offline).
+  pipi "torch==2.13.0+cpu" --extra-index-url https://download.pytorch.org/whl/cpu
   pipi -e ".[test]"
-  .venv/bin/python -c "import voicebot, torch, faster_whisper, webrtcvad, piper, spacy"
+  .venv/bin/python -c "import voicebot, torch, faster_whisper, webrtcvad, piper, spacy, hypothesis
+assert torch.version.cuda is None, 'a CUDA build of torch was installed'"
+  if .venv/bin/pip list 2>/dev/null | grep -qiE '^(nvidia-|triton )'; then
+    echo "setup: CUDA packages were pulled in:"; .venv/bin/pip list | grep -iE '^(nvidia-|triton )'; exit 1
+  fi
   echo "$want" > "$stamp"
 fi

@@ -10,6 +10,24 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+
+def _cpu_has(flag: str) -> bool:
+    try:
+        return any(line.startswith("flags") and flag in line.split()
+                   for line in open("/proc/cpuinfo", encoding="ascii", errors="replace"))
+    except OSError:
+        return False
+
+
+# One kernel path for Whisper (CTranslate2) on every x86-64 test machine: oneDNN rather than MKL
+# (which CTranslate2 picks on Intel only) and AVX2 rather than AVX-512. Kernels round differently,
+# and a word heard differently on another CPU must not change what a test sees. Set before
+# ctranslate2 is imported; subprocesses (CLI tests) inherit it.
+os.environ.setdefault("CT2_USE_MKL", "0")
+if _cpu_has("avx2"):
+    os.environ.setdefault("CT2_FORCE_CPU_ISA", "AVX2")
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+
 from voicebot import speechgen  # noqa: E402
 
 

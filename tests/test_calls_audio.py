@@ -61,9 +61,10 @@ def print_call(record) -> None:
     print("outcome:", record["outcome"], record["queue"], record["reason"])
 
 
-def first_intent(record) -> str | None:
-    """The intent of the caller's first turn (turn 0 is the bot's greeting)."""
-    return next((t["caller"]["intent"] for t in record["turns"] if t["caller"]["intent"]), None)
+def served(record) -> list[str]:
+    """The requests the call acted on. Not the first turn's raw intent: a turn the bot did not get
+    (and the caller said again) is no part of what the call achieved."""
+    return record["intents"]
 
 
 def bot_text(record) -> str:
@@ -74,14 +75,14 @@ def test_balance_then_survey(call):
     record, _ = call(["I'd like to check my account balance please", *AUTH, "no thanks", "four"])
     assert record["authenticated"] is True
     assert record["outcome"] == "completed" and record["csat"] == 4
-    assert "1,520" in bot_text(record) or "one thousand five hundred twenty" in bot_text(record)
-    assert first_intent(record) == "check_balance"
+    assert "one thousand five hundred twenty dollars and seventy-five cents" in bot_text(record)
+    assert served(record) == ["check_balance"]
 
 
 def test_lost_card_over_the_phone_line(call):
     record, session = call(["I lost my card", "dtmf:12345678", "dtmf:2468", "no that's all", "dtmf:5"],
                            voice="flite:slt", channel=TELEPHONE_QUIET)
-    assert first_intent(record) == "report_lost_card"
+    assert served(record) == ["report_lost_card"]
     assert "blocked" in bot_text(record)
     assert record["outcome"] == "completed" and record["csat"] == 5
     cards = session.engine.store.get_customer("12345678").cards  # the store really holds the block
@@ -97,7 +98,7 @@ def test_lost_card_over_the_phone_line(call):
 )
 def test_routed_without_authentication(call, utterance, intent, queue, reason):
     record, _ = call([utterance], voice="espeak:en-us")
-    assert first_intent(record) == intent
+    assert served(record) == [intent]
     assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", queue, reason)
     assert record["authenticated"] is False
 
@@ -109,8 +110,12 @@ def test_transfer_money_authenticates_then_routes(call):
 
 
 def test_vip_known_by_caller_id(call):
-    record, _ = call(["can I speak to someone about a loan"], caller_id="+15551230002")
-    assert record["priority"] == "vip" and record["queue"] == "loans"
+    """Bob (VIP) is known by his number alone. "Someone about a loan" sits between speak_to_agent
+    and loan_inquiry, so which one wins moves with a CPU's rounding: when the bot asks which he
+    means, he answers like a person ("a loan"); when it does not, the answer is never needed."""
+    record, _ = call(["can I speak to someone about a loan", "a loan"], caller_id="+15551230002")
+    assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", "loans", "routing")
+    assert record["priority"] == "vip" and record["authenticated"] is False
 
 
 def test_angry_caller_is_escalated(call):
@@ -159,9 +164,11 @@ def test_pin_and_id_are_redacted(call):
 
 
 def test_after_hours_loan_call(call):
-    record, _ = call(["I'd like to ask about a mortgage loan"], now=SUNDAY_NIGHT)
-    assert record["queue"] == "loans" or "hours" in bot_text(record)
-    assert "open" in bot_text(record) or "callback" in bot_text(record) or "call you back" in bot_text(record)
+    record, session = call(["I'd like to ask about a mortgage loan", "yes please"], now=SUNDAY_NIGHT)
+    # the loans queue is closed on Sunday night and its after_hours is `callback`
+    assert (record["outcome"], record["queue"], record["disposition"]) == ("transferred", "loans", "callback")
+    assert "we're closed right now. would you like us to call you back" in bot_text(record)
+    assert [t["kind"] for t in session.engine.store.tasks()] == ["callback"]
 
 
 def test_multi_turn_single_wav(stack, flow, speak, tmp_path):
@@ -172,7 +179,7 @@ def test_multi_turn_single_wav(stack, flow, speak, tmp_path):
     path = write_wav(tmp_path / "call.wav", with_silence(turns, gap_s=1.5))
     engine = CallEngine(flow, open_store(f"sqlite:///{tmp_path / 'x.db'}", demo=True), now=WEEKDAY_NOON)
     record = replay_audio(Session(engine, stack), [str(path)]).engine.record.to_dict()
-    assert first_intent(record) == "branch_hours"
+    assert served(record) == ["branch_hours"]
     assert record["outcome"] == "completed" and record["csat"] == 3
 
 
@@ -187,7 +194,7 @@ def test_multi_turn_single_wav(stack, flow, speak, tmp_path):
 )
 def test_account_requests_authenticate_then_route(call, utterance, intent, queue):
     record, _ = call([utterance, "dtmf:12345678", "dtmf:2468"], voice="flite:awb", channel=TELEPHONE_QUIET)
-    assert first_intent(record) == intent and record["authenticated"] is True
+    assert served(record) == [intent] and record["authenticated"] is True
     assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", queue, "routing")
 
 
@@ -200,7 +207,7 @@ def test_account_requests_authenticate_then_route(call, utterance, intent, queue
 )
 def test_more_self_service(call, utterance, intent, expected):
     record, _ = call([utterance, *AUTH, "no thank you", "dtmf:4"], voice="espeak:en-us+f3")
-    assert first_intent(record) == intent
+    assert served(record) == [intent]
     assert expected in bot_text(record)
     assert record["outcome"] == "completed" and record["csat"] == 4
 
@@ -208,8 +215,8 @@ def test_more_self_service(call, utterance, intent, expected):
 def test_complaint_waits_long_so_a_callback_is_offered(call):
     record, session = call(["I want to make a formal complaint about the service", "yes please"],
                            caller_id="+15551230001")
-    assert first_intent(record) == "complaint" and record["queue"] == "complaints"
-    assert "call you back" in bot_text(record) or "callback" in bot_text(record)
+    assert served(record) == ["complaint"] and record["queue"] == "complaints"
+    assert "would you like us to call you back at this number instead" in bot_text(record)
     assert record["disposition"] == "callback"
     assert any(t["kind"] == "callback" for t in session.engine.store.tasks())
 

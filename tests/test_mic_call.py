@@ -79,11 +79,49 @@ def test_live_microphone_call_self_service_and_survey(pulse, tmp_path):
     assert record["outcome"] == "completed" and record["csat"] == 5
 
 
+# Runs `voicebot ARGS` with an import spy: every first import of a model runtime (and of
+# sounddevice, which the microphone check uses) is written, in order, to the file in argv[1].
+SPY = """
+import importlib.abc, json, sys
+WATCH = ("sounddevice", "faster_whisper", "ctranslate2", "onnxruntime", "piper", "torch",
+         "transformers", "voicebot.nlu.runtime", "voicebot.asr.whisper")
+seen = []
+class Spy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in WATCH:
+            seen.append(name)
+        return None
+sys.meta_path.insert(0, Spy())
+out = sys.argv[1]
+sys.argv = ["voicebot", *sys.argv[2:]]
+try:
+    from voicebot.cli import main
+    main()
+finally:
+    open(out, "w").write(json.dumps(seen))
+"""
+
+
+def _spied(args: list[str], tmp_path: Path, env: dict) -> tuple[subprocess.CompletedProcess, list[str]]:
+    log = tmp_path / "imports.json"
+    proc = subprocess.run([sys.executable, "-c", SPY, str(log), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+    return proc, json.loads(log.read_text())
+
+
 def test_no_microphone_is_reported_before_models_load(tmp_path):
     # no PulseAudio server at this runtime dir and no sound card: PortAudio finds no input device
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path), "PULSE_SERVER": "unix:/nonexistent"}
-    started = time.perf_counter()
-    proc = subprocess.run([*VOICEBOT, "call", "--device", "no-such-mic"], env=env, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path), "PULSE_SERVER": "unix:/nonexistent",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc, imported = _spied(["call", "--device", "no-such-mic", "--db", f"sqlite:///{tmp_path / 'x.db'}"],
+                            tmp_path, env)
     assert proc.returncode == 2
     assert "microphone" in proc.stderr and "Traceback" not in proc.stderr
-    assert "loading models" not in proc.stdout + proc.stderr, time.perf_counter() - started
+    assert imported == ["sounddevice"]  # the microphone was checked, and no model runtime loaded
+    assert not (tmp_path / "x.db").exists()  # nor was the database opened
+
+    # the spy does see models load: the same command path with text needs the NLU
+    proc, imported = _spied(["replay", "--text", "what time does the branch open", "--tts", "none",
+                             "--db", f"sqlite:///{tmp_path / 'y.db'}"], tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert "voicebot.nlu.runtime" in imported and "onnxruntime" in imported

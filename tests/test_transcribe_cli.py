@@ -126,10 +126,13 @@ def test_eval_manifest_reports_wer(runner, lost_card, bad_files):
     assert res.exit_code == 2  # one listed file is missing: reported, the rest still scored
     report = json.loads(res.stdout)
     good, missing = report["results"]
-    assert good["reference"] == "I lost my card" and good["wer"] == report["wer"]
-    assert 0.0 <= report["wer"] <= 0.25 and missing["error"] and "nothing_here.wav" in missing["error"]
+    assert (report["files"], report["errors"]) == (2, 1)  # counted as an error, not as absent
+    assert good["reference"] == "I lost my card" and 0.0 <= good["wer"] <= 0.25
+    assert missing["error"] and "nothing_here.wav" in missing["error"] and missing["wer"] is None
+    # the unread file's one reference word counts as an error: (errors of 4 words + 1) / 5 words
+    assert report["wer"] == round((good["wer"] * 4 + 1) / 5, 4)
     table = runner.invoke(app, ["transcribe", "--eval", str(manifest)])
-    assert "overall WER" in table.stdout and "WER" in table.stdout
+    assert "overall WER" in table.stdout and "1 of 2 files could not be read" in table.stdout
 
 
 def test_malformed_manifest_names_file_and_line(runner, tmp_path):

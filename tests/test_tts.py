@@ -38,6 +38,17 @@ def test_prompt_cache_renders_once_and_at_telephone_rate(tmp_path):
     assert (again.hits, again.misses) == (1, 0)
 
 
+def test_a_prompt_cache_from_before_the_public_only_policy_is_emptied_once(tmp_path):
+    from voicebot.pipeline.prompts import POLICY_MARKER
+
+    (tmp_path / "0123456789abcdef0123.wav").write_bytes(b"RIFF")  # e.g. "Thank you, Alice, ..."
+    PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [POLICY_MARKER]
+    (tmp_path / "0123456789abcdef0123.wav").write_bytes(b"RIFF")  # written under the policy
+    PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    assert (tmp_path / "0123456789abcdef0123.wav").exists()
+
+
 def test_a_flows_fixed_prompts_are_rendered_before_the_call(tmp_path):
     from voicebot.flow import load_flow
     from voicebot.pipeline.prompts import fixed_prompts
@@ -50,3 +61,31 @@ def test_a_flows_fixed_prompts_are_rendered_before_the_call(tmp_path):
     before = cache.misses
     cache.render("Thanks. Now your four-digit PIN, please.")
     assert cache.misses == before and cache.warm(prompts) == 0  # nothing new to render
+
+
+def test_the_flow_decides_which_prompts_may_be_cached():
+    from voicebot.flow import load_flow
+    from voicebot.pipeline.prompts import PublicText
+
+    public = PublicText.of_flow(load_flow("flows/bank.yml"))
+    for sentence in ("I'll connect you with a specialist in card services who can help.",
+                     "You're number 2 in line, about three minutes wait.", "Sorry, I didn't get that."):
+        assert public.allows(sentence), sentence
+    for sentence in ("Thank you, Alice, you're verified.",  # {first_name}
+                     "Your available balance is one thousand five hundred twenty dollars.",  # {balance}
+                     "To recap: your debit card ending in 4 3 2 1 is now blocked.",  # {recap}
+                     "Welcome back to Demo Bank, Bob.",  # say_known
+                     "Something no template of the flow says."):  # unknown text is personal
+        assert not public.allows(sentence), sentence
+
+
+def test_personal_sentences_are_spoken_but_kept_nowhere(tmp_path):
+    from voicebot.flow import load_flow
+
+    cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    cache.follow(load_flow("flows/bank.yml"))
+    on_disk = set(tmp_path.iterdir())
+    audio = cache.render("Thank you, Alice, you're verified. Sorry, I didn't get that.")
+    assert audio.duration > 1.0 and cache.private == 1
+    assert set(tmp_path.iterdir()) == on_disk  # the public sentence was already there from warm()
+    assert cache._path("Thank you, Alice, you're verified.").name not in cache._memory

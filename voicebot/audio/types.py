@@ -23,6 +23,13 @@ class Audio:
     def __post_init__(self) -> None:
         if self.samples.dtype != np.int16:
             raise TypeError(f"Audio samples must be int16, got {self.samples.dtype}")
+        # A wrong rate or channel count would silently play audio at the wrong speed or pitch.
+        if not 0 < self.rate <= 384_000:
+            raise ValueError(f"Audio rate must be 1..384000 Hz, got {self.rate}")
+        shape_channels = 1 if self.samples.ndim == 1 else self.samples.shape[1]
+        if self.samples.ndim > 2 or shape_channels != self.channels or self.channels < 1:
+            raise ValueError(f"Audio samples of shape {self.samples.shape} do not hold "
+                             f"{self.channels} channel(s)")
 
     @classmethod
     def from_float(cls, data: np.ndarray, rate: int) -> Audio:

@@ -3,13 +3,18 @@ with libsndfile; write 16-bit PCM WAVs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from voicebot.audio.types import Audio
+from voicebot.audio.wavheader import check_header
 from voicebot.errors import AudioError
+
+# What libsndfile raises on a file it cannot decode (MemoryError: a size field it believed).
+_DECODE_ERRORS = (RuntimeError, sf.LibsndfileError, ValueError, MemoryError)
 
 # What libsndfile decodes that a caller's recording may plausibly be in.
 SUPPORTED_SUBTYPES = {
@@ -25,23 +30,25 @@ def read_wav(path: str | Path) -> Audio:
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not a WAV file")
-    with open(path, "rb") as fh:
-        head = fh.read(12)
-    if len(head) == 0:
-        raise AudioError(f"{path}: empty file")
-    if head[:4] not in (b"RIFF", b"RIFX", b"RF64") or head[8:12] != b"WAVE":
-        raise AudioError(f"{path}: not a WAV file (no RIFF/WAVE header)")
     try:
+        if path.stat().st_size == 0:
+            raise AudioError(f"{path}: empty file")
+        header = check_header(path)
         info = sf.info(str(path))
-    except (RuntimeError, sf.LibsndfileError) as exc:
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror})") from None
+    except _DECODE_ERRORS as exc:
         raise AudioError(f"{path}: unreadable WAV ({_short(exc)})") from None
+    if (info.channels, info.samplerate) != (header.channels, header.rate):
+        raise AudioError(f"{path}: WAV header is inconsistent ({header.channels} channels at "
+                         f"{header.rate} Hz, decoder sees {info.channels} at {info.samplerate})")
     if info.subtype not in SUPPORTED_SUBTYPES:
         raise AudioError(f"{path}: unsupported WAV encoding {info.subtype} ({info.subtype_info})")
     try:
         # libsndfile does not scale float files to the int range on integer reads.
         as_float = info.subtype in ("FLOAT", "DOUBLE")
         data, rate = sf.read(str(path), dtype="float32" if as_float else "int16", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
+    except (OSError, *_DECODE_ERRORS) as exc:
         raise AudioError(f"{path}: truncated or corrupt WAV ({_short(exc)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: WAV holds no audio samples (truncated or empty)")
@@ -53,9 +60,15 @@ def read_wav(path: str | Path) -> Audio:
 
 
 def write_wav(path: str | Path, audio: Audio, subtype: str = "PCM_16") -> Path:
+    """Written to a temporary name and renamed, so a crash never leaves half a WAV at `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), audio.samples, audio.rate, subtype=subtype, format="WAV")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        sf.write(str(tmp), audio.samples, audio.rate, subtype=subtype, format="WAV")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

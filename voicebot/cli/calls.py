@@ -12,7 +12,6 @@ import typer
 
 from voicebot.cli.app import app, console, err_console, fail, print_json
 from voicebot.events import Prompt, Transcript, Understood
-from voicebot.pipeline.prompts import fixed_prompts
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
@@ -38,7 +37,7 @@ def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: st
     with console.status("loading models and rendering the flow's fixed prompts…", spinner="dots"):
         stack = Stack.load(asr=asr, tts=tts, model=model)
         if stack.prompts is not None:
-            stack.prompts.warm(fixed_prompts(call_flow))
+            stack.prompts.follow(call_flow)  # its policy: personal prompts never reach the disk
     engine = CallEngine(call_flow, open_worker_store(db, demo), caller_id=caller_id,
                         now=at or datetime.now().astimezone())
     return engine, stack

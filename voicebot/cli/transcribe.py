@@ -113,13 +113,17 @@ def transcribe(
 
 
 def _score(results: list[FileResult], references: dict[str, str]) -> float:
+    """Overall WER. A file that could not be read heard nothing: every reference word of it counts
+    as an error (deleted), so a broken file can never make the score look better."""
     errors = words = 0
     for r in results:
         r.reference = references.get(r.file)
-        if r.reference is not None and r.error is None:
-            s = score(r.reference, r.text)
+        if r.reference is None:
+            continue
+        s = score(r.reference, "" if r.error else r.text)
+        if r.error is None:
             r.wer = round(s.wer, 4)
-            errors, words = errors + s.errors, words + s.ref_words
+        errors, words = errors + s.errors, words + s.ref_words
     return round(errors / words, 4) if words else 0.0
 
 
@@ -129,7 +133,9 @@ def _report(results: list[FileResult], overall: float | None, as_json: bool, eva
             err_console.print(f"[bold red]error:[/] {r.error}", highlight=False, soft_wrap=True)
     if as_json:
         rows = [asdict(r) for r in results]
-        print_json({"results": rows, "wer": overall} if evaluating else rows)
+        failed = sum(1 for r in results if r.error)
+        print_json({"results": rows, "wer": overall, "files": len(results), "errors": failed}
+                   if evaluating else rows)
         return
     table = Table(show_header=True, header_style="bold")
     for col in ["file", "text", "duration s", "processing s", "RTF"] + (["WER"] if evaluating else []):
@@ -140,4 +146,7 @@ def _report(results: list[FileResult], overall: float | None, as_json: bool, eva
             table.add_row(*cells, *([f"{r.wer:.3f}"] if evaluating else []))
     console.print(table)
     if evaluating:
-        console.print(f"overall WER: {overall:.3f}")
+        failed = sum(1 for r in results if r.error)
+        note = (f" ({failed} of {len(results)} files could not be read; their reference words "
+                "count as errors)") if failed else f" ({len(results)} files)"
+        console.print(f"overall WER: {overall:.3f}{note}", highlight=False)

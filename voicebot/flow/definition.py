@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +48,13 @@ class Flow:
         return self.intent_queue(intent) or fallback
 
 
-def load_flow(path: str | Path) -> Flow:
-    """Read and validate a flow YAML; ConfigError "file:line: problem" when it is wrong."""
-    spec, _lines = load_flow_spec(path)
+def load_flow(path: str | Path, intents: Collection[str] | None = None) -> Flow:
+    """Read and validate a flow YAML; ConfigError "file:line: problem" when it is wrong. `intents`:
+    the names the NLU produces (default: the project's intents/*.yml)."""
+    spec, _lines = load_flow_spec(path, intents)
     return Flow(spec, str(path))
 
 
-def flow_from_text(text: str, source: str = "<string>") -> Flow:
-    spec, _lines = parse_flow_text(text, source)
+def flow_from_text(text: str, source: str = "<string>", intents: Collection[str] | None = None) -> Flow:
+    spec, _lines = parse_flow_text(text, source, intents)
     return Flow(spec, source)

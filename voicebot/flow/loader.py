@@ -3,6 +3,7 @@ every problem as ConfigError "file:line: what"."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from voicebot.errors import ConfigError
 from voicebot.flow.schema import FlowSpec
+from voicebot.flow.templates import check_intents, check_templates, project_intents
 
 Path_ = tuple[Any, ...]
 
@@ -43,18 +45,22 @@ def _line(lines: dict[Path_, int], loc: Path_) -> int:
     return 1
 
 
-def parse_flow_text(text: str, source: str) -> tuple[FlowSpec, dict[Path_, int]]:
+def parse_flow_text(text: str, source: str, intents: Collection[str] | None = None
+                    ) -> tuple[FlowSpec, dict[Path_, int]]:
+    """Parse and validate; `intents` are the names the NLU can produce (None: the project's
+    intents/*.yml; an empty collection skips the intent check)."""
+    lines: dict[Path_, int] = {}
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None or not isinstance(node, yaml.MappingNode):
+            raise ConfigError(f"{source}:1: a flow must be a mapping with 'name', 'start' and 'states'")
+        data = _to_data(node, (), lines)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise ConfigError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if node is None or not isinstance(node, yaml.MappingNode):
-        raise ConfigError(f"{source}:1: a flow must be a mapping with 'name', 'start' and 'states'")
-    lines: dict[Path_, int] = {}
-    try:
-        data = _to_data(node, (), lines)
+    except RecursionError:  # aliases nested without end: a YAML bomb, not a flow
+        raise ConfigError(f"{source}:1: YAML nested too deeply") from None
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("{file}", source)) from None
     try:
@@ -65,6 +71,9 @@ def parse_flow_text(text: str, source: str) -> tuple[FlowSpec, dict[Path_, int]]
         where = ".".join(str(p) for p in loc)
         raise ConfigError(f"{source}:{_line(lines, loc)}: {where}: {err['msg']}") from None
     check_references(spec, lines, source)
+    at = lambda loc: f"{source}:{_line(lines, loc)}"  # noqa: E731
+    check_templates(spec, at)
+    check_intents(spec, at, project_intents() if intents is None else intents)
     return spec, lines
 
 
@@ -153,10 +162,17 @@ def reachable_states(spec: FlowSpec) -> set[str]:
     return seen
 
 
-def load_flow_spec(path: str | Path) -> tuple[FlowSpec, dict[Path_, int]]:
+def load_flow_spec(path: str | Path, intents: Collection[str] | None = None
+                   ) -> tuple[FlowSpec, dict[Path_, int]]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}:1: cannot read flow: {exc.strerror}") from None
-    return parse_flow_text(text, str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                          "save the flow as UTF-8") from None
+    return parse_flow_text(text, str(path), intents)

@@ -1,10 +1,17 @@
 """Bot prompts as audio. Fixed prompts are rendered ahead of time and cached on disk by
 text + voice + rate, so only dynamic text (a balance) is synthesized during a call, and that
-sentence by sentence so the first audio can start early."""
+sentence by sentence so the first audio can start early.
+
+Customer data never reaches the disk cache (or outlives the sentence in memory): only a sentence
+the flow proves public — fixed text, or a template filled only from the flow's own data (queue
+labels, waits, hours) — is kept. Anything else (a name, a balance, card digits, an unknown text)
+is personal: synthesized for the call and dropped."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,8 +19,57 @@ import numpy as np
 
 from voicebot.audio import Audio, read_wav, write_wav
 from voicebot.cache import cache_dir
+from voicebot.errors import AudioError
+from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
 from voicebot.tts.base import sentences
+
+
+# Piper logs every text it speaks at DEBUG; prompts carry names and balances, and a DEBUG log is
+# kept and shipped like any other file, so that logger never goes below INFO.
+logging.getLogger("piper").setLevel(logging.INFO)
+
+
+class PublicText:
+    """Which rendered sentences may be cached: the flow's fixed sentences, and sentences of
+    templates whose variables are all public — unless they also fit a personal template."""
+
+    def __init__(self) -> None:
+        self.fixed: set[str] = set()
+        self.public: list[re.Pattern[str]] = []
+        self.personal: list[re.Pattern[str]] = []
+
+    @classmethod
+    def of_flow(cls, flow: object) -> PublicText:
+        policy = cls()
+        spec = getattr(flow, "spec", flow)
+        for _loc, text, _allowed in templates(spec):
+            names = set(fields(text))
+            for sentence in sentences(text):
+                if not fields(sentence):
+                    policy.fixed.add(sentence)
+                elif names <= PUBLIC_VARS:
+                    if len(re.sub(r"\{\w+\}|\W", "", sentence)) >= 3:  # needs words of its own
+                        policy.public.append(_pattern(sentence, ".+?"))
+                else:
+                    policy.personal.append(_pattern(sentence, ".*?"))
+        return policy
+
+    def allows(self, sentence: str) -> bool:
+        if any(p.fullmatch(sentence) for p in self.personal):
+            return False
+        return sentence in self.fixed or any(p.fullmatch(sentence) for p in self.public)
+
+
+def _pattern(template_sentence: str, wildcard: str) -> re.Pattern[str]:
+    parts = re.split(r"\{\w+\}", template_sentence)
+    return re.compile(wildcard.join(re.escape(part) for part in parts), re.DOTALL)
+
+
+# In a prompt directory, marks that it only ever held public sentences. A directory without it was
+# filled by a voicebot that cached every prompt (names, balances) and is emptied once: a cache is
+# files voicebot can always make again.
+POLICY_MARKER = ".public-only"
 
 
 class PromptCache:
@@ -22,8 +78,19 @@ class PromptCache:
         self.rate = rate
         self.dir = directory or cache_dir("prompts")
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._memory: dict[str, Audio] = {}
+        if not (self.dir / POLICY_MARKER).exists():
+            for old in self.dir.glob("*.wav"):
+                old.unlink(missing_ok=True)
+            (self.dir / POLICY_MARKER).touch()
+        self._memory: dict[str, Audio] = {}  # public sentences only
+        self.public = PublicText()  # nothing is public until warmed or a flow says so
         self.hits = self.misses = 0
+        self.private = 0  # personal sentences synthesized and not kept
+
+    def follow(self, flow: object) -> int:
+        """Take the flow's caching policy and render its fixed prompts; returns how many were new."""
+        self.public = PublicText.of_flow(flow)
+        return self.warm(fixed_prompts(flow))
 
     def _path(self, sentence: str) -> Path:
         key = f"{self.synth.name}|{self.synth.voice}|{self.rate}|{sentence}"
@@ -34,17 +101,27 @@ class PromptCache:
         if path.name in self._memory:
             self.hits += 1
             return self._memory[path.name]
-        if path.exists():
+        public = self.public.allows(sentence)
+        audio = self._from_disk(path)  # only public sentences were ever written (by any flow)
+        if audio is not None:
             self.hits += 1
-            audio = read_wav(path)
         else:
             self.misses += 1
             audio = self.synth.synthesize(sentence).canonical(self.rate)
-            tmp = path.with_suffix(".part.wav")
-            write_wav(tmp, audio)
-            tmp.replace(path)
-        self._memory[path.name] = audio
+            if not public:
+                self.private += 1
+                return audio  # personal: for this call only, kept nowhere
+            write_wav(path, audio)  # atomic: tmp file + rename
+        if public:
+            self._memory[path.name] = audio
         return audio
+
+    @staticmethod
+    def _from_disk(path: Path) -> Audio | None:
+        try:
+            return read_wav(path) if path.exists() else None
+        except AudioError:  # removed or damaged meanwhile (another process): render it again
+            return None
 
     def stream(self, text: str) -> Iterator[Audio]:
         """Sentence by sentence: cached sentences come back at once, new ones as rendered."""
@@ -56,7 +133,10 @@ class PromptCache:
         return Audio(np.concatenate(parts), self.rate)
 
     def warm(self, texts: Iterable[str]) -> int:
-        """Render fixed prompts ahead of the call; returns how many sentences were new."""
+        """Render fixed prompts ahead of the call (declaring them public); returns how many
+        sentences were new."""
+        texts = list(texts)
+        self.public.fixed.update(s for text in texts for s in sentences(text))
         before = self.misses
         for text in texts:
             for _ in self.stream(text):

@@ -1,0 +1,123 @@
+"""What a flow's prompts may say: the {variables} each template can use, which of them carry
+customer data, and the load-time checks that catch a typo in a placeholder or an intent name
+before a caller hears it (instead of a KeyError, or "{balanse}" read out, mid-call)."""
+
+from __future__ import annotations
+
+import difflib
+import string
+from collections.abc import Callable, Collection, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from voicebot.errors import ConfigError
+from voicebot.flow.schema import FlowSpec
+
+Path_ = tuple[Any, ...]
+
+# Variables a state's say/ask/done (and auth `verified`) may use, set by the engine and actions:
+# the caller's name, action results, branch hours, the recap of what was done. `store_as` names
+# add to these per flow.
+STATE_VARS = frozenset({"first_name", "balance", "transactions", "card", "hours", "recap"})
+# Messages are filled by the engine with exactly these; every other message is spoken as written.
+MESSAGE_VARS: dict[str, frozenset[str]] = {
+    "clarify": frozenset({"first", "second"}),
+    "transfer": frozenset({"queue"}),
+    "escalate": frozenset({"queue"}),
+    "queue_position": frozenset({"position", "wait"}),
+    "callback_offer": frozenset({"wait"}),
+    "recap": frozenset({"items"}),
+}
+# Variables filled from the flow itself (queue labels, intent labels, hours, waits), never from a
+# customer: a prompt using only these may be cached on disk. Everything else is personal.
+PUBLIC_VARS = frozenset({"queue", "position", "wait", "first", "second", "hours"})
+
+PROJECT_INTENTS = Path(__file__).resolve().parents[2] / "intents"
+
+
+def fields(template: str) -> list[str]:
+    """The {names} a template uses; ValueError for broken braces or anything but a plain name."""
+    names = []
+    for _literal, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError(f"placeholder {{{name}{'!' + conversion if conversion else ''}"
+                             f"{':' + spec if spec else ''}}} must be a plain {{name}}")
+        names.append(name)
+    return names
+
+
+def templates(spec: FlowSpec) -> Iterator[tuple[Path_, str, frozenset[str]]]:
+    """Every prompt text of the flow with where it is and the variables it may use."""
+    state_vars = STATE_VARS | {s.store_as for s in spec.states.values() if s.store_as}
+    for name, state in spec.states.items():
+        for key in ("say", "say_known", "ask", "done"):
+            if getattr(state, key):
+                yield ("states", name, key), getattr(state, key), state_vars
+        for key in ("no_match", "no_input"):  # spoken as written
+            if getattr(state, key):
+                yield ("states", name, key), getattr(state, key), frozenset()
+        if state.transfer:
+            for key in ("extension", "external"):
+                if getattr(state.transfer, key):
+                    yield ("states", name, "transfer", key), getattr(state.transfer, key), state_vars
+    for key, text in spec.messages.model_dump().items():
+        if isinstance(text, str):
+            yield ("messages", key), text, MESSAGE_VARS.get(key, frozenset())
+    for key, text in spec.authentication.model_dump().items():
+        if isinstance(text, str):
+            yield ("authentication", key), text, state_vars if key == "verified" else frozenset()
+    for name, hours in spec.hours.items():
+        if hours.say:
+            yield ("hours", name, "say"), hours.say, frozenset()
+
+
+def check_templates(spec: FlowSpec, at: Callable[[Path_], str]) -> None:
+    """`at(loc)` is "file:line" of a location in the flow."""
+    for loc, text, allowed in templates(spec):
+        where = f"{at(loc)}: {'.'.join(str(p) for p in loc)}"
+        try:
+            names = fields(text)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc} (write {{{{ and }}}} for literal braces)") from None
+        for name in names:
+            if name not in allowed:
+                known = ", ".join(sorted(allowed)) or "none: this text is spoken as written"
+                raise ConfigError(f"{where}: unknown variable {{{name}}}{_suggest(name, allowed)} "
+                                  f"(variables here: {known})")
+
+
+def check_intents(spec: FlowSpec, at: Callable[[Path_], str], intents: Collection[str]) -> None:
+    """Intent names the flow maps must be ones the NLU can produce."""
+    if not intents:
+        return
+    known = set(intents)
+    used: list[tuple[Path_, str]] = []
+    for section in ("requests", "global_intents", "intent_labels"):
+        used += [((section, name), name) for name in getattr(spec, section)]
+    used += [(("escalation", "queues", name), name) for name in spec.escalation.queues]
+    for sname, state in spec.states.items():
+        if state.expect == "intent":
+            used += [(("states", sname, "dtmf", key), target) for key, target in state.dtmf.items()]
+    for loc, name in used:
+        if name not in known:
+            raise ConfigError(f"{at(loc)}: {'.'.join(str(p) for p in loc)}: "
+                              f"unknown intent {name!r}{_suggest(name, known)}")
+
+
+@lru_cache(maxsize=1)
+def project_intents() -> frozenset[str]:
+    """The intent names in the project's intents/*.yml (what the shipped model is trained on);
+    empty when the data is not there (an installed package), which skips the check."""
+    if not PROJECT_INTENTS.is_dir():
+        return frozenset()
+    from voicebot.nlu.dataset import load_intents_dir  # data loading only, no model
+
+    return frozenset(load_intents_dir(PROJECT_INTENTS).labels())
+
+
+def _suggest(name: str, options: Collection[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
