@@ -4,6 +4,8 @@ what is not there answer None/False instead of raising; order and filters hold."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from datetime import date
 from decimal import Decimal
 
@@ -77,7 +79,8 @@ def test_a_call_is_readable_while_it_happens_and_finished_replaces_it(tmp_path):
     final = {**_header("c1", "2026-11-18T12:00:00-05:00"), "ended_at": "2026-11-18T12:03:00-05:00",
              "outcome": "transferred", "turns": [{"state": "greeting"}]}
     store.finish_call(final)
-    assert _other_connection(tmp_path).calls() == [final]  # the finished record is the call now
+    [got] = _other_connection(tmp_path).calls()  # the finished record is the call now
+    assert {key: got[key] for key in final} == final
 
 
 def test_calls_come_back_in_start_order(tmp_path):
@@ -89,18 +92,20 @@ def test_calls_come_back_in_start_order(tmp_path):
 
 def test_finishing_a_call_that_never_started_still_stores_it(tmp_path):
     store = fresh_store(tmp_path)
-    record = {**_header("c9", "2026-11-18T12:00:00-05:00"), "outcome": "abandoned", "ended_at": "x"}
+    record = {**_header("c9", "2026-11-18T12:00:00-05:00"), "outcome": "abandoned",
+              "ended_at": "2026-11-18T12:01:00-05:00"}
     store.finish_call(record)
-    assert store.calls() == [record]
+    [got] = store.calls()
+    assert {key: got[key] for key in record} == record
 
 
 # ---- TaskStore ------------------------------------------------------------------------------
 def test_tasks_keep_their_order_and_filter_by_kind(tmp_path):
     store = fresh_store(tmp_path)
-    store.add_task({"kind": "callback", "caller_id": "+1", "queue": "loans", "created_at": "t1"})
+    store.add_task({"kind": "callback", "caller_id": "+1", "queue": "loans", "created_at": "2026-11-18T12:01:00+00:00"})
     store.add_task({"kind": "voicemail", "caller_id": "+2", "text": "call me", "recording": "a.wav",
-                    "created_at": "t2"})
-    store.add_task({"kind": "callback", "caller_id": "+3", "created_at": "t3"})
+                    "created_at": "2026-11-18T12:02:00+00:00"})
+    store.add_task({"kind": "callback", "caller_id": "+3", "created_at": "2026-11-18T12:03:00+00:00"})
     again = _other_connection(tmp_path)
     assert [t["caller_id"] for t in again.tasks()] == ["+1", "+2", "+3"]
     assert [t["caller_id"] for t in again.tasks("callback")] == ["+1", "+3"]
@@ -113,10 +118,10 @@ def test_tasks_keep_their_order_and_filter_by_kind(tmp_path):
 def test_agent_state_is_shared_and_the_latest_wins(tmp_path):
     store = fresh_store(tmp_path)
     assert "maria" not in store.agent_states()
-    store.set_agent_state("maria", AgentState("busy", "2026-11-18T12:00:00", "2026-11-18T12:07:00"))
-    assert _other_connection(tmp_path).agent_states()["maria"] == AgentState(
-        "busy", "2026-11-18T12:00:00", "2026-11-18T12:07:00")
-    store.set_agent_state("maria", AgentState("available", "2026-11-18T12:07:00"))
+    noon, seven_past = (datetime.fromisoformat(t) for t in ("2026-11-18T12:00:00-05:00", "2026-11-18T12:07:00-05:00"))
+    store.set_agent_state("maria", AgentState("busy", noon, seven_past))
+    assert _other_connection(tmp_path).agent_states()["maria"] == AgentState("busy", noon, seven_past)
+    store.set_agent_state("maria", AgentState("available", seven_past))
     states = _other_connection(tmp_path).agent_states()
-    assert states["maria"] == AgentState("available", "2026-11-18T12:07:00", None)
+    assert states["maria"] == AgentState("available", seven_past, None)
     assert len(states) == 1  # one row per agent, updated in place
