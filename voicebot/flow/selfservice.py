@@ -63,12 +63,14 @@ def _card_words(card: Card) -> str:
 
 def _block_card(store: CustomerStore, customer_id: str, variables: dict[str, Any], said: str) -> str:
     """Block the card the caller means: the kind they named ("my credit card", or their answer to
-    "which card?" kept as {card_kind}), else their only card; with several, ask which."""
+    "which card?" kept as {card_kind}), else their only active card; with several, ask which."""
     cards = [c for c in store.get_customer(customer_id).cards if c.status != "blocked"]
     named = str(variables.get("card_kind") or "").lower() or next(
         (k for k in CARD_KINDS if k in said.lower()), "")
     if named:
         cards = [c for c in cards if c.kind == named]
+    else:  # a card not yet activated (still in the post) is rarely the one lost
+        cards = [c for c in cards if c.status == "active"] or cards
     if not cards:
         variables["card"] = f"{named} card" if named else "card"
         return "no_card"
