@@ -201,7 +201,7 @@ class CallEngine(AuthMixin, HandoffMixin):
     def _person_requested(self, event: Understood | DtmfPressed, state: StateSpec) -> bool:
         """"Can I talk to someone about a loan?", "an agent for my card", "no, I want an agent":
         a caller who asks for a person about a topic goes to that topic's queue (reason
-        caller_request), whatever the prompt asked. A plain "a person, please" is left to the flow."""
+        caller_request), whatever the prompt asked; without a topic, to the flow's agent state."""
         if not isinstance(event, Understood) or AGENT_INTENT not in self.spec.requests:
             return False
         ranked = ranked_intents(event)
@@ -217,8 +217,9 @@ class CallEngine(AuthMixin, HandoffMixin):
                 self.policy.success()
                 self._route(queue, "caller_request", escalated=False)
                 return True
-        if asked_for_person(event.text) and event.intent != AGENT_INTENT and state.expect == "yesno":
-            self._goto_intent(AGENT_INTENT, state)  # "no, I want an agent" at a yes/no prompt
+        if asked_for_person(event.text):  # "no, I want an agent", however unsure the NLU is
+            self.policy.success()
+            self._goto_intent(AGENT_INTENT, state)
             return True
         return False
 

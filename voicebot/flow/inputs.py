@@ -87,9 +87,9 @@ def read_yesno(event: Understood | DtmfPressed, dtmf: dict[str, str]) -> Answer:
 def read_choice(event: Understood | DtmfPressed, state: StateSpec, labels: dict[str, str]) -> Answer:
     """A menu choice by key, by spoken number ("one"), by name, or by intent; else digits."""
     digits = event_digits(event)
-    if digits in state.dtmf:
+    if isinstance(event, DtmfPressed) and digits in state.dtmf:
         return Answer("value", state.dtmf[digits])
-    if isinstance(event, Understood):
+    if isinstance(event, Understood):  # words first: "the credit one" is not key 1
         if event.intent in state.choices:
             return Answer("value", event.intent)
         words = event.text.lower()
@@ -100,6 +100,8 @@ def read_choice(event: Understood | DtmfPressed, state: StateSpec, labels: dict[
         for word in words.replace(",", " ").split():
             if word in _ORDINALS and len(state.choices) == 2:
                 return Answer("value", state.choices[_ORDINALS[word]])
+    if digits in state.dtmf:  # "one", "press two"
+        return Answer("value", state.dtmf[digits])
     if digits and "digits" in state.on and (state.length is None or len(digits) == state.length):
         return Answer("value", "digits", options=(digits,))
     return NO_MATCH
