@@ -63,10 +63,22 @@ def apply_hints(text: str, hints: Hints) -> str:
     if hints.kind == "digits":
         return words_to_digits(text) or text
     if hints.kind == "yesno":
-        return yes_or_no(text) or text
+        return text if says_more(text, hints) else (yes_or_no(text) or text)
     if hints.kind == "choice" and hints.phrases:
         return closest_choice(text, hints.phrases) or text
     return text
+
+
+def says_more(text: str, hints: Hints) -> bool:
+    """Whether a constrained prompt's answer carries more than the prompt asked ("yes, and I also
+    need…", "no, I want an agent", "I want an agent" at a PIN prompt): then the caller's words are
+    recognised openly and kept whole, so the flow can act on the request too."""
+    words = re.findall(r"[a-z']+", text.lower())
+    if hints.kind == "yesno":
+        return len(words) > 3 or (bool(words) and yes_or_no(text) is None)
+    if hints.kind == "digits":
+        return bool(words) and not words_to_digits(text)
+    return False
 
 
 def yes_or_no(text: str) -> str | None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
-from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt
+from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_more
 from voicebot.audio.types import Audio
 from voicebot.errors import ModelError
 from voicebot.events import Transcript
@@ -89,6 +89,9 @@ class WhisperRecognizer:
             text, confidence, alternatives = self._decode(samples, hints, n_best=N_BEST if hints.kind == "free" else 1)
         else:
             text, confidence = "", None
+        if hints.kind in ("yesno", "digits") and says_more(text, hints):  # more than asked: hear it all
+            hints = FREE
+            text, confidence, alternatives = self._decode(samples, hints, n_best=N_BEST)
         return Transcript(apply_hints(text, hints), self.name, pcm.duration, time.perf_counter() - started,
                           confidence, alternatives)
 
