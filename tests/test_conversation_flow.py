@@ -252,3 +252,21 @@ def test_no_input_reprompt_is_never_empty(flow, store):
     engine.handle(said("my account", "check_balance", 0.41, alternatives=(("recent_transactions", 0.38),)))
     actions = engine.handle(silence())
     prompts_are_never_empty(engine, actions)
+
+
+def test_a_number_said_in_groups_across_a_pause_is_joined(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    assert engine.handle(said("1 2 3 4", digits="1234")) == []  # listening on for the rest
+    assert engine.expecting.length == 4
+    assert "PIN" in text_of(engine.handle(said("5 6 7 8", digits="5678")))
+    engine.handle(said("2468", digits="2468"))
+    assert engine.record.authenticated
+
+
+def test_a_group_then_silence_is_a_wrong_length_answer(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(said("1 2 3 4", digits="1234"))
+    reasked = text_of(engine.handle(silence()))
+    assert "eight digits" in reasked and engine.expecting.length == 8

@@ -9,12 +9,17 @@ wrong PIN get the same reply, after the PIN, so nobody learns which numbers exis
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import timedelta
 
-from voicebot.events import DtmfPressed, Understood
+from voicebot.events import DtmfPressed, NoInput, Understood
 from voicebot.flow.actions import Expect
 from voicebot.flow.inputs import event_digits
 from voicebot.flow.speech import number_words
+
+
+_ONLY_DIGITS = re.compile(r"[\d\s,.-]+")
 
 
 class AuthMixin:
@@ -37,13 +42,24 @@ class AuthMixin:
             return self.escalate(reason)
         reask(prefix)
 
-    def _secret_digits(self, event: Understood | DtmfPressed, length: int, reask) -> str | None:
-        """The digits of an ID/PIN answer (remembered for masking), or None after re-asking."""
-        digits = event_digits(event)
+    def _secret_digits(self, event: Understood | DtmfPressed | NoInput, length: int,
+                       reask) -> str | None:
+        """The digits of an ID/PIN answer (remembered for masking), or None while waiting for the
+        rest of a number said in groups, or after re-asking. A spoken group of at most half the
+        digits ("one two three four" … "five six seven eight") is kept and the prompt listens on
+        for the rest, expecting only the digits still missing; silence after it ends the answer.
+        (A longer short answer is a misheard number: it is asked again at once.)"""
+        fresh = "" if isinstance(event, NoInput) else event_digits(event)
+        digits, self._digit_prefix = self._digit_prefix + fresh, ""
         if digits:
             self._secrets.add(digits)
         if len(digits) == length:
             return digits
+        if isinstance(event, Understood) and fresh and len(digits) * 2 <= length \
+                and _ONLY_DIGITS.fullmatch(event.text):  # a group: the rest follows the pause
+            self._digit_prefix = digits
+            self.expecting = replace(self.expecting, length=length - len(digits))
+            return None
         self._auth_failed(reask, f"Sorry, that should be {number_words(length)} digits.")
         return None
 

@@ -79,6 +79,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         self._voicemail_queue: str | None = None
         self.lockout = lockout_for(store)  # wrong PINs per customer number, across calls
         self._request_text = self._last_text = ""  # the caller's latest request, for actions
+        self._digit_prefix = ""  # the first group of an ID/PIN said in groups
 
     # --- the API the Session calls -------------------------------------------------------
     def start(self) -> list[Action]:
@@ -135,6 +136,8 @@ class CallEngine(AuthMixin, HandoffMixin):
             return self._callback_answer(event)
         if kind == "voicemail":
             return self._voicemail_answer(event)
+        if isinstance(event, NoInput) and self._digit_prefix:  # silence after a group of digits
+            return self._auth_id_answer(event) if kind == "auth_id" else self._auth_pin_answer(event)
         if isinstance(event, NoInput):
             return self._failed(self.spec.messages.no_input, "no_input")
         if self._global_intent(event, pending):
