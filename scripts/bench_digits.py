@@ -103,19 +103,23 @@ def items(set_name: str) -> list[dict]:
 
 
 def heard(recognizer, path: str, length: int) -> str:
-    """The digits a call's ID/PIN prompt takes from one answer (its utterances in turn, as the
-    flow joins digits said across pauses)."""
+    """The digits a call's ID/PIN prompt takes from one answer: `voicebot transcribe --expect
+    digits:N` (VAD, the prompt's hints and retries, groups across a pause joined as the flow
+    does). A revision without that path (the baseline) took the first utterance alone."""
     from voicebot.asr import Hints
     from voicebot.asr.numbers import words_to_digits
     from voicebot.audio import Audio, read_wav
-    from voicebot.vad import split_utterances
 
-    audio = read_wav(path).canonical()
-    digits = ""
-    for utt in split_utterances(Audio.silence(0.5) + audio + Audio.silence(1.0)):
-        left = length - len(digits) if 0 < len(digits) < length else length  # as the flow asks
-        digits += words_to_digits(recognizer.transcribe(utt.audio, Hints("digits", length=left)).text)
-    return digits
+    audio = Audio.silence(0.5) + read_wav(path).canonical() + Audio.silence(1.0)
+    try:
+        from voicebot.cli.transcribe import as_prompt_would
+    except ImportError:  # the baseline revision: one utterance is one answer
+        from voicebot.vad import split_utterances
+
+        first = split_utterances(audio)[:1]
+        return "".join(words_to_digits(recognizer.transcribe(u.audio, Hints("digits", length=length)).text)
+                       for u in first)
+    return words_to_digits(as_prompt_would(recognizer, audio, Hints("digits", length=length)))
 
 
 def run(rows: list[dict]) -> list[dict]:
@@ -172,6 +176,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rows", help=argparse.SUPPRESS)  # internal: run rows, print results
     args = parser.parse_args()
+    if not args.rows:  # this tree's voicebot, not an installed one (the baseline sets PYTHONPATH)
+        sys.path.insert(0, str(ROOT))
     if args.rows:
         print(json.dumps(run(json.loads(Path(args.rows).read_text()))))
         return

@@ -30,8 +30,20 @@ DOMAIN_PROMPT = (
 
 
 # Whisper drops or repeats digits in long strings now and then, differently under each prompt;
-# when the prompt said how many digits to expect, the next prompt is tried (docs/asr.md).
-DIGIT_PROMPTS = ("My number is 4 2 7 1 9 0 3.", "Uh, one two, three four. Five.")
+# when the prompt said how many digits to expect, the next prompt is tried (docs/asr.md). The
+# third primes "double"/"triple", which robotic voices otherwise turn into digits ("seven").
+DIGIT_PROMPTS = ("My number is 4 2 7 1 9 0 3.", "Uh, one two, three four. Five.", "It is double 4, 7 2, triple 0 5.")
+
+
+_PROMPT_HINT_KINDS = {"digits": "digits", "csat": "digits", "yesno": "yesno", "choice": "choice"}
+
+
+def prompt_hints(kind: str, length: int | None = None, choices: tuple[str, ...] = ()) -> Hints:
+    """The recogniser hints a flow prompt of this kind sets (Expect.kind: intent, digits, yesno,
+    csat, free, choice) — the same for a live call and for `voicebot transcribe --expect`."""
+    hint = _PROMPT_HINT_KINDS.get(kind, "free")
+    length = 1 if kind == "csat" else length
+    return Hints(kind=hint, phrases=tuple(choices), length=length if hint == "digits" else None)
 
 
 def bias_prompt(hints: Hints, attempt: int = 0) -> str:
