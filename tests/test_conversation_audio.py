@@ -127,3 +127,23 @@ def test_clarifying_question_answered_unclearly_twice(call, voice, channel):
     assert no_empty_prompts(record)
     assert "customer number" in " ".join(t["bot"]["text"] for t in record["turns"])
     assert set(record["intents"]) & {"recent_transactions", "check_balance"}
+
+
+def test_transcribe_expect_recognises_as_the_prompt_would(speak, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from voicebot.cli import _load_commands
+    from voicebot.cli.app import app
+
+    _load_commands()
+    pin = speak("two four six eight", "flite:kal", TELEPHONE)
+    answer = speak("yes, and I also need to talk to a person", "piper", TELEPHONE)
+    done = CliRunner().invoke(app, ["transcribe", "--expect", "digits:4", "--json", str(pin)])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)[0]["text"] == "2468"
+    done = CliRunner().invoke(app, ["transcribe", "--expect", "yesno", "--json", str(answer)])
+    assert "person" in json.loads(done.output)[0]["text"].lower()  # more than yes: kept whole
+    bad = CliRunner().invoke(app, ["transcribe", "--expect", "digits:four", str(pin)])
+    assert bad.exit_code == 2 and "--expect" in bad.output
