@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session as DbSession
 
-from voicebot.flow import CallEngine, load_flow
-from voicebot.pipeline import Session, Stack
+from test_calls_audio import flow, stack  # noqa: F401  (the bank flow, models loaded once)
+
+from voicebot.flow import CallEngine
+from voicebot.pipeline import Session
 from voicebot.speechgen import CLEAN, TELEPHONE
 from voicebot.store import open_store
 from voicebot.store.models import CustomerRow
@@ -23,16 +25,6 @@ pytestmark = pytest.mark.slow
 
 WEEKDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=ZoneInfo("America/New_York"))
 ID = "my customer number is one two three four five six seven eight"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    return Stack.load(asr="whisper", tts=None)
-
-
-@pytest.fixture(scope="module")
-def flow():
-    return load_flow("flows/bank.yml")
 
 
 @pytest.fixture

@@ -7,22 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flow_support import BANK, OPEN, authenticate, fresh_store, start, text_of, transfer_of
+from flow_support import OPEN, authenticate, start, text_of, transfer_of
+from test_flow_bank import flow, store  # noqa: F401  (the bank flow and a fresh demo store)
 
 from voicebot.errors import ConfigError
-from voicebot.flow import Ask, Hangup, flow_from_text, load_flow
+from voicebot.flow import Ask, Hangup, flow_from_text
 from voicebot.flow.scripted import pressed, said, silence
 from voicebot.flow.speech import say_wait
-
-
-@pytest.fixture(scope="module")
-def flow():
-    return load_flow(BANK)
-
-
-@pytest.fixture
-def store(tmp_path):
-    return fresh_store(tmp_path)
 
 
 def prompts_are_never_empty(engine, actions):
