@@ -261,3 +261,12 @@ def test_a_group_then_silence_is_a_wrong_length_answer(flow, store):
     engine.handle(said("1 2 3 4", digits="1234"))
     reasked = text_of(engine.handle(silence()))
     assert "eight digits" in reasked and engine.expecting.length == 8
+
+
+def test_asking_for_an_agent_at_the_pin_prompt_is_acted_on(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(pressed("12345678"))
+    actions = engine.handle(said("I'd rather talk to an agent", "speak_to_agent", 0.8))
+    assert transfer_of(actions).queue == "general" and engine.record.reason == "caller_request"
+    assert not engine.record.authenticated

@@ -142,6 +142,10 @@ class CallEngine(AuthMixin, HandoffMixin):
             return self._failed(self.spec.messages.no_input, "no_input")
         if self._global_intent(event, pending):
             return
+        state = self.spec.states[self.state_name]
+        if kind in ("auth_id", "auth_pin") and isinstance(event, Understood) \
+                and not event_digits(event) and self._person_requested(event, state):
+            return  # "I'd rather talk to an agent" instead of a PIN
         if kind == "auth_id":
             return self._auth_id_answer(event)
         if kind == "auth_pin":
