@@ -185,16 +185,23 @@ def mask_digit_strings(text: str, mask: str, min_digits: int = 4) -> str:
     "two four six eight", "double four two one") replaced by `mask`; amounts stay. Text without
     one comes back unchanged."""
     tokens = to_numerals(text)
-    hits = [g for g in _groups(tokens) if not g.is_money and "." not in g.text
-            and len(_digits(g.text)) >= min_digits]
+    singles = [g for g in _groups(tokens) if not g.is_money and "." not in g.text]
+    runs: list[list[_Group]] = []  # numbers apart only by pauses ("Oh, two. Four, six, eight.")
+    for g in singles:
+        if runs and all(t in ",.-;" for t in tokens[runs[-1][-1].end:g.start]):
+            runs[-1].append(g)
+        else:
+            runs.append([g])
+    hits = [(r[0].start, r[-1].end) for r in runs
+            if sum(len(_digits(g.text)) for g in r) >= min_digits]
     if not hits:
         return text
     out: list[str] = []
     i = 0
-    for group in hits:
-        out.extend(tokens[i:group.start])
+    for start, end in hits:
+        out.extend(tokens[i:start])
         out.append(mask)
-        i = group.end
+        i = end
     out.extend(tokens[i:])
     return _join(out)
 

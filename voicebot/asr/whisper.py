@@ -161,7 +161,9 @@ class WhisperRecognizer:
             [prompt],
             beam_size=self.beam_size,
             max_length=len(prompt) + budget,
-            repetition_penalty=1.0 if hints.kind == "digits" else 1.1,
+            # "1 1 1 1" is legitimate; with a known length a loop shows in the count, without one
+            # ("three" → "3 3 3") the penalty stays
+            repetition_penalty=1.0 if hints.kind == "digits" and hints.length else 1.1,
             # digit strings legitimately repeat ("5 5 5"); elsewhere a repeated trigram is a loop
             no_repeat_ngram_size=0 if hints.kind == "digits" else 3,
             return_scores=True,
