@@ -74,7 +74,7 @@ def bot_text(record) -> str:
 def test_balance_then_survey(call):
     record, _ = call(["I'd like to check my account balance please", *AUTH, "no thanks", "four"])
     assert record["authenticated"] is True
-    assert record["outcome"] == "completed" and record["csat"] == 4
+    assert record["outcome"] == "self_service" and record["csat"] == 4
     assert "one thousand five hundred twenty dollars and seventy-five cents" in bot_text(record)
     assert served(record) == ["check_balance"]
 
@@ -84,7 +84,7 @@ def test_lost_card_over_the_phone_line(call):
                            voice="flite:slt", channel=TELEPHONE_QUIET)
     assert served(record) == ["report_lost_card"]
     assert "blocked" in bot_text(record)
-    assert record["outcome"] == "completed" and record["csat"] == 5
+    assert record["outcome"] == "self_service" and record["csat"] == 5
     cards = session.engine.store.get_customer("12345678").cards  # the store really holds the block
     assert [c.status for c in cards if c.kind == "debit"] == ["blocked"]
 
@@ -180,7 +180,7 @@ def test_multi_turn_single_wav(stack, flow, speak, tmp_path):
     engine = CallEngine(flow, open_store(f"sqlite:///{tmp_path / 'x.db'}", demo=True), now=WEEKDAY_NOON)
     record = replay_audio(Session(engine, stack), [str(path)]).engine.record.to_dict()
     assert served(record) == ["branch_hours"]
-    assert record["outcome"] == "completed" and record["csat"] == 3
+    assert record["outcome"] == "self_service" and record["csat"] == 3
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_more_self_service(call, utterance, intent, expected):
     record, _ = call([utterance, *AUTH, "no thank you", "dtmf:4"], voice="espeak:en-us+f3")
     assert served(record) == [intent]
     assert expected in bot_text(record)
-    assert record["outcome"] == "completed" and record["csat"] == 4
+    assert record["outcome"] == "self_service" and record["csat"] == 4
 
 
 def test_complaint_waits_long_so_a_callback_is_offered(call):

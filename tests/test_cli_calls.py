@@ -30,14 +30,14 @@ def test_text_replay_then_report(tmp_path):
     done = run("replay", "--text", *LOST_CARD, "--caller-id", "+15551230001", "--json", "-", db=db)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
-    assert (record["outcome"], record["csat"], record["authenticated"]) == ("completed", 5, True)
+    assert (record["outcome"], record["csat"], record["authenticated"]) == ("self_service", 5, True)
     assert "2468" not in done.stdout and "12345678" not in done.stdout
     angry = run("replay", "--text", "this is a disgrace, I am furious, you people are useless", db=db)
     assert angry.returncode == 0, angry.stderr
     report = run("report", "--json", "--db", str(db), db=db)
     assert report.returncode == 0, report.stderr
     kpis = json.loads(report.stdout)
-    assert kpis["calls"] == 2 and kpis["outcomes"] == {"completed": 1, "escalated": 1}
+    assert kpis["calls"] == 2 and kpis["outcomes"] == {"escalated": 1, "self_service": 1}
     assert kpis["csat_avg"] == 5.0 and kpis["containment"] == 0.5
     assert kpis["escalations_by_reason"] == {"negative_sentiment": 0.5}
 
@@ -52,7 +52,7 @@ def test_audio_replay_writes_stereo_call(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "2468" not in done.stdout and "12345678" not in done.stdout  # the PIN never reaches the screen
     record = json.loads((tmp_path / "r.json").read_text())
-    assert record["outcome"] == "completed" and record["turns"][1]["caller"]["intent"] == "report_lost_card"
+    assert record["outcome"] == "self_service" and record["turns"][1]["caller"]["intent"] == "report_lost_card"
     wav = read_wav(out / f"{record['call_id']}.wav")
     assert wav.channels == 2
     caller, bot = np.abs(wav.samples[:, 0]).astype(float), np.abs(wav.samples[:, 1]).astype(float)

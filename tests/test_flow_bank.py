@@ -23,12 +23,17 @@ def store(tmp_path):
     return fresh_store(tmp_path)
 
 
-def test_greeting_recognises_known_caller_by_number(flow, store):
+def test_greeting_by_caller_id_is_a_flow_setting(flow, store):
+    from voicebot.flow.definition import Flow
+
     engine = CallEngine(flow, store, caller_id=ALICE_PHONE, now=OPEN)
     first = engine.start()
-    assert "Alice" in text_of(first)
+    assert "Alice" not in text_of(first)  # the demo bank: a caller ID proves nothing
     assert isinstance(first[-1], Ask) and engine.expecting.kind == "intent"
-    assert "Alice" not in text_of(CallEngine(flow, store, caller_id=STRANGER, now=OPEN).start())
+    settings = flow.spec.settings.model_copy(update={"greet_by_caller_id": True})
+    greeting = Flow(flow.spec.model_copy(update={"settings": settings}))
+    assert "Alice" in text_of(CallEngine(greeting, store, caller_id=ALICE_PHONE, now=OPEN).start())
+    assert "Alice" not in text_of(CallEngine(greeting, store, caller_id=STRANGER, now=OPEN).start())
 
 
 def test_balance_is_spoken_in_words_after_id_and_pin(flow, store):
@@ -57,14 +62,14 @@ def test_recent_transactions(flow, store):
 
 def test_lost_card_is_blocked_at_once_and_recapped(flow, store):
     engine = start(flow, store)
-    engine.handle(said("I lost my card", "report_lost_card"))
+    engine.handle(said("I lost my card", "report_lost_card"))  # her only active card
     answer = text_of(authenticate(engine))
     assert "blocked your debit card" in answer
-    assert store.get_customer("12345678").cards[0].status == "blocked"
+    assert [c.status for c in store.get_customer("12345678").cards] == ["blocked", "inactive"]
     engine.handle(said("no that's all", "deny", yesno="no"))
     bye = engine.handle(said("five", digits="5"))
-    assert "your debit card is now blocked" in text_of(bye)
-    assert engine.record.csat == 5 and engine.record.outcome == "completed"
+    assert "your debit card ending in 4 3 2 1 is now blocked" in text_of(bye)
+    assert engine.record.csat == 5 and engine.record.outcome == "self_service"
 
 
 def test_activate_card(flow, store):
@@ -126,7 +131,7 @@ def test_three_wrong_pins_stop_trying_and_escalate(flow, store):
     engine = start(flow, store)
     engine.handle(said("pay a bill", "pay_bill"))
     engine.handle(pressed("12345678"))
-    assert "doesn't match" in text_of(engine.handle(pressed("1111")))
+    assert "don't match" in text_of(engine.handle(pressed("1111")))
     engine.handle(pressed("2222"))
     actions = engine.handle(pressed("3333"))
     assert "PIN" not in text_of(actions)
@@ -183,7 +188,7 @@ def test_close_intents_get_one_clarifying_question(flow, store):
     engine = start(flow, store)
     asked = engine.handle(said("my account", "check_balance", confidence=0.41,
                                alternatives=(("recent_transactions", 0.38),)))
-    assert text_of(asked) == "Do you want your balance, or your recent transactions?"
+    assert text_of(asked) == "Would you like to check your balance, or hear your recent transactions?"
     assert engine.expecting.kind == "choice"
     assert set(engine.expecting.choices) == {"check_balance", "recent_transactions"}
     engine.handle(said("the transactions", "recent_transactions", confidence=0.5))
@@ -210,7 +215,7 @@ def test_csat_by_voice_and_by_dtmf(flow, store):
         engine.handle(said("no", "deny", yesno="no"))
         assert engine.expecting.kind == "csat"
         engine.handle(answer)
-        assert engine.record.csat == expected and engine.record.outcome == "completed"
+        assert engine.record.csat == expected and engine.record.outcome == "self_service"
 
 
 def test_goodbye_at_any_point_ends_the_call(flow, store):
@@ -258,14 +263,17 @@ def test_record_has_the_contract_keys(flow, store):
     assert "text" in turn["bot"]
     assert rec["handle_seconds"] == 42.0 and rec["queue"] is None and rec["reason"] is None
     assert "Alice Moreno" in rec["summary"]
-    assert store.calls()[-1]["outcome"] == "completed"
+    assert store.calls()[-1]["outcome"] == "self_service"
 
 
 def test_unknown_id_and_wrong_length_are_reasked_then_escalate(flow, store):
     engine = start(flow, store)
     engine.handle(said("balance", "check_balance"))
-    assert "couldn't find" in text_of(engine.handle(pressed("11112222")))
-    assert "eight digits" in text_of(engine.handle(pressed("123")))
+    asked = text_of(engine.handle(pressed("11112222")))  # unknown: nothing said before the PIN
+    assert "PIN" in asked and "find" not in asked
+    assert "don't match" in text_of(engine.handle(pressed("1234")))
+    reasked = text_of(engine.handle(pressed("123")))
+    assert "four digits" in reasked and "Thanks" not in reasked
     engine.handle(pressed("99"))
     assert (engine.record.outcome, engine.record.reason) == ("escalated", "repeated_failures")
 
@@ -298,7 +306,7 @@ def test_bye_at_anything_else_still_gets_the_survey(flow, store):
     engine.handle(said("no that's all thanks bye", "goodbye"))
     assert engine.expecting.kind == "csat"
     engine.handle(said("four", "out_of_scope", digits="4"))
-    assert engine.record.csat == 4 and engine.record.outcome == "completed"
+    assert engine.record.csat == 4 and engine.record.outcome == "self_service"
 
 
 def test_asking_for_a_person_about_a_topic_goes_to_its_specialists(flow, store):

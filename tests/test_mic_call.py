@@ -76,7 +76,7 @@ def test_live_microphone_call_self_service_and_survey(pulse, tmp_path):
     record = json.loads(proc.stdout)
     said = [t["caller"]["intent"] for t in record["turns"] if t["caller"]["intent"]]
     assert len(played) == 3 and said[0] == "branch_hours", (played, said, proc.stderr[-2000:])
-    assert record["outcome"] == "completed" and record["csat"] == 5
+    assert record["outcome"] == "self_service" and record["csat"] == 5
 
 
 # Runs `voicebot ARGS` with an import spy: every first import of a model runtime (and of

@@ -23,6 +23,17 @@ from voicebot.asr.numbers import normalize_numbers, parse_amount, say_amount, sa
         ("Five, six, seven.", "567"),
         ("nothing here", ""),
         ("oh I see", ""),  # "oh" alone is an interjection, not a zero
+        ("one one one one", "1111"),
+        ("two two two two", "2222"),
+        ("double four two one", "4421"),
+        ("triple seven one", "7771"),
+        ("nine nine nine nine", "9999"),
+        ("eight seven six five four three two one", "87654321"),
+        ("one two three four, five six seven eight", "12345678"),
+        ("one two — no, one three", "13"),
+        ("one two three four five six seven nine, sorry, seven eight", "12345678"),
+        ("two four six eight I mean two four six nine", "2469"),
+        ("the second, please", ""),  # ordinals are not digits
     ],
 )
 def test_words_to_digits(text, digits):
@@ -109,3 +120,24 @@ def test_round_trip_words_and_numerals(n):
 @pytest.mark.parametrize("amount", [0.5, 1.0, 25.0, 1520.75, 99.99])
 def test_round_trip_amounts(amount):
     assert parse_amount(say_amount(amount)) == amount
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("my number is one two three four five six seven eight", "my number is ****"),
+    ("pin double four two one please", "pin **** please"),
+    ("I paid 1,520.75 yesterday", "I paid 1,520.75 yesterday"),  # amounts stay, as said
+    ("twenty five dollars", "twenty five dollars"),
+    ("no digits at all", "no digits at all"),
+])
+def test_mask_digit_strings(text, masked):
+    from voicebot.numparse import mask_digit_strings
+
+    assert mask_digit_strings(text, "****") == masked
+
+
+def test_one_parser_serves_asr_flow_and_nlu():
+    from voicebot.flow.speech import digits_in
+    from voicebot.nlu.entities import extract
+
+    said = "my pin is double four seven seven"
+    assert words_to_digits(said) == digits_in(said) == extract(said)["digits"] == "4477"

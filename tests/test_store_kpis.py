@@ -39,7 +39,7 @@ def test_kpi_formulas():
     assert kpis["aht_seconds"] == pytest.approx((60 + 120 + 90 + 200 + 300 + 330 + 80) / 7, abs=0.05)
     assert kpis["fcr"] == pytest.approx(6 / 7, abs=1e-4)  # +1's first call was repeated
     assert kpis["csat_avg"] == 4.0 and kpis["csat_satisfied"] == pytest.approx(2 / 3, abs=1e-4)
-    assert kpis["abandonment"] == 0.125 and kpis["containment"] == 0.5
+    assert kpis["abandonment"] == 0.125 and kpis["containment"] == 0.125  # self_service only
     assert kpis["escalation_rate"] == 0.25
     assert kpis["escalations_by_reason"] == {"negative_sentiment": 0.125, "repeated_failures": 0.125}
     assert kpis["transfers_by_reason"] == {"routing": 0.125}
@@ -71,7 +71,7 @@ def test_report_command_over_real_calls(tmp_path):
     assert result.exit_code == 0, result.output
     kpis = json.loads(result.output)
     assert kpis["calls"] == 3 and kpis["csat_avg"] == 4.0
-    assert kpis["outcomes"] == {"abandoned": 1, "completed": 1, "escalated": 1}
+    assert kpis["outcomes"] == {"abandoned": 1, "escalated": 1, "self_service": 1}
     assert kpis["escalations_by_reason"] == {"negative_sentiment": pytest.approx(1 / 3, abs=1e-4)}
     table = CliRunner().invoke(app, ["report", "--db", db])
     assert table.exit_code == 0 and "containment" in table.output and "33.3%" in table.output

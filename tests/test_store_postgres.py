@@ -33,7 +33,7 @@ def test_a_whole_call_and_kpis(pg_url):
     authenticate(engine)
     engine.handle(said("no that's all", "deny", yesno="no"))
     engine.handle(pressed("5"))
-    assert engine.record.outcome == "completed"
+    assert engine.record.outcome == "self_service"
     assert [c.status for c in store.get_customer("12345678").cards if c.kind == "debit"] == ["blocked"]
     [call] = [c for c in store.calls() if c["call_id"] == engine.record.call_id]
     assert call["csat"] == 5 and "2468" not in str(call)

@@ -30,8 +30,20 @@ DOMAIN_PROMPT = (
 
 
 # Whisper drops or repeats digits in long strings now and then, differently under each prompt;
-# when the prompt said how many digits to expect, the next prompt is tried (docs/asr.md).
-DIGIT_PROMPTS = ("My number is 4 2 7 1 9 0 3.", "Uh, one two, three four. Five.")
+# when the prompt said how many digits to expect, the next prompt is tried (docs/asr.md). The
+# third primes "double"/"triple", which robotic voices otherwise turn into digits ("seven").
+DIGIT_PROMPTS = ("My number is 4 2 7 1 9 0 3.", "Uh, one two, three four. Five.", "It is double 4, 7 2, triple 0 5.")
+
+
+_PROMPT_HINT_KINDS = {"digits": "digits", "csat": "digits", "yesno": "yesno", "choice": "choice"}
+
+
+def prompt_hints(kind: str, length: int | None = None, choices: tuple[str, ...] = ()) -> Hints:
+    """The recogniser hints a flow prompt of this kind sets (Expect.kind: intent, digits, yesno,
+    csat, free, choice) — the same for a live call and for `voicebot transcribe --expect`."""
+    hint = _PROMPT_HINT_KINDS.get(kind, "free")
+    length = 1 if kind == "csat" else length
+    return Hints(kind=hint, phrases=tuple(choices), length=length if hint == "digits" else None)
 
 
 def bias_prompt(hints: Hints, attempt: int = 0) -> str:
@@ -63,10 +75,22 @@ def apply_hints(text: str, hints: Hints) -> str:
     if hints.kind == "digits":
         return words_to_digits(text) or text
     if hints.kind == "yesno":
-        return yes_or_no(text) or text
+        return text if says_more(text, hints) else (yes_or_no(text) or text)
     if hints.kind == "choice" and hints.phrases:
         return closest_choice(text, hints.phrases) or text
     return text
+
+
+def says_more(text: str, hints: Hints) -> bool:
+    """Whether a constrained prompt's answer carries more than the prompt asked ("yes, and I also
+    need…", "no, I want an agent", "I want an agent" at a PIN prompt): then the caller's words are
+    recognised openly and kept whole, so the flow can act on the request too."""
+    words = re.findall(r"[a-z']+", text.lower())
+    if hints.kind == "yesno":
+        return len(words) > 3 or (bool(words) and yes_or_no(text) is None)
+    if hints.kind == "digits":
+        return bool(words) and not words_to_digits(text)
+    return False
 
 
 def yes_or_no(text: str) -> str | None:

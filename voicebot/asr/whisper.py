@@ -20,7 +20,8 @@ import numpy as np
 
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
-from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt
+from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_more
+from voicebot.asr.whisper_digits import digit_search, pick
 from voicebot.audio.types import Audio
 from voicebot.errors import ModelError
 from voicebot.events import Transcript
@@ -35,6 +36,11 @@ TOKENS_PER_SECOND = 6  # generous: callers speak ~3 words (~4 tokens) a second
 NO_SPEECH_THRESHOLD = 0.6
 # Open-speech turns also return the beam's runner-up readings; the NLU lets each vote on the intent.
 N_BEST = 5
+# A digit string of the prompt's length is taken when it is at most this many nats less likely
+# than the best string of any length (chosen on the dev set of scripts/bench_digits.py).
+# (1, 3 and 10 nats measured 0.79/0.83/0.83 exact at the first try; 3 keeps a group said before
+# a pause from being stretched to the full length.)
+DIGIT_MARGIN = 3.0
 
 
 def default_model_dir() -> Path:
@@ -89,6 +95,9 @@ class WhisperRecognizer:
             text, confidence, alternatives = self._decode(samples, hints, n_best=N_BEST if hints.kind == "free" else 1)
         else:
             text, confidence = "", None
+        if hints.kind in ("yesno", "digits") and says_more(text, hints):  # more than asked: hear it all
+            hints = FREE
+            text, confidence, alternatives = self._decode(samples, hints, n_best=N_BEST)
         return Transcript(apply_hints(text, hints), self.name, pcm.duration, time.perf_counter() - started,
                           confidence, alternatives)
 
@@ -105,10 +114,20 @@ class WhisperRecognizer:
             answers.append((text, confidence))
         if not answers:
             return "", None
-        if hints.length:
-            return answers[0]
+        if hints.length:  # no reading had the length: search digit strings of that length
+            found = self._digit_search(samples, hints)
+            return (" ".join(found), None) if found else answers[0]
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))
+
+    def _digit_search(self, samples: np.ndarray, hints: Hints) -> str | None:
+        import ctranslate2
+
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(self._window(samples)[None]))
+        encoded = np.asarray(self._model.encode(features))
+        finished = digit_search(self._model, self._tokenizer, encoded, self._prompt(hints, 0),
+                                hints.length + 2)
+        return pick(finished, hints.length, DIGIT_MARGIN)
 
     def partials(self, frames: Iterable[Audio], hints: Hints = FREE) -> Iterator[str]:
         """Whisper is not a streaming model: one hypothesis once the frames are in."""
@@ -142,7 +161,9 @@ class WhisperRecognizer:
             [prompt],
             beam_size=self.beam_size,
             max_length=len(prompt) + budget,
-            repetition_penalty=1.1,
+            # "1 1 1 1" is legitimate; with a known length a loop shows in the count, without one
+            # ("three" → "3 3 3") the penalty stays
+            repetition_penalty=1.0 if hints.kind == "digits" and hints.length else 1.1,
             # digit strings legitimately repeat ("5 5 5"); elsewhere a repeated trigram is a loop
             no_repeat_ngram_size=0 if hints.kind == "digits" else 3,
             return_scores=True,

@@ -16,9 +16,12 @@ app.add_typer(db_app, name="db")
 _LABELS = {
     "calls": "calls", "aht_seconds": "AHT (s)", "fcr": "FCR", "csat_avg": "CSAT (avg 1-5)",
     "csat_satisfied": "CSAT satisfied (4-5)", "csat_responses": "survey answers",
-    "abandonment": "abandonment", "containment": "containment (self-service)",
+    "abandonment": "abandonment", "containment": "containment (self_service / calls)",
     "escalation_rate": "escalation rate",
 }
+# self_service: the bot answered and routed nothing; completed: nothing answered or routed (a wrong
+# number, a goodbye); then routed by request, routed by the escalation policy, hung up mid-flow.
+OUTCOMES = ("self_service", "completed", "transferred", "escalated", "abandoned")
 _PERCENT = {"fcr", "csat_satisfied", "abandonment", "containment", "escalation_rate"}
 
 
@@ -51,8 +54,9 @@ def report(
     for section, title in (("escalations_by_reason", "escalated"), ("transfers_by_reason", "transferred")):
         for reason, rate in kpis[section].items():
             table.add_row(f"{title}: {reason}", _fmt("fcr", rate))
-    for outcome, count in kpis["outcomes"].items():
-        table.add_row(f"outcome: {outcome}", str(count))
+    counts = kpis["outcomes"]
+    for outcome in (*OUTCOMES, *sorted(set(counts) - set(OUTCOMES))):
+        table.add_row(f"outcome: {outcome}", str(counts.get(outcome, 0)))
     console.print(table)
 
 

@@ -15,7 +15,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from voicebot.asr.base import DEFAULT_BACKEND, Recognizer, get_recognizer
+from voicebot.asr.base import DEFAULT_BACKEND, Hints, Recognizer, get_recognizer
 from voicebot.asr.wer import score
 from voicebot.audio.wavio import is_silent, read_wav
 from voicebot.cli.app import app, console, err_console, fail, print_json
@@ -36,14 +36,49 @@ class FileResult:
     wer: float | None = None
 
 
-def transcribe_file(recognizer: Recognizer, path: Path) -> FileResult:
-    """Transcribe one WAV; user-caused problems come back as `error`, never raised."""
+def parse_expect(value: str) -> Hints:
+    """`--expect digits:N|digits|yesno|free` → the hints a flow prompt of that kind sets."""
+    from voicebot.asr.domain import prompt_hints
+
+    kind, _, length = value.partition(":")
+    if kind not in ("digits", "yesno", "free") or (length and (kind != "digits" or not length.isdigit())):
+        raise ConfigError(f"--expect {value!r}: use digits:N, digits, yesno or free")
+    return prompt_hints(kind, int(length) if length else None)
+
+
+def as_prompt_would(recognizer: Recognizer, audio, hints: Hints) -> str:
+    """What a call's prompt with these hints takes from a recording: the VAD cuts it into
+    utterances as in a call; at a digits prompt of known length a group said before a pause
+    leaves the next utterance expecting only the digits still missing (as the flow does)."""
+    from dataclasses import replace
+
+    from voicebot.asr.numbers import words_to_digits
+    from voicebot.vad import split_utterances
+
+    texts, digits = [], ""
+    for utterance in split_utterances(audio):
+        hint = hints
+        if hints.kind == "digits" and hints.length and 0 < len(digits) < hints.length:
+            hint = replace(hints, length=hints.length - len(digits))
+        text = recognizer.transcribe(utterance.audio, hint).text
+        texts.append(text)
+        digits += words_to_digits(text) if hints.kind == "digits" else ""
+    if hints.kind == "digits" and digits and all(words_to_digits(t) == t for t in texts if t):
+        return digits
+    return " ".join(t for t in texts if t)
+
+
+def transcribe_file(recognizer: Recognizer, path: Path, hints: Hints | None = None) -> FileResult:
+    """Transcribe one WAV; user-caused problems come back as `error`, never raised. With `hints`
+    (a prompt kind) it is recognised as that prompt of a call would."""
     try:
         audio = read_wav(path)
         if is_silent(audio):
             raise AudioError(f"{path}: silent recording (no speech above -55 dBFS)")
         started = time.perf_counter()
-        if audio.duration > LONG_RECORDING_S:
+        if hints is not None:
+            text = as_prompt_would(recognizer, audio, hints)
+        elif audio.duration > LONG_RECORDING_S:
             from voicebot.vad import split_utterances
 
             text = " ".join(t for t in (recognizer.transcribe(u.audio).text for u in split_utterances(audio)) if t)
@@ -73,14 +108,14 @@ def read_manifest(manifest: Path) -> list[tuple[Path, str]]:
     return entries
 
 
-def _run_all(recognizer: Recognizer, files: list[Path]) -> list[FileResult]:
+def _run_all(recognizer: Recognizer, files: list[Path], hints: Hints | None = None) -> list[FileResult]:
     if len(files) < 3:
-        return [transcribe_file(recognizer, f) for f in files]
+        return [transcribe_file(recognizer, f, hints) for f in files]
     results = []
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("transcribing", total=len(files))
         for f in files:
-            results.append(transcribe_file(recognizer, f))
+            results.append(transcribe_file(recognizer, f, hints))
             progress.advance(task)
     return results
 
@@ -91,6 +126,8 @@ def transcribe(
     backend: str = typer.Option(DEFAULT_BACKEND, "--backend", "-b", help="ASR backend: whisper, moonshine, pocketsphinx, vosk."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
     eval_manifest: Path = typer.Option(None, "--eval", help="JSONL manifest of {\"file\", \"text\"}: report WER."),
+    expect: str = typer.Option(None, "--expect", help="Recognise as a call's prompt of this kind would: "
+                               "digits:N, digits, yesno or free (same hints, retries and VAD)."),
 ) -> None:
     """Transcribe WAV files (or score a manifest with --eval)."""
     references: dict[str, str] = {}
@@ -102,10 +139,11 @@ def transcribe(
                 references[str(path)] = text
         if not files:
             fail("give one or more WAV files or --eval MANIFEST.jsonl")
+        hints = parse_expect(expect) if expect else None
         recognizer = get_recognizer(backend)
     except VoicebotError as exc:
         fail(str(exc))
-    results = _run_all(recognizer, files)
+    results = _run_all(recognizer, files, hints)
     overall = _score(results, references) if references else None
     _report(results, overall, as_json, bool(references))
     if any(r.error for r in results):

@@ -1,37 +1,66 @@
 """Authentication sub-dialogue: customer ID, then PIN, each its own prompt, spoken or keyed.
-A mixin of CallEngine. The digits are redacted from the turn and kept only in memory for the call."""
+A mixin of CallEngine. The digits are redacted from the turn and kept only in memory for the call.
+
+Guessing is bounded twice: in one call, `max_pin_attempts` failed answers (a wrong PIN, an unknown
+number, or an answer that is not the right number of digits) escalate with repeated_failures;
+across calls, wrong PINs per customer number are kept (hashed) and after `lockout_failures` within
+`lockout_minutes` the number is locked and the caller goes to a person. An unknown number and a
+wrong PIN get the same reply, after the PIN, so nobody learns which numbers exist."""
 
 from __future__ import annotations
 
-from voicebot.events import DtmfPressed, Understood
+import re
+from dataclasses import replace
+from datetime import timedelta
+
+from voicebot.events import DtmfPressed, NoInput, Understood
 from voicebot.flow.actions import Expect
 from voicebot.flow.inputs import event_digits
 from voicebot.flow.speech import number_words
 
 
+_ONLY_DIGITS = re.compile(r"[\d\s,.-]+")
+
+
 class AuthMixin:
     def _ask_customer_id(self, prefix: str = "") -> None:
         auth = self.spec.authentication
-        self._ask_sub("auth_id", f"{prefix} {auth.id_prompt}".strip(),
-                      Expect("digits", length=auth.id_length))
+        text = f"{prefix} {auth.id_reprompt}" if prefix else auth.id_prompt
+        self._ask_sub("auth_id", text, Expect("digits", length=auth.id_length))
 
     def _ask_pin(self, prefix: str = "") -> None:
         auth = self.spec.authentication
-        self._ask_sub("auth_pin", f"{prefix} {auth.pin_prompt}".strip(),
-                      Expect("digits", length=auth.pin_length))
+        text = f"{prefix} {auth.pin_reprompt}" if prefix else auth.pin_prompt
+        self._ask_sub("auth_pin", text, Expect("digits", length=auth.pin_length))
 
-    def _secret_digits(self, event: Understood | DtmfPressed, length: int, reask) -> str | None:
-        """The digits of an ID/PIN answer (remembered for masking), or None after re-asking."""
-        digits = event_digits(event)
+    def _auth_failed(self, reask, prefix: str) -> None:
+        """One failed answer at an ID/PIN prompt: ask again, or escalate after the last try."""
+        self.policy.failure()
+        reason = self.policy.wrong_pin()
+        self.record.failures = self.policy.failures_total
+        if reason:
+            return self.escalate(reason)
+        reask(prefix)
+
+    def _secret_digits(self, event: Understood | DtmfPressed | NoInput, length: int,
+                       reask) -> str | None:
+        """The digits of an ID/PIN answer (remembered for masking), or None while waiting for the
+        rest of a number said in groups, or after re-asking. A spoken group of at most half the
+        digits ("one two three four" … "five six seven eight") is kept and the prompt listens on
+        for the rest, expecting only the digits still missing; silence after it ends the answer.
+        (A longer short answer is a misheard number: it is asked again at once.)"""
+        fresh = "" if isinstance(event, NoInput) else event_digits(event)
+        digits, self._digit_prefix = self._digit_prefix + fresh, ""
         if digits:
             self._secrets.add(digits)
         if len(digits) == length:
             return digits
-        reason = self.policy.failure()
-        if reason:
-            self.escalate(reason)
-        else:
-            reask(f"Sorry, that should be {number_words(length)} digits.")
+        if isinstance(event, Understood) and fresh and len(digits) * 2 <= length \
+                and _ONLY_DIGITS.fullmatch(event.text):  # a group: the rest follows the pause
+            self._digit_prefix = digits
+            self.expecting = replace(self.expecting, length=length - len(digits))
+            return None
+        self._auth_failed(reask, f"Sorry, that should be {number_words(length)} digits.")
         return None
 
     def _auth_id_answer(self, event: Understood | DtmfPressed) -> None:
@@ -39,23 +68,29 @@ class AuthMixin:
         digits = self._secret_digits(event, auth.id_length, self._ask_customer_id)
         if digits is None:
             return
-        if self.store.get_customer(digits) is None:
-            reason = self.policy.failure()
-            return self.escalate(reason) if reason else self._ask_customer_id(auth.unknown_id)
         self.policy.success()
-        self._candidate_id = digits
+        self._candidate_id = digits  # known or not, the PIN comes next (no enumeration)
         self._ask_pin()
 
     def _auth_pin_answer(self, event: Understood | DtmfPressed) -> None:
-        auth = self.spec.authentication
+        auth, limits = self.spec.authentication, self.spec.escalation
         digits = self._secret_digits(event, auth.pin_length, self._ask_pin)
         if digits is None:
             return
-        if not self.store.verify_pin(self._candidate_id, digits):
-            reason = self.policy.wrong_pin()  # after the last allowed try the flow stops asking
-            return self.escalate(reason) if reason else self._ask_pin(auth.wrong_pin)
+        candidate = self._candidate_id
+        window_start = self.now - timedelta(minutes=limits.lockout_minutes)
+        if self.lockout.failures_since(candidate, window_start) >= limits.lockout_failures:
+            self._say(auth.locked)  # checked before the PIN: a locked number admits no more guesses
+            return self.escalate("pin_lockout")
+        if not self.store.verify_pin(candidate, digits):  # False for unknown numbers as well
+            self.lockout.record_failure(candidate, self.now)
+            if self.lockout.failures_since(candidate, window_start) >= limits.lockout_failures:
+                self._say(auth.locked)
+                return self.escalate("pin_lockout")
+            return self._auth_failed(self._ask_pin, auth.mismatch)
         self.policy.success()
-        customer = self.store.get_customer(self._candidate_id)
+        self.lockout.clear(candidate)
+        customer = self.store.get_customer(candidate)
         self._recognise(customer)
         self.authenticated = self.record.authenticated = True
         self.record.customer_id = customer.customer_id

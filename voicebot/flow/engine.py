@@ -5,7 +5,6 @@ the wall clock (time moves only by `advance`)."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -16,27 +15,26 @@ from voicebot.flow.actions import Action, Ask, Expect, Hangup, Say, Transfer
 from voicebot.flow.auth import AuthMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
-from voicebot.flow.inputs import event_digits, read_answer, read_choice, read_intent
+from voicebot.flow.inputs import (asked_for_person, event_digits, ranked_intents, read_answer,
+                                  read_choice, read_intent, spotted_state)
 from voicebot.flow.policy import EscalationPolicy
 from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
 from voicebot.flow.selfservice import run_action
 from voicebot.flow.speech import digits_in
+from voicebot.numparse import mask_digit_strings
+from voicebot.store.lockout import lockout_for
 from voicebot.store.protocols import Customer, Store
 from voicebot.store.webhook import with_crm_webhook
 
 log = logging.getLogger(__name__)
 Event = Understood | DtmfPressed | NoInput
 _SUB_DIALOGUES_OWNING_NO_INPUT = ("callback_offer", "voicemail")
-# Four or more digits in a row, however written: "12345678", "2 4 6 8", "two, four, six, eight",
-# "1 3 five 7". Amounts ("1,520.75", "twenty five") are not single-digit runs, so they stay.
-_DIGIT = r"(?:\d|zero|oh|one|two|three|four|five|six|seven|eight|nine)"
-_DIGIT_RUN = re.compile(rf"\d{{4,}}|\b{_DIGIT}(?:[\s,.-]+{_DIGIT}){{3,}}\b", re.IGNORECASE)
 _MAX_CHAINED_STATES = 50  # states entered without asking anything: more means a loop
 
 
 AGENT_INTENT = "speak_to_agent"
-TOPIC_MIN_SCORE = 0.2  # a topic this likely beside "a person, please" picks the specialist queue
+TOPIC_MIN_SCORE = 0.1  # a request this likely beside "a person, please" picks the specialist queue
 
 
 class _Vars(dict):
@@ -79,13 +77,18 @@ class CallEngine(AuthMixin, HandoffMixin):
         self._candidate_id: str | None = None
         self._decision = None
         self._voicemail_queue: str | None = None
+        self.lockout = lockout_for(store)  # wrong PINs per customer number, across calls
+        self._request_text = self._last_text = ""  # the caller's latest request, for actions
+        self._digit_prefix = ""  # the first group of an ID/PIN said in groups
 
     # --- the API the Session calls -------------------------------------------------------
     def start(self) -> list[Action]:
         if self.record.caller_id:
             known = self.store.find_by_phone(self.record.caller_id)
-            if known:
+            if known and self.spec.settings.greet_by_caller_id:
                 self._recognise(known)
+            elif known and known.vip:  # routing priority only: no name before the caller is verified
+                self.record.vip, self.record.priority = True, "vip"
         self.store.start_call(self.record.header())
         turn = Turn(state=self.spec.start)
         self.enter(self.spec.start)
@@ -95,6 +98,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         if self.done:
             return []
         turn = self._new_turn(event)
+        self._last_text = event.text if isinstance(event, Understood) else ""
         pending = self._pending
         reason = None
         if isinstance(event, Understood):
@@ -132,21 +136,34 @@ class CallEngine(AuthMixin, HandoffMixin):
             return self._callback_answer(event)
         if kind == "voicemail":
             return self._voicemail_answer(event)
+        if isinstance(event, NoInput) and self._digit_prefix:  # silence after a group of digits
+            return self._auth_id_answer(event) if kind == "auth_id" else self._auth_pin_answer(event)
         if isinstance(event, NoInput):
             return self._failed(self.spec.messages.no_input, "no_input")
         if self._global_intent(event, pending):
             return
+        state = self.spec.states[self.state_name]
+        if kind in ("auth_id", "auth_pin") and isinstance(event, Understood) \
+                and not event_digits(event) and self._person_requested(event, state):
+            return  # "I'd rather talk to an agent" instead of a PIN
         if kind == "auth_id":
             return self._auth_id_answer(event)
         if kind == "auth_pin":
             return self._auth_pin_answer(event)
-        if kind == "clarify":
+        if kind in ("clarify", "clarify_again"):
             return self._clarify_answer(event, pending)
         return self._state_answer(event, self.spec.states[self.state_name])
 
     def _global_intent(self, event: Event, pending: Pending | None) -> bool:
-        """Goodbye (and any other global intent) works from every prompt, unless digits came."""
-        if not isinstance(event, Understood) or event.intent not in self.spec.global_intents:
+        """Goodbye (and any other global intent) works from every prompt, unless digits came;
+        so do the flow's global phrases ("wrong number")."""
+        if not isinstance(event, Understood):
+            return False
+        spotted = spotted_state(event.text, self.spec.global_phrases)
+        if spotted and not event_digits(event):
+            self.enter(spotted)
+            return True
+        if event.intent not in self.spec.global_intents:
             return False
         if event.confidence < self.spec.settings.low_confidence or event_digits(event):
             return False
@@ -156,8 +173,10 @@ class CallEngine(AuthMixin, HandoffMixin):
         return True
 
     def _state_answer(self, event: Understood | DtmfPressed, state: StateSpec) -> None:
+        if state.expect in ("intent", "yesno") and self._person_requested(event, state):
+            return
         answer = read_answer(event, state, self.spec.settings, self._known_intents(state),
-                             self.spec.intent_labels)
+                             self.spec.intent_labels, actionable=set(self.spec.requests) | set(state.on))
         if state.expect == "yesno" and isinstance(event, Understood):
             # "anything else?" → "yes, my balance": a clear new request wins over the yes/no
             request = read_intent(event, {}, self.spec.settings, set(self.spec.requests) | set(state.on))
@@ -169,7 +188,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         if answer.kind == "clarify":
             return self._clarify(answer.options)
         if answer.kind == "intent":
-            return self._goto_intent(self._agent_topic(event, answer.value), state)
+            return self._goto_intent(answer.value, state)
         value = answer.value
         if state.expect == "csat":
             self.record.csat = int(value)
@@ -186,39 +205,65 @@ class CallEngine(AuthMixin, HandoffMixin):
             self.intent = event.intent
             self.record.intents.append(event.intent)
 
-    def _agent_topic(self, event: Understood | DtmfPressed, intent: str) -> str:
-        """"Can I talk to someone about a loan?" goes to the loans specialists, not the general
-        queue: when the caller asks for a person, a runner-up request that transfers wins."""
-        if intent != AGENT_INTENT or not isinstance(event, Understood):
-            return intent
-        for other, score in event.alternatives:
-            target = self.spec.states.get(self.spec.requests.get(other, ""))
-            if other != intent and score >= TOPIC_MIN_SCORE and target is not None and target.transfer:
-                return other
-        return intent
+    def _person_requested(self, event: Understood | DtmfPressed, state: StateSpec) -> bool:
+        """"Can I talk to someone about a loan?", "an agent for my card", "no, I want an agent":
+        a caller who asks for a person about a topic goes to that topic's queue (reason
+        caller_request), whatever the prompt asked; without a topic, to the flow's agent state."""
+        if not isinstance(event, Understood) or AGENT_INTENT not in self.spec.requests:
+            return False
+        ranked = ranked_intents(event)
+        agent_score = dict(ranked).get(AGENT_INTENT, 0.0)
+        if not (asked_for_person(event.text) or agent_score >= TOPIC_MIN_SCORE * 2):
+            return False
+        for topic, score in ranked:
+            queue = self.flow.intent_queue(topic)
+            if topic not in (AGENT_INTENT, *state.on) and topic in self.spec.requests \
+                    and score >= TOPIC_MIN_SCORE and queue:
+                self.intent = topic
+                self.record.intents.append(topic)
+                self.policy.success()
+                self._route(queue, "caller_request", escalated=False)
+                return True
+        if asked_for_person(event.text):  # "no, I want an agent", however unsure the NLU is
+            self.policy.success()
+            self._goto_intent(AGENT_INTENT, state)
+            return True
+        return False
 
     def _goto_intent(self, intent: str, state: StateSpec) -> None:
         if intent in self.spec.requests:
             self.intent = intent
             self.record.intents.append(intent)
+            self.vars.pop("card_kind", None)  # a new request: an earlier "which card?" is void
+            self._request_text = self._last_text
         target = state.on.get(intent) or self.spec.requests.get(intent) \
             or self.spec.global_intents[intent]
         self.enter(target)
 
-    def _clarify(self, options: tuple[str, ...]) -> None:
-        labels = self.spec.intent_labels
-        first, second = (labels.get(o, o.replace("_", " ")) for o in options)
-        text = self.spec.messages.clarify.format(first=first, second=second)
-        self._ask_sub("clarify", text, Expect("choice", choices=options), options)
+    def _clarify(self, options: tuple[str, ...], again: bool = False) -> None:
+        """"Would you like to check your balance, or hear your recent transactions?" """
+        phrases = self.spec.intent_phrases
+        first, second = (phrases.get(o) or self.spec.intent_labels.get(o, o.replace("_", " "))
+                         for o in options)
+        template = self.spec.messages.clarify_again if again else self.spec.messages.clarify
+        text = template.format(first=first, second=second)
+        self._ask_sub("clarify_again" if again else "clarify", text,
+                      Expect("choice", choices=options), options)
 
     def _clarify_answer(self, event: Understood | DtmfPressed, pending: Pending) -> None:
+        """One of the two, by key, name or intent. A first unclear answer hears the question once
+        more; a second takes whichever of the two this answer (or else the first) made likelier."""
         menu = StateSpec(ask=pending.ask.text, expect="choice", choices=list(pending.options),
                          dtmf={"1": pending.options[0], "2": pending.options[1]})
         answer = read_choice(event, menu, self.spec.intent_labels)
-        if answer.kind == "none":
-            return self._failed(self.spec.messages.no_match, "no_match")
         self.policy.success()
-        self._goto_intent(answer.value, self.spec.states[self.state_name])
+        if answer.kind != "none":
+            return self._goto_intent(answer.value, self.spec.states[self.state_name])
+        if pending.kind == "clarify":
+            return self._clarify(pending.options, again=True)
+        scores = dict(ranked_intents(event)) if isinstance(event, Understood) else {}
+        likelier = max(pending.options, key=lambda o: (scores.get(o, 0.0), o == pending.options[0]))
+        self._goto_intent(likelier, self.spec.states[self.state_name])
 
     def _failed(self, prefix: str, why: str) -> None:
         reason = self.policy.failure()
@@ -243,7 +288,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         outcome = None
         if state.action and state.action not in ("voicemail", "hangup"):
             outcome = run_action(state, self.spec, self.store, self.record.customer_id,
-                                 self.now, self.vars)
+                                 self.now, self.vars, said=self._request_text)
         text = state.say_known if state.say_known and self.customer else state.say
         if state.resolves:
             self.resolved = True
@@ -297,7 +342,9 @@ class CallEngine(AuthMixin, HandoffMixin):
 
     def _end(self, outcome: str | None = None, hangup_action: bool = True) -> None:
         rec = self.record
-        rec.outcome = rec.outcome or outcome or "completed"
+        # self_service: the bot answered a request itself and routed nothing; completed: it ended
+        # with nothing answered or routed (a wrong number, a goodbye). Routing set its own outcome.
+        rec.outcome = rec.outcome or outcome or ("self_service" if self.resolved else "completed")
         rec.ended_at = self.now
         self.done = True
         self._pending = None
@@ -308,7 +355,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         heard = digits_in(text)
         if any(secret in heard for secret in self._secrets):
             return MASK
-        return _DIGIT_RUN.sub(MASK, text)  # long digit runs are never worth keeping
+        return mask_digit_strings(text, MASK)  # long digit runs are never worth keeping
 
     def _new_turn(self, event: Event) -> Turn:
         turn = Turn(state=self.state_name, at_seconds=self.elapsed)

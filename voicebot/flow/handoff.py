@@ -10,7 +10,7 @@ from voicebot.flow.actions import Expect, RecordVoicemail, Transfer
 from voicebot.flow.inputs import read_yesno
 from voicebot.flow.routing import Caller, RouteDecision
 from voicebot.flow.schema import TransferSpec
-from voicebot.flow.speech import say_minutes
+from voicebot.flow.speech import say_wait
 
 
 class HandoffMixin:
@@ -49,7 +49,7 @@ class HandoffMixin:
         if decision.kind in ("agent", "queued"):
             return self._connect(decision, escalated)
         if decision.kind == "callback_offer":
-            text = self.spec.messages.callback_offer.format(wait=say_minutes(decision.estimated_wait))
+            text = self.spec.messages.callback_offer.format(wait=say_wait(decision.estimated_wait))
             return self._ask_sub("callback_offer", text, Expect("yesno"))
         mode = decision.after_hours if decision.kind == "after_hours" else "voicemail"
         if mode == "callback":
@@ -83,7 +83,7 @@ class HandoffMixin:
         self._say((msgs.escalate if escalated else msgs.transfer).format(queue=label))
         if decision.kind == "queued":
             self._say(msgs.queue_position.format(position=decision.position,
-                                                 wait=say_minutes(decision.estimated_wait)))
+                                                 wait=say_wait(decision.estimated_wait)))
         self.record.agent, self.record.disposition = decision.agent, decision.kind
         if decision.kind == "queued":  # waits in the store's queue until an agent takes it
             self.store.enqueue({"call_id": self.record.call_id, "queue": decision.queue,

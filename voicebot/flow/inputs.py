@@ -5,6 +5,7 @@ Speech and DTMF are equivalent: a key press is looked up in the prompt's `dtmf` 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from voicebot.events import DtmfPressed, Understood
@@ -14,6 +15,9 @@ from voicebot.flow.speech import digits_in
 _NO_MATCH_INTENTS = {"out_of_scope"}
 _YESNO_INTENTS = {"affirm": "yes", "deny": "no"}
 _ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1, "last": -1}
+# Words only a caller asking for a human uses ("someone" is left out: "someone stole my card").
+_PERSON = re.compile(r"\b(agent|person|human|representative|operator|advisor|adviser|"
+                     r"real people|somebody real|someone real)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,36 @@ def event_digits(event: Understood | DtmfPressed) -> str:
     return str(found) if found else digits_in(event.text)
 
 
+def ranked_intents(event: Understood) -> list[tuple[str, float]]:
+    """The best reading and its runner-ups, most likely first."""
+    return sorted({event.intent: event.confidence, **dict(event.alternatives)}.items(),
+                  key=lambda kv: -kv[1])
+
+
+def asked_for_person(text: str) -> bool:
+    return bool(_PERSON.search(text))
+
+
+def spotted_state(text: str, phrases: dict[str, list[str]]) -> str | None:
+    """The state whose global phrase the caller said ("sorry, wrong number" → wrong_number)."""
+    lowered = " ".join(re.findall(r"[a-z']+", text.lower()))
+    for state, words in phrases.items():
+        if any(re.search(rf"\b{re.escape(w.lower())}\b", lowered) for w in words):
+            return state
+    return None
+
+
 def read_intent(event: Understood | DtmfPressed, dtmf: dict[str, str],
-                settings: SettingsSpec, known: set[str]) -> Answer:
-    """An intent the flow knows, a clarifying question between two close ones, or no match."""
+                settings: SettingsSpec, known: set[str], actionable: set[str] | None = None) -> Answer:
+    """An intent the flow knows, a clarifying question between two close actionable ones (two
+    requests the flow can act on, never "goodbye" or "yes"), or no match."""
     if isinstance(event, DtmfPressed):
         value = dtmf.get(event.digits)
         return Answer("intent", value) if value else NO_MATCH
     if event.intent not in _NO_MATCH_INTENTS and event.confidence >= settings.low_confidence:
         return Answer("intent", event.intent) if event.intent in known else NO_MATCH
-    ranked = sorted({event.intent: event.confidence, **dict(event.alternatives)}.items(),
-                    key=lambda kv: -kv[1])
-    ranked = [(i, c) for i, c in ranked if i in known and i not in _NO_MATCH_INTENTS]
+    ranked = [(i, c) for i, c in ranked_intents(event)
+              if i in (known if actionable is None else actionable) and i not in _NO_MATCH_INTENTS]
     if len(ranked) >= 2 and ranked[0][1] - ranked[1][1] <= settings.clarify_margin \
             and ranked[0][1] >= settings.low_confidence / 3:
         return Answer("clarify", options=(ranked[0][0], ranked[1][0]))
@@ -64,9 +87,9 @@ def read_yesno(event: Understood | DtmfPressed, dtmf: dict[str, str]) -> Answer:
 def read_choice(event: Understood | DtmfPressed, state: StateSpec, labels: dict[str, str]) -> Answer:
     """A menu choice by key, by spoken number ("one"), by name, or by intent; else digits."""
     digits = event_digits(event)
-    if digits in state.dtmf:
+    if isinstance(event, DtmfPressed) and digits in state.dtmf:
         return Answer("value", state.dtmf[digits])
-    if isinstance(event, Understood):
+    if isinstance(event, Understood):  # words first: "the credit one" is not key 1
         if event.intent in state.choices:
             return Answer("value", event.intent)
         words = event.text.lower()
@@ -77,16 +100,19 @@ def read_choice(event: Understood | DtmfPressed, state: StateSpec, labels: dict[
         for word in words.replace(",", " ").split():
             if word in _ORDINALS and len(state.choices) == 2:
                 return Answer("value", state.choices[_ORDINALS[word]])
+    if digits in state.dtmf:  # "one", "press two"
+        return Answer("value", state.dtmf[digits])
     if digits and "digits" in state.on and (state.length is None or len(digits) == state.length):
         return Answer("value", "digits", options=(digits,))
     return NO_MATCH
 
 
 def read_answer(event: Understood | DtmfPressed, state: StateSpec, settings: SettingsSpec,
-                known_intents: set[str], labels: dict[str, str]) -> Answer:
+                known_intents: set[str], labels: dict[str, str],
+                actionable: set[str] | None = None) -> Answer:
     kind = state.expect
     if kind == "intent":
-        return read_intent(event, state.dtmf, settings, known_intents)
+        return read_intent(event, state.dtmf, settings, known_intents, actionable)
     if kind == "yesno":
         return read_yesno(event, state.dtmf)
     if kind == "choice":

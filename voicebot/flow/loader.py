@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from voicebot.errors import ConfigError
 from voicebot.flow.schema import FlowSpec
 from voicebot.flow.templates import check_intents, check_templates, project_intents
+from voicebot.flow.selfservice import ACTION_OUTCOMES
 
 Path_ = tuple[Any, ...]
 
@@ -141,6 +142,12 @@ def check_references(spec: FlowSpec, lines: dict[Path_, int], source: str) -> No
             fail(loc + ("hours",), f"unknown hours {state.hours!r}")
         if state.action == "check_hours" and not state.hours:
             fail(loc, f"state {name!r}: check_hours needs 'hours'")
+        missing = [o for o in ACTION_OUTCOMES.get(state.action or "", ()) if o not in state.on]
+        if missing:  # an action that can fail must say what the flow does then
+            fail(loc, f"state {name!r}: action {state.action!r} can end {', '.join(missing)}; "
+                      "give each a branch under 'on'")
+    for target, words in spec.global_phrases.items():
+        need_state(target, ("global_phrases", target))
     if spec.escalation.default_queue and spec.escalation.default_queue not in spec.queues:
         fail(("escalation", "default_queue"), f"unknown queue {spec.escalation.default_queue!r}")
     for name in sorted(set(states) - reachable_states(spec)):
@@ -148,7 +155,7 @@ def check_references(spec: FlowSpec, lines: dict[Path_, int], source: str) -> No
 
 
 def reachable_states(spec: FlowSpec) -> set[str]:
-    todo = [spec.start, *spec.requests.values(), *spec.global_intents.values()]
+    todo = [spec.start, *spec.requests.values(), *spec.global_intents.values(), *spec.global_phrases]
     seen: set[str] = set()
     while todo:
         name = todo.pop()

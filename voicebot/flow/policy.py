@@ -1,7 +1,7 @@
 """The escalation policy: when the bot stops trying and hands the caller to a person.
 
 Fires on a strongly negative turn, N negative turns in a row, N failures in a row (no-match or
-no-input), too many wrong PINs, or no resolution within a set time. Counts only; the engine acts."""
+no-input), too many failed ID/PIN answers, or no resolution within a set time. Counts only; the engine acts."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ class EscalationPolicy:
         self.failures_in_a_row = 0
 
     def wrong_pin(self) -> str | None:
+        """One failed ID/PIN answer (wrong, unknown or unusable); counted apart from the in-a-row
+        failures because a caller who keeps guessing must stop even between good answers."""
         self.wrong_pins += 1
-        self.failures_total += 1
         return "repeated_failures" if self.wrong_pins >= self.spec.max_pin_attempts else None
 
     def timed_out(self, elapsed_seconds: float, resolved: bool) -> str | None:

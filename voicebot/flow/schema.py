@@ -103,7 +103,9 @@ class EscalationSpec(Strict):
     strong_negative: float = -0.6
     negative_in_a_row: int = 2
     max_failures: int = 3
-    max_pin_attempts: int = 3
+    max_pin_attempts: int = 3  # failed answers at the ID/PIN prompts in one call (wrong or unusable)
+    lockout_failures: int = 5  # wrong PINs for one customer number across calls ...
+    lockout_minutes: float = 24 * 60  # ... within this window lock it: the caller goes to a person
     max_unresolved_seconds: float = 300.0
     default_queue: str | None = None  # None: "general" if there is one, else the first queue
     senior_tier: int | None = None  # hierarchical escalation: only agents of this tier or above
@@ -113,10 +115,13 @@ class EscalationSpec(Strict):
 class AuthSpec(Strict):
     id_prompt: str = "Please say or key in your eight-digit customer number."
     pin_prompt: str = "Thanks. Now your four-digit PIN, please."
+    id_reprompt: str = "Please say or key in your eight-digit customer number."  # after an error
+    pin_reprompt: str = "Please say or key in your four-digit PIN."  # after an error: no "Thanks"
     id_length: int = 8
     pin_length: int = 4
-    unknown_id: str = "I couldn't find that customer number."
-    wrong_pin: str = "That PIN doesn't match our records."
+    # One reply for an unknown number and a wrong PIN, after the PIN: numbers cannot be enumerated.
+    mismatch: str = "That customer number and PIN don't match our records."
+    locked: str = "For your security, I'll connect you with a specialist who can verify you."
     verified: str = "Thank you, {first_name}, you're verified."
 
 
@@ -125,17 +130,19 @@ class SettingsSpec(Strict):
     clarify_margin: float = 0.15
     no_input_timeout: float = 5.0
     voicemail_seconds: float = 60.0
+    greet_by_caller_id: bool = True  # caller ID alone sets {first_name}/say_known (not verified)
 
 
 class MessagesSpec(Strict):
     sorry: str = "I'm sorry about the trouble, let's sort it out."
     no_match: str = "Sorry, I didn't get that."
     no_input: str = "Sorry, I didn't hear anything."
-    clarify: str = "Do you want {first}, or {second}?"
+    clarify: str = "Would you like to {first}, or {second}?"
+    clarify_again: str = "Sorry, was that to {first}, or to {second}?"
     transfer: str = "I'll connect you with a specialist in {queue} who can help."
     escalate: str = "I'm going to connect you with a specialist in {queue} right away."
-    queue_position: str = "You're number {position} in line, about {wait} wait."
-    callback_offer: str = ("The wait is about {wait} right now. Would you like us to call you back "
+    queue_position: str = "You're number {position} in line; the wait is {wait}."
+    callback_offer: str = ("The wait is {wait} right now. Would you like us to call you back "
                            "at this number instead?")
     callback_booked: str = "Done, we'll call you back at this number as soon as someone is free."
     after_hours_callback: str = ("We're closed right now. Would you like us to call you back at "
@@ -155,7 +162,9 @@ class FlowSpec(Strict):
     messages: MessagesSpec = MessagesSpec()
     requests: dict[str, str] = {}  # intent → state, from any intent prompt
     global_intents: dict[str, str] = {}  # intent → state, from any prompt (e.g. goodbye)
-    intent_labels: dict[str, str] = {}  # for clarifying questions: "your balance"
+    intent_labels: dict[str, str] = {}  # what a caller may call an intent: "your balance"
+    intent_phrases: dict[str, str] = {}  # clarifying questions: "Would you like to {check your balance}?"
+    global_phrases: dict[str, list[str]] = {}  # state → words that lead there from any prompt
     hours: dict[str, HoursSpec] = {}
     agents: list[AgentSpec] = []
     queues: dict[str, QueueSpec] = {}

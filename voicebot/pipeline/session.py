@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from voicebot.asr.base import Hints
+from voicebot.asr.domain import prompt_hints
 from voicebot.audio import Audio, write_wav
 from voicebot.events import DtmfPressed, NoInput, Prompt, SpeechEnded, Spoken, Transcript, Understood
 from voicebot.pipeline.recording import CallRecording
@@ -29,7 +30,6 @@ DEFAULT_NO_INPUT_S = 6.0
 WORDS_PER_SECOND = 2.5  # speaking rate for turns that arrive as text (AHT of text replays)
 
 # What the flow expects → how the recogniser should listen.
-_HINT_KINDS = {"digits": "digits", "csat": "digits", "yesno": "yesno", "choice": "choice"}
 
 
 class Session:
@@ -133,10 +133,8 @@ class Session:
 
     def _hints(self) -> Hints:
         expect = getattr(self.engine, "expecting", None)
-        kind = _HINT_KINDS.get(getattr(expect, "kind", "free"), "free")
-        length = 1 if getattr(expect, "kind", "") == "csat" else getattr(expect, "length", None)
-        return Hints(kind=kind, phrases=tuple(getattr(expect, "choices", ()) or ()),
-                     length=length if kind == "digits" else None)
+        return prompt_hints(getattr(expect, "kind", "free"), getattr(expect, "length", None),
+                            tuple(getattr(expect, "choices", ()) or ()))
 
     def _input(self, event: Any) -> None:
         if self.done:

@@ -5,7 +5,9 @@
   (the repeat-call method; calls without a caller ID count as resolved when not abandoned); a call
   an agent marked resolved or not counts as the agent said.
 - CSAT: mean survey score (1–5) and % satisfied (4 or 5) over calls that answered the survey.
-- abandonment: abandoned / all calls.  containment: (self_service + completed) / all calls.
+- abandonment: abandoned / all calls.  containment: self_service / all calls (the bot answered at
+  least one request itself and routed nothing; `completed` calls — wrong numbers, goodbyes,
+  questions declined — were not contained, just ended).
 - escalation_rate: escalated / all calls, and per reason; transfers per reason likewise."""
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def compute_kpis(calls: list[Record], repeat_window: timedelta = timedelta(days=
         "csat_satisfied": _rate(sum(s >= 4 for s in scores), len(scores)),
         "csat_responses": len(scores),
         "abandonment": _rate(outcomes["abandoned"], total),
-        "containment": _rate(outcomes["self_service"] + outcomes["completed"], total),
+        "containment": _rate(outcomes["self_service"], total),
         "escalation_rate": _rate(outcomes["escalated"], total),
         "escalations_by_reason": {str(k): _rate(v, total) for k, v in sorted(escalations.items())},
         "transfers_by_reason": {str(k): _rate(v, total) for k, v in sorted(transfers.items())},

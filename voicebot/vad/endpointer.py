@@ -20,7 +20,8 @@ from voicebot.events import SpeechEnded, SpeechStarted
 class VadConfig:
     aggressiveness: int = 2  # 0 (least) … 3 (most aggressive about calling frames non-speech)
     frame_ms: int = 30
-    pre_roll_ms: int = 300  # audio kept before the detected start, so first phonemes survive
+    trigger_ms: int = 300  # the window whose voiced share opens an utterance
+    pre_roll_ms: int = 600  # audio kept before the detected start: quiet first words ("two…") survive
     hang_over_ms: int = 600  # silence that ends an utterance
     trigger_ratio: float = 0.6  # share of voiced frames in the pre-roll window that opens speech
     min_speech_ms: int = 200  # shorter bursts (clicks, coughs) are dropped
@@ -39,8 +40,10 @@ class Endpointer:
     def __init__(self, config: VadConfig = VadConfig(), rate: int = CANONICAL_RATE) -> None:
         self.config, self.rate = config, rate
         self._vad = webrtcvad.Vad(config.aggressiveness)
-        window = max(1, config.pre_roll_ms // config.frame_ms)
+        window = max(1, config.trigger_ms // config.frame_ms)
         self._ring: collections.deque[tuple[Audio, bool]] = collections.deque(maxlen=window)
+        self._pre_roll: collections.deque[Audio] = collections.deque(
+            maxlen=max(window, config.pre_roll_ms // config.frame_ms))
         self._hang = max(1, config.hang_over_ms // config.frame_ms)
         self._voiced: list[Audio] = []
         self._triggered = False
@@ -58,12 +61,14 @@ class Endpointer:
         events: list[SpeechStarted | SpeechEnded] = []
         if not self._triggered:
             self._ring.append((frame, is_speech))
+            self._pre_roll.append(frame)
             voiced = sum(1 for _, s in self._ring if s)
             if voiced >= self.config.trigger_ratio * self._ring.maxlen:
                 self._triggered, self._silent_run = True, 0
-                self._voiced = [f for f, _ in self._ring]
+                self._voiced = list(self._pre_roll)
                 self._start_sample = self._samples_seen - sum(f.num_samples for f in self._voiced)
                 self._ring.clear()
+                self._pre_roll.clear()
                 events.append(SpeechStarted(self._start_sample / self.rate))
             return events
         self._voiced.append(frame)

@@ -1,0 +1,213 @@
+"""Digit strings over the phone: exact-match accuracy of 4- and 8-digit answers (PINs, customer
+numbers) on 8 kHz μ-law telephone audio with line noise, in several voices, through the path a
+call takes at an ID/PIN prompt (VAD cut → recogniser with the prompt's digit hints → the one
+spoken-number parser). A first answer of the wrong length makes the flow ask again, and the
+caller repeats the number in groups ("one two three four, five six seven eight"); a first answer
+of the right length but wrong digits is a failure (a wrong PIN).
+
+    .venv/bin/python scripts/bench_digits.py [--set dev|heldout] [--baseline REV] [--json]
+
+--set dev is what choices were made on; heldout (other voices, other digit strings) is reported
+and never tuned on. --baseline REV (default fc451d3, the digit path before issue 13) measures that
+revision's code on the same audio in a subprocess, beside today's."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+UNITS = "zero one two three four five six seven eight nine".split()
+VOICES = {
+    "dev": ("piper", "flite:slt", "flite:kal", "espeak:en-us"),
+    "heldout": ("piper", "flite:awb", "flite:rms", "espeak:en-gb", "espeak:en+m3"),
+}
+SEEDS = {"dev": 13, "heldout": 4242}
+PER_VOICE = 6  # three 4-digit and three 8-digit answers per voice
+DEFAULT_BASELINE = "fc451d3"
+
+
+def digit_strings(seed: int) -> list[str]:
+    """Strings a caller might have: repeats, runs, zeros; the same for every voice of a set."""
+    rng = random.Random(seed)
+    out = []
+    for k in range(PER_VOICE):
+        length = 4 if k % 2 == 0 else 8
+        shape = k % 3
+        if shape == 0:  # a repeated digit or pair ("1111", "4477")
+            a, b = rng.choice("0123456789"), rng.choice("0123456789")
+            s = (a * 2 + b * 2) * (length // 4) if rng.random() < 0.5 else a * length
+        elif shape == 1:  # a run up or down ("87654321")
+            start, step = rng.randrange(10), rng.choice((1, -1))
+            s = "".join(str((start + step * i) % 10) for i in range(length))
+        else:
+            s = "".join(rng.choice("0123456789") for _ in range(length))
+        out.append(s)
+    return out
+
+
+def spoken(digits: str, rng: random.Random) -> str:
+    """How a caller says it: digit by digit, "oh" for zero now and then, "double"/"triple" for a
+    digit said exactly twice/three times in a row, now and then."""
+    words, i = [], 0
+    while i < len(digits):
+        d = digits[i]
+        word = "oh" if d == "0" and rng.random() < 0.5 else UNITS[int(d)]
+        run = len(digits[i:]) - len(digits[i:].lstrip(d))
+        if run in (2, 3) and rng.random() < 0.5:
+            words.append(("double " if run == 2 else "triple ") + word)
+            i += run
+            continue
+        words.extend([word] * run if run >= 4 else [word])
+        i += run if run >= 4 else 1
+    return " ".join(words)
+
+
+def grouped(digits: str, voice: str, channel) -> str:
+    """The repeat the re-prompt asks for ("slowly, four digits at a time"): each group said with
+    a little pause between digits, a second's pause between groups."""
+    import hashlib
+
+    from voicebot.audio import write_wav
+    from voicebot.speechgen import cache_dir, speak, with_silence
+
+    groups = [", ".join(UNITS[int(d)] for d in digits[i:i + 4]) for i in range(0, len(digits), 4)]
+    paths = [speak(g, voice, channel) for g in groups]
+    key = hashlib.sha1("|".join(map(str, paths)).encode()).hexdigest()[:16]
+    target = cache_dir() / f"grouped-{key}.wav"
+    if not target.exists():
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")
+        write_wav(tmp, with_silence(paths, gap_s=1.0, rate=channel.rate or 16000))
+        tmp.replace(target)
+    return str(target)
+
+
+def items(set_name: str) -> list[dict]:
+    from voicebot.speechgen import TELEPHONE, speak
+
+    rng = random.Random(SEEDS[set_name] + 1)
+    rows = []
+    for digits in digit_strings(SEEDS[set_name]):
+        said = spoken(digits, rng)
+        for voice in VOICES[set_name]:
+            rows.append({"voice": voice, "digits": digits, "said": said,
+                         "first": str(speak(said, voice, TELEPHONE)),
+                         "repeat": grouped(digits, voice, TELEPHONE)})
+    return rows
+
+
+def heard(recognizer, path: str, length: int) -> str:
+    """The digits a call's ID/PIN prompt takes from one answer: `voicebot transcribe --expect
+    digits:N` (VAD, the prompt's hints and retries, groups across a pause joined as the flow
+    does). A revision without that path (the baseline) took the first utterance alone."""
+    from voicebot.asr import Hints
+    from voicebot.asr.numbers import words_to_digits
+    from voicebot.audio import Audio, read_wav
+
+    audio = Audio.silence(0.5) + read_wav(path).canonical() + Audio.silence(1.0)
+    try:
+        from voicebot.cli.transcribe import as_prompt_would
+    except ImportError:  # the baseline revision: one utterance is one answer
+        from voicebot.vad import split_utterances
+
+        first = split_utterances(audio)[:1]
+        return "".join(words_to_digits(recognizer.transcribe(u.audio, Hints("digits", length=length)).text)
+                       for u in first)
+    return words_to_digits(as_prompt_would(recognizer, audio, Hints("digits", length=length)))
+
+
+def run(rows: list[dict]) -> list[dict]:
+    from voicebot.asr import get_recognizer
+
+    recognizer = get_recognizer("whisper")
+    out = []
+    for row in rows:
+        length = len(row["digits"])
+        first = heard(recognizer, row["first"], length)
+        second = heard(recognizer, row["repeat"], length) if len(first) != length else None
+        out.append({**row, "heard_first": first, "heard_repeat": second,
+                    "exact_first": first == row["digits"],
+                    "exact_within_one_reprompt": first == row["digits"] or second == row["digits"]})
+    return out
+
+
+def summary(results: list[dict]) -> dict:
+    def rate(rows, key):
+        return round(sum(r[key] for r in rows) / len(rows), 3) if rows else None
+
+    by_voice = {}
+    for voice in dict.fromkeys(r["voice"] for r in results):
+        rows = [r for r in results if r["voice"] == voice]
+        by_voice[voice] = {"n": len(rows), "exact_first": rate(rows, "exact_first"),
+                           "exact_within_one_reprompt": rate(rows, "exact_within_one_reprompt")}
+    by_length = {str(n): {"n": len(rows), "exact_within_one_reprompt": rate(rows, "exact_within_one_reprompt")}
+                 for n in (4, 8) for rows in [[r for r in results if len(r["digits"]) == n]]}
+    return {"n": len(results), "exact_first": rate(results, "exact_first"),
+            "exact_within_one_reprompt": rate(results, "exact_within_one_reprompt"),
+            "by_voice": by_voice, "by_length": by_length,
+            "misses": [{k: r[k] for k in ("voice", "digits", "said", "heard_first", "heard_repeat")}
+                       for r in results if not r["exact_within_one_reprompt"]]}
+
+
+def baseline(rev: str, rows: list[dict]) -> dict:
+    """The same audio through `rev`'s voicebot package (git archive into a temp dir)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "voicebot"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        rows_file = Path(tmp) / "rows.json"
+        rows_file.write_text(json.dumps(rows))
+        env = {**os.environ, "PYTHONPATH": tmp}
+        done = subprocess.run([sys.executable, __file__, "--rows", str(rows_file)], env=env,
+                              capture_output=True, text=True, cwd=tmp, check=True)
+        return summary(json.loads(done.stdout))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=tuple(VOICES), default="heldout")
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision ('' to skip)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rows", help=argparse.SUPPRESS)  # internal: run rows, print results
+    args = parser.parse_args()
+    if not args.rows:  # this tree's voicebot, not an installed one (the baseline sets PYTHONPATH)
+        sys.path.insert(0, str(ROOT))
+    if args.rows:
+        print(json.dumps(run(json.loads(Path(args.rows).read_text()))))
+        return
+    rows = items(args.set)
+    result = {"set": args.set, "voices": list(VOICES[args.set]), "channel": "8 kHz mu-law, 15 dB noise",
+              "today": summary(run(rows))}
+    if args.baseline:
+        result["baseline"] = {"rev": args.baseline, **baseline(args.baseline, rows)}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Digit strings, {args.set} set ({len(rows)} answers, {result['channel']})")
+    for col in ("path", "voice", "n", "exact first try", "exact ≤ 1 re-prompt"):
+        table.add_column(col)
+    for path in ("today", "baseline"):
+        if path not in result:
+            continue
+        res = result[path]
+        name = path if path == "today" else f"baseline {args.baseline}"
+        for voice, v in res["by_voice"].items():
+            table.add_row(name, voice, str(v["n"]), f"{v['exact_first']:.0%}", f"{v['exact_within_one_reprompt']:.0%}")
+        table.add_row(name, "all", str(res["n"]), f"{res['exact_first']:.0%}",
+                      f"{res['exact_within_one_reprompt']:.0%}", style="bold")
+    Console().print(table)
+    for miss in result["today"]["misses"]:
+        print("miss:", miss)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Conversation behaviour in whole calls replayed from audio (VAD → Whisper → NLU → flow): wrong
+numbers, PINs with repeated digits, wrong then right PINs, three failed PINs, a person about a
+topic, "yes" plus a request, a clarifying question answered unclearly. Several voices, clean and
+8 kHz μ-law with line noise. Assertions are on what the call achieved, never on exact words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session as DbSession
+
+from test_calls_audio import flow, stack  # noqa: F401  (the bank flow, models loaded once)
+
+from voicebot.flow import CallEngine
+from voicebot.pipeline import Session
+from voicebot.speechgen import CLEAN, TELEPHONE
+from voicebot.store import open_store
+from voicebot.store.models import CustomerRow
+from voicebot.store.pins import hash_pin, new_salt
+from voicebot.transports.replay import replay_audio
+
+pytestmark = pytest.mark.slow
+
+WEEKDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+ID = "my customer number is one two three four five six seven eight"
+
+
+@pytest.fixture
+def call(stack, flow, speak, tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'calls.db'}")
+
+    def run(turns, voice="piper", channel=CLEAN, patience=0):
+        paths = [t if t.startswith("dtmf:") else str(speak(t, voice, channel)) for t in turns]
+        session = replay_audio(Session(CallEngine(flow, store, now=WEEKDAY_NOON), stack), paths,
+                               patience=patience)
+        record = session.engine.record.to_dict()
+        for t in record["turns"]:
+            print(f"bot: {t['bot']['text']!r}\ncaller: {t['caller']['text']!r} -> {t['caller']['intent']}")
+        print("outcome:", record["outcome"], record["queue"], record["reason"])
+        return record
+
+    run.store = store
+    return run
+
+
+def set_pin(store, customer_id: str, pin: str) -> None:
+    with DbSession(store.engine) as s:
+        row = s.get(CustomerRow, customer_id)
+        row.pin_salt = new_salt()
+        row.pin_hash = hash_pin(pin, row.pin_salt)
+        s.commit()
+
+
+def no_empty_prompts(record) -> bool:
+    """Every turn the bot answered says something (the last turn is the caller hanging up)."""
+    return all(t["bot"]["text"].strip() for t in record["turns"][:-1])
+
+
+@pytest.mark.parametrize("voice, channel, turns", [
+    ("flite:slt", TELEPHONE, ["I'm sorry, I called the wrong number"]),
+    ("piper", CLEAN, ["check my balance", "oh sorry, wrong number, bye"]),
+    ("espeak:en-us", TELEPHONE, ["check my balance", ID, "sorry, wrong number"]),
+])
+def test_wrong_number_ends_completed(call, voice, channel, turns):
+    record = call(turns, voice, channel)
+    assert (record["outcome"], record["queue"]) == ("completed", None)
+
+
+@pytest.mark.parametrize("voice, channel", [("espeak:en-us", TELEPHONE), ("flite:kal", CLEAN)])
+def test_three_wrong_pins_escalate(call, voice, channel):
+    record = call(["check my balance", ID, "one three five seven", "nine nine nine nine",
+                   "four three two one"], voice, channel)
+    assert (record["outcome"], record["reason"]) == ("escalated", "repeated_failures")
+    assert record["authenticated"] is False
+
+
+@pytest.mark.parametrize("voice, channel", [("flite:kal", TELEPHONE), ("piper", TELEPHONE)])
+def test_wrong_then_right_pin_authenticates(call, voice, channel):
+    record = call(["what's my balance", ID, "one one one one", "two four six eight",
+                   "no thanks", "dtmf:4"], voice, channel)
+    assert record["authenticated"] is True and record["outcome"] == "self_service"
+
+
+@pytest.mark.parametrize("pin, said, voice, channel", [
+    ("1111", "one one one one", "flite:slt", TELEPHONE),
+    ("2222", "two two two two", "piper", TELEPHONE),
+    ("4477", "double four, double seven", "espeak:en-us", CLEAN),
+    ("9999", "nine nine nine nine", "flite:awb", TELEPHONE),
+])
+def test_repeated_digit_pins(call, pin, said, voice, channel):
+    set_pin(call.store, "12345678", pin)
+    record = call(["what's my balance", "dtmf:12345678", said, "no thanks", "dtmf:5"], voice, channel,
+                  patience=1)
+    assert record["authenticated"] is True and record["outcome"] == "self_service"
+
+
+@pytest.mark.parametrize("utterance, voice, channel, queue", [
+    ("can I speak to someone about a loan", "espeak:en-us", TELEPHONE, "loans"),
+    ("can I speak to someone about a loan", "piper", CLEAN, "loans"),
+    ("I need an agent for my card", "flite:slt", TELEPHONE, "cards"),
+])
+def test_person_about_a_topic_goes_to_that_queue(call, utterance, voice, channel, queue):
+    record = call([utterance], voice, channel)
+    assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", queue, "caller_request")
+
+
+@pytest.mark.parametrize("voice, channel", [("piper", TELEPHONE), ("flite:rms", CLEAN)])
+def test_yes_plus_a_request_at_a_yes_no_prompt(call, voice, channel):
+    record = call(["what are your branch opening hours", "yes, and I also need to talk to a person"],
+                  voice, channel)
+    assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", "general", "caller_request")
+
+
+@pytest.mark.parametrize("voice, channel", [("piper", CLEAN), ("flite:slt", TELEPHONE)])
+def test_clarifying_question_answered_unclearly_twice(call, voice, channel):
+    record = call(["what's going on with my account", "I don't know", "both I guess"], voice, channel)
+    assert no_empty_prompts(record)
+    assert "customer number" in " ".join(t["bot"]["text"] for t in record["turns"])
+    assert set(record["intents"]) & {"recent_transactions", "check_balance"}
+
+
+def test_transcribe_expect_recognises_as_the_prompt_would(speak, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from voicebot.cli import _load_commands
+    from voicebot.cli.app import app
+
+    _load_commands()
+    pin = speak("two four six eight", "piper", TELEPHONE)
+    answer = speak("yes, and I also need to talk to a person", "piper", TELEPHONE)
+    done = CliRunner().invoke(app, ["transcribe", "--expect", "digits:4", "--json", str(pin)])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)[0]["text"] == "2468"
+    done = CliRunner().invoke(app, ["transcribe", "--expect", "yesno", "--json", str(answer)])
+    assert "person" in json.loads(done.output)[0]["text"].lower()  # more than yes: kept whole
+    bad = CliRunner().invoke(app, ["transcribe", "--expect", "digits:four", str(pin)])
+    assert bad.exit_code == 2 and "--expect" in bad.output

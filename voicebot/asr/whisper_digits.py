@@ -1,0 +1,71 @@
+"""Digit strings of a known length from Whisper, when its free decoding drops or repeats a digit.
+
+Whisper tiny.en hears "one one one one" as "1 1 1" and "eight seven six…" as "And 7 6…": a beam
+over the whole vocabulary counts repeated words badly. This is a beam search over digit strings
+only (" 0"…" 9", plus "double"/"triple" a caller may say), scored by the same model token by
+token on the same audio (CTranslate2 `generate` with a forced prefix returns the next token's
+logits), with the end of the transcript scored too. It returns every finished string with its
+log-probability; the recogniser takes the best one of the prompt's length when that is nearly as
+likely as the best of any length (else the flow asks again). See docs/asr.md, scripts/bench_digits.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+BEAM = 6
+WORDS = {"double": 2, "triple": 3}
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64)
+    x -= x.max()
+    return x - np.log(np.exp(x).sum())
+
+
+def digit_search(model, tokenizer, encoded: np.ndarray, prompt: list[int], max_digits: int,
+                 beam: int = BEAM) -> list[tuple[str, float]]:
+    """(digit string, log-probability including the end of text) for every string the beam
+    finished, best first. `encoded` is the encoder output for one utterance ([1, frames, dim])."""
+    import ctranslate2
+
+    digit_tokens = [tokenizer.encode(f" {d}")[0] for d in range(10)]
+    word_tokens = {tokenizer.encode(f" {w}")[0]: n for w, n in WORDS.items()
+                   if len(tokenizer.encode(f" {w}")) == 1}
+    eot = tokenizer.eot
+    # a beam entry: (tokens so far, digits they spell, pending repeat count, log-probability)
+    beams: list[tuple[tuple[int, ...], str, int, float]] = [((), "", 1, 0.0)]
+    finished: dict[str, float] = {}
+    for _ in range(max_digits + 2):
+        if not beams:
+            break
+        batch = [prompt + list(tokens) for tokens, *_ in beams]
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(batch), 0)))
+        results = model.generate(features, batch, max_length=len(batch[0]) + 4, beam_size=1,
+                                 return_logits_vocab=True, suppress_blank=False, suppress_tokens=[])
+        grown = []
+        for (tokens, digits, repeat, logp), result in zip(beams, results):
+            steps = result.logits[0]
+            if len(steps) <= len(tokens):
+                continue
+            scores = _log_softmax(np.asarray(steps[len(tokens)]))
+            if digits and repeat == 1:
+                total = logp + scores[eot]
+                finished[digits] = max(finished.get(digits, -np.inf), total)
+            for d, tok in enumerate(digit_tokens):
+                if len(digits) + repeat <= max_digits:
+                    grown.append((tokens + (tok,), digits + str(d) * repeat, 1, logp + scores[tok]))
+            if repeat == 1:
+                for tok, times in word_tokens.items():
+                    grown.append((tokens + (tok,), digits, times, logp + scores[tok]))
+        beams = sorted(grown, key=lambda b: -b[3])[:beam]
+    return sorted(finished.items(), key=lambda kv: -kv[1])
+
+
+def pick(finished: list[tuple[str, float]], length: int, margin: float) -> str | None:
+    """The best string of `length` digits if it is within `margin` (nats) of the best of any
+    length; None when the audio plainly holds another count (a fragment, a wrong number)."""
+    if not finished:
+        return None
+    best = finished[0][1]
+    right = [(s, lp) for s, lp in finished if len(s) == length]
+    return right[0][0] if right and right[0][1] >= best - margin else None
