@@ -19,10 +19,11 @@ Path_ = tuple[Any, ...]
 # Variables a state's say/ask/done (and auth `verified`) may use, set by the engine and actions:
 # the caller's name, action results, branch hours, the recap of what was done. `store_as` names
 # add to these per flow.
-STATE_VARS = frozenset({"first_name", "balance", "transactions", "card", "hours", "recap"})
+STATE_VARS = frozenset({"first_name", "balance", "transactions", "card", "cards", "hours", "recap"})
 # Messages are filled by the engine with exactly these; every other message is spoken as written.
 MESSAGE_VARS: dict[str, frozenset[str]] = {
     "clarify": frozenset({"first", "second"}),
+    "clarify_again": frozenset({"first", "second"}),
     "transfer": frozenset({"queue"}),
     "escalate": frozenset({"queue"}),
     "queue_position": frozenset({"position", "wait"}),
