@@ -3,19 +3,19 @@ number itself), so a caller who hangs up after two wrong PINs and calls again ke
 The flow asks `failures_since` before it checks a PIN and locks the number (routes to a person)
 once too many came within the window.
 
-Self-contained: its own table on the shared SQLAlchemy Base (created on first use), until the
-schema moves to migrations. An in-memory variant serves stores without SQL."""
+The table (`pin_failures`) is made by the store's migrations (0003); an in-memory variant serves
+stores without SQL."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import DateTime, Engine, Integer, String, delete, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
 
-from voicebot.store.models import Base
+from voicebot.store.models import PinFailureRow
 
 _KEY_SALT = b"voicebot-pin-lockout:"
 
@@ -23,13 +23,6 @@ _KEY_SALT = b"voicebot-pin-lockout:"
 def customer_key(customer_id: str) -> str:
     """What the table stores instead of the customer number (a one-way hash)."""
     return hashlib.sha256(_KEY_SALT + customer_id.encode()).hexdigest()
-
-
-class PinFailureRow(Base):
-    __tablename__ = "pin_failures"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    customer_key: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Lockout(Protocol):
@@ -43,16 +36,15 @@ class Lockout(Protocol):
 class SqlLockout:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        Base.metadata.create_all(engine, tables=[PinFailureRow.__table__])
 
     def record_failure(self, customer_id: str, at: datetime) -> None:
         with Session(self.engine) as s:
-            s.add(PinFailureRow(customer_key=customer_key(customer_id), at=_utc(at)))
+            s.add(PinFailureRow(customer_key=customer_key(customer_id), at=at))
             s.commit()
 
     def failures_since(self, customer_id: str, since: datetime) -> int:
         query = select(func.count()).select_from(PinFailureRow).where(
-            PinFailureRow.customer_key == customer_key(customer_id), PinFailureRow.at >= _utc(since))
+            PinFailureRow.customer_key == customer_key(customer_id), PinFailureRow.at >= since)
         with Session(self.engine) as s:
             return int(s.scalar(query) or 0)
 
@@ -75,10 +67,6 @@ class MemoryLockout:
     def clear(self, customer_id: str) -> None:
         self._at.pop(customer_key(customer_id), None)
 
-
-def _utc(at: datetime) -> datetime:
-    """SQLite keeps no offset: every time is stored and compared as naive UTC."""
-    return at.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def lockout_for(store: object) -> Lockout:

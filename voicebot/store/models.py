@@ -136,3 +136,12 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(16))  # agent | supervisor
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, salted
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PinFailureRow(Base):
+    """One failed PIN check; `customer_key` is a one-way hash of the number (voicebot.store.lockout)."""
+
+    __tablename__ = "pin_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
