@@ -80,7 +80,9 @@ def render(text: str, spec: str) -> Path:
     out = speechgen.cache_dir() / f"{digest}.wav"
     if not out.exists():
         audio = speechgen.degrade(_render_clean(text, voice, opts), channel, seed=int(digest[:8], 16))
-        write_wav(out, audio, subtype=channel.encoding)
+        tmp = out.with_suffix(f".{os.getpid()}.part.wav")
+        write_wav(tmp, audio, subtype=channel.encoding)
+        tmp.replace(out)  # atomic: the cache is shared by parallel processes
     return out
 
 

@@ -42,24 +42,34 @@ def train(
 
 @app.command(name="eval")
 def eval_command(
-    data: Path = typer.Option(..., "--data", help="JSONL/CSV of rows with text, intent [, sentiment]."),
+    data: Optional[Path] = typer.Option(None, "--data", help="JSONL/CSV of rows with text and intent and/or sentiment."),
+    audio: Optional[Path] = typer.Option(None, "--audio", help="JSONL manifest of recordings {file, intent, sentiment[, text]}: heard as at the first intent prompt of a call."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: newest under models/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Measure a model on labelled rows."""
-    from voicebot.nlu import load_model
-    from voicebot.nlu.dataset import load_rows
-    from voicebot.nlu.evaluate import evaluate
+    """Measure a model on labelled rows, or the live pipeline on labelled recordings."""
+    if (data is None) == (audio is None):
+        fail("give --data or --audio (one of them)")
+    if audio is not None:
+        from voicebot.nlu.audio_eval import run_cli
 
-    rows = load_rows(data)
-    report = evaluate(load_model(model), rows.examples)
+        report = run_cli(audio, model, console)
+    else:
+        from voicebot.nlu import load_model
+        from voicebot.nlu.dataset import load_rows
+        from voicebot.nlu.evaluate import evaluate
+
+        report = evaluate(load_model(model), load_rows(data, need_intent=False).examples)
     if as_json:
         print_json(report)
         return
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     console.print(f"n={report['n']}  intent accuracy {fmt(report['intent_accuracy'])}  macro-F1 {fmt(report['intent_macro_f1'])}  "
                   f"OOS recall {fmt(report['oos_recall'])}  in-scope false-OOS {fmt(report['in_scope_false_oos_rate'])}"
-                  + (f"  sentiment macro-F1 {fmt(report['sentiment_macro_f1'])}" if "sentiment_macro_f1" in report else ""))
+                  + (f"  sentiment macro-F1 {fmt(report['sentiment_macro_f1'])}" if "sentiment_macro_f1" in report else "")
+                  + (f"  WER {fmt(report['wer'])}" if report.get("wer") is not None else ""))
+    for voice, acc in report.get("intent_accuracy_by_voice", {}).items():
+        console.print(f"  {voice}: intent accuracy {acc:.3f}", highlight=False)
     labels, matrix = report["confusion"]["labels"], report["confusion"]["matrix"]
     console.print("confusion (rows expected, columns predicted, numbered as the rows):", highlight=False)
     console.print(" " * 24 + "".join(f"{i:>4}" for i in range(len(labels))), highlight=False)

@@ -177,13 +177,14 @@ def check_duplicates(examples: list[Example]) -> None:
         seen.setdefault(key, ex)
 
 
-def load_rows(path: Path) -> Dataset:
-    """A JSONL ({"text", "intent"[, "sentiment"]} per line) or CSV (header text,intent[,sentiment])."""
+def load_rows(path: Path, need_intent: bool = True) -> Dataset:
+    """A JSONL ({"text", "intent"[, "sentiment"]} per line) or CSV (header text,intent[,sentiment]).
+    With `need_intent=False` (evaluation) a row may carry a sentiment label instead of an intent."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such data file")
     if path.suffix == ".csv":
-        rows = _read_csv(path)
+        rows = _read_csv(path, need_intent)
     elif path.suffix in (".jsonl", ".json"):
         rows = _read_jsonl(path)
     else:
@@ -191,15 +192,16 @@ def load_rows(path: Path) -> Dataset:
     examples = []
     for line, row in rows:
         text, intent = str(row.get("text") or "").strip(), str(row.get("intent") or "").strip()
-        if not text or not intent:
-            raise ConfigError(f"{path}:{line}: row needs non-empty 'text' and 'intent'")
         sentiment = row.get("sentiment") or None
+        if not text or not (intent or (sentiment and not need_intent)):
+            wanted = "'intent'" if need_intent else "'intent' or 'sentiment'"
+            raise ConfigError(f"{path}:{line}: row needs non-empty 'text' and {wanted}")
         if sentiment is not None and sentiment not in ("negative", "neutral", "positive"):
             raise ConfigError(f"{path}:{line}: sentiment {sentiment!r} is not negative/neutral/positive")
         examples.append(Example(text, intent, f"{path}:{line}", sentiment, row.get("source")))
     if not examples:
         raise ConfigError(f"{path}:1: no labelled rows")
-    return Dataset(examples, {n: IntentInfo(n) for n in sorted({e.intent for e in examples})})
+    return Dataset(examples, {n: IntentInfo(n) for n in sorted({e.intent for e in examples if e.intent})})
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
@@ -217,11 +219,13 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
     return rows
 
 
-def _read_csv(path: Path) -> list[tuple[int, dict]]:
+def _read_csv(path: Path, need_intent: bool = True) -> list[tuple[int, dict]]:
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
         reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"text", "intent"} <= set(reader.fieldnames):
-            raise ConfigError(f"{path}:1: CSV header must include 'text' and 'intent' (got {reader.fieldnames})")
+        fields = set(reader.fieldnames or ())
+        if "text" not in fields or not ("intent" in fields or (not need_intent and "sentiment" in fields)):
+            wanted = "'intent'" if need_intent else "'intent' or 'sentiment'"
+            raise ConfigError(f"{path}:1: CSV header must include 'text' and {wanted} (got {reader.fieldnames})")
         try:
             return [(reader.line_num, row) for row in reader]
         except csv.Error as exc:
