@@ -197,6 +197,8 @@ class Session:
         events = self._ep.push(frame)
         voiced = self._ep.last_voiced
         heard = self._detector.hear(frame, self._last_played, voiced)
+        if not speaking:
+            self._detector.reset()  # only speech over a prompt counts towards barging into it
         if voiced:
             self._last_voiced = self._pushed
         self._own.append(heard.own_speech)

@@ -150,35 +150,39 @@ class TurnRunner:
             match action:
                 case Ask(text=text):
                     s.listen(action, s.engine.state)
-                    self._speak(text, turn, interruptible)
+                    queued = self._speak(text, turn, interruptible)
                 case Say(text=text):
-                    self._speak(text, turn, interruptible)
+                    queued = self._speak(text, turn, interruptible)
                 case RecordVoicemail():
                     s.record_voicemail(action)
+                    queued = None
                 case Transfer() | Hangup():
-                    pass  # the call is over once this turn's prompts have played
-            if first is None and isinstance(action, (Say, Ask)):
-                first = _ms(started)
+                    queued = None  # the call is over once this turn's prompts have played
+            if first is None and queued is not None:
+                first = (queued - started) * 1000
         return first or 0.0
 
-    def _speak(self, text: str, turn, interruptible: bool) -> None:
+    def _speak(self, text: str, turn, interruptible: bool) -> float | None:
+        """Queue `text` sentence by sentence; returns when its first audio was queued."""
         s = self.s
         s._emit(Prompt(text, s.engine.state))
         prompts = s.stack.prompts
         if prompts is None:  # a text replay: the prompt takes the time it would take to say
             s.spoken_time(len(text.split()) / WORDS_PER_SECOND)
-            return
+            return None
         playback = Playback(text, turn, interruptible, rate=s.rate)
         s.out.add(playback)
-        parts = []
+        parts, first = [], None
         for sentence in prompts.stream(text):  # the first sentence plays while the next renders
             samples = sentence.canonical(s.rate).samples
             parts.append(samples)
             if not s.out.append(playback, samples):
                 break  # the caller barged in: render no more of it
+            first = first or time.perf_counter()
         s.out.rendered(playback)
         audio = Audio(np.concatenate(parts) if parts else np.zeros(0, np.int16), s.rate)
         s._emit(Spoken(text, audio))
+        return first
 
 
 def _ms(start: float) -> float:
