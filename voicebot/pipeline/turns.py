@@ -32,6 +32,7 @@ CUT_SHORT = "Sorry to stop you there."  # said before answering a caller who tal
 # Said while the bot talks, these keep the conversation going; they are not an answer.
 _BACKCHANNEL = re.compile(r"^(?:(?:mm+|m-?hm+|mhm|uh-?huh|hmm+|uh+|um+|ah+|oh|okay|ok|right|"
                           r"alright|i see|sure|yeah|yep)[\s,.!?-]*)+$", re.IGNORECASE)
+COMPLETE_CONFIDENCE = 0.85  # a request this clear at a pause ends the turn without the hang-over
 # What the flow expects → how the recogniser should listen.
 _HINT_KINDS = {"digits": "digits", "csat": "digits", "yesno": "yesno", "choice": "choice"}
 
@@ -99,12 +100,29 @@ class TurnRunner:
             self.perform(self.engine_call(self.s.engine.hangup))
 
     def speculate(self, audio: Audio, expect: Expect) -> tuple[Transcript, bool]:
-        """Recognise at the first pause; True when the turn is evidently complete."""
+        """Recognise at the first pause; True when the turn is evidently complete. An end-of-turn
+        model (Smart Turn) decides when one is plugged in; otherwise what was said decides."""
         transcript = self.s.stack.recognizer.transcribe(audio, hints_for(expect))
         finished = self.eot.finished(audio, expect) if self.eot is not None else None
-        if expect.kind == "digits" and expect.length and len(digits_in(transcript.text)) >= expect.length:
-            finished = True  # the expected count is heard: the caller has nothing more to say
+        if finished is None:
+            finished = self._complete(transcript, expect)
         return transcript, bool(finished)
+
+    def _complete(self, transcript: Transcript, expect: Expect) -> bool:
+        """The words already answer the prompt: the expected digit count, one rating, a clear
+        yes/no, or a request the NLU is sure of. Anything else waits for the hang-over."""
+        text = transcript.text.strip()
+        if not text:
+            return False
+        if expect.kind in ("digits", "csat"):
+            length = 1 if expect.kind == "csat" else expect.length
+            return bool(length) and len(digits_in(text)) >= length
+        if expect.kind not in ("yesno", "intent"):
+            return False
+        understood = self.s.stack.nlu.understand(text, transcript.alternatives)
+        if expect.kind == "yesno":
+            return understood.entities.get("yesno") in ("yes", "no") or understood.intent in ("affirm", "deny")
+        return understood.intent != "out_of_scope" and understood.confidence >= COMPLETE_CONFIDENCE
 
     # ---- the stages -------------------------------------------------------------------------
     def _recognised(self, audio: Audio, speculative: Future | None) -> Transcript:
