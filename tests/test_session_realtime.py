@@ -184,3 +184,36 @@ def test_id_and_pin_answers_are_silence_in_the_recording(stack, speak, tmp_path)
     caller = read_wav(tmp_path / "call.wav").samples[:, 0]
     voiced_s = np.count_nonzero(np.abs(caller.astype(int)) > 300) / 16000
     assert voiced_s <= request.duration  # only the request is in the recording, not the digits
+
+
+class EchoRecognizer(SlowRecognizer):
+    def transcribe(self, audio, hints=None) -> Transcript:
+        self.calls += 1
+        return Transcript("please call me back about my card", self.name, audio.duration, 0.0)
+
+
+VOICEMAIL_FLOW = """
+name: vm
+start: leave
+settings: {voicemail_seconds: 3}
+states:
+  leave: {action: voicemail, next: bye}
+  bye: {say: "Goodbye.", hangup: true}
+"""
+
+
+def test_voicemail_ends_at_the_flows_max_seconds_after_a_beep(speak, tmp_path):
+    message = read_wav(speak("Hello, this is Alice Moreno calling about my card, it was declined at "
+                             "the supermarket this morning and again at the pharmacy, please call me back "
+                             "as soon as you can, thank you very much.", "piper"))
+    assert message.duration > 6
+    store = open_store(f"sqlite:///{tmp_path / 'vm.db'}")
+    engine = CallEngine(flow_from_text(VOICEMAIL_FLOW), store, now=NOON)
+    session = Session(engine, Stack(EchoRecognizer(), FixedNlu(), None), voicemail_dir=tmp_path / "vm",
+                      recording_path=tmp_path / "call.wav")
+    replay_audio(session, [message])
+    [task] = store.tasks("voicemail")
+    kept = read_wav(task["recording"])
+    assert 2.5 <= kept.duration <= 3.1  # cut at voicemail_seconds, not at the first pause or 30 s
+    bot = read_wav(tmp_path / "call.wav").samples[:, 1]
+    assert np.abs(bot.astype(int)).max() > 5000  # the beep was played before the message

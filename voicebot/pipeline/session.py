@@ -96,6 +96,7 @@ class Session:
         self._paused_quiet = 0
         self._last_voiced = 0  # sample count at the caller's last voiced frame
         self._speculative: tuple[Future, int] | None = None
+        self._stale_spec: Future | None = None
         self._last_played = Audio(np.zeros(stack.vad.frame_ms * rate // 1000, np.int16), rate)
         self._hung_up = False
         self.turns_heard = 0  # utterances accepted as caller turns
@@ -248,11 +249,16 @@ class Session:
             return
         spec = self._speculative
         if spec is not None and spec[1] != self._last_voiced:  # the caller went on
-            spec[0].cancel()
+            if not spec[0].cancel():
+                self._stale_spec = spec[0]
             self._speculative = spec = None
         if not self._ep.in_speech:
             return
-        if spec is None and self._ep.pause_ms >= SPECULATE_AT_MS and not self._barge_pending:
+        stale = self._stale_spec
+        if stale is not None and stale.done():
+            self._stale_spec = stale = None
+        if spec is None and self._ep.pause_ms >= SPECULATE_AT_MS and not self._barge_pending \
+                and stale is None:  # a dropped decode still running would only queue this one
             expect = self._listening.expect if self._listening else Expect()
             audio = self._ep.utterance_so_far()
             self._speculative = (shared_pool().submit(self._runner.speculate, audio, expect), self._last_voiced)
