@@ -115,3 +115,57 @@ def test_no_microphone_is_reported_before_models_load(tmp_path):
     assert proc.returncode == 2
     assert "microphone" in proc.stderr and "Traceback" not in proc.stderr
     assert "loading models" not in proc.stdout + proc.stderr, time.perf_counter() - started
+
+
+def _call(pulse, tmp_path, seconds: float) -> subprocess.Popen:
+    return subprocess.Popen([*VOICEBOT, "call", "--json", "-", "--max-seconds", str(seconds),
+                             "--db", f"sqlite:///{tmp_path / 'mic.db'}"],
+                            env=pulse, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_talking(monitor: SinkMonitor, timeout: float = 120.0) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if monitor.talking():
+            return time.monotonic()
+        time.sleep(0.02)
+    raise AssertionError("the bot never spoke")
+
+
+def test_caller_interrupts_the_greeting_on_a_live_line(pulse, tmp_path):
+    from voicebot.audio import read_wav
+
+    wav = speak("I lost my debit card", "piper")
+    audio = read_wav(wav)
+    onset = int(np.flatnonzero(np.abs(audio.samples.astype(int)) > 500)[0]) / audio.rate
+    monitor = SinkMonitor(pulse)
+    proc = _call(pulse, tmp_path, 40)
+    try:
+        _wait_talking(monitor)
+        time.sleep(1.0)  # a second into the greeting
+        started = time.monotonic()
+        subprocess.run(["paplay", "--device=caller", str(wav)], env=pulse, check=True)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        monitor.close()
+    spoke_at = started + onset
+    after = [(t, level) for t, level in monitor.levels if t >= spoke_at]
+    quiet_at = next(t for t, level in after if level < 50)
+    record = json.loads(out)
+    assert record["turns"][0]["bot"]["interrupted"] is True, err[-2000:]
+    assert record["intents"][:1] == ["report_lost_card"], err[-2000:]
+    # measured on the speaker's monitor, through PulseAudio's own buffers (paplay, parec: ~100 ms)
+    assert quiet_at - spoke_at < 0.5, (quiet_at - spoke_at, err[-1000:])
+
+
+def test_the_bots_own_voice_fed_back_does_not_interrupt_it(pulse, tmp_path):
+    """The speaker's output comes back into the microphone 10 dB down (an open speakerphone)."""
+    subprocess.run(["pactl", "load-module", "module-loopback", "source=bot.monitor", "sink=caller",
+                    "latency_msec=60"], env=pulse, check=True, capture_output=True)
+    subprocess.run(["pactl", "set-sink-volume", "caller", "-10dB"], env=pulse, check=True)
+    proc = _call(pulse, tmp_path, 14)
+    out, err = proc.communicate(timeout=180)
+    record = json.loads(out)
+    assert record["turns"][0]["bot"]["interrupted"] is False, err[-2000:]
+    assert "talks over the prompt" not in err

@@ -3,9 +3,9 @@
 Echo-aware gate: the bot's voice comes back through a speakerphone or a telephone hybrid weaker
 than it was played (a line's echo return loss is 10 dB or more; a handset far more). A voiced
 caller frame counts as the caller's own speech only when it is louder than the loudest bot frame
-of the last `echo_window_ms` (the echo path's delay) lowered by `echo_margin_db`. The bot's prompt
-fed back at -10 dB stays under a -6 dB gate; a caller talking over the prompt at a normal level
-does not. A real echo canceller (voicebot.audio.echo) can replace this through the same Protocol.
+of the last `echo_window_ms` (sound-card buffers both ways plus the room's or line's echo path)
+lowered by `echo_margin_db`. The bot's prompt fed back at -10 dB stays under a -6 dB gate; a
+caller talking over the prompt at a normal level does not. A real echo canceller (voicebot.audio.echo) can replace this through the same Protocol.
 
 Sustained: `min_ms` of own speech, with short gaps tolerated, before the prompt stops. Coughs and
 clicks are shorter; backchannels ("mm-hm") may pause the prompt, and the Session resumes it when
@@ -30,7 +30,7 @@ def rms(audio: Audio) -> float:
 
 class SustainedSpeech:
     def __init__(self, frame_ms: int = 30, min_ms: int = 150, echo_margin_db: float = 6.0,
-                 echo_window_ms: int = 300) -> None:
+                 echo_window_ms: int = 800) -> None:
         self.frame_ms, self.min_ms = frame_ms, min_ms
         self.echo_gain = 10 ** (-echo_margin_db / 20)
         self._bot: deque[float] = deque(maxlen=max(1, echo_window_ms // frame_ms))
