@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -79,8 +78,9 @@ def session_for(stack, flow, db, blocking: bool) -> Session:
     return Session(engine, stack)
 
 
-def paced_call(session: Session, turns: list[Audio]) -> list[dict]:
-    """Play `turns` at 1x, each after the bot has spoken and gone quiet; latencies per turn."""
+def paced_call(session: Session, turns: list[Audio], stalls: list[float]) -> list[dict]:
+    """Play `turns` at 1x, each after the bot has spoken and gone quiet; latencies per turn.
+    `stalls` gets how long each push+read took: the audio path's hold-up of a 30 ms cadence."""
     ms, rate = session.frame_ms, session.rate
     hop = rate * ms // 1000
     silence = Audio.silence(ms / 1000, rate)
@@ -101,14 +101,16 @@ def paced_call(session: Session, turns: list[Audio]) -> list[dict]:
         if current:
             frame = current.pop(0)
             if frame_no == end_frame:
-                end_wall = t0 + i * ms / 1000 + (end_frame * hop - end_frame * hop) / rate
+                end_wall = t0 + i * ms / 1000 + (end - end_frame * hop) / rate
             frame_no += 1
         else:
             frame = silence
+        before = time.perf_counter()
         session.push(frame)
         bot = session.read(ms).samples
-        loud = np.flatnonzero(np.abs(bot.astype(int)) > LOUD)
         now = time.perf_counter()
+        stalls.append((now - before) * 1000)
+        loud = np.flatnonzero(np.abs(bot.astype(int)) > LOUD)
         if loud.size:
             bot_spoke, quiet = True, 0
             if end_wall is not None:
@@ -164,12 +166,13 @@ def pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1)
 
 
-def summarise(turns: list[dict], stops: list[float]) -> dict:
+def summarise(turns: list[dict], stops: list[float], stalls: list[float]) -> dict:
     latencies = [t["latency_ms"] for t in turns]
     stages = {k: pct([t[k] for t in turns if k in t], 50)
               for k in ("endpoint_ms", "asr_ms", "nlu_ms", "flow_ms", "tts_first_ms")}
     return {"turn_latency_p50_ms": pct(latencies, 50), "turn_latency_p95_ms": pct(latencies, 95),
             "barge_in_stop_ms_p95": pct(stops, 95), "turns": len(turns),
+            "audio_path_stall_ms_max": round(max(stalls), 1) if stalls else None,
             "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
             "stages_p50_ms": stages}
 
@@ -190,12 +193,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{tmp}/bench.db"
         for name, blocking in (("realtime", False), ("baseline_blocking", True)):
-            turns, stops = [], []
+            turns, stops, stalls = [], [], []
             for _ in range(args.repeat):
                 for call in calls:
-                    turns += paced_call(session_for(stack, flow, db, blocking), call)
+                    turns += paced_call(session_for(stack, flow, db, blocking), call, stalls)
                 stops.append(barge_in_stop(session_for(stack, flow, db, blocking), barge))
-            out[name] = summarise(turns, stops)
+            out[name] = summarise(turns, stops, stalls)
     result = {**{k: out["realtime"][k] for k in ("turn_latency_p50_ms", "turn_latency_p95_ms",
                                                  "barge_in_stop_ms_p95")},
               "realtime": out["realtime"], "baseline_blocking": out["baseline_blocking"],
@@ -208,7 +211,9 @@ def main() -> None:
     for name in ("realtime", "baseline_blocking"):
         r = out[name]
         print(f"{name:18s} p50 {r['turn_latency_p50_ms']} ms  p95 {r['turn_latency_p95_ms']} ms  "
-              f"barge-in stop p95 {r['barge_in_stop_ms_p95']} ms  ({r['turns']} turns)  stages p50 {r['stages_p50_ms']}")
+              f"barge-in stop p95 {r['barge_in_stop_ms_p95']} ms (None: plays to the end)  "
+              f"audio path held up to {r['audio_path_stall_ms_max']} ms  ({r['turns']} turns)  "
+              f"stages p50 {r['stages_p50_ms']}")
     print(f"p50 speed-up {result['p50_speedup']}x")
 
 

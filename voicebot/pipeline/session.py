@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from voicebot.audio import Audio
-from voicebot.events import DtmfPressed, NoInput, SpeechEnded, SpeechStarted, Understood
+from voicebot.events import DtmfPressed, NoInput, SpeechEnded, SpeechStarted
 from voicebot.flow.actions import Ask, Expect, RecordVoicemail
 from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
 from voicebot.pipeline.framing import FrameBuffer, Resampler
@@ -335,7 +334,3 @@ class Session:
 def _beep(rate: int, hz: float = 1000.0, seconds: float = 0.3) -> np.ndarray:
     t = np.arange(int(rate * seconds)) / rate
     return (0.3 * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
-
-
-def wall_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
