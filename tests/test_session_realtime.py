@@ -217,3 +217,16 @@ def test_voicemail_ends_at_the_flows_max_seconds_after_a_beep(speak, tmp_path):
     assert 2.5 <= kept.duration <= 3.1  # cut at voicemail_seconds, not at the first pause or 30 s
     bot = read_wav(tmp_path / "call.wav").samples[:, 1]
     assert np.abs(bot.astype(int)).max() > 5000  # the beep was played before the message
+
+
+def test_a_failing_listener_is_logged_and_the_call_goes_on(tmp_path, caplog):
+    from voicebot.transports.replay import replay_text
+
+    def printer_that_breaks(event) -> None:
+        raise RuntimeError("terminal gone")
+
+    engine = CallEngine(load_flow("flows/bank.yml"), open_store(f"sqlite:///{tmp_path / 'l.db'}"), now=NOON)
+    session = Session(engine, Stack(None, FixedNlu(), None), listener=printer_that_breaks)
+    replay_text(session, ["I lost my card", "dtmf:12345678", "dtmf:2468"])
+    assert engine.record.authenticated and engine.state != "main_menu"
+    assert "terminal gone" in caplog.text
