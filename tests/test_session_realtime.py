@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from voicebot.audio import Audio, read_wav
-from voicebot.events import Transcript, Understood
+from voicebot.events import Prompt, Transcript, Understood
 from voicebot.flow import CallEngine, flow_from_text, load_flow
 from voicebot.pipeline import Session, Stack
 from voicebot.pipeline.events import BargedIn, Interrupted
@@ -230,3 +230,26 @@ def test_a_failing_listener_is_logged_and_the_call_goes_on(tmp_path, caplog):
     replay_text(session, ["I lost my card", "dtmf:12345678", "dtmf:2468"])
     assert engine.record.authenticated and engine.state != "main_menu"
     assert "terminal gone" in caplog.text
+
+
+class BackchannelRecognizer(SlowRecognizer):
+    def transcribe(self, audio, hints=None) -> Transcript:
+        self.calls += 1
+        return Transcript("Mm-hmm.", self.name, audio.duration, 0.0)
+
+
+@pytest.mark.slow
+def test_a_backchannel_pauses_the_prompt_which_then_resumes_where_it_stopped(stack, speak, tmp_path):
+    from voicebot.pipeline.events import Resumed
+
+    listener = Stack(BackchannelRecognizer(), FixedNlu(), stack.prompts)
+    engine = _engine(tmp_path)
+    words = read_wav(speak("yeah okay", "piper"))  # real speech; the recogniser hears "Mm-hmm."
+    session, bot = _run(listener, engine, _caller_side([(2.0, words)], 12.0))
+    kinds = [type(e) for e in session.events]
+    assert BargedIn in kinds and Resumed in kinds and Interrupted not in kinds
+    first = engine.record.to_dict()["turns"][0]["bot"]
+    assert first["interrupted"] is False
+    greeting = [e.text for e in session.events if isinstance(e, Prompt)][:2]  # "Welcome…" + the ask
+    full = sum(stack.prompts.render(text).duration for text in greeting) * 1000
+    assert first["played_ms"] >= full - 100  # nothing of the greeting was lost
