@@ -5,6 +5,7 @@ models load once per process and one backend's heavy imports never slow another'
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -18,6 +19,8 @@ class Registry(Generic[T]):
         self.kind, self.modules, self.default = kind, modules, default
         self._factories: dict[str, Callable[..., T]] = {}
         self._instances: dict[tuple, T] = {}
+        # Calls share one instance; two sessions asking at once on worker threads must not load twice.
+        self._lock = threading.RLock()
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
@@ -34,8 +37,9 @@ class Registry(Generic[T]):
         if name not in self.modules:
             raise ModelError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}")
         key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
-        if key not in self._instances:
-            if name not in self._factories:
-                importlib.import_module(self.modules[name])
-            self._instances[key] = self._factories[name](**options)
-        return self._instances[key]
+        with self._lock:
+            if key not in self._instances:
+                if name not in self._factories:
+                    importlib.import_module(self.modules[name])
+                self._instances[key] = self._factories[name](**options)
+            return self._instances[key]

@@ -12,6 +12,8 @@ import typer
 
 from voicebot.cli.app import app, console, err_console, fail, print_json
 from voicebot.events import Prompt, Transcript, Understood
+from voicebot.flow.actions import Hangup, Transfer
+from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
@@ -45,15 +47,21 @@ def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: st
 
 def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None, at: datetime | None,
              asr: str, tts: str | None, db: str | None, model: str | None, show: bool = True,
-             demo: bool = False) -> Any:
-    """Replay `turns` as one call and return the Session."""
+             demo: bool = False, realtime: bool = False, audio_out: Path | None = None) -> Any:
+    """Replay `turns` as one call and return the Session. `realtime`: the one WAV in `turns` is the
+    caller's whole side of the call, played at 1x from the moment the call connects."""
     from voicebot.pipeline import Session
-    from voicebot.transports.replay import load_turns, replay_audio, replay_text
+    from voicebot.transports.replay import load_turns, replay_audio, replay_text, stream_call
 
+    if realtime and (text or len(turns) != 1 or str(turns[0]).startswith("dtmf:")):
+        fail("--realtime plays exactly one WAV: the caller's side of the whole call")
     turns = turns if text else load_turns(turns)  # bad files fail before any model loads
     engine, stack = open_call(flow, caller_id=caller_id, at=at, asr=None if text else asr, tts=tts,
                               db=db, model=model, demo=demo)
-    session = Session(engine, stack, listener=_printer(engine) if show else None)
+    live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
+    session = Session(engine, stack, listener=_printer(engine) if show else None, recording_path=live_wav)
+    if realtime:
+        return stream_call(session, turns[0], realtime=True)
     return (replay_text if text else replay_audio)(session, turns)
 
 
@@ -62,22 +70,30 @@ def _printer(engine: Any, out: Any = console) -> Any:
     is masked before it reaches the screen, like everywhere else."""
 
     def caller_text(event: Understood) -> str:
-        if getattr(engine.expecting, "kind", "") == "digits":
+        if engine.expecting.kind == "digits" or engine.expecting.secret:
             return "****"
         return engine.redact_text(event.text)
 
     def show(event: Any) -> None:
-        if isinstance(event, Prompt):
-            out.print(f"[bold cyan]bot   [/] {event.text}", highlight=False)
-        elif isinstance(event, Transcript):
-            out.print(f"[dim]        heard in {event.processing_seconds:.2f}s ({event.backend})[/]")
-        elif isinstance(event, Understood):
-            kind = getattr(engine.expecting, "kind", "intent")  # at a PIN or rating prompt the intent is noise
-            meaning = f"{event.intent} {event.confidence:.2f}" if kind in ("intent", "free") else f"{kind} answer"
-            out.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {meaning}, {event.sentiment}[/]",
-                      highlight=False)
-        elif type(event).__name__ in ("Transfer", "Hangup"):
-            out.print(f"[bold magenta]      → {event}[/]", highlight=False)
+        match event:
+            case Prompt():
+                out.print(f"[bold cyan]bot   [/] {event.text}  [dim]({event.state})[/]", highlight=False)
+            case Transcript():
+                out.print(f"[dim]        heard in {event.processing_seconds:.2f}s ({event.backend})[/]")
+            case Understood():
+                kind = engine.expecting.kind  # at a PIN or rating prompt the intent is noise
+                meaning = (f"{event.intent} {event.confidence:.2f}" if kind in ("intent", "free")
+                           else f"{kind} answer")
+                out.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {meaning}, "
+                          f"{event.sentiment} {event.sentiment_score:+.2f}[/]", highlight=False)
+            case BargedIn():
+                out.print(f"[yellow]      ⏸ caller talks over the prompt at {event.at:.2f}s[/]")
+            case Resumed():
+                out.print(f"[yellow]      ▶ not a turn ({event.heard or 'no words'!r}): prompt resumes[/]")
+            case Interrupted():
+                out.print(f"[yellow]      ✂ prompt interrupted by {event.by} after {event.played_ms} ms[/]")
+            case Transfer() | Hangup():
+                out.print(f"[bold magenta]      → {event}[/]", highlight=False)
 
     return show
 
@@ -119,11 +135,14 @@ def replay(
     tts: TtsOpt = "piper",
     db: DbOpt = None,
     model: ModelOpt = None,
+    realtime: Annotated[bool, typer.Option("--realtime", help="one WAV is the caller's whole side, "
+                                           "played at 1x while the bot answers (talking over a prompt barges in)")] = False,
 ) -> None:
     """Replay one call: each WAV (or text with --text) is one caller turn after the bot's prompt."""
     tts_name = None if tts == "none" or (text and audio_out is None) else tts
     session = run_call(turns, text=text, flow=flow, caller_id=caller_id, at=_aware(at), asr=backend,
-                       tts=tts_name, db=db, model=model, show=json_out != "-")
+                       tts=tts_name, db=db, model=model, show=json_out != "-", realtime=realtime,
+                       audio_out=audio_out)
     _finish(session, json_out, audio_out)
 
 
@@ -142,7 +161,8 @@ def demo(
         fail(f"{DEMO_DIR}: no demo caller WAVs")
     console.rule("voicebot demo call")
     session = run_call(turns, text=False, flow=DEFAULT_FLOW, caller_id=caller_id, at=None, asr=backend,
-                       tts=None if tts == "none" else tts, db=db, model=None, demo=True)
+                       tts=None if tts == "none" else tts, db=db, model=None, demo=True,
+                       audio_out=audio_out)
     _finish(session, None, audio_out)
 
 
@@ -162,13 +182,15 @@ def call(
     json_out: Annotated[Optional[str], typer.Option("--json", help="write the call record here ('-' = stdout)")] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", help="hang up after this long")] = 600.0,
 ) -> None:
-    """A live call through the microphone and speakers."""
+    """A live call through the microphone and speakers, full duplex: talk over the bot to interrupt
+    it; digit keys are DTMF."""
     from voicebot.pipeline import Session
     from voicebot.transports.mic import check_microphone, run_mic_call
 
     check_microphone(device)  # before the models load: no sound card is said at once
     engine, stack = open_call(flow, caller_id=caller_id, at=None, asr=backend, tts=tts, db=db)
     shown = _printer(engine, err_console if json_out == "-" else console)  # stdout carries only JSON then
-    session = run_mic_call(Session(engine, stack, listener=shown), device=device,
-                           max_seconds=max_seconds)
+    live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
+    session = run_mic_call(Session(engine, stack, listener=shown, recording_path=live_wav),
+                           device=device, max_seconds=max_seconds)
     _finish(session, json_out, audio_out)

@@ -17,11 +17,14 @@ class Expect:
     """What the current prompt waits for, so the Session can set ASR hints and DTMF length.
 
     kind: intent | digits | yesno | csat | free | choice. `length` is the digit count for
-    `digits` (None = any); `choices` are the accepted words for `choice`, `csat` ("1".."5")."""
+    `digits` (None = any); `choices` are the accepted words for `choice`, `csat` ("1".."5").
+    `secret`: the answer is customer data (an ID, a PIN): the Session keeps it out of the call
+    recording (the caller channel is silence while such a prompt listens)."""
 
     kind: str = "intent"
     length: int | None = None
     choices: tuple[str, ...] = ()
+    secret: bool = False
 
 
 @dataclass(frozen=True)

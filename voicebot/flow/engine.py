@@ -5,7 +5,7 @@ the wall clock (time moves only by `advance`)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import uuid4
@@ -124,6 +124,10 @@ class CallEngine(AuthMixin, HandoffMixin):
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+    @property
+    def state(self) -> str:
+        return self.state_name
 
     @property
     def elapsed(self) -> float:
@@ -274,7 +278,7 @@ class CallEngine(AuthMixin, HandoffMixin):
             return self.escalate(reason)
         ask = self._pending.ask
         self._ask_sub(self._pending.kind, f"{prefix} {ask.text}", ask.expect, self._pending.options,
-                      ask.no_input_timeout)
+                      ask.no_input_timeout, ask.barge_in)
 
     # --- states ----------------------------------------------------------------------------
     def enter(self, name: str, depth: int = 0) -> None:
@@ -305,7 +309,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         if state.ask:
             timeout = state.no_input_timeout or self.spec.settings.no_input_timeout
             expect = Expect(state.expect, state.length, tuple(state.choices))
-            return self._ask_sub("state", self.render(state.ask), expect, (), timeout)
+            return self._ask_sub("state", self.render(state.ask), expect, (), timeout, state.barge_in)
         target = state.on.get(outcome) or state.next
         if target is None:  # an action outcome the flow did not map: end politely, don't crash
             log.warning("flow %s: state %r has no way on for outcome %r", self.spec.name, name, outcome)
@@ -322,8 +326,10 @@ class CallEngine(AuthMixin, HandoffMixin):
         self._out.append(Say(text))
 
     def _ask_sub(self, kind: str, text: str, expect: Expect, options: tuple[str, ...] = (),
-                 timeout: float | None = None) -> None:
-        ask = Ask(text, expect, timeout or self.spec.settings.no_input_timeout)
+                 timeout: float | None = None, barge_in: bool = True) -> None:
+        if kind in ("auth_id", "auth_pin"):  # customer data: kept out of the call recording
+            expect = replace(expect, secret=True)
+        ask = Ask(text, expect, timeout or self.spec.settings.no_input_timeout, barge_in)
         self._out.append(ask)
         self._pending = Pending(kind, ask, options)
         self.expecting = expect

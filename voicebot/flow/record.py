@@ -22,6 +22,8 @@ class Turn:
     entities: dict[str, Any] = field(default_factory=dict)
     dtmf: str | None = None
     bot_text: str = ""
+    bot_interrupted: bool = False  # the caller talked over (or keyed through) this turn's prompts
+    bot_played_ms: int | None = None  # how much of them the caller heard; None: nothing played yet
     state: str = ""
     at_seconds: float = 0.0
 
@@ -37,7 +39,8 @@ class Turn:
                        "confidence": self.confidence, "sentiment": self.sentiment,
                        "sentiment_score": self.sentiment_score, "entities": self.entities,
                        "dtmf": self.dtmf},
-            "bot": {"text": self.bot_text},
+            "bot": {"text": self.bot_text, "interrupted": self.bot_interrupted,
+                    "played_ms": self.bot_played_ms},
             "state": self.state,
             "at_seconds": round(self.at_seconds, 3),
         }

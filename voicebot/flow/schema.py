@@ -42,6 +42,7 @@ class StateSpec(Strict):
     no_match: str | None = None
     no_input: str | None = None
     no_input_timeout: float | None = None
+    barge_in: bool = True  # false: the caller cannot talk over this state's prompts (legal text)
     auth: bool = False  # authenticate before entering
     action: ActionName | None = None
     hours: str | None = None  # for check_hours / branch_hours

@@ -1,181 +1,336 @@
-"""`Session`: one call. A transport pushes caller frames / DTMF / hang-up in and plays what
-`take_audio()` returns; everything that happens is emitted as a typed event.
+"""`Session`: one call, full duplex. The same code runs a replayed WAV, a microphone and a SIP call.
 
-Time is counted in samples of the caller stream, never read from the wall clock, so a replayed
-call behaves exactly like a live one, only faster."""
+What a transport calls (all cheap; none waits on a model, the store, the webhook or TTS):
+
+    session.start()             the bot answers the call (its greeting starts rendering)
+    session.push(audio)         caller audio, any rate and any frame size (resampled per call by
+                                one streaming resampler, re-buffered to the VAD's frame)
+    session.read(ms, rate=None) the next `ms` of bot audio (silence when there is nothing to play)
+    session.dtmf("1")           keys pressed (stops an interruptible prompt)
+    session.hangup()            the caller hung up or their audio ran out
+    session.done                the call is over and its last prompt has been played
+    session.subscribe(fn)       every event of the call, as it happens (an exception in `fn` is
+                                logged, the call goes on)
+    session.settle()            wait until the workers have answered (replays: a virtual clock)
+
+A live transport calls push and read every 10-30 ms from its audio thread, in either order. Turns
+(ASR → NLU → flow → TTS) run on the process's shared worker pool, one call's jobs in order on its
+`Strand`; prompts stream out sentence by sentence as they render.
+
+Time is counted in samples (the caller's audio, the bot's audio, spoken-time of text turns), never
+read from the wall clock, so a replay that `settle()`s after every frame is deterministic and runs
+faster than real time, and a paced replay at 1x runs the very same code as a live line."""
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
+from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from voicebot.asr.base import Hints
-from voicebot.asr.domain import prompt_hints
-from voicebot.audio import Audio, write_wav
-from voicebot.events import DtmfPressed, NoInput, Prompt, SpeechEnded, Spoken, Transcript, Understood
-from voicebot.pipeline.recording import CallRecording
+from voicebot.audio import Audio
+from voicebot.events import DtmfPressed, NoInput, SpeechEnded, SpeechStarted
+from voicebot.flow.actions import Ask, Expect, RecordVoicemail
+from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
+from voicebot.pipeline.framing import FrameBuffer, Resampler
+from voicebot.pipeline.interrupt import SustainedSpeech
+from voicebot.pipeline.playout import Playback, Playout
+from voicebot.pipeline.seams import BargeInDetector, EndOfTurn, Engine
 from voicebot.pipeline.stack import Stack
+from voicebot.pipeline.turns import TurnRunner
+from voicebot.pipeline.workers import Strand, shared_pool
 from voicebot.vad import Endpointer
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Any], None]
 DEFAULT_NO_INPUT_S = 6.0
-WORDS_PER_SECOND = 2.5  # speaking rate for turns that arrive as text (AHT of text replays)
-
-# What the flow expects → how the recogniser should listen.
+# Adaptive endpointing: the pause that ends a turn follows what the prompt expects. One word
+# ("yes", "four") is over quickly; an open question gets room to think mid-sentence. A digit
+# prompt waits longer between groups but ends as soon as the expected count is heard.
+HANG_OVER_MS = {"yesno": 360, "csat": 360, "choice": 450, "digits": 750, "intent": 600, "free": 900}
+FIXED_HANG_OVER_MS = 600  # without adaptive endpointing (the old path, kept as a baseline)
+VOICEMAIL_PAUSE_MS = 3000  # a message ends at a long pause, or at the flow's max_seconds
+MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
+SPECULATE_AT_MS = 240  # a pause this long starts recognition before the turn is known to be over
+MIN_OWN_SPEECH_MS = 120  # less of the caller's own voice in an "utterance": echo or a noise
+RESUME_AFTER_MS = 300  # paused, and the caller went quiet without a turn: play on
 
 
 class Session:
-    def __init__(self, engine: Any, stack: Stack, *, rate: int = 16000, listener: Listener | None = None,
-                 voicemail_dir: Path = Path("var/voicemail")) -> None:
+    def __init__(self, engine: Engine, stack: Stack, *, rate: int = 16000, listener: Listener | None = None,
+                 voicemail_dir: Path = Path("var/voicemail"), barge_in: BargeInDetector | None = None,
+                 end_of_turn: EndOfTurn | None = None, recording_path: Path | None = None,
+                 inline: bool = False, adaptive: bool = True) -> None:
+        from voicebot.pipeline.recording import CallRecording
+
         self.engine, self.stack, self.rate = engine, stack, rate
         self.events: list[Any] = []
-        self.recording = CallRecording(rate)
+        self.recording = CallRecording(rate, recording_path)
         self._listeners = [listener] if listener else []
-        self._endpointer = Endpointer(stack.vad, rate)
-        self._outbox: list[Audio] = []
-        self._silent_s = 0.0
-        self._no_input_s = DEFAULT_NO_INPUT_S
-        self.turns_heard = 0  # utterances the VAD closed (replay uses it to spot silent turns)
+        self.frame_ms = stack.vad.frame_ms
+        self._frames = FrameBuffer(rate, self.frame_ms)
+        self._out_resamplers: dict[int, Resampler] = {}
+        self._ep = Endpointer(stack.vad, rate)
+        self._ep.hang_over_ms = FIXED_HANG_OVER_MS
+        self._detector = barge_in or SustainedSpeech(self.frame_ms)
+        self.adaptive = adaptive and not inline
+        self.out = Playout(rate)
+        self._strand = Strand(inline=inline)
+        self._lock = threading.RLock()
+        self._pushed = self._played = self._spoken = 0  # samples of caller audio, bot audio, text turns
+        self._listening: Ask | None = None
+        self.voicemail: RecordVoicemail | None = None
+        self._silent = 0  # samples the caller has been silent since the bot stopped talking
+        self._own: deque[bool] = deque(maxlen=max(1, stack.vad.pre_roll_ms // self.frame_ms))
+        self._utt_own = 0  # frames of the caller's own speech in the open utterance
+        self._utt_blocked = False  # it started while a prompt that cannot be interrupted played
+        self._barged = False  # a prompt is paused for caller speech; the worker decides its fate
+        self._barge_pending = False
+        self._paused_quiet = 0
+        self._last_voiced = 0  # sample count at the caller's last voiced frame
+        self._speculative: tuple[Future, int] | None = None
+        self._stale_spec: Future | None = None
+        self._last_played = Audio(np.zeros(stack.vad.frame_ms * rate // 1000, np.int16), rate)
+        self._hung_up = False
+        self.turns_heard = 0  # utterances accepted as caller turns
+        self.last_ask: tuple[str, Ask] | None = None  # (state, prompt) the bot last asked
         self.voicemail_dir = voicemail_dir
-        self._recording_voicemail = False  # the next utterance is a message to keep as audio
+        self._runner = TurnRunner(self, end_of_turn)
 
     # ---- what a transport calls -------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return bool(self.engine.done)
+        return self._hung_up or (self.engine.done and self._strand.idle and not self.out.speaking)
+
+    @property
+    def busy(self) -> bool:
+        """Workers are still on this call (a turn, or a speculative decode)."""
+        spec = self._speculative
+        return not self._strand.idle or (spec is not None and not spec[0].done())
+
+    @property
+    def speaking(self) -> bool:
+        return self.out.speaking
+
+    @property
+    def hearing_speech(self) -> bool:
+        return self._ep.in_speech
+
+    @property
+    def now(self) -> float:
+        """Call time in seconds: audio that went both ways, plus the spoken time of text turns."""
+        return (max(self._pushed, self._played) + self._spoken) / self.rate
 
     def start(self) -> None:
-        self._act(self.engine.start())
+        self._strand.submit(lambda: self._runner.perform(self._runner.engine_call(self.engine.start)))
 
-    def push(self, frame: Audio) -> None:
-        """One caller frame (any rate; 10/20/30 ms at the session rate is cheapest)."""
-        if self.done:
+    def push(self, audio: Audio) -> None:
+        if self._hung_up:
             return
-        frame = frame.canonical(self.rate)
-        self.recording.caller(frame)
-        self._advance(frame.duration)
-        for event in self._endpointer.push(frame):
-            self._emit(event)
-            if isinstance(event, SpeechEnded):
-                self.turns_heard += 1
-                self._caller_audio(event.audio)
-        if self._endpointer.in_speech:
-            self._silent_s = 0.0
-        else:
-            self._silent_s += frame.duration
-            if self._silent_s >= self._no_input_s and not self.done:
-                self.no_input()
+        with self._lock:
+            for frame in self._frames.push(audio):
+                self._frame(frame)
+
+    def read(self, ms: int, rate: int | None = None) -> Audio:
+        samples = self.out.read(self.rate * ms // 1000)
+        frame = Audio(samples, self.rate)
+        with self._lock:
+            self._played += samples.shape[0]
+            self._last_played = frame
+        self.recording.bot(frame)
+        if rate is None or rate == self.rate:
+            return frame
+        resample = self._out_resamplers.setdefault(rate, Resampler(rate))
+        return Audio(np.ascontiguousarray(resample(frame), np.int16), rate)
 
     def dtmf(self, digits: str) -> None:
-        self._input(DtmfPressed(digits))
+        with self._lock:
+            if self.out.speaking and self.out.interruptible:
+                self._interrupt("dtmf")
+            self._silent = 0
+        self._strand.submit(lambda: self._runner.handle(DtmfPressed(digits)))
 
     def caller_text(self, text: str, spoken: bool = False, alternatives: tuple[str, ...] = ()) -> None:
-        """A caller turn as text (typed, or what the recogniser heard, with its n-best readings)."""
-        if not spoken:  # typed turns take the time they would take to say
-            self._advance(len(text.split()) / WORDS_PER_SECOND)
-        self._input(self._understand(text, alternatives))
-
-    def _understand(self, text: str, alternatives: tuple[str, ...] = ()) -> Understood:
-        if not text.strip():  # speech the recogniser made nothing of is a no-match
-            return Understood(text="", intent="out_of_scope", confidence=0.0,
-                              sentiment="neutral", sentiment_score=0.0)
-        return self.stack.nlu.understand(text, alternatives)
+        """A caller turn as text (typed, or what a recogniser heard, with its n-best readings)."""
+        self._strand.submit(lambda: self._runner.text_turn(text, spoken, alternatives))
 
     def no_input(self) -> None:
-        """The caller stayed silent for the whole no-input timeout."""
-        waited = max(self._silent_s, self._no_input_s)
-        self._advance(waited - self._silent_s)
-        self._input(NoInput(waited))
+        """The caller stays silent for the whole no-input timeout (replays say so explicitly)."""
+        with self._lock:
+            timeout = self._listening.no_input_timeout if self._listening else DEFAULT_NO_INPUT_S
+            waited = max(self._silent / self.rate, timeout)
+            self._spoken += int((waited - self._silent / self.rate) * self.rate)
+            self._silent = 0
+        self._strand.submit(lambda: self._runner.handle(NoInput(waited)))
 
     def hangup(self) -> None:
-        """The caller hung up or their audio ran out."""
-        for event in self._endpointer.flush():
-            self._emit(event)
-            self._caller_audio(event.audio)
-        if not self.done:
-            self._act(self.engine.hangup() or [])
+        with self._lock:
+            if self._hung_up:
+                return
+            for event in self._ep.flush():
+                self._utterance_ended(event)
+            self._hung_up = True
+        self._strand.submit(self._runner.hangup)
 
-    def take_audio(self) -> list[Audio]:
-        """Bot audio queued since the last call, for the transport to play."""
-        out, self._outbox = self._outbox, []
-        return out
+    def settle(self, timeout: float | None = None) -> None:
+        spec = self._speculative
+        if spec is not None:
+            spec[0].exception(timeout)
+        self._strand.wait(timeout)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    # ---- the stages -------------------------------------------------------------------------
-    def _caller_audio(self, audio: Audio) -> None:
-        if self.done:
-            return
-        if self.stack.recognizer is None:
-            raise RuntimeError("this session has no recogniser; use caller_text()")
-        transcript: Transcript = self.stack.recognizer.transcribe(audio, self._hints())
-        self._emit(transcript)
-        if self._recording_voicemail:
-            self._recording_voicemail = False
-            return self._voicemail(audio, transcript.text)
-        self.caller_text(transcript.text, spoken=True, alternatives=transcript.alternatives)
+    # ---- the audio path (lock held) ---------------------------------------------------------
+    def _frame(self, frame: Audio) -> None:
+        secret = self._listening is not None and self._listening.expect.secret
+        self.recording.caller(Audio(np.zeros_like(frame.samples), self.rate) if secret else frame)
+        self._pushed += frame.num_samples
+        speaking = self.out.speaking
+        was_open = self._ep.in_speech
+        events = self._ep.push(frame)
+        voiced = self._ep.last_voiced
+        heard = self._detector.hear(frame, self._last_played, voiced)
+        if not speaking:
+            self._detector.reset()  # only speech over a prompt counts towards barging into it
+        if voiced:
+            self._last_voiced = self._pushed
+        self._own.append(heard.own_speech)
+        if was_open and self._ep.in_speech:
+            self._utt_own += heard.own_speech
+        if (speaking and heard.barge_in and not self.out.paused and self.out.interruptible
+                and not self.engine.done):
+            self.out.pause()
+            self._barged, self._paused_quiet = True, 0
+            self._emit(BargedIn(self.now))
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._utt_own = sum(self._own)
+                self._utt_blocked = speaking and not self.out.interruptible
+                self._emit(event)
+            elif isinstance(event, SpeechEnded):
+                self._utterance_ended(event)
+        self._speculate_or_cut(voiced)
+        self._maybe_resume(voiced)
+        self._count_silence(frame.num_samples)
 
-    def _voicemail(self, audio: Audio, text: str) -> None:
-        """The caller's message: kept as a WAV beside its transcription, for the callback task."""
-        call_id = getattr(getattr(self.engine, "record", None), "call_id", "call")
-        path = write_wav(self.voicemail_dir / f"{call_id}-{self.turns_heard}.wav", audio)
-        understood = self._understand(text)
-        self._input(replace(understood, text=text, entities={"recording": str(path)}))
-
-    def _hints(self) -> Hints:
-        expect = getattr(self.engine, "expecting", None)
-        return prompt_hints(getattr(expect, "kind", "free"), getattr(expect, "length", None),
-                            tuple(getattr(expect, "choices", ()) or ()))
-
-    def _input(self, event: Any) -> None:
-        if self.done:
+    def _utterance_ended(self, event: SpeechEnded) -> None:
+        cut = self._ep.last_cut
+        spec, self._speculative = self._speculative, None
+        echo = self.out.speaking and not self._barged  # ended under a prompt it did not stop
+        own_ms = self._utt_own * self.frame_ms
+        if own_ms < MIN_OWN_SPEECH_MS or self._utt_blocked or echo or self.engine.done:
+            log.debug("dropped %.2fs utterance (own %d ms, blocked %s, echo %s)", event.end - event.start,
+                      own_ms, self._utt_blocked, echo)
+            if spec is not None:
+                spec[0].cancel()
             return
         self._emit(event)
-        self._act(self.engine.handle(event))
+        self.turns_heard += 1
+        barged, self._barge_pending = self._barged, self._barged
+        self._silent = 0
+        endpoint_ms = (self._pushed - self._last_voiced) * 1000 // self.rate
+        usable = spec[0] if spec is not None and spec[1] == self._last_voiced else None
+        if spec is not None and usable is None:
+            spec[0].cancel()
+        self._strand.submit(lambda: self._runner.caller_turn(event, barged, usable, cut, endpoint_ms))
 
-    def _act(self, actions: list[Any]) -> None:
-        for action in actions:
-            self._emit(action)
-            text = getattr(action, "text", None)
-            if text:
-                self._say(text)
-            if type(action).__name__ == "RecordVoicemail":
-                self._recording_voicemail = True
-            timeout = getattr(action, "no_input_timeout", None)
-            if timeout:
-                self._no_input_s = float(timeout)
-        self._silent_s = 0.0  # the no-input clock starts when the bot stops talking
-
-    def _say(self, text: str) -> None:
-        self._emit(Prompt(text, getattr(self.engine, "state", "")))
-        if self.stack.prompts is None:
-            self._advance(len(text.split()) / WORDS_PER_SECOND)
+    def _speculate_or_cut(self, voiced: bool) -> None:
+        """At the first pause, recognise what was said so far on a worker. Kept if the caller does
+        not go on; a digit prompt (or an end-of-turn model) may end the turn on it at once."""
+        if not self.adaptive or self.stack.recognizer is None or self.voicemail is not None:
             return
-        started = time.perf_counter()
-        parts = []
-        for sentence in self.stack.prompts.stream(text):  # queued as each sentence is ready
-            self.recording.bot(sentence)
-            self._advance(sentence.duration)
-            self._outbox.append(sentence)
-            parts.append(sentence.samples)
-        audio = Audio(np.concatenate(parts) if parts else np.zeros(0, np.int16), self.stack.prompts.rate)
-        log.debug("rendered %.1fs of prompt in %.2fs", audio.duration, time.perf_counter() - started)
-        self._emit(Spoken(text, audio))
+        spec = self._speculative
+        if spec is not None and spec[1] != self._last_voiced:  # the caller went on
+            if not spec[0].cancel():
+                self._stale_spec = spec[0]
+            self._speculative = spec = None
+        if not self._ep.in_speech:
+            return
+        stale = self._stale_spec
+        if stale is not None and stale.done():
+            self._stale_spec = stale = None
+        if spec is None and self._ep.pause_ms >= SPECULATE_AT_MS and not self._barge_pending \
+                and stale is None:  # a dropped decode still running would only queue this one
+            expect = self._listening.expect if self._listening else Expect()
+            audio = self._ep.utterance_so_far()
+            self._speculative = (shared_pool().submit(self._runner.speculate, audio, expect), self._last_voiced)
+        elif spec is not None and spec[0].done() and not spec[0].cancelled() and spec[0].exception() is None:
+            if spec[0].result()[1]:  # the turn is complete: no need to wait out the hang-over
+                for event in self._ep.close_now():
+                    self._speculative = spec
+                    self._utterance_ended(event)
 
-    def _advance(self, seconds: float) -> None:
-        """Call time moves with the audio (caller frames, bot prompts), not the wall clock."""
-        self.engine.advance(seconds)
+    def _maybe_resume(self, voiced: bool) -> None:
+        if not self._barged or self._barge_pending:
+            return
+        self._paused_quiet = 0 if (voiced or self._ep.in_speech) else self._paused_quiet + 1
+        if self._paused_quiet * self.frame_ms >= RESUME_AFTER_MS:
+            self.resume("")
+
+    def _count_silence(self, samples: int) -> None:
+        waiting = (self._listening is not None and not self.out.speaking and not self._ep.in_speech
+                   and self._strand.idle and not self.engine.done)
+        self._silent = self._silent + samples if waiting else 0
+        timeout = self._listening.no_input_timeout if self._listening else DEFAULT_NO_INPUT_S
+        if waiting and self._silent >= timeout * self.rate:
+            waited, self._silent = self._silent / self.rate, 0
+            self._strand.submit(lambda: self._runner.handle(NoInput(waited)))
+
+    # ---- shared with the worker side (each takes the lock) ---------------------------------
+    def resume(self, heard: str) -> None:
+        with self._lock:
+            self.out.resume()
+            self._detector.reset()
+            self._barged = self._barge_pending = False
+            self._emit(Resumed(self.now, heard))
+
+    def _interrupt(self, by: str) -> None:
+        with self._lock:
+            stopped = self.out.stop()
+            self._detector.reset()
+            self._barged = self._barge_pending = False
+            played = sum(p.pos for p in stopped) * 1000 // self.rate
+            self._emit(Interrupted(self.now, played, by))
+
+    def listen(self, ask: Ask, state: str) -> None:
+        """The bot now waits for an answer to `ask`: endpointing follows what it expects."""
+        with self._lock:
+            self._listening, self.last_ask, self._silent = ask, (state, ask), 0
+            self._ep.hang_over_ms = HANG_OVER_MS.get(ask.expect.kind, 600) if self.adaptive \
+                else FIXED_HANG_OVER_MS
+            self._ep.max_speech_s = MAX_TURN_S
+
+    def record_voicemail(self, action: RecordVoicemail) -> None:
+        with self._lock:
+            self.voicemail = action
+            self._listening = Ask("", Expect("free"), DEFAULT_NO_INPUT_S, barge_in=False)
+            self._ep.hang_over_ms = VOICEMAIL_PAUSE_MS
+            self._ep.max_speech_s = action.max_seconds
+            if action.beep:
+                tone = Playback("(beep)", None, interruptible=False, rate=self.rate, rendered=True)
+                tone.chunks.append(_beep(self.rate))
+                self.out.add(tone)
+
+    def spoken_time(self, seconds: float) -> None:
+        with self._lock:
+            self._spoken += int(seconds * self.rate)
 
     def _emit(self, event: Any) -> None:
         self.events.append(event)
         for listener in self._listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # a printer or webhook listener failing must not end the call
+                log.exception("listener %r failed on %s", listener, type(event).__name__)
+
+
+def _beep(rate: int, hz: float = 1000.0, seconds: float = 0.3) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.3 * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16)

@@ -4,16 +4,22 @@ Loaded once (each registry caches its instances); a Session holds only per-call 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from voicebot.asr import Recognizer, get_recognizer
+from voicebot.events import Understood
 from voicebot.pipeline.prompts import PromptCache
 from voicebot.vad import VadConfig
+
+
+class Understander(Protocol):
+    def understand(self, text: str, alternatives: tuple[str, ...] = ()) -> Understood: ...
 
 
 @dataclass
 class Stack:
     recognizer: Recognizer | None  # None: text-only calls (no ASR needed)
-    nlu: object  # voicebot.nlu.Nlu: understand(text) -> Understood
+    nlu: Understander
     prompts: PromptCache | None  # None: no audio out (text replays)
     vad: VadConfig = field(default_factory=VadConfig)
 
@@ -24,4 +30,6 @@ class Stack:
 
         recognizer = get_recognizer(asr) if asr else None
         prompts = PromptCache(tts, rate) if tts else None
-        return cls(recognizer, load_model(model), prompts, vad or VadConfig())
+        nlu = load_model(model)
+        nlu.understand("hello")  # parts load on first use: not during a caller's first turn
+        return cls(recognizer, nlu, prompts, vad or VadConfig())

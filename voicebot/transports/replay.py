@@ -1,10 +1,18 @@
-"""Replay a call from recorded caller turns (WAV files, DTMF, or text), through the same Session
-the live transports use. Each item is one caller turn fed after the bot's prompt; a WAV holding
-several turns separated by silence works too (the VAD cuts it)."""
+"""Replay a call through the same Session the live transports use, in virtual time: after every
+frame the replay waits for the workers (`settle`), so a turn takes no call time to process, the
+call is deterministic and runs faster than real time.
+
+Two shapes of caller:
+- `replay_audio`: recorded caller turns (WAV files, dtmf:DIGITS), each said once the bot has
+  finished talking, like a patient caller; a WAV holding several turns works too (the VAD cuts it).
+- `stream_call`: one WAV is the caller's whole side of the call from the moment it connects (the
+  caller channel of a call recording); the bot answers as on a live line, so speech that overlaps
+  a prompt barges in. `realtime=True` paces it at 1x (latency measurements, `--realtime`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from voicebot.audio import Audio, read_wav
@@ -12,6 +20,10 @@ from voicebot.pipeline import Session
 
 DTMF_PREFIX = "dtmf:"
 TRAILING_SILENCE_S = 1.0  # enough for the endpointer's hang-over to close the last utterance
+MAX_WAIT_S = 120.0  # a bot that talks (or thinks) longer than this is stuck
+TAIL_S = 15.0  # stream_call: silence after the caller's audio before hanging up
+
+FrameHook = Callable[[int, Audio, Audio], None]
 
 
 def load_turns(turns: Sequence[str | Path | Audio]) -> list[str | Audio]:
@@ -20,41 +32,102 @@ def load_turns(turns: Sequence[str | Path | Audio]) -> list[str | Audio]:
             for t in turns]
 
 
+def tick(session: Session, frame: Audio) -> None:
+    """One frame each way, then let the workers finish (virtual time)."""
+    session.push(frame)
+    session.read(session.frame_ms)
+    if session.busy:
+        session.settle()
+
+
 def replay_audio(session: Session, turns: Sequence[str | Path | Audio], patience: int = 0) -> Session:
     """Feed each turn after the bot's prompt. With ``patience`` > 0 the caller behaves like a person
-    and says a turn again (up to that many times) when the bot did not get it and asks again."""
+    and says a turn again (up to that many times) when the bot asks the same question again."""
     loaded = load_turns(turns)
     session.start()
     for turn in loaded:
         for _ in range(1 + patience):
+            wait_for_bot(session)
             if session.done:
                 break
-            failures_before = session.engine.policy.failures_total
+            asked = session.last_ask
             _play_turn(session, turn)
-            if session.engine.policy.failures_total == failures_before:
+            wait_for_bot(session)
+            if session.done or session.last_ask is None or asked is None \
+                    or (session.last_ask[0], session.last_ask[1].expect) != (asked[0], asked[1].expect):
                 break
+    wait_for_bot(session)
     session.hangup()
+    session.settle()
     return session
+
+
+def wait_for_bot(session: Session) -> None:
+    """Silence from the caller while the bot thinks and talks."""
+    silence = Audio.silence(session.frame_ms / 1000, session.rate)
+    session.settle()
+    for _ in range(int(MAX_WAIT_S * 1000 / session.frame_ms)):
+        if session.done or not (session.speaking or session.busy):
+            return
+        tick(session, silence)
 
 
 def _play_turn(session: Session, turn: str | Audio) -> None:
     if isinstance(turn, str):
         session.dtmf(turn[len(DTMF_PREFIX):])
+        session.settle()
         return
-    audio = turn.canonical(session.rate) + Audio.silence(TRAILING_SILENCE_S, session.rate)
     heard_before = session.turns_heard
-    for frame in audio.frames(session.stack.vad.frame_ms):
-        session.push(frame)
+    audio = turn.canonical(session.rate) + Audio.silence(TRAILING_SILENCE_S, session.rate)
+    for frame in audio.frames(session.frame_ms):
+        tick(session, frame)
         if session.done:
             return
-    if session.turns_heard == heard_before:
+    silence = Audio.silence(session.frame_ms / 1000, session.rate)
+    while session.hearing_speech and not session.done:  # a long hang-over (a voicemail message)
+        tick(session, silence)
+    session.settle()
+    if session.turns_heard == heard_before and not session.done:
         session.no_input()  # the caller said nothing during this whole turn
+        session.settle()
+
+
+def stream_call(session: Session, caller: Audio, *, realtime: bool = False, tail_s: float = TAIL_S,
+                on_frame: FrameHook | None = None) -> Session:
+    """`caller` is the caller's whole side from connect; the bot answers as it would live."""
+    ms = session.frame_ms
+    pcm = caller.canonical(session.rate)
+    frames = list(pcm.frames(ms))
+    silence = Audio.silence(ms / 1000, session.rate)
+    limit = len(frames) + int(tail_s * 1000 / ms)
+    session.start()
+    started = time.perf_counter()
+    for i in range(limit):
+        if session.done or (i >= len(frames) and not (session.speaking or session.busy
+                                                       or session.hearing_speech)):
+            break  # the caller's side is over and the bot has answered its last turn
+        frame = frames[i] if i < len(frames) else silence
+        session.push(frame)
+        bot = session.read(ms)
+        if on_frame is not None:
+            on_frame(i, frame, bot)
+        if realtime:
+            delay = started + (i + 1) * ms / 1000 - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        elif session.busy:
+            session.settle()
+    session.hangup()
+    session.settle()
+    return session
 
 
 def replay_text(session: Session, turns: Sequence[str]) -> Session:
     """Same flow from text (no ASR): "dtmf:1234" presses keys, an empty string is silence."""
     session.start()
     for turn in turns:
+        session.settle()
+        drain(session)
         if session.done:
             break
         if turn.startswith(DTMF_PREFIX):
@@ -63,5 +136,16 @@ def replay_text(session: Session, turns: Sequence[str]) -> Session:
             session.no_input()
         else:
             session.caller_text(turn)
+    session.settle()
+    drain(session)
     session.hangup()
+    session.settle()
     return session
+
+
+def drain(session: Session) -> None:
+    """Play out what the bot still has to say (a text replay's prompts into the recording)."""
+    for _ in range(int(MAX_WAIT_S * 1000 / session.frame_ms)):
+        if not session.speaking:
+            return
+        session.read(session.frame_ms)

@@ -50,13 +50,41 @@ class Endpointer:
         self._silent_run = 0
         self._samples_seen = 0
         self._start_sample = 0
+        self.max_speech_s = config.max_speech_s
+        self.last_voiced = False  # the VAD's verdict on the last frame pushed
+        self.last_cut = False  # the last utterance was cut at max_speech_s, not ended by a pause
 
     @property
     def in_speech(self) -> bool:
         return self._triggered
 
+    @property
+    def hang_over_ms(self) -> int:
+        return self._hang * self.config.frame_ms
+
+    @hang_over_ms.setter
+    def hang_over_ms(self, ms: int) -> None:
+        """What the prompt expects sets how long a pause ends the caller's turn (adaptive)."""
+        self._hang = max(1, int(ms) // self.config.frame_ms)
+
+    @property
+    def pause_ms(self) -> int:
+        """Silence since the last voiced frame of an open utterance (0 outside one)."""
+        return self._silent_run * self.config.frame_ms if self._triggered else 0
+
+    def utterance_so_far(self) -> Audio:
+        """The open utterance up to now (for a speculative decode at a pause)."""
+        frames = [f.samples for f in self._voiced]
+        return Audio(np.concatenate(frames) if frames else np.zeros(0, np.int16), self.rate)
+
+    def close_now(self) -> list[SpeechEnded]:
+        """End the open utterance at once (the end-of-turn decision came before the hang-over)."""
+        self.last_cut = False
+        return self._close() if self._triggered else []
+
     def push(self, frame: Audio) -> list[SpeechStarted | SpeechEnded]:
         is_speech = self._vad.is_speech(frame.to_bytes(), self.rate)
+        self.last_voiced = is_speech
         self._samples_seen += frame.num_samples
         events: list[SpeechStarted | SpeechEnded] = []
         if not self._triggered:
@@ -73,8 +101,9 @@ class Endpointer:
             return events
         self._voiced.append(frame)
         self._silent_run = 0 if is_speech else self._silent_run + 1
-        too_long = len(self._voiced) * self.config.frame_ms >= self.config.max_speech_s * 1000
+        too_long = len(self._voiced) * self.config.frame_ms >= self.max_speech_s * 1000
         if self._silent_run >= self._hang or too_long:
+            self.last_cut = too_long and self._silent_run < self._hang
             events.extend(self._close())
         return events
 

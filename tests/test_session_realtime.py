@@ -1,0 +1,255 @@
+"""The real-time Session: the audio path never waits on the workers, and barge-in on replayed
+speech (Piper voices, virtual time: every figure is measured on the signal, in samples)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from voicebot.audio import Audio, read_wav
+from voicebot.events import Prompt, Transcript, Understood
+from voicebot.flow import CallEngine, flow_from_text, load_flow
+from voicebot.pipeline import Session, Stack
+from voicebot.pipeline.events import BargedIn, Interrupted
+from voicebot.store import open_store
+from voicebot.transports.replay import replay_audio, stream_call
+
+NOON = datetime(2026, 11, 18, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+FRAME_S = 0.03
+
+
+class SlowRecognizer:
+    """Blocks every decode until the test releases it."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.release, self.calls = threading.Event(), 0
+
+    def transcribe(self, audio, hints=None) -> Transcript:
+        self.calls += 1
+        self.release.wait(60)
+        return Transcript("I lost my card", self.name, audio.duration, 0.0)
+
+    def partials(self, frames, hints=None):
+        return iter(())
+
+
+class FixedNlu:
+    def understand(self, text, alternatives=()) -> Understood:
+        return Understood(text, "report_lost_card", 0.95, "neutral", 0.0)
+
+
+def test_audio_path_keeps_taking_frames_while_a_decode_runs(speak, tmp_path):
+    recognizer = SlowRecognizer()
+    stack = Stack(recognizer, FixedNlu(), None)
+    engine = CallEngine(load_flow("flows/bank.yml"), open_store(f"sqlite:///{tmp_path / 'c.db'}"), now=NOON)
+    session = Session(engine, stack)
+    session.start()
+    session.settle()
+    speech = read_wav(speak("I lost my card", "piper")).canonical() + Audio.silence(1.0)
+    for frame in speech.frames(20):  # 20 ms pushes, re-buffered to the VAD's 30 ms frames
+        session.push(frame)
+        session.read(20)
+    assert recognizer.calls >= 1 and session.busy  # the decode is stuck in the worker…
+    before = session.now
+    for frame in Audio.silence(3.0).frames(20):  # …and three more seconds of audio flow both ways
+        session.push(frame)
+        assert session.read(20).num_samples == 320
+    assert session.now - before == pytest.approx(3.0)
+    assert engine.state == "main_menu"  # the turn is not handled yet
+    recognizer.release.set()
+    session.settle()
+    assert engine.record.intents == ["report_lost_card"] and engine.expecting.secret  # now the ID prompt
+
+
+# ---- barge-in on real speech --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stack():
+    return Stack.load(asr="whisper", tts="piper")
+
+
+def _engine(tmp_path: Path, flow=None) -> CallEngine:
+    return CallEngine(flow or load_flow("flows/bank.yml"), open_store(f"sqlite:///{tmp_path / 'b.db'}"),
+                      now=NOON)
+
+
+def _caller_side(parts: list[tuple[float, Audio]], total_s: float) -> Audio:
+    """The caller's channel: each Audio placed at its start time, silence elsewhere."""
+    out = np.zeros(int(total_s * 16000), np.int16)
+    for at, audio in parts:
+        pcm = audio.canonical().samples
+        start = int(at * 16000)
+        out[start:start + pcm.shape[0]] = pcm[: out.shape[0] - start]
+    return Audio(out, 16000)
+
+
+def _onset(audio: Audio) -> float:
+    """Where speech really starts in a rendered WAV (leading silence skipped)."""
+    loud = np.flatnonzero(np.abs(audio.canonical().samples.astype(int)) > 500)
+    return loud[0] / 16000 if loud.size else 0.0
+
+
+def _run(stack, engine, caller: Audio):
+    bot: list[np.ndarray] = []
+    session = Session(engine, stack)
+    stream_call(session, caller, on_frame=lambda i, c, b: bot.append(b.samples))
+    return session, np.concatenate(bot)
+
+
+def _stop_ms(bot: np.ndarray, after_s: float) -> float:
+    """How long the bot's audio went on after `after_s`: the first 30 ms of silence."""
+    start = int(after_s * 16000)
+    hop = int(FRAME_S * 16000)
+    for i in range(start, bot.shape[0] - hop, hop):
+        if np.abs(bot[i:i + hop].astype(int)).max() < 50:
+            return (i - start) / 16
+    return float("inf")
+
+
+@pytest.mark.slow
+def test_caller_talking_over_the_greeting_stops_it_and_is_answered(stack, speak, tmp_path):
+    words = read_wav(speak("I lost my debit card", "piper"))
+    at = 2.0
+    engine = _engine(tmp_path)
+    session, bot = _run(stack, engine, _caller_side([(at, words)], 8.0))
+    onset = at + _onset(words)
+    first = engine.record.to_dict()["turns"][0]["bot"]
+    assert first["interrupted"] is True
+    assert onset * 1000 - 100 < first["played_ms"] < onset * 1000 + 300
+    assert _stop_ms(bot, onset) <= 200  # on the signal: the prompt stopped within 200 ms
+    assert engine.record.intents == ["report_lost_card"]  # the words from the first syllable count
+    assert any(isinstance(e, Interrupted) and e.by == "speech" for e in session.events)
+
+
+@pytest.mark.slow
+def test_a_cough_does_not_stop_the_prompt(stack, tmp_path):
+    rng = np.random.default_rng(7)
+    cough = Audio((rng.normal(0, 6000, int(0.12 * 16000))).clip(-32000, 32000).astype(np.int16), 16000)
+    engine = _engine(tmp_path)
+    session, _ = _run(stack, engine, _caller_side([(2.0, cough)], 3.0))
+    first = engine.record.to_dict()["turns"][0]["bot"]
+    assert first["interrupted"] is False
+    assert not any(isinstance(e, Interrupted) for e in session.events)
+    assert first["played_ms"] > 5000  # the whole greeting played
+
+
+@pytest.mark.slow
+def test_barge_in_false_plays_the_prompt_to_the_end(stack, speak, tmp_path):
+    text = Path("flows/bank.yml").read_text().replace(
+        "    expect: intent\n    dtmf: {\"1\": check_balance",
+        "    expect: intent\n    barge_in: false\n    dtmf: {\"1\": check_balance", 1)
+    assert "barge_in: false" in text
+    engine = _engine(tmp_path, flow_from_text(text))
+    session, _ = _run(stack, engine, _caller_side([(2.0, read_wav(speak("I lost my debit card", "piper")))], 8.0))
+    first = engine.record.to_dict()["turns"][0]["bot"]
+    assert first["interrupted"] is False and first["played_ms"] > 5000
+    assert not any(isinstance(e, BargedIn) for e in session.events)
+
+
+@pytest.mark.slow
+def test_dtmf_during_a_prompt_interrupts_it(stack, tmp_path):
+    engine = _engine(tmp_path)
+    session = Session(engine, stack)
+    session.start()
+    silence = Audio.silence(0.03)
+    for i in range(200):
+        session.push(silence)
+        session.read(30)
+        if session.busy:
+            session.settle()
+        if i == 50:
+            session.dtmf("3")  # report a lost card, 1.5 s into the greeting
+            session.settle()
+    turns = engine.record.to_dict()["turns"]
+    assert turns[0]["bot"]["interrupted"] is True and 1300 < turns[0]["bot"]["played_ms"] < 1700
+    assert engine.record.intents == ["report_lost_card"]
+
+
+@pytest.mark.slow
+def test_id_and_pin_answers_are_silence_in_the_recording(stack, speak, tmp_path):
+    request = read_wav(speak("I lost my debit card", "piper"))
+    engine = _engine(tmp_path)
+    session = Session(engine, stack, recording_path=tmp_path / "call.wav")
+    replay_audio(session, [request, speak("one two three four five six seven eight", "piper"),
+                           speak("two four six eight", "piper")])
+    assert engine.record.authenticated
+    session.recording.close()
+    caller = read_wav(tmp_path / "call.wav").samples[:, 0]
+    voiced_s = np.count_nonzero(np.abs(caller.astype(int)) > 300) / 16000
+    assert voiced_s <= request.duration  # only the request is in the recording, not the digits
+
+
+class EchoRecognizer(SlowRecognizer):
+    def transcribe(self, audio, hints=None) -> Transcript:
+        self.calls += 1
+        return Transcript("please call me back about my card", self.name, audio.duration, 0.0)
+
+
+VOICEMAIL_FLOW = """
+name: vm
+start: leave
+settings: {voicemail_seconds: 3}
+states:
+  leave: {action: voicemail, next: bye}
+  bye: {say: "Goodbye.", hangup: true}
+"""
+
+
+def test_voicemail_ends_at_the_flows_max_seconds_after_a_beep(speak, tmp_path):
+    message = read_wav(speak("Hello, this is Alice Moreno calling about my card, it was declined at "
+                             "the supermarket this morning and again at the pharmacy, please call me back "
+                             "as soon as you can, thank you very much.", "piper"))
+    assert message.duration > 6
+    store = open_store(f"sqlite:///{tmp_path / 'vm.db'}")
+    engine = CallEngine(flow_from_text(VOICEMAIL_FLOW), store, now=NOON)
+    session = Session(engine, Stack(EchoRecognizer(), FixedNlu(), None), voicemail_dir=tmp_path / "vm",
+                      recording_path=tmp_path / "call.wav")
+    replay_audio(session, [message])
+    [task] = store.tasks("voicemail")
+    kept = read_wav(task["recording"])
+    assert 2.5 <= kept.duration <= 3.1  # cut at voicemail_seconds, not at the first pause or 30 s
+    bot = read_wav(tmp_path / "call.wav").samples[:, 1]
+    assert np.abs(bot.astype(int)).max() > 5000  # the beep was played before the message
+
+
+def test_a_failing_listener_is_logged_and_the_call_goes_on(tmp_path, caplog):
+    from voicebot.transports.replay import replay_text
+
+    def printer_that_breaks(event) -> None:
+        raise RuntimeError("terminal gone")
+
+    engine = CallEngine(load_flow("flows/bank.yml"), open_store(f"sqlite:///{tmp_path / 'l.db'}"), now=NOON)
+    session = Session(engine, Stack(None, FixedNlu(), None), listener=printer_that_breaks)
+    replay_text(session, ["I lost my card", "dtmf:12345678", "dtmf:2468"])
+    assert engine.record.authenticated and engine.state != "main_menu"
+    assert "terminal gone" in caplog.text
+
+
+class BackchannelRecognizer(SlowRecognizer):
+    def transcribe(self, audio, hints=None) -> Transcript:
+        self.calls += 1
+        return Transcript("Mm-hmm.", self.name, audio.duration, 0.0)
+
+
+@pytest.mark.slow
+def test_a_backchannel_pauses_the_prompt_which_then_resumes_where_it_stopped(stack, speak, tmp_path):
+    from voicebot.pipeline.events import Resumed
+
+    listener = Stack(BackchannelRecognizer(), FixedNlu(), stack.prompts)
+    engine = _engine(tmp_path)
+    words = read_wav(speak("yeah okay", "piper"))  # real speech; the recogniser hears "Mm-hmm."
+    session, bot = _run(listener, engine, _caller_side([(2.0, words)], 12.0))
+    kinds = [type(e) for e in session.events]
+    assert BargedIn in kinds and Resumed in kinds and Interrupted not in kinds
+    first = engine.record.to_dict()["turns"][0]["bot"]
+    assert first["interrupted"] is False
+    greeting = [e.text for e in session.events if isinstance(e, Prompt)][:2]  # "Welcome…" + the ask
+    full = sum(stack.prompts.render(text).duration for text in greeting) * 1000
+    assert first["played_ms"] >= full - 100  # nothing of the greeting was lost

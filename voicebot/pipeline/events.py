@@ -1,0 +1,45 @@
+"""What the Session itself reports beside the stages' events (voicebot.events): barge-in and
+resumption, and each turn's timing for the latency benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BargedIn:
+    """Caller speech paused the prompt at `at` seconds of call time."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What paused the prompt was not a turn (a cough, "mm-hm"): the prompt goes on where it stopped."""
+
+    at: float
+    heard: str = ""
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The caller's turn (words, or DTMF) stopped the prompt for good after `played_ms`."""
+
+    at: float
+    played_ms: int
+    by: str  # speech | dtmf
+
+
+@dataclass(frozen=True)
+class TurnTiming:
+    """One caller turn through the workers, in milliseconds. `endpoint_ms`: from the last voiced
+    frame to the turn's end decision (call time); the rest are worker wall time. `speculative`:
+    the recogniser's result from the first pause was kept (the caller did not go on)."""
+
+    at: float
+    endpoint_ms: int
+    asr_ms: float
+    nlu_ms: float
+    flow_ms: float
+    tts_first_ms: float
+    speculative: bool = False

@@ -1,0 +1,205 @@
+"""The worker side of a Session: one caller turn through ASR → NLU → flow engine → TTS, and the
+engine's actions performed (a closed union, handled with `match`). Runs on the call's Strand (one
+job at a time, in order) on the shared pool, never on the audio path."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voicebot.asr.base import Hints
+from voicebot.asr.domain import prompt_hints
+from voicebot.audio import Audio, write_wav
+from voicebot.events import Prompt, SpeechEnded, Spoken, Transcript, Understood
+from voicebot.flow.actions import Action, Ask, Expect, Hangup, RecordVoicemail, Say, Transfer
+from voicebot.flow.speech import digits_in
+from voicebot.pipeline.events import TurnTiming
+from voicebot.pipeline.playout import Playback
+from voicebot.pipeline.seams import EndOfTurn, EngineEvent
+
+if TYPE_CHECKING:
+    from voicebot.pipeline.session import Session
+
+log = logging.getLogger(__name__)
+
+WORDS_PER_SECOND = 2.5  # speaking rate of turns and prompts that exist only as text
+CUT_SHORT = "Sorry to stop you there."  # said before answering a caller who talked past the limit
+# Said while the bot talks, these keep the conversation going; they are not an answer.
+_BACKCHANNEL = re.compile(r"^(?:(?:mm+|m-?hm+|mhm|uh-?huh|hmm+|uh+|um+|ah+|oh|okay|ok|right|"
+                          r"alright|i see|sure|yeah|yep)[\s,.!?-]*)+$", re.IGNORECASE)
+COMPLETE_CONFIDENCE = 0.85  # a request this clear at a pause ends the turn without the hang-over
+
+
+def hints_for(expect: Expect) -> Hints:
+    """How the recogniser listens at this prompt (the same rule as `voicebot transcribe --expect`)."""
+    return prompt_hints(expect.kind, expect.length, expect.choices)
+
+
+def is_backchannel(text: str, expect: Expect) -> bool:
+    """"mm-hm", "okay" said over a prompt. At a yes/no prompt "okay" may be the answer itself."""
+    return expect.kind != "yesno" and bool(_BACKCHANNEL.match(text.strip()))
+
+
+class TurnRunner:
+    def __init__(self, session: Session, end_of_turn: EndOfTurn | None = None) -> None:
+        self.s = session
+        self.eot = end_of_turn
+        self._engine_at = 0.0  # call time the engine has been told about
+
+    # ---- jobs -------------------------------------------------------------------------------
+    def caller_turn(self, event: SpeechEnded, barged: bool, speculative: Future | None, cut: bool,
+                    endpoint_ms: int) -> None:
+        s = self.s
+        if s.engine.done:
+            return
+        started = time.perf_counter()
+        transcript = self._recognised(event.audio, speculative)
+        asr_ms = _ms(started)
+        s._emit(transcript)
+        expect = s.engine.expecting
+        if barged:
+            if not transcript.text.strip() or is_backchannel(transcript.text, expect):
+                return s.resume(transcript.text)  # not a turn: the prompt goes on where it stopped
+            s._interrupt("speech")
+        if s.voicemail is not None:
+            return self._voicemail(event.audio, transcript.text)
+        started = time.perf_counter()
+        understood = self.understand(transcript.text, transcript.alternatives)
+        nlu_ms = _ms(started)
+        s._emit(understood)
+        started = time.perf_counter()
+        actions = self.engine_call(s.engine.handle, understood)
+        flow_ms = _ms(started)
+        if cut:
+            actions = [Say(CUT_SHORT), *actions]
+        first_ms = self.perform(actions)
+        s._emit(TurnTiming(s.now, endpoint_ms, round(asr_ms, 1), round(nlu_ms, 1), round(flow_ms, 1),
+                           round(first_ms, 1), speculative is not None))
+
+    def text_turn(self, text: str, spoken: bool, alternatives: tuple[str, ...]) -> None:
+        if not spoken:  # typed turns take the time they would take to say
+            self.s.spoken_time(len(text.split()) / WORDS_PER_SECOND)
+        self.handle(self.understand(text, alternatives))
+
+    def handle(self, event: EngineEvent) -> None:
+        if self.s.engine.done:
+            return
+        self.s._emit(event)
+        self.perform(self.engine_call(self.s.engine.handle, event))
+
+    def hangup(self) -> None:
+        if not self.s.engine.done:
+            self.perform(self.engine_call(self.s.engine.hangup))
+
+    def speculate(self, audio: Audio, expect: Expect) -> tuple[Transcript, bool]:
+        """Recognise at the first pause; True when the turn is evidently complete. An end-of-turn
+        model (Smart Turn) decides when one is plugged in; otherwise what was said decides."""
+        transcript = self.s.stack.recognizer.transcribe(audio, hints_for(expect))
+        finished = self.eot.finished(audio, expect) if self.eot is not None else None
+        if finished is None:
+            finished = self._complete(transcript, expect)
+        return transcript, bool(finished)
+
+    def _complete(self, transcript: Transcript, expect: Expect) -> bool:
+        """The words already answer the prompt: the expected digit count, one rating, a clear
+        yes/no, or a request the NLU is sure of. Anything else waits for the hang-over."""
+        text = transcript.text.strip()
+        if not text:
+            return False
+        if expect.kind in ("digits", "csat"):
+            length = 1 if expect.kind == "csat" else expect.length
+            return bool(length) and len(digits_in(text)) >= length
+        if expect.kind not in ("yesno", "intent"):
+            return False
+        understood = self.s.stack.nlu.understand(text, transcript.alternatives)
+        if expect.kind == "yesno":
+            return understood.entities.get("yesno") in ("yes", "no") or understood.intent in ("affirm", "deny")
+        return understood.intent != "out_of_scope" and understood.confidence >= COMPLETE_CONFIDENCE
+
+    # ---- the stages -------------------------------------------------------------------------
+    def _recognised(self, audio: Audio, speculative: Future | None) -> Transcript:
+        if speculative is not None:
+            try:
+                return speculative.result()[0]
+            except Exception:  # a failed speculative decode is only a missed shortcut
+                log.exception("speculative decode failed; decoding again")
+        if self.s.stack.recognizer is None:
+            raise RuntimeError("this session has no recogniser; use caller_text()")
+        return self.s.stack.recognizer.transcribe(audio, hints_for(self.s.engine.expecting))
+
+    def understand(self, text: str, alternatives: tuple[str, ...] = ()) -> Understood:
+        if not text.strip():  # speech the recogniser made nothing of is a no-match
+            return Understood(text="", intent="out_of_scope", confidence=0.0,
+                              sentiment="neutral", sentiment_score=0.0)
+        return self.s.stack.nlu.understand(text, alternatives)
+
+    def _voicemail(self, audio: Audio, text: str) -> None:
+        """The caller's message: kept as a WAV beside its transcription, for the callback task."""
+        s = self.s
+        s.voicemail = None
+        path = write_wav(s.voicemail_dir / f"{s.engine.record.call_id}-{s.turns_heard}.wav", audio)
+        understood = replace(self.understand(text), text=text, entities={"recording": str(path)})
+        self.handle(understood)
+
+    def engine_call(self, method, *args) -> list[Action]:
+        """The engine hears how much call time went by (in samples) before each event."""
+        now = self.s.now
+        self.s.engine.advance(now - self._engine_at)
+        self._engine_at = now
+        return method(*args) or []
+
+    def perform(self, actions: list[Action]) -> float:
+        """Speak, listen, record: what the engine asked for. Returns ms until the first audio."""
+        s = self.s
+        asks = [a for a in actions if isinstance(a, Ask)]
+        interruptible = bool(asks) and asks[-1].barge_in  # nothing to answer: nothing to barge into
+        turn = s.engine.record.turns[-1] if s.engine.record.turns else None
+        started, first = time.perf_counter(), None
+        for action in actions:
+            s._emit(action)
+            match action:
+                case Ask(text=text):
+                    s.listen(action, s.engine.state)
+                    queued = self._speak(text, turn, interruptible)
+                case Say(text=text):
+                    queued = self._speak(text, turn, interruptible)
+                case RecordVoicemail():
+                    s.record_voicemail(action)
+                    queued = None
+                case Transfer() | Hangup():
+                    queued = None  # the call is over once this turn's prompts have played
+            if first is None and queued is not None:
+                first = (queued - started) * 1000
+        return first or 0.0
+
+    def _speak(self, text: str, turn, interruptible: bool) -> float | None:
+        """Queue `text` sentence by sentence; returns when its first audio was queued."""
+        s = self.s
+        s._emit(Prompt(text, s.engine.state))
+        prompts = s.stack.prompts
+        if prompts is None:  # a text replay: the prompt takes the time it would take to say
+            s.spoken_time(len(text.split()) / WORDS_PER_SECOND)
+            return None
+        playback = Playback(text, turn, interruptible, rate=s.rate)
+        s.out.add(playback)
+        parts, first = [], None
+        for sentence in prompts.stream(text):  # the first sentence plays while the next renders
+            samples = sentence.canonical(s.rate).samples
+            parts.append(samples)
+            if not s.out.append(playback, samples):
+                break  # the caller barged in: render no more of it
+            first = first or time.perf_counter()
+        s.out.rendered(playback)
+        audio = Audio(np.concatenate(parts) if parts else np.zeros(0, np.int16), s.rate)
+        s._emit(Spoken(text, audio))
+        return first
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
