@@ -16,6 +16,7 @@ import soundfile as sf
 from voicebot.audio import Audio, write_wav
 
 FLUSH_S = 1.0
+_SFC_UPDATE_HEADER_NOW = 0x1060  # libsndfile: rewrite the header for the data written so far
 
 
 class CallRecording:
@@ -53,6 +54,8 @@ class CallRecording:
             self._unflushed += stereo.shape[0]
             if self._unflushed >= FLUSH_S * self.rate:
                 self._file.flush()
+                # the header's sizes too, so the file read after a crash holds what was written
+                sf._snd.sf_command(self._file._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
                 self._unflushed = 0
 
     def _settle(self) -> None:
