@@ -42,11 +42,18 @@ def train(
 
 @app.command(name="eval")
 def eval_command(
-    data: Path = typer.Option(..., "--data", help="JSONL/CSV of rows with text, intent [, sentiment]."),
+    data: Optional[Path] = typer.Option(None, "--data", help="JSONL/CSV of rows with text, intent [, sentiment]."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: newest under models/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    calls: Optional[Path] = typer.Option(None, "--calls", help="Folder of recorded calls (one folder each, with expect.json)."),
 ) -> None:
-    """Measure a model on labelled rows."""
+    """Measure a model on labelled rows, or (--calls) whole calls against what each must end with."""
+    if calls is not None:
+        from voicebot.cli.evalcalls import eval_calls
+
+        return eval_calls(calls, model, as_json)
+    if data is None:
+        fail("give --data FILE (labelled rows) or --calls DIR (recorded calls)")
     from voicebot.nlu import load_model
     from voicebot.nlu.dataset import load_rows
     from voicebot.nlu.evaluate import evaluate
