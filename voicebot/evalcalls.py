@@ -104,39 +104,18 @@ def load_suite(directory: Path) -> list[CallCase]:
 
 def play(session: Any, turns: Sequence[Any], patience: int = 0) -> Any:
     """One call from mixed turns (Audio, "dtmf:…", text, "" for silence) through the Session's
-    public calls. With `patience`, a turn the bot did not get is said again when it asks again."""
+    public calls. With `patience`, a spoken turn the bot did not get is said again when it asks."""
     from voicebot.audio import Audio
+    from voicebot.transports.replay import play_turn, with_patience
 
     session.start()
     for turn in turns:
-        for _ in range(1 + (patience if isinstance(turn, Audio) else 0)):
-            if session.done:
-                break
-            failures = session.engine.policy.failures_total
-            _turn(session, turn)
-            if session.engine.policy.failures_total == failures:
-                break
+        if isinstance(turn, Audio) or turn.startswith("dtmf:"):
+            with_patience(session, lambda: play_turn(session, turn), patience if isinstance(turn, Audio) else 0)
+        elif not session.done:
+            session.caller_text(turn) if turn.strip() else session.no_input()
     session.hangup()
     return session
-
-
-def _turn(session: Any, turn: Any) -> None:
-    from voicebot.audio import Audio
-
-    if isinstance(turn, Audio):
-        heard = session.turns_heard
-        for frame in (turn.canonical(session.rate) + Audio.silence(1.0, session.rate)).frames(session.stack.vad.frame_ms):
-            session.push(frame)
-            if session.done:
-                return
-        if session.turns_heard == heard:
-            session.no_input()
-    elif turn.startswith("dtmf:"):
-        session.dtmf(turn[len("dtmf:"):])
-    elif not turn.strip():
-        session.no_input()
-    else:
-        session.caller_text(turn)
 
 
 def fresh_store(directory: Path) -> Any:

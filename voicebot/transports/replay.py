@@ -4,7 +4,7 @@ several turns separated by silence works too (the VAD cuts it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from voicebot.audio import Audio, read_wav
@@ -26,18 +26,23 @@ def replay_audio(session: Session, turns: Sequence[str | Path | Audio], patience
     loaded = load_turns(turns)
     session.start()
     for turn in loaded:
-        for _ in range(1 + patience):
-            if session.done:
-                break
-            failures_before = session.engine.policy.failures_total
-            _play_turn(session, turn)
-            if session.engine.policy.failures_total == failures_before:
-                break
+        with_patience(session, lambda: play_turn(session, turn), patience)
     session.hangup()
     return session
 
 
-def _play_turn(session: Session, turn: str | Audio) -> None:
+def with_patience(session: Session, say: Callable[[], None], patience: int) -> None:
+    """`say` a turn; while the bot did not get it and asks again, say it again (`patience` times)."""
+    for _ in range(1 + patience):
+        if session.done:
+            return
+        failures_before = session.engine.policy.failures_total
+        say()
+        if session.engine.policy.failures_total == failures_before:
+            return
+
+
+def play_turn(session: Session, turn: str | Audio) -> None:
     if isinstance(turn, str):
         session.dtmf(turn[len(DTMF_PREFIX):])
         return
