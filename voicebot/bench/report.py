@@ -25,8 +25,16 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         out.append((f"WER {name}", _fmt(wer), "-", "-"))
     for name, acc in result["intent_accuracy"].items():
         out.append((f"intent accuracy {name}", _fmt(acc), "-", "-"))
-    for name, cmd in result["commands"].items():
-        out.append((f"`voicebot {name.replace('_', ' ')}` from process start", f"{cmd['seconds']} s, {cmd['peak_rss_mb']} MB peak", "-", "-"))
+    cmds = result["commands"]
+    torch = cmds.get("classify_torch_minilm")
+    for name, cmd in cmds.items():
+        if name == "classify_torch_minilm":
+            continue
+        base = f"{torch['seconds']} s, {torch['peak_rss_mb']} MB (MiniLM on torch)" if name == "classify" and torch else "-"
+        out.append((f"`voicebot {name.replace('_', ' ')}` from process start", f"{cmd['seconds']} s, {cmd['peak_rss_mb']} MB peak",
+                    base, "-"))
+    steps = result["details"]["concurrency"]["steps"]
+    out.append(("turn latency p95 by simultaneous calls", ", ".join(f"{s['calls']}: {s['p95_ms']} ms" for s in steps), "-", "-"))
     return out
 
 
