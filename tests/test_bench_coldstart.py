@@ -79,3 +79,31 @@ def test_classify_imports_no_heavy_frameworks(tmp_path):
     assert out.returncode == 0, out.stderr
     assert '"intent": "report_lost_card"' in out.stdout
     assert "HEAVY []" in out.stdout
+
+
+def test_noise_suppression_equals_the_scipy_signal_version(speak, telephone):
+    """voicebot.asr.stft reproduces scipy.signal.stft/istft and ndimage.uniform_filter bit for bit,
+    so the recogniser hears exactly what it heard before scipy.signal left the start-up path."""
+    from scipy import ndimage, signal
+
+    from voicebot.asr.denoise import FRAME, GAIN_FLOOR, HOP, NOISE_QUANTILE, OVERSUBTRACT, suppress_noise
+    from voicebot.audio import read_wav
+
+    def reference(samples):
+        _, _, spec = signal.stft(samples, 16000, nperseg=FRAME, noverlap=FRAME - HOP)
+        power = np.abs(spec) ** 2
+        energy = power.sum(axis=0)
+        noise = power[:, energy <= np.quantile(energy, NOISE_QUANTILE)].mean(axis=1, keepdims=True)
+        gain = ndimage.uniform_filter(np.maximum(1.0 - OVERSUBTRACT * noise / (power + 1e-12), GAIN_FLOOR), size=3)
+        _, out = signal.istft(spec * np.sqrt(gain), 16000, nperseg=FRAME, noverlap=FRAME - HOP)
+        return out[: samples.shape[0]].astype(np.float32)
+
+    wavs = sorted((ROOT / "examples" / "calls").glob("*/*.wav"))
+    wavs.append(speak("my customer number is one two three four", "flite:kal", telephone))
+    for path in wavs:
+        samples = read_wav(path).canonical().to_float()
+        assert np.array_equal(suppress_noise(samples), reference(samples)), path
+    rng = np.random.default_rng(0)
+    for n in (2048, 2049, 16000 * 3 + 77):
+        samples = (rng.standard_normal(n) * 0.1).astype(np.float32)
+        assert np.array_equal(suppress_noise(samples), reference(samples))
