@@ -90,3 +90,21 @@ def test_broken_suite_is_one_line_exit_2(tmp_path, broken, message):
 def test_suite_folder_must_exist(tmp_path):
     result = runner.invoke(app, ["eval", "--calls", str(tmp_path / "nope")])
     assert "not a directory" in str(result.exception)
+
+
+def test_a_call_that_crashes_is_a_failed_call_and_the_suite_goes_on(tmp_path, monkeypatch):
+    from voicebot import evalcalls
+
+    _call(tmp_path / "a_crash", ["hello"], outcome="completed")
+    _call(tmp_path / "b_fine", ["let me talk to an agent please"], outcome="transferred")
+    real = evalcalls.run_case
+
+    def crash_first(case, stack, flow):
+        if case.name == "a_crash":
+            raise RuntimeError("listener blew up")
+        return real(case, stack, flow)
+
+    monkeypatch.setattr(evalcalls, "run_case", crash_first)
+    report = evalcalls.run_suite(evalcalls.load_suite(tmp_path))
+    assert [(r["call"], r["ok"], r["error"]) for r in report["results"]] == [
+        ("a_crash", False, "RuntimeError: listener blew up"), ("b_fine", True, None)]

@@ -159,7 +159,10 @@ def run_suite(cases: Sequence[CallCase], *, flow_path: Path = DEFAULT_FLOW, back
     stack = Stack.load(asr=backend if any(c.audio for c in cases) else None, tts=None, model=model)
     results = []
     for case in cases:
-        result = run_case(case, stack, flow)
+        try:
+            result = run_case(case, stack, flow)
+        except Exception as exc:  # noqa: BLE001 - one call that crashes is a failed call, the suite goes on
+            result = CallResult(case.name, False, dict.fromkeys(CHECKED), {}, 0, f"{type(exc).__name__}: {exc}")
         results.append(result)
         if on_result:
             on_result(result)
@@ -176,7 +179,7 @@ def render(report: dict[str, Any], console: Any) -> None:
         table.add_column(col, overflow="fold")
     for r in report["results"]:
         g = r["got"]
-        diff = "; ".join(f"{k}: expected {d['expected']!r}, got {d['got']!r}" for k, d in r["differences"].items())
+        diff = r["error"] or "; ".join(f"{k}: expected {d['expected']!r}, got {d['got']!r}" for k, d in r["differences"].items())
         table.add_row(r["call"], "[green]ok[/]" if r["ok"] else "[red]FAIL[/]", str(g["outcome"]), str(g["queue"]),
                       str(g["reason"]), diff or "-")
     console.print(table)

@@ -33,9 +33,9 @@ def timed_rss(cmd: list[str], env: dict | None = None) -> dict:
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
-def commands() -> dict:
+def commands(tmp: Path) -> dict:
     py = [sys.executable, "-m", "voicebot"]
-    db = Path(tempfile.mkdtemp(prefix="voicebot-bench-")) / "cold.db"
+    db = tmp / "cold.db"
     return {
         "classify": (py + ["classify", "I lost my card", "--json"], None),
         "classify_torch_minilm": (py + ["classify", "I lost my card", "--json"], _env(VOICEBOT_NLU_BACKEND="torch")),
@@ -62,8 +62,9 @@ def ready_probe(hold: int) -> dict:
     return {"cold_start_s": round(ready_s, 2), "rss_mb_start": ready["rss_mb"], **{k: v for k, v in memory.items() if k != "event"}}
 
 
-def run(quick: bool) -> dict:
-    out = {"ready": ready_probe(hold=8 if quick else 20)}
-    for name, (cmd, env) in commands().items():
-        out[name] = timed_rss(cmd, env)
+def run(hold_calls: int) -> dict:
+    out = {"ready": ready_probe(hold=hold_calls)}
+    with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
+        for name, (cmd, env) in commands(Path(tmp)).items():
+            out[name] = timed_rss(cmd, env)
     return out
