@@ -95,7 +95,8 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
             "memory": cold["ready"], "turn_latency": turns, "concurrency": conc, "asr": asr, "nlu": nlu,
             "intent_from_audio": intents,
             "data": {
-                "calls": "examples/calls (demo bank suite, 8 kHz μ-law telephone audio), paced at 1x",
+                "calls": "examples/calls (demo bank suite, 8 kHz μ-law telephone audio) paced at 1x; turn latency "
+                         "counts from the last voiced frame, so it includes the 600 ms end-of-speech hang-over",
                 "asr": f"voicebot.asr.testsets sets {', '.join(plan.asr_sets)} (1 in {plan.asr_every} sentences; "
                        "telephone sets: 8 kHz μ-law, 15 dB SNR)",
                 "nlu": f"intents/test/heldout.jsonl (typed) and heldout_asr.jsonl (Whisper transcripts), 1 in {plan.nlu_every} rows",
