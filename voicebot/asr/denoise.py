@@ -20,22 +20,22 @@ HOP = FRAME // 4
 NOISE_QUANTILE = 0.2  # the quietest 20% of frames estimate the noise floor
 OVERSUBTRACT = 3.0  # α: the quietest frames underestimate the mean noise (α 2 and 3 measured alike)
 GAIN_FLOOR = 0.1  # attenuate a bin by at most 10 dB (floors 0.05 and 0.2 measured slightly worse)
-SMOOTH = 3  # 3x3 (frequency x time) mean of the gain: isolated residual peaks are averaged away
+SMOOTH = 3  # (fixed: stft.mean3x3) 3x3 (frequency x time) mean of the gain: isolated residual peaks are averaged away
 
 
 def suppress_noise(samples: np.ndarray, rate: int = 16000) -> np.ndarray:
     """`samples` (float32 mono) with the stationary noise floor subtracted; same length.
     Silence and clips too short for a noise estimate come back unchanged."""
-    from scipy import ndimage, signal
+    from voicebot.asr.stft import istft, mean3x3, stft
 
     if samples.shape[0] < FRAME * 4 or not np.any(samples):
         return samples
-    _, _, spec = signal.stft(samples, rate, nperseg=FRAME, noverlap=FRAME - HOP)
+    spec = stft(samples, FRAME, HOP)
     power = np.abs(spec) ** 2
     energy = power.sum(axis=0)
     quiet = energy <= np.quantile(energy, NOISE_QUANTILE)
     noise = power[:, quiet].mean(axis=1, keepdims=True)
     gain = np.maximum(1.0 - OVERSUBTRACT * noise / (power + 1e-12), GAIN_FLOOR)
-    gain = ndimage.uniform_filter(gain, size=SMOOTH)
-    _, out = signal.istft(spec * np.sqrt(gain), rate, nperseg=FRAME, noverlap=FRAME - HOP)
+    gain = mean3x3(gain)  # SMOOTH x SMOOTH
+    out = istft(spec * np.sqrt(gain), FRAME, HOP)
     return out[: samples.shape[0]].astype(np.float32)

@@ -46,10 +46,16 @@ def eval_command(
     audio: Optional[Path] = typer.Option(None, "--audio", help="JSONL manifest of recordings {file, intent, sentiment[, text]}: heard as at the first intent prompt of a call."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: newest under models/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    calls: Optional[Path] = typer.Option(None, "--calls", help="Folder of recorded calls (one folder each, with expect.json)."),
 ) -> None:
-    """Measure a model on labelled rows, or the live pipeline on labelled recordings."""
+    """Measure a model on labelled rows, the live pipeline on labelled recordings (--audio), or
+    whole calls against what each must end with (--calls)."""
+    if calls is not None:
+        from voicebot.cli.evalcalls import eval_calls
+
+        return eval_calls(calls, model, as_json)
     if (data is None) == (audio is None):
-        fail("give --data or --audio (one of them)")
+        fail("give one of --data FILE (labelled rows), --audio MANIFEST (recordings) or --calls DIR (recorded calls)")
     if audio is not None:
         from voicebot.nlu.audio_eval import run_cli
 

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from voicebot.nlu.dataset import normalize
+from voicebot.nlu.hashing import hashed_counts
 from voicebot.nlu.phonetic import sound_key
 
 NGRAM_FEATURES = 2**14
@@ -29,29 +30,17 @@ PHONETIC_FEATURES = 2**14
 PHONETIC_RANGE = (2, 4)
 PHONETIC_WEIGHT = 0.4
 C = 4.0  # with ~8 ASR transcripts per phrase, 8 fitted their noise (CV: lower C, better transcripts)
-_VECTORIZERS: dict[str, object] = {}
-
-
-def _vectorizer(kind: str):
-    if kind not in _VECTORIZERS:
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        if kind == "char":
-            _VECTORIZERS[kind] = HashingVectorizer(
-                analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=NGRAM_FEATURES, alternate_sign=False, norm="l2")
-        else:  # the sound key has no spaces: plain char n-grams run across word boundaries
-            _VECTORIZERS[kind] = HashingVectorizer(
-                analyzer="char", ngram_range=PHONETIC_RANGE, n_features=PHONETIC_FEATURES, alternate_sign=False,
-                norm="l2", lowercase=False)
-    return _VECTORIZERS[kind]
 
 
 def ngram_features(texts: list[str]) -> sp.csr_matrix:
-    return _vectorizer("char").transform([normalize(t) for t in texts])
+    return hashed_counts([normalize(t) for t in texts], analyzer="char_wb", ngram_range=NGRAM_RANGE,
+                         n_features=NGRAM_FEATURES)
 
 
 def phonetic_features(texts: list[str]) -> sp.csr_matrix:
-    return _vectorizer("sound").transform([sound_key(t) for t in texts])
+    # the sound key has no spaces: plain char n-grams run across word boundaries
+    return hashed_counts([sound_key(t) for t in texts], analyzer="char", ngram_range=PHONETIC_RANGE,
+                         n_features=PHONETIC_FEATURES, lowercase=False)
 
 
 def clean_turn(text: str) -> str:

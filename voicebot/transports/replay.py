@@ -46,20 +46,26 @@ def replay_audio(session: Session, turns: Sequence[str | Path | Audio], patience
     loaded = load_turns(turns)
     session.start()
     for turn in loaded:
-        for _ in range(1 + patience):
-            wait_for_bot(session)
-            if session.done:
-                break
-            asked = session.last_ask
-            _play_turn(session, turn)
-            wait_for_bot(session)
-            if session.done or session.last_ask is None or asked is None \
-                    or (session.last_ask[0], session.last_ask[1].expect) != (asked[0], asked[1].expect):
-                break
+        with_patience(session, lambda: play_turn(session, turn), patience)
     wait_for_bot(session)
     session.hangup()
     session.settle()
     return session
+
+
+def with_patience(session: Session, say: Callable[[], None], patience: int) -> None:
+    """`say` a turn; while the bot asks the same question again (it did not get it), say it again,
+    up to `patience` more times, as a person would."""
+    for _ in range(1 + patience):
+        wait_for_bot(session)
+        if session.done:
+            return
+        asked = session.last_ask
+        say()
+        wait_for_bot(session)
+        if session.done or session.last_ask is None or asked is None \
+                or (session.last_ask[0], session.last_ask[1].expect) != (asked[0], asked[1].expect):
+            return
 
 
 def wait_for_bot(session: Session) -> None:
@@ -72,7 +78,7 @@ def wait_for_bot(session: Session) -> None:
         tick(session, silence)
 
 
-def _play_turn(session: Session, turn: str | Audio) -> None:
+def play_turn(session: Session, turn: str | Audio) -> None:
     if isinstance(turn, str):
         session.dtmf(turn[len(DTMF_PREFIX):])
         session.settle()

@@ -1,0 +1,109 @@
+"""Cold-start changes keep the models' numbers: the hashed n-grams made without scikit-learn equal
+scikit-learn's on every phrase the intent model is trained and tested on, and a CLI process that
+only classifies text never imports torch, transformers or scikit-learn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicebot.nlu.hashing import hashed_counts
+from voicebot.nlu.intent_head import NGRAM_FEATURES, NGRAM_RANGE, PHONETIC_FEATURES, PHONETIC_RANGE, ngram_features, phonetic_features
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _phrases() -> list[str]:
+    from voicebot.nlu.dataset import normalize
+    from voicebot.nlu.train import load_training_data
+
+    texts = [e.text for e in load_training_data().examples]
+    for line in (ROOT / "intents/test/heldout_asr.jsonl").read_text().splitlines():
+        texts.append(json.loads(line)["text"])
+    return texts + ["", "  a  ", "é çà  naïve", "x", "$250.00 on 12/03"] + [normalize(t) for t in texts[:50]]
+
+
+@pytest.fixture(scope="module")
+def phrases():
+    return _phrases()
+
+
+def test_char_wb_ngrams_equal_sklearn(phrases):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from voicebot.nlu.dataset import normalize
+
+    ref = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=NGRAM_FEATURES,
+                            alternate_sign=False, norm="l2").transform([normalize(t) for t in phrases])
+    ours = ngram_features(phrases)
+    assert ours.shape == ref.shape and ours.nnz > 0
+    assert abs(ours - ref).max() < 1e-12
+
+
+def test_sound_key_ngrams_equal_sklearn(phrases):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from voicebot.nlu.phonetic import sound_key
+
+    ref = HashingVectorizer(analyzer="char", ngram_range=PHONETIC_RANGE, n_features=PHONETIC_FEATURES,
+                            alternate_sign=False, norm="l2", lowercase=False).transform([sound_key(t) for t in phrases])
+    ours = phonetic_features(phrases)
+    assert abs(ours - ref).max() < 1e-12
+
+
+def test_unigrams_and_short_texts_equal_sklearn():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = ["ab", "a", "", "Hello   World", "zz top"]
+    for analyzer in ("char", "char_wb"):
+        ref = HashingVectorizer(analyzer=analyzer, ngram_range=(1, 3), n_features=64, alternate_sign=False,
+                                norm="l2").transform(texts)
+        ours = hashed_counts(texts, analyzer=analyzer, ngram_range=(1, 3), n_features=64)
+        assert np.allclose(ours.toarray(), ref.toarray())
+
+
+def test_classify_imports_no_heavy_frameworks(tmp_path):
+    """`voicebot classify` loads the ONNX MiniLM, spaCy's tokenizer and the heads only."""
+    probe = ("import sys, runpy\n"
+             "sys.argv = ['voicebot', 'classify', 'I lost my card', '--json']\n"
+             "try:\n    runpy.run_module('voicebot', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "heavy = sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules)\n"
+             "print('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert '"intent": "report_lost_card"' in out.stdout
+    assert "HEAVY []" in out.stdout
+
+
+def test_noise_suppression_equals_the_scipy_signal_version(speak, telephone):
+    """voicebot.asr.stft reproduces scipy.signal.stft/istft and ndimage.uniform_filter bit for bit,
+    so the recogniser hears exactly what it heard before scipy.signal left the start-up path."""
+    from scipy import ndimage, signal
+
+    from voicebot.asr.denoise import FRAME, GAIN_FLOOR, HOP, NOISE_QUANTILE, OVERSUBTRACT, suppress_noise
+    from voicebot.audio import read_wav
+
+    def reference(samples):
+        _, _, spec = signal.stft(samples, 16000, nperseg=FRAME, noverlap=FRAME - HOP)
+        power = np.abs(spec) ** 2
+        energy = power.sum(axis=0)
+        noise = power[:, energy <= np.quantile(energy, NOISE_QUANTILE)].mean(axis=1, keepdims=True)
+        gain = ndimage.uniform_filter(np.maximum(1.0 - OVERSUBTRACT * noise / (power + 1e-12), GAIN_FLOOR), size=3)
+        _, out = signal.istft(spec * np.sqrt(gain), 16000, nperseg=FRAME, noverlap=FRAME - HOP)
+        return out[: samples.shape[0]].astype(np.float32)
+
+    wavs = sorted((ROOT / "examples" / "calls").glob("*/*.wav"))
+    wavs.append(speak("my customer number is one two three four", "flite:kal", telephone))
+    for path in wavs:
+        samples = read_wav(path).canonical().to_float()
+        assert np.array_equal(suppress_noise(samples), reference(samples)), path
+    rng = np.random.default_rng(0)
+    for n in (2048, 2049, 16000 * 3 + 77):
+        samples = (rng.standard_normal(n) * 0.1).astype(np.float32)
+        assert np.array_equal(suppress_noise(samples), reference(samples))

@@ -1,0 +1,30 @@
+"""A short soak in CI: two rounds of the demo bank's call suite plus typed calls (audio, DTMF,
+text, silence) in one process; no call may raise or end differently, and after the first round
+memory may not grow by 10 %, nor file handles or threads be left behind (scripts/soak.py; the
+1000-call run is `python scripts/soak.py`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def test_short_soak_holds_up():
+    from voicebot.evalcalls import load_suite
+
+    cases = len(load_suite(ROOT / "examples" / "calls")) + 4  # + the soak's typed calls
+    out = subprocess.run([sys.executable, "scripts/soak.py", "--calls", str(2 * cases), "--warmup", str(cases), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    report = json.loads(out.stdout)
+    assert report["errors"] == [] and report["wrong"] == []
+    assert report["checks"] == {"no_errors": True, "calls_ended_right": True, "rss_growth_under_10pct": True,
+                                "no_leaked_fds": True, "no_leaked_threads": True}
+    assert out.returncode == 0
+    assert report["end"]["fds"] >= 3 and report["end"]["rss_mb"] > 100  # the probes read a live process

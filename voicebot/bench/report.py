@@ -1,0 +1,81 @@
+"""One table of a bench run (Rich for the terminal, Markdown for bench/latest.md), and the run's
+JSON saved under bench/."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+GOALS = {"cold_start_s": "≤ 4", "rss_mb_start": "≤ 600", "rss_mb_per_call": "≤ 5", "asr_rtf": "≤ 0.08",
+         "turn_latency_p95_ms": "≤ 1000"}
+SPEED = (("turn latency p50 (ms)", "turn_latency_p50_ms"), ("turn latency p95 (ms)", "turn_latency_p95_ms"),
+         ("ASR real-time factor", "asr_rtf"), ("NLU ms per utterance", "nlu_ms_per_utterance"),
+         ("calls held (p95 ≤ 1 s)", "concurrent_calls"), ("cold start to ready (s)", "cold_start_s"),
+         ("RSS with all models (MB)", "rss_mb_start"), ("RSS per extra call (MB)", "rss_mb_per_call"))
+
+
+def rows(result: dict) -> list[tuple[str, str, str, str]]:
+    """(metric, value, baseline, goal)"""
+    out = []
+    for label, key in SPEED:
+        base = result["baselines"].get(key)
+        out.append((label, _fmt(result[key]), f"{_fmt(base['value'])} ({base['name']})" if base else "-", GOALS.get(key, "-")))
+    for name, wer in result["wer"].items():
+        out.append((f"WER {name}", _fmt(wer), "-", "-"))
+    for name, acc in result["intent_accuracy"].items():
+        out.append((f"intent accuracy {name}", _fmt(acc), "-", "-"))
+    cmds = result["commands"]
+    torch = cmds.get("classify_torch_minilm")
+    for name, cmd in cmds.items():
+        if name == "classify_torch_minilm":
+            continue
+        base = f"{torch['seconds']} s, {torch['peak_rss_mb']} MB (MiniLM on torch)" if name == "classify" and torch else "-"
+        out.append((f"`voicebot {name.replace('_', ' ')}` from process start", f"{cmd['seconds']} s, {cmd['peak_rss_mb']} MB peak",
+                    base, "-"))
+    steps = result["details"]["concurrency"]["steps"]
+    out.append(("turn latency p95 by simultaneous calls", ", ".join(f"{s['calls']}: {s['p95_ms']} ms" for s in steps), "-", "-"))
+    return out
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) and v < 1 else f"{v:,.1f}" if isinstance(v, float) else str(v)
+
+
+def machine_line(m: dict) -> str:
+    return (f"{m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, {m['os']}, Python {m['python']}, "
+            f"load {m['load_average_1min']} at start, commit {m['commit']}")
+
+
+def print_table(result: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"voicebot bench{' --quick' if result['quick'] else ''} ({result['seconds']} s)")
+    for col in ("metric", "this build", "baseline, same run", "goal"):
+        table.add_column(col, overflow="fold")
+    for row in rows(result):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"[dim]{machine_line(result['machine'])}[/]", highlight=False)
+
+
+def markdown(result: dict) -> str:
+    cmd = "voicebot bench" + (" --quick" if result["quick"] else "")
+    lines = [f"`{cmd}` ({result['seconds']} s) on {machine_line(result['machine'])}.", "",
+             "| metric | this build | baseline, same run | goal |", "|---|---|---|---|"]
+    lines += [f"| {' | '.join(r)} |" for r in rows(result)]
+    data = result["details"]["data"]
+    lines += ["", "Data: " + "; ".join(f"{k}: {v}" for k, v in data.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def save(result: dict, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = directory / f"{stamp}{'-quick' if result['quick'] else ''}.json"
+    for target, text in ((path, json.dumps(result, indent=2, ensure_ascii=False) + "\n"),
+                         (directory / "latest.md", markdown(result))):
+        tmp = target.with_suffix(target.suffix + ".part")
+        tmp.write_text(text)
+        tmp.replace(target)
+    return path

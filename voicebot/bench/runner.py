@@ -1,0 +1,110 @@
+"""Every benchmark in one run. `run(quick=True)` fits in ~5 minutes on 2 idle cores: fewer
+utterances and calls, the same measurements. Figures name their data in `details`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    latency_calls: int
+    concurrency_levels: tuple[int, ...]
+    asr_backends: tuple[str, ...]
+    asr_sets: tuple[str, ...]
+    asr_every: int  # every n-th sentence of a set
+    nlu_every: int
+    intent_backends: tuple[str, ...]
+    intent_voice: str
+    intent_every: int
+    hold_calls: int
+
+
+QUICK = Plan(3, (1, 2, 3, 4, 6), ("whisper",), ("piper",), 6, 2, ("whisper",), "piper", 8, 8)
+FULL = Plan(9, (1, 2, 3, 4, 5, 6, 8, 10, 12, 16), ("whisper", "moonshine", "pocketsphinx"),
+            ("piper", "flite:slt", "real"), 1, 1, ("whisper", "moonshine"), "flite:slt", 1, 20)
+
+
+def _utterances(sets, every):
+    from voicebot.asr.testsets import real_speech, telephone_set
+
+    out = []
+    for name in sets:
+        out += (real_speech() if name == "real" else telephone_set(name))[::every]
+    return out
+
+
+def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict:
+    from voicebot.bench import coldstart, latency, machine, speed
+    from voicebot.evalcalls import load_suite
+    from voicebot.flow import load_flow
+    from voicebot.pipeline import Stack
+    from voicebot.pipeline.prompts import fixed_prompts
+
+    plan = QUICK if quick else FULL
+    started = time.perf_counter()
+    timings = {}
+
+    def step(name: str, fn):
+        log(f"{name}…")
+        t = time.perf_counter()
+        result = fn()
+        timings[name] = round(time.perf_counter() - t, 1)
+        return result
+
+    cold = step("cold start and memory (fresh processes)", lambda: coldstart.run(plan.hold_calls))
+    flow = load_flow(coldstart.ROOT / "flows" / "bank.yml")
+    stack = Stack.load(asr="whisper", tts="piper")
+    stack.prompts.warm(fixed_prompts(flow))
+    cases = [c for c in load_suite(coldstart.ROOT / "examples" / "calls") if c.audio]
+    cases.sort(key=lambda c: -sum(t.lower().endswith(".wav") for t in c.turns))  # most spoken turns first
+    turns = step("turn latency (1x real time)", lambda: latency.turn_latency(stack, flow, cases, plan.latency_calls))
+    conc = step("concurrent calls", lambda: latency.concurrent(stack, flow, cases, list(plan.concurrency_levels)))
+    utts = _utterances(plan.asr_sets, plan.asr_every)
+    asr = step("ASR WER and speed", lambda: speed.asr(utts, list(plan.asr_backends)))
+    nlu = step("NLU accuracy and speed", lambda: speed.nlu(plan.nlu_every))
+    intents = step("intent accuracy from audio",
+                   lambda: speed.intent_from_audio(list(plan.intent_backends), plan.intent_voice, plan.intent_every))
+    packaged = speed.PackagedWhisper.name
+    return {
+        "quick": quick,
+        "turn_latency_p50_ms": turns["p50_ms"],
+        "turn_latency_p95_ms": turns["p95_ms"],
+        "asr_rtf": asr["whisper"]["rtf"],
+        "nlu_ms_per_utterance": nlu["trained/telephone_asr"]["ms_per_utterance"],
+        "concurrent_calls": conc["concurrent_calls"],
+        "rss_mb_start": cold["ready"]["rss_mb_start"],
+        "rss_mb_per_call": cold["ready"]["rss_mb_per_call"],
+        "cold_start_s": cold["ready"]["cold_start_s"],
+        "wer": {name: r["wer"] for name, r in asr.items()},
+        "intent_accuracy": {
+            **{f"{name} → trained NLU": r["intent_accuracy"] for name, r in intents.items()},
+            **{f"{name} → keywords": r["keyword_accuracy"] for name, r in intents.items()},
+            **{k.replace("/", " on "): v["accuracy"] for k, v in nlu.items()},
+        },
+        "baselines": {
+            "asr_rtf": {"name": packaged, "value": asr[packaged]["rtf"]},
+            "nlu_ms_per_utterance": {"name": "keyword matching", "value": nlu["keywords/telephone_asr"]["ms_per_utterance"]},
+            "turn_latency_p50_ms": {"name": "blocking Session", "value": turns["p50_ms"]},
+            "turn_latency_p95_ms": {"name": "blocking Session", "value": turns["p95_ms"]},
+        },
+        "commands": {k: v for k, v in cold.items() if k != "ready"},
+        "details": {
+            "memory": cold["ready"], "turn_latency": turns, "concurrency": conc, "asr": asr, "nlu": nlu,
+            "intent_from_audio": intents,
+            "data": {
+                "calls": "examples/calls (demo bank suite, 8 kHz μ-law telephone audio) paced at 1x; turn latency "
+                         "counts from the last voiced frame, so it includes the 600 ms end-of-speech hang-over",
+                "asr": f"voicebot.asr.testsets sets {', '.join(plan.asr_sets)} (1 in {plan.asr_every} sentences; "
+                       "telephone sets: 8 kHz μ-law, 15 dB SNR)",
+                "nlu": f"intents/test/heldout.jsonl (typed) and heldout_asr.jsonl (Whisper transcripts), 1 in {plan.nlu_every} rows",
+                "intent_from_audio": f"intents/test/heldout.jsonl voiced by {plan.intent_voice} over the telephone "
+                                     f"line, 1 in {plan.intent_every} phrases",
+            },
+            "step_seconds": timings,
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": machine.describe(),
+    }
