@@ -22,10 +22,10 @@ PIN_SPOKEN = "two four six eight"
 CALLS = {
     "balance_spoken_id": ("piper", "TELEPHONE", ["I'd like to check my account balance please", ID_SPOKEN, PIN_SPOKEN,
                                                  "no thanks", "four"],
-                          {"outcome": "completed", "authenticated": True, "csat": 4}),
+                          {"outcome": "self_service", "authenticated": True, "csat": 4}),
     "lost_card_dtmf": ("flite:slt", "TELEPHONE_QUIET", ["I lost my card", "dtmf:12345678", "dtmf:2468",
                                                          "no that's all", "dtmf:5"],
-                       {"outcome": "completed", "authenticated": True, "csat": 5, "queue": None}),
+                       {"outcome": "self_service", "authenticated": True, "csat": 5, "queue": None}),
     "agent_request": ("espeak:en-us", "TELEPHONE_QUIET", ["I want to talk to a real person please"],
                       {"outcome": "transferred", "queue": "general", "reason": "caller_request", "authenticated": False}),
     "vip_by_caller_id": ("piper", "TELEPHONE_QUIET", ["can I speak to someone about a loan"],

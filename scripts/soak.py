@@ -33,9 +33,9 @@ MAX_RSS_GROWTH = 0.10
 AT = datetime.fromisoformat(DEFAULT_AT)
 TYPED_CALLS = (
     CallCase("typed_balance", ("what's my balance", "dtmf:12345678", "dtmf:2468", "no thanks", "dtmf:4"),
-             {"outcome": "completed", "authenticated": True, "csat": 4}, at=AT),
+             {"outcome": "self_service", "authenticated": True, "csat": 4}, at=AT),
     CallCase("typed_lost_card_vip", ("I lost my debit card", "dtmf:87654321", "dtmf:1357", "no", "5"),
-             {"outcome": "completed", "authenticated": True, "csat": 5}, caller_id="+15551230002", at=AT),
+             {"outcome": "self_service", "authenticated": True, "csat": 5}, caller_id="+15551230002", at=AT),
     CallCase("typed_agent", ("I want a human",), {"outcome": "transferred", "queue": "general"}, at=AT),
     CallCase("typed_silent", ("", "", ""), {"authenticated": False}, at=AT),
 )

@@ -106,15 +106,19 @@ def play(session: Any, turns: Sequence[Any], patience: int = 0) -> Any:
     """One call from mixed turns (Audio, "dtmf:…", text, "" for silence) through the Session's
     public calls. With `patience`, a spoken turn the bot did not get is said again when it asks."""
     from voicebot.audio import Audio
-    from voicebot.transports.replay import play_turn, with_patience
+    from voicebot.transports.replay import play_turn, wait_for_bot, with_patience
 
     session.start()
     for turn in turns:
         if isinstance(turn, Audio) or turn.startswith("dtmf:"):
             with_patience(session, lambda: play_turn(session, turn), patience if isinstance(turn, Audio) else 0)
         elif not session.done:
+            wait_for_bot(session)
             session.caller_text(turn) if turn.strip() else session.no_input()
+            session.settle()
+    wait_for_bot(session)
     session.hangup()
+    session.settle()
     return session
 
 
