@@ -16,23 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from voicebot.linegen import barge_in_on, burst, caller_audio, scene  # noqa: E402
+from voicebot.linegen import CALLERS, PROMPTS, barge_in_on, burst, caller_audio, scene  # noqa: E402
 from voicebot.vad.bargein import BargeInConfig  # noqa: E402
 
-PROMPTS = [
-    "Welcome to Demo Bank. Please tell me in a few words what you are calling about today.",
-    "For security, please say or key in your eight digit customer number, one digit at a time.",
-    "Our branches are open from nine to five on weekdays and from ten to one on Saturdays.",
-]
-CALLERS = [("I lost my card yesterday", "flite:slt"), ("what is my balance", "espeak:en-us"),
-           ("I want to talk to an agent", "flite:rms"), ("no I need to report fraud", "flite:kal"),
-           ("sorry can you repeat that", "espeak:en-gb"), ("my card was stolen", "flite:awb")]
 NOISES = [("noise", 100), ("noise", 200), ("pink", 150), ("pink", 300), ("cough", 150), ("cough", 250), ("click", 5)]
 # (VAD, echo canceller, min_speech_ms, voicing threshold; 0 = no voicing check)
 CONFIGS = [("silero", "webrtc", 32, 0.5), ("silero", "webrtc", 32, 0.0), ("silero", "webrtc", 64, 0.0),
@@ -69,7 +62,13 @@ def evaluate() -> dict:
             "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
             "latency_ms_max": round(float(np.max(lat)), 1) if lat else None,
             "negatives": n_neg, "false_alarms": false}
-    return {"echo_level_db": -10.0, "line": "8 kHz, 300-3400 Hz, noise -50 dBFS",
+    # cost of the whole audio path per 20 ms frame (echo canceller, resampler, detector), on a
+    # scene with no barge-in so every frame is processed
+    quiet = scene(PROMPTS[0], None, seed=999)
+    started = time.perf_counter()
+    barge_in_on(quiet, "webrtc", BargeInConfig())
+    per_frame = (time.perf_counter() - started) * 1000 / (quiet.near.duration / 0.02)
+    return {"audio_path_ms_per_20ms_frame": round(per_frame, 3), "echo_level_db": -10.0, "line": "8 kHz, 300-3400 Hz, noise -50 dBFS",
             "noises": [f"{k} {ms} ms" for k, ms in NOISES], "results": results}
 
 
@@ -81,6 +80,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
+    print(f"audio path (echo canceller + resampler + Silero detector): {report['audio_path_ms_per_20ms_frame']} ms per 20 ms frame")
     print(f"{'vad+aec/min/voicing':27} {'detected':>9} {'early':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'false alarms':>13}")
     for key, r in report["results"].items():
         print(f"{key:27} {r['detected']:>4}/{r['callers']:<4} {r['early']:6} {r['latency_ms_p50']!s:>7} "

@@ -38,24 +38,7 @@ from voicebot import turngen  # noqa: E402
 from voicebot.turngen import RATE, Turn, turn  # noqa: E402
 from voicebot.vad.smart_turn import smart_turn  # noqa: E402
 
-# (sentence, number of words after which the caller may stop or pause): development set ...
-DEV = [("I would like to check the balance of my savings account", 9),
-       ("my debit card was stolen at the train station yesterday", 7),
-       ("can you tell me when the branch on main street opens", 6),
-       ("I need to transfer some money to my sister", 6),
-       ("I see a payment on my statement that I did not make", 7),
-       ("I want to change the address on my account", 8),
-       ("could you send me a new card because mine is broken", 5),
-       ("I have been waiting for my refund for two weeks", 6)]
-# ... and a separate report set. Each cut leaves a sentence that cannot end there ("... on my").
-TEST = [("I am calling because I lost my credit card this morning", 5),
-        ("please block my card and send me a replacement", 5),
-        ("what time does the branch close on friday evening", 5),
-        ("I would like to speak to someone about a mortgage", 6),
-        ("my online banking password does not work today", 5),
-        ("I think somebody used my card to buy things online", 7),
-        ("can I increase the limit on my credit card", 7),
-        ("I need a statement for the last three months", 5)]
+DEV, TEST = turngen.DEV_SENTENCES, turngen.REPORT_SENTENCES
 VOICES = ("piper", "flite:slt", "espeak:en-us")
 PAUSES = (0.4, 0.8, 1.2)
 FRAME_MS = 30

@@ -30,6 +30,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # CPU torch first: an unpinned torch would pull gigabytes of CUDA wheels.
   pipi torch==2.13.0
   pipi -e ".[test]"
+  # Smart Turn v3.2 and Silero VAD ONNX files ship in pipecat-ai; its own dependencies would
+  # downgrade soxr/protobuf and pull numba, and voicebot never imports pipecat: data files only.
+  pipi --no-deps "pipecat-ai==1.14.0"
   .venv/bin/python -c "import voicebot, torch, faster_whisper, webrtcvad, piper, spacy"
   echo "$want" > "$stamp"
 fi

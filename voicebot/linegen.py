@@ -20,6 +20,16 @@ from voicebot.speechgen import TELEPHONE_QUIET, speak
 
 RATE = 8000
 LINE_NOISE_DBFS = -50.0  # a quiet line; callers speak at about -25 dBFS (SNR ~25 dB)
+# prompts the bot plays in the evaluations (scripts/eval_echo.py, scripts/eval_bargein.py)
+PROMPTS = [
+    "Welcome to Demo Bank. Please tell me in a few words what you are calling about today.",
+    "For security, please say or key in your eight digit customer number, one digit at a time.",
+    "Our branches are open from nine to five on weekdays and from ten to one on Saturdays.",
+]
+# callers who talk over them: (words, voice); never the bot's own Piper voice
+CALLERS = [("I lost my card yesterday", "flite:slt"), ("what is my balance", "espeak:en-us"),
+           ("I want to talk to an agent", "flite:rms"), ("no I need to report fraud", "flite:kal"),
+           ("sorry can you repeat that", "espeak:en-gb"), ("my card was stolen", "flite:awb")]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,25 @@ LINE_RATE = 8000
 LEAD_S, TAIL_S = 0.5, 2.5
 SNR_DB = 20.0
 
+# (sentence, number of words after which the caller may stop or pause): development set ...
+DEV_SENTENCES = [("I would like to check the balance of my savings account", 9),
+                 ("my debit card was stolen at the train station yesterday", 7),
+                 ("can you tell me when the branch on main street opens", 6),
+                 ("I need to transfer some money to my sister", 6),
+                 ("I see a payment on my statement that I did not make", 7),
+                 ("I want to change the address on my account", 8),
+                 ("could you send me a new card because mine is broken", 5),
+                 ("I have been waiting for my refund for two weeks", 6)]
+# ... and a separate report set. Each cut leaves a sentence that cannot end there ("... on my").
+REPORT_SENTENCES = [("I am calling because I lost my credit card this morning", 5),
+                    ("please block my card and send me a replacement", 5),
+                    ("what time does the branch close on friday evening", 5),
+                    ("I would like to speak to someone about a mortgage", 6),
+                    ("my online banking password does not work today", 5),
+                    ("I think somebody used my card to buy things online", 7),
+                    ("can I increase the limit on my credit card", 7),
+                    ("I need a statement for the last three months", 5)]
+
 
 @dataclass(frozen=True)
 class Turn:

@@ -8,18 +8,18 @@ unit variance), computed by the numpy module shipped next to the model in the sa
 (`_whisper_features.py`, a copy of transformers' WhisperFeatureExtractor); pipecat itself is never
 imported (its dependencies are not installed: scripts/setup.sh installs it with --no-deps).
 
-How the Session would use it (it does not today; see docs/realtime.md for the measurement that
-decides): when the endpointer has seen a short pause (~200 ms) in the caller's speech, call
-`probability(turn_audio)` with the whole turn so far (any rate; the last 8 s count) on a worker
-thread (~30-60 ms on one core, not on the audio thread); end the turn when it is >= the threshold,
-else keep listening up to the flow's hang-over. The ONNX session is shared by every call of the
-process (one intra-op thread per call), so the object is safe to call from several workers.
+How the Session would use it (it does not: on telephone audio it did not beat the fixed hang-over,
+docs/realtime.md, scripts/eval_endpointing.py): when the endpointer has seen a short pause
+(~200 ms) in the caller's speech, call `probability(turn_audio)` with the whole turn so far (any
+rate; the last 8 s count) on a worker thread, never the audio thread (0.2-0.3 s per call on this
+2-core machine); end the turn when it is >= the threshold, else keep listening up to the flow's
+hang-over. The ONNX session is shared by every call of the process (one intra-op thread each;
+onnxruntime's `run` is thread-safe), so one `smart_turn()` serves all workers.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import threading
 from functools import lru_cache
 from typing import Protocol
 
@@ -55,7 +55,6 @@ class SmartTurn:
     def __init__(self) -> None:
         self._session = onnx_session(MODEL)
         self._extract = _features()
-        self._lock = threading.Lock()  # features are cheap; the lock only guards lazy warm-up
 
     def probability(self, audio: Audio) -> float:
         x = audio.canonical(RATE).to_float()
