@@ -3,8 +3,9 @@ prompt whose echo comes back at -10 dB, versus echo alone, noise bursts, cough-l
 clicks over the same prompts. For each VAD (Silero, webrtcvad, both) and echo canceller:
 
   detected      callers whose speech fired the detector (of all caller scenes)
-  latency_ms    from the true speech onset (measured on a noise-free render) to the decision, in
-                samples: p50 / p95 / max — the Session stops playback on that frame
+  latency_ms    from the true speech onset (measured on a noise-free render) to the end of the
+                20 ms frame whose push returned the decision, in samples: p50 / p95 / max — the
+                Session stops playback on that frame
   early         fires before the caller's onset (on echo: a false barge-in)
   false_alarms  fires on echo-only, noise, cough and click scenes (of all such scenes)
 
@@ -43,13 +44,13 @@ def evaluate() -> dict:
             for j, (words, voice) in enumerate(CALLERS):
                 audio, onset = caller_audio(words, voice)
                 sc = scene(prompt, audio, at_s=1.0 + 0.25 * j, onset_in_event=onset, seed=10 * i + j)
-                hit = barge_in_on(sc, aec, config)
-                if hit is None:
+                heard = barge_in_on(sc, aec, config)
+                if heard is None:
                     missed += 1
-                elif hit.fired_sample < 2 * sc.onset_sample:
+                elif heard.decided_sample < 2 * sc.onset_sample:
                     early += 1
                 else:
-                    lat.append((hit.fired_sample - 2 * sc.onset_sample) / 16.0)
+                    lat.append((heard.decided_sample - 2 * sc.onset_sample) / 16.0)
             negatives = [None] + [burst(kind, ms, seed=k) for k, (kind, ms) in enumerate(NOISES)]
             for k, event in enumerate(negatives):  # seeds differ from the tests'
                 n_neg += 1

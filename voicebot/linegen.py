@@ -16,6 +16,7 @@ from scipy.signal import butter, sosfilt
 from voicebot.audio.echo_path import echo_of, mix, place
 from voicebot.audio.types import Audio
 from voicebot.audio.wavio import read_wav
+from voicebot.vad.bargein import BargeIn
 from voicebot.speechgen import TELEPHONE_QUIET, speak
 
 RATE = 8000
@@ -105,23 +106,25 @@ def scene(prompt: str, event: Audio | None, at_s: float = 1.0, onset_in_event: i
     return Scene(mix(*parts), far, onset)
 
 
-def barge_in_on(scene_: Scene, echo_canceller: str = "webrtc", config=None, frame_ms: int = 20):
-    """Run a scene through the audio path a call would use — 20 ms frames, echo canceller at the
-    line rate, a streaming resampler to 16 kHz, the barge-in detector — and return the first
-    BargeIn (or None) with its samples counted at 16 kHz from the scene's start."""
-    import soxr
+@dataclass(frozen=True)
+class Heard:
+    barge_in: BargeIn
+    decided_sample: int  # 16 kHz count of the line input pushed when the BargeIn came back
 
-    from voicebot.audio.echo import make_echo_canceller
-    from voicebot.vad.bargein import BargeInConfig, BargeInDetector
 
-    aec = make_echo_canceller(echo_canceller, RATE)
-    up = soxr.ResampleStream(RATE, 16000, 1, dtype="int16", quality="HQ")
-    detector = BargeInDetector(config or BargeInConfig(), 16000)
+def barge_in_on(scene_: Scene, echo_canceller: str = "webrtc", config=None, frame_ms: int = 20) -> Heard | None:
+    """Run a scene through the audio path a call uses (voicebot.vad.duplex.DuplexInput: 20 ms
+    frames, echo canceller at the line rate, resamplers, detector, the bot speaking throughout).
+    `decided_sample` is when playback would stop: the end of the frame whose push returned the
+    BargeIn (samples at 16 kHz from the scene's start) — what latency is measured to."""
+    from voicebot.vad.bargein import BargeInConfig
+    from voicebot.vad.duplex import DuplexInput
+
+    path = DuplexInput(RATE, echo_canceller, config or BargeInConfig())
     size = RATE * frame_ms // 1000
-    n = scene_.near.num_samples // size * size
-    for i in range(0, n, size):
-        clean = aec.process(Audio(scene_.near.samples[i : i + size], RATE), Audio(scene_.far.samples[i : i + size], RATE))
-        wide = up.resample_chunk(clean.samples, last=i + size >= n)
-        if wide.size and (hit := detector.push(Audio(np.ascontiguousarray(wide, dtype=np.int16), 16000))):
-            return hit
+    for i in range(0, scene_.near.num_samples // size * size, size):
+        near = Audio(scene_.near.samples[i : i + size], RATE)
+        _, hit = path.push(near, Audio(scene_.far.samples[i : i + size], RATE), bot_speaking=True)
+        if hit:
+            return Heard(hit, (i + size) * 16000 // RATE)
     return None

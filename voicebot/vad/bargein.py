@@ -4,11 +4,13 @@ How the Session uses it (one detector per call, fed on the audio thread):
 
     detector = BargeInDetector()                      # BargeInConfig() defaults, 16 kHz input
     ...while the bot is speaking, for every caller frame (after echo cancellation, resampled
-    to 16 kHz, any frame size):
+    to 16 kHz by a low-delay stream — voicebot.vad.duplex.DuplexInput does all this —, any
+    frame size):
     match detector.push(frame):
         case BargeIn(pre_roll=audio):  stop playback now; the caller's turn starts with `audio`
-                                       (the speech since its onset plus `pre_roll_ms` before it);
-                                       feed it, then the frames that follow, to the endpointer/ASR
+                                       (`pre_roll_ms` before the onset up to the end of this
+                                       frame); feed it, then the frames that follow, to the
+                                       endpointer/ASR: together they are the caller's audio
         case None: keep playing
     ...when the recognised text of that turn is empty or `is_backchannel(text)` ("mm-hm",
     "okay"), it was not a turn: resume the prompt where it stopped.
@@ -22,8 +24,8 @@ The rule: a speech run opens at the first chunk the VAD calls speech and closes 
 of non-speech; the detector fires once the run holds `min_speech_ms` of speech and one of the
 last three chunks is voiced (periodic at a pitch lag, which noise bursts, coughs and clicks are not).
 Residual echo after the WebRTC canceller is not speech to Silero. Measured on telephone scenes
-by scripts/eval_bargein.py (docs/realtime.md): decision 102 ms p50 / 124 ms max after the
-caller's onset, no false barge-in on echo, noise, cough-like bursts or clicks.
+by scripts/eval_bargein.py (docs/realtime.md) through voicebot.vad.duplex: decisions 115 ms p50 /
+140 ms max after the caller's onset, no false barge-in on echo, noise, cough-like bursts, clicks.
 
 VAD backends (`BargeInConfig.vad`): "silero" (Silero v5 ONNX, 32 ms chunks, the default: it
 rejects noise bursts that webrtcvad calls speech), "webrtc" (webrtcvad, 30 ms frames),
@@ -66,7 +68,8 @@ class BargeInConfig:
 class BargeIn:
     start_sample: int  # onset of the caller's speech run (input samples since reset)
     fired_sample: int  # end of the chunk on which the detector decided
-    pre_roll: Audio  # from pre_roll_ms before the onset up to fired_sample
+    pre_roll_start: int  # input sample where `pre_roll` begins
+    pre_roll: Audio  # from pre_roll_ms before the onset to the end of the frame just pushed
 
     @property
     def latency_ms(self) -> float:
@@ -165,7 +168,9 @@ class BargeInDetector:
             return None
         self._fired = True
         start = max(0, self._onset - self.config.pre_roll_ms * self.rate // 1000)
-        return BargeIn(self._onset, end, self._audio_between(start, end))
+        audio = self._audio_from(start)
+        pushed = self._samples + self._pending.size
+        return BargeIn(self._onset, end, pushed - audio.num_samples, audio)
 
     def _remember(self, samples: np.ndarray) -> None:
         self._history.append(samples)
@@ -173,12 +178,13 @@ class BargeInDetector:
         while self._history and self._history_len - self._history[0].size >= self._keep:
             self._history_len -= self._history.popleft().size
 
-    def _audio_between(self, start: int, end: int) -> Audio:
-        """Input samples [start, end) (counted from reset), as far as the history reaches."""
-        pushed = self._samples + self._pending.size  # everything received so far
+    def _audio_from(self, start: int) -> Audio:
+        """Input from sample `start` (counted from reset) to the end of everything pushed so far,
+        so the frames pushed next continue it without a gap."""
+        pushed = self._samples + self._pending.size
         data = np.concatenate(list(self._history)) if self._history else np.zeros(0, np.int16)
         first = pushed - data.size  # sample index of data[0]
-        return Audio(data[max(0, start - first) : max(0, end - first)].copy(), self.rate)
+        return Audio(data[max(0, start - first) :].copy(), self.rate)
 
 
 # Sounds and words a listener makes to show they are following, not to take the turn. Matched on
