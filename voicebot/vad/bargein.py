@@ -71,10 +71,6 @@ class BargeIn:
     pre_roll_start: int  # input sample where `pre_roll` begins
     pre_roll: Audio  # from pre_roll_ms before the onset to the end of the frame just pushed
 
-    @property
-    def latency_ms(self) -> float:
-        return (self.fired_sample - self.start_sample) * 1000 / self.pre_roll.rate
-
 
 class BargeInDetector:
     def __init__(self, config: BargeInConfig = BargeInConfig(), rate: int = CANONICAL_RATE) -> None:
