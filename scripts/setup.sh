@@ -31,6 +31,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # the +cpu build comes from PyTorch's CPU index (or a local wheelhouse when offline).
   pipi "torch==2.13.0+cpu" --extra-index-url https://download.pytorch.org/whl/cpu
   pipi -e ".[test]"
+  # Smart Turn v3.2 and Silero VAD ONNX files ship in pipecat-ai; its own dependencies would
+  # downgrade soxr/protobuf and pull numba, and voicebot never imports pipecat: data files only.
+  pipi --no-deps "pipecat-ai==1.14.0"
   .venv/bin/python -c "import voicebot, torch, faster_whisper, webrtcvad, piper, spacy, hypothesis
 assert torch.version.cuda is None, 'a CUDA build of torch was installed'"
   if .venv/bin/pip list 2>/dev/null | grep -qiE '^(nvidia-|triton )'; then

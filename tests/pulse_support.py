@@ -1,0 +1,133 @@
+"""A private PulseAudio server for live-call tests, and taps that record a sink's monitor with
+wall-clock times, to measure on the signal when the bot's audio stops after the caller starts.
+
+    env = start_pulse(tmp_path)                  # sinks `caller` (the mic) and `bot` (the speaker)
+    with MonitorTap(env, "bot.monitor") as bot, MonitorTap(env, "caller.monitor") as mic:
+        ... run `voicebot call` with env; wait for bot.first_sound_after(t0) ...
+        t_play = time.monotonic(); play_into(env, "caller", wav)
+        onset = mic.first_sound_after(t_play)      # the caller's first syllable reaching the mic
+        stopped = bot.silence_after(onset)         # playback's end, as heard on the speaker
+        assert stopped - onset <= 0.2 + bot.resolution
+    stop_pulse(env)
+
+A monitor delivers samples continuously at the sink's rate (silence when nothing plays), but in
+bursts; so a block's time is not its arrival but its sample position, on a clock anchored at the
+earliest-arriving block (the one delayed least): t(block) = t0 + samples before it / rate, with
+t0 = min over blocks of (arrival - samples up to its end / rate). Both taps use time.monotonic(),
+so their times compare; `resolution` is the anchoring error to allow for."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000
+BLOCK = RATE // 100  # 10 ms
+
+
+def start_pulse(tmp_path: Path) -> dict[str, str]:
+    """Start a private PulseAudio server (sink `caller`, whose monitor is the default source, and
+    sink `bot`, the default sink) and return the environment that points clients at it."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run"), "HOME": str(tmp_path)}
+    Path(env["XDG_RUNTIME_DIR"]).mkdir(exist_ok=True)
+    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--system=false", "-n",
+                    "--load=module-native-protocol-unix",
+                    "--load=module-null-sink sink_name=caller", "--load=module-null-sink sink_name=bot",
+                    f"--log-target=file:{tmp_path / 'pulse.log'}"], env=env, check=True)
+    for args in (["set-default-sink", "bot"], ["set-default-source", "caller.monitor"]):
+        subprocess.run(["pactl", *args], env=env, check=True)
+    return env
+
+
+def stop_pulse(env: dict[str, str]) -> None:
+    subprocess.run(["pulseaudio", "--kill"], env=env, check=False)
+
+
+def play_into(env: dict[str, str], sink: str, wav: Path, wait: bool = False) -> subprocess.Popen:
+    """Play a WAV into a sink (the caller speaking into the mic when sink is `caller`)."""
+    proc = subprocess.Popen(["paplay", f"--device={sink}", str(wav)], env=env)
+    if wait:
+        proc.wait(timeout=120)
+    return proc
+
+
+class MonitorTap:
+    """Records a source (a sink's monitor) in a thread; blocks carry their arrival time."""
+
+    resolution = 0.03  # s: error of the t0 anchor (one scheduling delay) plus a block
+
+    def __init__(self, env: dict[str, str], source: str) -> None:
+        self.env, self.source = env, source
+        self._levels: list[float] = []  # dBFS per 10 ms block, in stream order
+        self._t0 = float("inf")  # monotonic time of the stream's first sample (see module doc)
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> MonitorTap:
+        self._proc = subprocess.Popen(
+            ["parec", f"--device={self.source}", "--raw", "--format=s16le", f"--rate={RATE}",
+             "--channels=1", "--latency-msec=10"], env=self.env, stdout=subprocess.PIPE)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _read(self) -> None:
+        assert self._proc and self._proc.stdout
+        while len(chunk := self._proc.stdout.read(BLOCK * 2)) == BLOCK * 2:
+            now = time.monotonic()
+            x = np.frombuffer(chunk, dtype="<i2").astype(np.float64) / 32768.0
+            with self._lock:
+                self._levels.append(float(10 * np.log10(np.mean(x**2) + 1e-12)))
+                self._t0 = min(self._t0, now - len(self._levels) * BLOCK / RATE)
+
+    def blocks(self) -> list[tuple[float, float]]:
+        """(start time, level dBFS) of every 10 ms block so far."""
+        with self._lock:
+            return [(self._t0 + k * BLOCK / RATE, level) for k, level in enumerate(self._levels)]
+
+    def first_sound_after(self, t: float, threshold_dbfs: float = -45.0) -> float | None:
+        """Start time of the first 10 ms block louder than the threshold at or after `t`."""
+        return next((at for at, level in self.blocks() if at >= t and level > threshold_dbfs), None)
+
+    def silence_after(self, t: float, threshold_dbfs: float = -45.0, hold_ms: int = 300) -> float | None:
+        """Start of the first stretch of `hold_ms` below the threshold at or after `t` (when the
+        bot's audio stopped), or None if the monitor never went quiet for that long."""
+        start, need = None, hold_ms // 10
+        run = 0
+        for at, level in self.blocks():
+            if at < t:
+                continue
+            if level <= threshold_dbfs:
+                start = at if run == 0 else start
+                run += 1
+                if run >= need:
+                    return start
+            else:
+                run = 0
+        return None
+
+    def sounding_for(self, since: float, threshold_dbfs: float = -45.0) -> float:
+        """Seconds of sound heard since `since` (to wait until a prompt has played a while)."""
+        return 0.01 * sum(1 for at, level in self.blocks() if at >= since and level > threshold_dbfs)
+
+
+def wait_until(predicate, timeout: float, step: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False

@@ -1,0 +1,210 @@
+"""Barge-in: is the caller talking over the bot? Fires on sustained caller speech only.
+
+How the Session uses it (one detector per call, fed on the audio thread):
+
+    detector = BargeInDetector()                      # BargeInConfig() defaults, 16 kHz input
+    ...while the bot is speaking, for every caller frame (after echo cancellation, resampled
+    to 16 kHz by a low-delay stream — voicebot.vad.duplex.DuplexInput does all this —, any
+    frame size):
+    match detector.push(frame):
+        case BargeIn(pre_roll=audio):  stop playback now; the caller's turn starts with `audio`
+                                       (`pre_roll_ms` before the onset up to the end of this
+                                       frame); feed it, then the frames that follow, to the
+                                       endpointer/ASR: together they are the caller's audio
+        case None: keep playing
+    ...when the recognised text of that turn is empty or `is_backchannel(text)` ("mm-hm",
+    "okay"), it was not a turn: resume the prompt where it stopped.
+
+`reset()` when a new prompt starts (forgets a half-open onset and the VAD's recurrent state).
+Frames must reach `push` in order from one thread; the Silero session inside is shared by all
+calls of the process. Time is counted in samples (`BargeIn.start_sample`, `.fired_sample`: from
+the first frame pushed since construction/reset), never read from the clock.
+
+The rule: a speech run opens at the first chunk the VAD calls speech and closes after `gap_ms`
+of non-speech; the detector fires once the run holds `min_speech_ms` of speech and one of the
+last three chunks is voiced (periodic at a pitch lag, which noise bursts, coughs and clicks are not).
+Residual echo after the WebRTC canceller is not speech to Silero. Measured on telephone scenes
+by scripts/eval_bargein.py (docs/realtime.md) through voicebot.vad.duplex: decisions 115 ms p50 /
+140 ms max after the caller's onset, no false barge-in on echo, noise, cough-like bursts, clicks.
+
+VAD backends (`BargeInConfig.vad`): "silero" (Silero v5 ONNX, 32 ms chunks, the default: it
+rejects noise bursts that webrtcvad calls speech), "webrtc" (webrtcvad, 30 ms frames),
+"both" (Silero chunks that webrtcvad also calls voiced).
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+from voicebot.audio.types import CANONICAL_RATE, Audio
+from voicebot.vad.silero import SileroStream
+
+VADS = ("silero", "webrtc", "both")
+
+
+@dataclass(frozen=True)
+class BargeInConfig:
+    vad: str = "silero"
+    threshold: float = 0.5  # Silero speech probability for a speech chunk
+    webrtc_aggressiveness: int = 3
+    min_speech_ms: int = 32  # speech needed in the run before firing (one Silero chunk) ...
+    voicing: float = 0.5  # ... and one of the last 3 chunks must be voiced: periodic, as vowels
+    # are and noise bursts, coughs and clicks are not (pre-emphasised autocorrelation at a pitch lag)
+    gap_ms: int = 64  # non-speech that closes a run (a run never spans a longer pause)
+    min_level_dbfs: float = -50.0  # quieter chunks are never speech (line noise, residual echo)
+    pre_roll_ms: int = 300  # audio kept before the run's onset, for the first syllable
+
+    def __post_init__(self) -> None:
+        if self.vad not in VADS:
+            raise ValueError(f"barge-in VAD must be one of {VADS}, got {self.vad!r}")
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    start_sample: int  # onset of the caller's speech run (input samples since reset)
+    fired_sample: int  # end of the chunk on which the detector decided
+    pre_roll_start: int  # input sample where `pre_roll` begins
+    pre_roll: Audio  # from pre_roll_ms before the onset to the end of the frame just pushed
+
+
+class BargeInDetector:
+    def __init__(self, config: BargeInConfig = BargeInConfig(), rate: int = CANONICAL_RATE) -> None:
+        self.config, self.rate = config, rate
+        self._silero = SileroStream(rate) if config.vad != "webrtc" else None
+        self._webrtc = webrtcvad.Vad(config.webrtc_aggressiveness)
+        self.chunk = self._silero.chunk if self._silero else rate * 30 // 1000
+        keep = (config.pre_roll_ms + 2000) * rate // 1000  # pre-roll + the longest plausible run
+        self._history: collections.deque[np.ndarray] = collections.deque()
+        self._history_len, self._keep = 0, keep
+        self.reset()
+
+    def reset(self) -> None:
+        if self._silero:
+            self._silero.reset()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._history.clear()
+        self._history_len = 0
+        self._samples = 0  # samples classified so far
+        self._onset: int | None = None
+        self._speech_samples = 0
+        self._last_speech_end = 0
+        self._fired = False
+        self._recent_voicing: collections.deque[bool] = collections.deque(maxlen=3)
+
+    def push(self, frame: Audio) -> BargeIn | None:
+        """Feed one caller frame; returns a BargeIn on the frame where sustained speech is
+        recognised, once until `reset()`, else None."""
+        if frame.rate != self.rate:
+            raise ValueError(f"barge-in detector runs at {self.rate} Hz, got a {frame.rate} Hz frame")
+        samples = frame.to_mono().samples
+        self._remember(samples)
+        self._pending = np.concatenate([self._pending, samples])
+        probs = self._silero.push(frame) if self._silero else None
+        fired: BargeIn | None = None
+        i = 0
+        while self._pending.size >= self.chunk:
+            chunk, self._pending = self._pending[: self.chunk], self._pending[self.chunk :]
+            speech = self._is_speech(chunk, probs[i] if probs is not None else None)
+            i += 1
+            self._samples += self.chunk
+            fired = self._advance(speech, chunk) or fired
+        return fired
+
+    @staticmethod
+    def _level(chunk: np.ndarray) -> float:
+        return float(10 * np.log10(np.mean((chunk.astype(np.float64) / 32768.0) ** 2) + 1e-12))
+
+    def _is_speech(self, chunk: np.ndarray, prob: float | None) -> bool:
+        if self._level(chunk) < self.config.min_level_dbfs:
+            return False
+        if self.config.vad == "webrtc":
+            return self._webrtc.is_speech(chunk.tobytes(), self.rate)
+        if prob is None or prob < self.config.threshold:
+            return False
+        if self.config.vad == "silero":
+            return True
+        ten = self.rate // 100  # webrtcvad on the chunk's 10 ms sub-frames; most must be voiced
+        votes = [self._webrtc.is_speech(chunk[k : k + ten].tobytes(), self.rate)
+                 for k in range(0, chunk.size - ten + 1, ten)]
+        return sum(votes) * 2 > len(votes)
+
+    def _periodicity(self, chunk: np.ndarray) -> float:
+        """Peak normalised autocorrelation at lags of a 70-400 Hz voice pitch (0 for noise)."""
+        x = np.diff(chunk.astype(np.float64))  # pre-emphasis whitens 1/f noise, keeps pitch
+        energy = np.dot(x, x)
+        if energy <= 0:
+            return 0.0
+        lo, hi = self.rate // 400, self.rate // 70
+        ac = np.correlate(x, x, "full")[x.size - 1 + lo : x.size + hi]
+        # unbiased: a lag-k product has x.size - k terms
+        ac = ac / (energy * (1 - np.arange(lo, lo + ac.size) / x.size))
+        return float(ac.max())
+
+    def _advance(self, speech: bool, chunk: np.ndarray) -> BargeIn | None:
+        end = self._samples
+        # Voicing is looked for in the last few chunks, not only those the VAD already calls
+        # speech: Silero is often still unsure during the first voiced chunk of an utterance.
+        self._recent_voicing.append(self._level(chunk) >= self.config.min_level_dbfs
+                                    and self._periodicity(chunk) >= self.config.voicing)
+        if speech:
+            if self._onset is None:
+                self._onset, self._speech_samples = end - self.chunk, 0
+            self._speech_samples += self.chunk
+            self._last_speech_end = end
+        elif self._onset is not None and end - self._last_speech_end >= self.config.gap_ms * self.rate // 1000:
+            self._onset = None  # the run ended before it was long enough (or after it fired)
+        if self._onset is None or self._fired or not any(self._recent_voicing):
+            return None
+        if self._speech_samples * 1000 < self.config.min_speech_ms * self.rate:
+            return None
+        self._fired = True
+        start = max(0, self._onset - self.config.pre_roll_ms * self.rate // 1000)
+        audio = self._audio_from(start)
+        pushed = self._samples + self._pending.size
+        return BargeIn(self._onset, end, pushed - audio.num_samples, audio)
+
+    def _remember(self, samples: np.ndarray) -> None:
+        self._history.append(samples)
+        self._history_len += samples.size
+        while self._history and self._history_len - self._history[0].size >= self._keep:
+            self._history_len -= self._history.popleft().size
+
+    def _audio_from(self, start: int) -> Audio:
+        """Input from sample `start` (counted from reset) to the end of everything pushed so far,
+        so the frames pushed next continue it without a gap."""
+        pushed = self._samples + self._pending.size
+        data = np.concatenate(list(self._history)) if self._history else np.zeros(0, np.int16)
+        first = pushed - data.size  # sample index of data[0]
+        return Audio(data[max(0, start - first) :].copy(), self.rate)
+
+
+# Sounds and words a listener makes to show they are following, not to take the turn. Matched on
+# the whole recognised text (lower-cased, punctuation dropped), so "okay I lost my card" is a turn.
+BACKCHANNELS = frozenset({
+    "mm", "mmm", "mhm", "mm hmm", "mm hm", "mmhmm", "hmm", "hm", "uh huh", "uhhuh", "um", "uh",
+    "ah", "oh", "okay", "ok", "yeah", "yep", "right", "alright", "all right", "i see", "got it",
+})
+
+
+def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) -> bool:
+    """True when what the caller said during a prompt only acknowledges it ("mm-hm", "okay okay",
+    "uh huh right"): the Session then resumes the prompt instead of taking it as the answer.
+    Empty text (nothing recognised) counts too. `answers` are words that ARE an answer at this
+    prompt (a yes/no question passes {"yeah", "okay", "right"}), so they never count."""
+    words = re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split()
+    if any(w in answers for w in words):
+        return False
+    i = 0  # the whole text must be a sequence of backchannel tokens ("mm hmm" is two)
+    while i < len(words):
+        for n in (2, 1):
+            if " ".join(words[i : i + n]) in BACKCHANNELS:
+                i += n
+                break
+        else:
+            return False
+    return True
