@@ -13,7 +13,7 @@ from voicebot.errors import VoicebotError
 # Each module adds its commands to `app` when imported.
 _COMMAND_MODULES = (
     "voicebot.cli.transcribe", "voicebot.cli.nlu", "voicebot.cli.calls", "voicebot.cli.report",
-    "voicebot.cli.agents",
+    "voicebot.cli.agents", "voicebot.cli.serve",
 )
 
 

@@ -1,0 +1,36 @@
+"""Who is calling: the network-asserted identity (P-Asserted-Identity) when a trusted proxy sent
+one, else the From header. A number is reduced to digits with an optional leading +."""
+
+from __future__ import annotations
+
+import re
+
+from aiosipua import parse_address
+
+_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+def caller_id(request) -> str | None:
+    for header in ("p-asserted-identity", "from"):
+        value = request.get_header(header)
+        if not value:
+            continue
+        for part in value.split(","):  # PAI may carry a sip: and a tel: identity
+            user = _user(part.strip())
+            if user:
+                return user
+    return None
+
+
+def _user(value: str) -> str | None:
+    try:
+        uri = parse_address(value).uri
+    except Exception:  # an unparsable identity identifies nobody
+        return None
+    user = (getattr(uri, "user", None) or "").split(";")[0]
+    if not user and getattr(uri, "scheme", "") == "tel":
+        user = getattr(uri, "host", "") or ""
+    digits = re.sub(r"[\s().-]", "", user)
+    if _NUMBER.match(digits):
+        return digits
+    return user or None
