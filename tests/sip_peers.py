@@ -162,3 +162,22 @@ class Baresip:
         files = sorted(self.out.glob("dump-*-dec.wav"))
         assert files, f"baresip recorded nothing: {self.text()[-800:]}"
         return max(files, key=lambda p: p.stat().st_size)
+
+
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive free UDP ports (a proxy and its workers)."""
+    for _ in range(200):
+        base = free_port()
+        socks = []
+        try:
+            for offset in range(count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free run of UDP ports")

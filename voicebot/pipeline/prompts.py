@@ -5,6 +5,8 @@ sentence by sentence so the first audio can start early."""
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -40,7 +42,7 @@ class PromptCache:
         else:
             self.misses += 1
             audio = self.synth.synthesize(sentence).canonical(self.rate)
-            tmp = path.with_suffix(".part.wav")
+            tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.part.wav")  # workers render at once
             write_wav(tmp, audio)
             tmp.replace(path)
         self._memory[path.name] = audio

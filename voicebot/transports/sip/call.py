@@ -56,8 +56,8 @@ class SipCall:
     def key(self, key: str) -> None:
         self._inbox.put(("dtmf", key, time.monotonic()))
 
-    def remote_hangup(self) -> None:
-        self._inbox.put(("hangup", None, time.monotonic()))
+    def remote_hangup(self, why: str = "caller hung up") -> None:
+        self._inbox.put(("hangup", why, time.monotonic()))
 
     # ---- on the call's thread ---------------------------------------------------------------
     def _event(self, event: Any) -> None:
@@ -86,7 +86,7 @@ class SipCall:
                     self._answer(self._keys.timeout(time.monotonic()))
                     continue
                 if kind == "hangup":
-                    self.log.info("%s: caller hung up", self.call_id)
+                    self.log.info("%s: %s", self.call_id, value)
                     self.port.hangup()
                     return
                 if kind == "dtmf":

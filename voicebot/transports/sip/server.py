@@ -115,7 +115,7 @@ class SipServer:
             invite = self.uas.get_call(call_id)
             if invite is not None:
                 invite.hangup()
-            call.remote_hangup()
+            call.remote_hangup("worker shutting down")
         for call in list(self.calls.values()):
             await asyncio.get_running_loop().run_in_executor(None, call.thread.join, 10)
         await self.uas.stop()
