@@ -22,6 +22,7 @@ from voicebot.transports.sip.rtp import RtpLeg
 
 log = logging.getLogger(__name__)
 
+SILENCE_FILL_S = 0.1  # no caller packet this long (silence suppression, CN, loss): count it as silence
 TAIL_S = 0.3  # after the bot's last packet, before the BYE: the far end's buffer plays out
 MAX_CALL_S = 3600.0
 
@@ -43,6 +44,7 @@ class SipCall:
         self._speaking_until = 0.0
         self._transfer: Ended | None = None
         self._keys = DigitCollector()
+        self._heard_until = time.monotonic()  # caller time the Session has been given, by the clock
         self.log = logging.LoggerAdapter(log, {"call_id": call_id})
         self.thread = threading.Thread(target=self._run, name=f"call-{call_id[:12]}", daemon=True)
         leg.on_audio = lambda frame: self._inbox.put(("audio", frame, time.monotonic()))
@@ -61,6 +63,8 @@ class SipCall:
 
     # ---- on the call's thread ---------------------------------------------------------------
     def _event(self, event: Any) -> None:
+        if type(event).__name__ == "Transcript":
+            self.log.info("%s: turn recognised in %.2fs", self.call_id, event.processing_seconds)
         if type(event).__name__ == "Transfer":
             uri = self._agent_uri(event)
             self.log.info("%s: flow transfers to %s (%s)", self.call_id, event.target, uri or "no SIP URI")
@@ -81,9 +85,10 @@ class SipCall:
                     self.port.hangup()
                     continue
                 try:
-                    kind, value, at = self._inbox.get(timeout=0.1)
+                    kind, value, at = self._inbox.get(timeout=0.05)
                 except queue.Empty:
                     self._answer(self._keys.timeout(time.monotonic()))
+                    self._fill_silence(time.monotonic())
                     continue
                 if kind == "hangup":
                     self.log.info("%s: %s", self.call_id, value)
@@ -93,7 +98,9 @@ class SipCall:
                     self.log.info("%s: key pressed", self.call_id)  # which key stays private (PINs)
                     self._answer(self._keys.key(value, at, *self.port.expecting()))
                 elif at >= self._speaking_until:  # half-duplex: see adapter.py
+                    self._fill_silence(at - 0.02)
                     self.port.caller(value)
+                    self._heard_until = max(self._heard_until, at)
                 self._play()
         except Exception:
             self.log.exception("%s: call failed", self.call_id)
@@ -103,6 +110,18 @@ class SipCall:
                 self.log.exception("%s: closing the record failed", self.call_id)
         finally:
             self.loop.call_soon_threadsafe(self._on_end, self, ended)
+
+    def _fill_silence(self, now: float) -> None:
+        """A phone with silence suppression sends nothing (or a CN packet) while the caller is
+        quiet; the Session still needs that time, or no utterance would ever end."""
+        start = max(self._heard_until, self._speaking_until)
+        frames = int((now - start) / 0.02)
+        if now - start < SILENCE_FILL_S or frames <= 0:
+            return
+        for _ in range(frames):
+            self.port.caller(Audio.silence(0.02, 8000))
+        self._heard_until = start + frames * 0.02
+        self._play()
 
     def _answer(self, digits: str | None) -> None:
         if digits:

@@ -67,6 +67,7 @@ class RtpLeg:
         self._encode = _ENCODE[payload_type]
         self.on_audio: Callable[[Audio], None] | None = None
         self.on_dtmf: Callable[[str], None] | None = None
+        self.received = 0  # audio frames delivered (after reordering and concealment)
         session.on_audio = self._audio
         session.on_dtmf = self._dtmf
 
@@ -81,6 +82,11 @@ class RtpLeg:
         session.accept_from, session.signal_ip = remote, signal_ip
         return cls(session, payload_type)
 
+    def connect(self, remote: tuple[str, int]) -> None:
+        """The peer's media address once its SDP answer names it (an outgoing leg)."""
+        self._rtp.accept_from = remote
+        self._rtp.update_remote(remote)
+
     @property
     def local_port(self) -> int:
         return self._rtp._rtp_transport._transport.get_extra_info("sockname")[1]
@@ -93,6 +99,11 @@ class RtpLeg:
     @property
     def dropped(self) -> int:
         return self._rtp.dropped
+
+    def stats_line(self) -> str:
+        stats = {**self._rtp.stats, "received": self.received}
+        return ", ".join(f"{k} {stats[k]}" for k in ("received", "packets_lost", "concealed_frames",
+                                                     "paced_sent") if k in stats)
 
     def play(self, audio: Audio) -> None:
         pcm = audio.canonical(RATE).samples
@@ -107,6 +118,7 @@ class RtpLeg:
             self._rtp._paced_sender.discard()
 
     def _audio(self, pcm: bytes, _timestamp: int) -> None:
+        self.received += 1
         if self.on_audio is not None:
             self.on_audio(Audio.from_bytes(pcm, RATE))
 

@@ -224,7 +224,8 @@ class SipServer:
         if ended is not None and invite is not None:
             invite.hangup()
             self.uas._calls.pop(call.call_id, None)
-        log.info("%s: ended, record %s outcome %s", call.call_id, record.call_id, record.outcome)
+        log.info("%s: ended, record %s outcome %s (RTP: %s, %d stray packets dropped)", call.call_id,
+                 record.call_id, record.outcome, call.leg.stats_line(), call.leg.dropped)
         asyncio.ensure_future(call.leg.close())
 
     async def _transfer(self, transfer: Transfer, summary: dict[str, Any]) -> None:

@@ -71,8 +71,7 @@ class Transfer:
             outgoing.hangup(server.uac)
             await leg_b.close()
             return False
-        leg_b._rtp.accept_from = remote
-        leg_b._rtp.update_remote(remote)
+        leg_b.connect(remote)
         self.leg.stop_playing()
         self.leg.on_audio, leg_b.on_audio = leg_b.play, self.leg.play
         self.leg.on_dtmf = lambda key: leg_b._rtp.send_dtmf(key)
