@@ -102,6 +102,7 @@ def test_refused_refer_is_bridged_and_info_keys_work(tmp_path, stack):
         assert summary["transfer"] == "bridged", summary
         record = next(c for c in store.calls() if c["call_id"] == summary["record"])
         assert record["agent"] == "maria"
+        assert record["caller_id"] == "+15551230002" and record["vip"]  # From → caller ID → Bob, a VIP
         log = agent.text()
         assert "sip:voicebot@" in log and "Call established" in log, log[-1500:]
         deadline = time.monotonic() + 10

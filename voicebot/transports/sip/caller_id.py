@@ -22,14 +22,19 @@ def caller_id(request) -> str | None:
     return None
 
 
+_TEL = re.compile(r"^(?:[^<]*<)?tel:([^;>]+)", re.IGNORECASE)  # aiosipua parses sip:/sips: only
+
+
 def _user(value: str) -> str | None:
-    try:
-        uri = parse_address(value).uri
-    except Exception:  # an unparsable identity identifies nobody
-        return None
-    user = (getattr(uri, "user", None) or "").split(";")[0]
-    if not user and getattr(uri, "scheme", "") == "tel":
-        user = getattr(uri, "host", "") or ""
+    tel = _TEL.match(value)
+    if tel:
+        user = tel.group(1)
+    else:
+        try:
+            uri = parse_address(value).uri
+        except Exception:  # an unparsable identity identifies nobody
+            return None
+        user = (uri.user or "").split(";")[0] if uri.scheme in ("sip", "sips") else ""
     digits = re.sub(r"[\s().-]", "", user)
     if _NUMBER.match(digits):
         return digits

@@ -77,6 +77,7 @@ class RtpLeg:
         session = await _StrictSession.create(
             local_addr=(bind_ip, 0), port_allocator=ports, remote_addr=remote, payload_type=payload_type,
             dtmf_payload_type=dtmf_pt or 101, jitter_capacity=16, jitter_prefetch=3, plc=True,
+            skip_audio_gaps=True,  # a gap is loss once 3 later frames are in: reordering within 60 ms waits
             paced=True, cn=True, cn_payload_type=CN_PT)
         session.accepted_types = frozenset({payload_type, CN_PT} | ({dtmf_pt} if dtmf_pt else set()))
         session.accept_from, session.signal_ip = remote, signal_ip
