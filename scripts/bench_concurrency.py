@@ -6,8 +6,8 @@ greeting and menu to end, says "I lost my card." (Piper, sent as 20 ms G.711 pac
 time; callers start up to 3 s apart), and measures the turn latency: from the end of its speech
 to the first packet of the bot's answer (VAD hang-over and the jitter buffer included). A round
 passes when every call was answered and the p95 latency is <= --p95 seconds; `concurrent_calls`
-is the largest N up to which every round passed (rounds go on to 3x the limit, to show the curve). `rss_mb_per_call` is the worker's resident memory growth per call in
-the largest round, over its idle size.
+is the largest N up to which every round passed (rounds go on to 3x the limit, to show the curve). `rss_mb_per_call` is the worker's resident memory growth per extra
+call: its size with N callers connected (sampled before anyone speaks) against one caller.
 
 Usage: python scripts/bench_concurrency.py [--json] [--max N] [--p95 1.0]"""
 
@@ -80,7 +80,8 @@ class Caller:
             leg.connect(call.sdp_answer.rtp_address)
             await self._bot_finished(30)
             started = time.monotonic()
-            leg.play(self.speech)
+            leg.play(self.speech)  # then silence, as a phone without silence suppression sends
+            leg.play(Audio(np.zeros(8000 * 4, np.int16), 8000))
             spoke_until = started + self.speech_end_s
             reply = await self._first_packet_after(spoke_until, 20)
             self.latency = reply - spoke_until
@@ -123,7 +124,12 @@ async def _round(n: int, worker: tuple[str, int], pid: int, speech: Audio, end_s
             peak = max(peak, _rss_mb(pid))
             await asyncio.sleep(0.25)
 
+    async def connected_rss() -> float:
+        await asyncio.sleep(5.5)  # every caller is in (they start within 3 s), none has spoken yet
+        return _rss_mb(pid)
+
     watcher = asyncio.ensure_future(watch_rss())
+    held = asyncio.ensure_future(connected_rss())
     await asyncio.gather(*(c.run(rng.uniform(0, 3.0)) for c in callers))
     watcher.cancel()
     await uas.stop()
@@ -131,7 +137,8 @@ async def _round(n: int, worker: tuple[str, int], pid: int, speech: Audio, end_s
     p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))] if latencies else None
     return {"calls": n, "completed": len(latencies), "errors": [c.error for c in callers if c.error],
             "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
-            "latency_p95_s": round(p95, 3) if p95 is not None else None, "peak_rss_mb": round(peak, 1)}
+            "latency_p95_s": round(p95, 3) if p95 is not None else None, "peak_rss_mb": round(peak, 1),
+            "connected_rss_mb": round(held.result(), 1)}
 
 
 def main() -> None:
@@ -171,8 +178,10 @@ def main() -> None:
             if result["completed"] < n or (result["latency_p95_s"] or 99) > 3 * args.p95:
                 break  # far past the limit: more calls only measure the queue
             n = n + 1 if n < 2 else n + 2
-        largest = rounds[-1] if rounds else None
-        per_call = (largest["peak_rss_mb"] - idle) / largest["calls"] if largest else None
+        largest = rounds[-1]
+        # What each extra held call costs: the worker's size with N calls in vs with one call in.
+        per_call = ((largest["connected_rss_mb"] - rounds[0]["connected_rss_mb"]) / (largest["calls"] - 1)
+                    if largest["calls"] > 1 else None)
         out = {"concurrent_calls": best, "rss_mb_per_call": round(per_call, 2) if per_call is not None else None,
                "p95_limit_s": args.p95, "idle_rss_mb": round(idle, 1), "cpus": os.cpu_count(),
                "load_avg_1m_at_start": load, "rounds": rounds}
