@@ -62,7 +62,7 @@ class Worker:
     def wait_ended(self, count: int, timeout: float = 60.0) -> list[dict]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(self.server.ended) >= count and not self.server.transfers:
+            if len(self.server.ended) >= count and not self.server.transfers and not self.server.waits:
                 return list(self.server.ended)
             time.sleep(0.1)
         raise AssertionError(f"only {len(self.server.ended)} of {count} calls ended: {self.server.ended}")

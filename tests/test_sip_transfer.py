@@ -22,7 +22,7 @@ start: menu
 agents:
   - {{name: maria, skills: [general], sip: "{agent}"}}
 queues:
-  general: {{label: customer service}}
+  general: {{label: customer service, callback_over_seconds: null}}
 states:
   menu:
     ask: "Press zero to speak with someone."
@@ -46,7 +46,7 @@ def stack():
     return Stack.load(asr=None, tts="piper")  # keys only: no recogniser needed
 
 
-def _worker_for(agent, tmp_path, stack):
+def _worker_for(agent, tmp_path, stack, announce_s: float = 45.0):
     from voicebot.flow import load_flow
     from voicebot.store import open_store
     from voicebot.transports.sip import ServeConfig, SipServer
@@ -54,7 +54,18 @@ def _worker_for(agent, tmp_path, stack):
     flow_path = tmp_path / "flow.yml"
     flow_path.write_text(FLOW.format(agent=agent.uri))
     store = open_store(str(tmp_path / "calls.db"))
-    return Worker(SipServer(ServeConfig("127.0.0.1", 0), stack, load_flow(flow_path), store)), store
+    config = ServeConfig("127.0.0.1", 0, announce_s=announce_s)
+    return Worker(SipServer(config, stack, load_flow(flow_path), store)), store
+
+
+def _dial_and_press(worker, tmp_path, name, silence, key="0"):
+    caller = Baresip(tmp_path, name, silence, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=60)
+    deadline = time.monotonic() + 10
+    while not worker.server.calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    caller.keys(key)
+    return caller
 
 
 def test_transfer_reaches_the_agent_phone_by_refer(tmp_path, stack):
@@ -109,6 +120,44 @@ def test_refused_refer_is_bridged_and_info_keys_work(tmp_path, stack):
         while "terminated" not in agent.text() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert "terminated" in agent.text(), agent.text()[-1500:]  # the bridge took the agent's leg down
+    finally:
+        worker.close()
+        agent.stop()
+
+
+def test_queued_caller_hears_place_then_reaches_the_agent_or_books_a_callback(tmp_path, stack):
+    """No agent free: the caller waits on the line hearing their place; when the agent's busy
+    spell (in the store) runs out the worker claims them and transfers; a second caller presses 1
+    and gets a callback task instead."""
+    from datetime import datetime, timedelta, timezone
+
+    from voicebot.store import AgentState
+
+    silence = write_wav(tmp_path / "silence.wav", Audio.silence(60, 8000))
+    agent = Baresip(tmp_path, "agent", silence, answer=True, seconds=60)
+    worker, store = _worker_for(agent, tmp_path, stack, announce_s=3.0)
+    now = datetime.now(timezone.utc)
+    store.set_agent_state("maria", AgentState("busy", now.isoformat(), (now + timedelta(seconds=12)).isoformat()))
+    try:
+        caller = _dial_and_press(worker, tmp_path, "waiter", silence)
+        summary = worker.wait_ended(1, timeout=40)[-1]
+        assert (summary["queue_wait"], summary["transfer"], summary["agent"]) == ("agent", "referred", "maria"), summary
+        assert "sip:waiter@" in agent.text()  # the caller reached the agent's phone
+        record = next(c for c in store.calls() if c["call_id"] == summary["record"])
+        assert record["agent"] == "maria" and record["disposition"] == "agent"
+        caller.stop()
+
+        now = datetime.now(timezone.utc)
+        store.set_agent_state("maria", AgentState("busy", now.isoformat(), (now + timedelta(hours=1)).isoformat()))
+        caller = _dial_and_press(worker, tmp_path, "impatient", silence)
+        deadline = time.monotonic() + 20
+        while not any(w.announced for w in worker.server.waits.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        caller.keys("1")
+        summary = worker.wait_ended(2, timeout=30)[-1]
+        assert summary["queue_wait"] == "callback", summary
+        assert any(t["call_id"] == summary["record"] for t in store.tasks("callback"))
+        caller.stop()
     finally:
         worker.close()
         agent.stop()

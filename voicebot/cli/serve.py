@@ -35,6 +35,8 @@ def serve(
     max_calls: Annotated[int, typer.Option("--max-calls", help="calls held at once; more get 503")] = 12,
     max_decode_queue: Annotated[int, typer.Option("--max-decode-queue",
                                                   help="turns waiting for the recogniser before new calls get 503")] = 4,
+    announce: Annotated[float, typer.Option("--queue-announce", help="seconds between a queued caller's "
+                                                                     "position announcements (30-60)")] = 45.0,
     backend: Annotated[str, typer.Option("--backend", help="ASR backend")] = "whisper",
     tts: Annotated[str, typer.Option("--tts", help="TTS backend")] = "piper",
 ) -> None:
@@ -58,7 +60,9 @@ def serve(
     if stack.prompts is not None:
         stack.prompts.warm(fixed_prompts(call_flow))
     _warm(stack)
-    config = ServeConfig(host, port, advertise, (int(low), int(high)), Limits(max_calls, max_decode_queue))
+    if not 30 <= announce <= 60:
+        raise VoicebotError(f"--queue-announce {announce}: expected 30 to 60 seconds")
+    config = ServeConfig(host, port, advertise, (int(low), int(high)), Limits(max_calls, max_decode_queue), announce)
     asyncio.run(_run([SipServer(config, stack, call_flow, store)]))
 
 

@@ -33,6 +33,7 @@ class Ended:
 
     transfer_to: str | None  # a SIP URI to transfer to, else hang up
     agent: str | None = None
+    queued: Any = None  # the flow's Transfer to a queue with nobody free and no URI: wait on the line
 
 
 class SipCall:
@@ -70,6 +71,8 @@ class SipCall:
             self.log.info("%s: flow transfers to %s (%s)", self.call_id, event.target, uri or "no SIP URI")
             if uri:
                 self._transfer = Ended(uri, event.agent)
+            elif event.agent is None and event.queue:
+                self._transfer = Ended(None, queued=event)
 
     def _run(self) -> None:
         started = time.monotonic()

@@ -27,6 +27,7 @@ from voicebot.transports.sip.messages import StrictUdpTransport
 from voicebot.transports.sip.rtp import RtpLeg
 from voicebot.transports.sip.sdp import SdpRejected, answer, parse_offer
 from voicebot.transports.sip.transfer import Transfer
+from voicebot.transports.sip.waiting import QueueWait
 
 log = logging.getLogger(__name__)
 USER_AGENT = "voicebot"
@@ -39,6 +40,7 @@ class ServeConfig:
     advertised_ip: str | None = None  # the address peers reach us at, when not `host` (NAT)
     rtp_ports: tuple[int, int] = (20000, 40000)
     limits: Limits = field(default_factory=Limits)
+    announce_s: float = 45.0  # a queued caller hears their place this often
 
 
 class _Uas(SipUAS):
@@ -74,6 +76,7 @@ class SipServer:
         self.calls: dict[str, SipCall] = {}
         self._answering: set[str] = set()
         self.transfers: dict[str, Transfer] = {}
+        self.waits: dict[str, QueueWait] = {}
         self.bridges: dict[str, tuple[str, Any, RtpLeg]] = {}
         self.ended: list[dict[str, Any]] = []  # what happened to each call, for logs and tests
         self.user_agent = USER_AGENT
@@ -111,6 +114,11 @@ class SipServer:
 
     async def stop(self) -> None:
         """Hang up every call (its record closes as abandoned) and close the socket."""
+        for wait in list(self.waits.values()):
+            invite = self.uas.get_call(wait.call.call_id)
+            if invite is not None:
+                invite.hangup()
+            wait.gone.set()
         for call_id, call in list(self.calls.items()):
             invite = self.uas.get_call(call_id)
             if invite is not None:
@@ -118,6 +126,10 @@ class SipServer:
             call.remote_hangup("worker shutting down")
         for call in list(self.calls.values()):
             await asyncio.get_running_loop().run_in_executor(None, call.thread.join, 10)
+        for _ in range(50):  # queued callers' records close as they leave
+            if not self.waits:
+                break
+            await asyncio.sleep(0.1)
         await self.uas.stop()
         self._closed.set()
 
@@ -181,6 +193,8 @@ class SipServer:
         call_id = invite.call_id
         if call_id in self.bridges:
             return self._end_bridge(call_id)
+        if call_id in self.waits:
+            self.waits[call_id].gone.set()
         call = self.calls.get(call_id)
         if call is not None:
             call.remote_hangup()
@@ -214,12 +228,14 @@ class SipServer:
         self.calls.pop(call.call_id, None)
         record = call.port.session.engine.record
         summary = {"call_id": call.call_id, "record": record.call_id, "outcome": record.outcome,
-                   "agent": record.agent, "transfer": None, "rtp_dropped": call.leg.dropped}
+                   "agent": record.agent, "transfer": None, "queue_wait": None, "rtp_dropped": call.leg.dropped}
         self.ended.append(summary)
         if ended is not None and ended.transfer_to and invite is not None:
-            transfer = Transfer(self, invite, call.leg, ended.transfer_to, call.call_id)
-            self.transfers[call.call_id] = transfer
-            asyncio.ensure_future(self._transfer(transfer, summary))
+            return self._start_transfer(invite, call, ended.transfer_to, summary)
+        if ended is not None and ended.queued is not None and invite is not None:
+            wait = QueueWait(self, call, ended.queued, self.config.announce_s)
+            self.waits[call.call_id] = wait
+            asyncio.ensure_future(self._wait(wait, invite, summary))
             return
         if ended is not None and invite is not None:
             invite.hangup()
@@ -227,6 +243,27 @@ class SipServer:
         log.info("%s: ended, record %s outcome %s (RTP: %s, %d stray packets dropped)", call.call_id,
                  record.call_id, record.outcome, call.leg.stats_line(), call.leg.dropped)
         asyncio.ensure_future(call.leg.close())
+
+    def _start_transfer(self, invite: Any, call: SipCall, uri: str, summary: dict[str, Any]) -> None:
+        transfer = Transfer(self, invite, call.leg, uri, call.call_id)
+        self.transfers[call.call_id] = transfer
+        asyncio.ensure_future(self._transfer(transfer, summary))
+
+    async def _wait(self, wait: QueueWait, invite: Any, summary: dict[str, Any]) -> None:
+        try:
+            outcome, uri = await wait.run()
+            record = wait.engine.record
+            summary.update(queue_wait=outcome, outcome=record.outcome, agent=record.agent)
+            log.info("%s: left the queue: %s", wait.call.call_id, outcome)
+            if outcome == "agent" and uri:
+                return self._start_transfer(invite, wait.call, uri, summary)
+            if outcome == "callback":
+                await asyncio.sleep(wait.call.leg.queued_ms / 1000 + 0.5)  # "we'll call you back" plays out
+                invite.hangup()
+                self.uas._calls.pop(wait.call.call_id, None)
+            await wait.call.leg.close()
+        finally:
+            self.waits.pop(wait.call.call_id, None)
 
     async def _transfer(self, transfer: Transfer, summary: dict[str, Any]) -> None:
         outcome = await transfer.run()
