@@ -59,6 +59,15 @@ class Worker:
     def port(self) -> int:
         return self.server.transport.local_addr[1]
 
+    def dial(self, home: Path, name: str, wav: Path, seconds: int = 45) -> Baresip:
+        """A baresip caller dialling this worker, returned once the call is answered."""
+        calls = len(self.server.ended) + len(self.server.calls)
+        caller = Baresip(home, name, wav, dial=f"sip:bot@127.0.0.1:{self.port}", seconds=seconds)
+        deadline = time.monotonic() + 10
+        while len(self.server.ended) + len(self.server.calls) <= calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return caller
+
     def wait_ended(self, count: int, timeout: float = 60.0) -> list[dict]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -74,10 +74,7 @@ def test_spoken_request_is_understood_and_answered(worker, stack, speak, tmp_pat
 def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
     silence = write_wav(tmp_path / "silence.wav", Audio.silence(40, 8000))
     before = len(worker.server.ended)
-    caller = Baresip(tmp_path, "keys", silence, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=45)
-    deadline = time.monotonic() + 10
-    while not worker.server.calls and time.monotonic() < deadline:
-        time.sleep(0.05)
+    caller = worker.dial(tmp_path, "keys", silence)
     call = next(iter(worker.server.calls.values()))
     rng = random.Random(7)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:
@@ -105,10 +102,7 @@ def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
 def test_hangup_mid_prompt_leaves_an_abandoned_record(worker, tmp_path):
     silence = write_wav(tmp_path / "silence.wav", Audio.silence(20, 8000))
     before = len(worker.server.ended)
-    caller = Baresip(tmp_path, "quitter", silence, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=30)
-    deadline = time.monotonic() + 10
-    while not worker.server.calls and time.monotonic() < deadline:
-        time.sleep(0.05)
+    caller = worker.dial(tmp_path, "quitter", silence)
     time.sleep(2.5)  # greeting and menu take ~8 s: this is mid-prompt
     caller.command("hangup")
     caller.stop()

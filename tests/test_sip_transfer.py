@@ -59,10 +59,7 @@ def _worker_for(agent, tmp_path, stack, announce_s: float = 45.0):
 
 
 def _dial_and_press(worker, tmp_path, name, silence, key="0"):
-    caller = Baresip(tmp_path, name, silence, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=60)
-    deadline = time.monotonic() + 10
-    while not worker.server.calls and time.monotonic() < deadline:
-        time.sleep(0.05)
+    caller = worker.dial(tmp_path, name, silence, seconds=60)
     time.sleep(1.0)
     caller.keys(key)
     return caller
@@ -73,12 +70,7 @@ def test_transfer_reaches_the_agent_phone_by_refer(tmp_path, stack):
     agent = Baresip(tmp_path, "agent", silence, answer=True, seconds=40)
     worker, store = _worker_for(agent, tmp_path, stack)
     try:
-        caller = Baresip(tmp_path, "caller", silence, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=40)
-        deadline = time.monotonic() + 10
-        while not worker.server.calls and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)
-        caller.keys("0")
+        caller = _dial_and_press(worker, tmp_path, "caller", silence)
         summary = worker.wait_ended(1, timeout=40)[-1]
         assert summary["transfer"] == "referred", (summary, caller.text()[-1500:])
         record = next(c for c in store.calls() if c["call_id"] == summary["record"])
