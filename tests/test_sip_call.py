@@ -58,7 +58,7 @@ def _caller_wav(path, stack, speech_path, before: list[str], tail_s: float):
 def test_spoken_request_is_understood_and_answered(worker, stack, speak, tmp_path):
     bank = __import__("voicebot.flow", fromlist=["load_flow"]).load_flow(BANK).spec
     wav = _caller_wav(tmp_path / "caller.wav", stack, speak("I lost my card."),
-                      [bank.states["greeting"].say, bank.states["main_menu"].ask], tail_s=9.0)
+                      [bank.states["greeting"].say, bank.states["main_menu"].ask], tail_s=12.0)
     before = len(worker.server.ended)
     caller = Baresip(tmp_path, "caller", wav, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=40)
     caller.wait(60)  # baresip hangs up when its microphone file ends: before the ID is given

@@ -59,20 +59,10 @@ def serve(
     stack = Stack.load(asr=backend, tts=tts)
     if stack.prompts is not None:
         stack.prompts.warm(fixed_prompts(call_flow))
-    _warm(stack)
     if not 30 <= announce <= 60:
         raise VoicebotError(f"--queue-announce {announce}: expected 30 to 60 seconds")
     config = ServeConfig(host, port, advertise, (int(low), int(high)), Limits(max_calls, max_decode_queue), announce)
     asyncio.run(_run([SipServer(config, stack, call_flow, store)]))
-
-
-def _warm(stack: Any) -> None:
-    """Models finish loading lazily on first use; the first caller must not pay for it."""
-    from voicebot.audio import Audio
-
-    if stack.recognizer is not None:
-        stack.recognizer.transcribe(Audio.silence(1.0))
-    stack.nlu.understand("hello")
 
 
 async def _run(servers: list[Any]) -> None:

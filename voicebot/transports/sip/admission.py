@@ -74,6 +74,16 @@ class _ListingPrompts:
         return getattr(self._prompts, name)
 
 
+def warm(stack: Stack) -> None:
+    """Models finish loading lazily on first use; the first caller must not pay for it."""
+    from voicebot.audio import Audio
+
+    if stack.recognizer is not None:
+        stack.recognizer.transcribe(Audio.silence(1.0))
+    if stack.nlu is not None:
+        stack.nlu.understand("hello")
+
+
 @dataclass(frozen=True)
 class Limits:
     max_calls: int = 12

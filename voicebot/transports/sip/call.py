@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicebot.audio import Audio
+from voicebot.events import Transcript
 from voicebot.transports.sip.adapter import SessionPort
 from voicebot.transports.sip.dtmf import DigitCollector
 from voicebot.transports.sip.rtp import RtpLeg
@@ -64,9 +65,9 @@ class SipCall:
 
     # ---- on the call's thread ---------------------------------------------------------------
     def _event(self, event: Any) -> None:
-        if type(event).__name__ == "Transcript":
+        if isinstance(event, Transcript):
             self.log.info("%s: turn recognised in %.2fs", self.call_id, event.processing_seconds)
-        if type(event).__name__ == "Transfer":
+        if type(event).__name__ == "Transfer":  # flow's action; transports do not import the flow
             uri = self._agent_uri(event)
             self.log.info("%s: flow transfers to %s (%s)", self.call_id, event.target, uri or "no SIP URI")
             if uri:

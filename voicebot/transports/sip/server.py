@@ -19,7 +19,7 @@ from aiortp.port_allocator import PortAllocator
 from aiosipua import SipResponse, SipUAC, SipUAS
 
 from voicebot.transports.sip.adapter import SessionPort
-from voicebot.transports.sip.admission import Admission, Limits, shared_stack
+from voicebot.transports.sip.admission import Admission, Limits, shared_stack, warm
 from voicebot.transports.sip.call import Ended, SipCall
 from voicebot.transports.sip.caller_id import caller_id
 from voicebot.transports.sip.dtmf import info_digit
@@ -94,6 +94,7 @@ class SipServer:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        await self.loop.run_in_executor(None, warm, self.stack)
         self.transport = StrictUdpTransport(local_addr=(self.config.host, self.config.port))
         self.uac = SipUAC(self.transport, advertised_addr=self._advertised())
         self.uas = _Uas(self.transport, user_agent=USER_AGENT, uac=self.uac, advertised_addr=self._advertised())
