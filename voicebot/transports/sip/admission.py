@@ -59,8 +59,8 @@ def shared_stack(stack: Stack) -> tuple[Stack, GuardedRecognizer | None]:
     prompts = None
     if stack.prompts is not None:
         prompts = GuardedPrompts(_ListingPrompts(stack.prompts), threading.Lock())
-    return replace(stack, recognizer=recognizer, nlu=GuardedNlu(stack.nlu, threading.Lock()),
-                   prompts=prompts), recognizer
+    nlu = GuardedNlu(stack.nlu, threading.Lock()) if stack.nlu is not None else None
+    return replace(stack, recognizer=recognizer, nlu=nlu, prompts=prompts), recognizer
 
 
 class _ListingPrompts:

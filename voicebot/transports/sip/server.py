@@ -101,6 +101,7 @@ class SipServer:
         self.uas.server = self
         self.uas.on_invite = self._invite
         self.uas.on_bye = self._bye
+        self.uas.on_reinvite = self._reinvite
         self.uas.on_options = self._options
         self.uas.on_transfer_progress = self._transfer_progress
         self.uas._handlers["INFO"] = self._info
@@ -199,6 +200,21 @@ class SipServer:
         call = self.calls.get(call_id)
         if call is not None:
             call.remote_hangup()
+
+    def _reinvite(self, invite: Any) -> None:
+        """Session refresh, hold/resume or a moved peer: same codec and port, maybe a new address."""
+        call = self.calls.get(invite.call_id)
+        if call is None or invite.sdp_offer is None:
+            return invite.accept(invite.sdp_answer)
+        try:
+            final = answer(invite.sdp_offer, self.rtp_ip, call.leg.local_port, self.config.advertised_ip)
+            if final.payload_type != call.leg.payload_type:
+                raise SdpRejected("changing codec mid-call is not supported")
+        except SdpRejected as exc:
+            log.warning("%s: re-INVITE refused: %s", invite.call_id, exc)
+            return invite._send_response(488, "Not Acceptable Here")
+        call.leg.connect(final.remote)
+        invite.accept(final.sdp)
 
     def _info(self, request: Any, addr: tuple[str, int]) -> None:
         invite = self.uas.get_call(request.call_id or "")
