@@ -4,7 +4,6 @@ abandoned calls, and shrugs off random bytes on its RTP port. One Stack for the 
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import time
@@ -14,7 +13,7 @@ import pytest
 from sip_peers import HAVE_BARESIP, Baresip, Worker
 from voicebot.audio import Audio, read_wav, write_wav
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAVE_BARESIP and not os.environ.get("CI"),
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAVE_BARESIP,
                                                    reason="baresip not installed (scripts/setup.sh installs it)")]
 
 BANK = "flows/bank.yml"
