@@ -1,18 +1,21 @@
-"""`voicebot serve`: the long-running process. `--http HOST:PORT` serves the agent console and
-wallboard (default 127.0.0.1:8080). Each service is one coroutine in one asyncio loop, so others
-(e.g. `--sip`) run beside it in the same process on the same store."""
+"""`voicebot serve`: the long-running worker. `--sip HOST:PORT` answers phone calls; `--http
+HOST:PORT` serves the agent console and wallboard (the default when neither is given:
+127.0.0.1:8080). Both run in one asyncio loop on one store; SIP calls share one Stack."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from voicebot.cli.app import app, console, fail
+from voicebot.cli.app import app, console, err_console, fail
 from voicebot.cli.calls import DEFAULT_FLOW, DbOpt, FlowOpt, open_worker_store
+
+DEFAULT_HTTP = "127.0.0.1:8080"
 
 
 def host_port(value: str, option: str) -> tuple[str, int]:
@@ -23,7 +26,7 @@ def host_port(value: str, option: str) -> tuple[str, int]:
 
 
 def http_service(store: Any, flow: Path, address: tuple[str, int], recordings: list[Path],
-                 https_only: bool) -> Coroutine:
+                 https_only: bool) -> Any:
     import uvicorn
 
     from voicebot.flow import load_flow
@@ -35,28 +38,96 @@ def http_service(store: Any, flow: Path, address: tuple[str, int], recordings: l
     server = uvicorn.Server(uvicorn.Config(create_app(cfg), host=address[0], port=address[1],
                                            log_level="warning", proxy_headers=False))
     console.print(f"web console: http://{address[0]}:{address[1]}/  (wallboard, agent console, /metrics)")
-    return server.serve()
+    return server
 
 
-async def _run(services: list[Coroutine]) -> None:
-    await asyncio.gather(*services)
+def sip_service(store: Any, flow: Path, address: tuple[str, int], *, advertise: str | None, rtp_ports: str,
+                max_calls: int, max_decode_queue: int, announce: float, backend: str, tts: str) -> Any:
+    low, _, high = rtp_ports.partition("-")
+    if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) < 65536):
+        fail(f"--rtp-ports {rtp_ports!r}: expected LOW-HIGH, e.g. 20000-40000")
+    if not 30 <= announce <= 60:
+        fail(f"--queue-announce {announce}: expected 30 to 60 seconds")
+    from voicebot.flow import load_flow
+    from voicebot.pipeline import Stack
+    from voicebot.transports.sip import ServeConfig, SipServer
+    from voicebot.transports.sip.admission import Limits
+
+    call_flow = load_flow(flow)  # a broken flow fails before any model loads
+    stack = Stack.load(asr=backend, tts=tts)
+    if stack.prompts is not None:
+        stack.prompts.follow(call_flow)  # its policy: personal prompts never reach the disk
+    config = ServeConfig(address[0], address[1], advertise, (int(low), int(high)),
+                         Limits(max_calls, max_decode_queue), announce)
+    return SipServer(config, stack, call_flow, store)
+
+
+async def _run(sip_servers: list[Any], http_server: Any | None) -> None:
+    for server in sip_servers:
+        await server.start()
+    where = [_where(s) for s in sip_servers] + (["HTTP"] if http_server is not None else [])
+    err_console.print(f"voicebot serve: ready ({', '.join(where)})", highlight=False)
+    try:
+        if http_server is not None:
+            # uvicorn takes SIGINT/SIGTERM while it serves and raises them again when it returns;
+            # the handlers below absorb that, so the SIP calls are still closed properly.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: None)
+            await http_server.serve()
+        else:
+            await _until_signal()
+    finally:
+        for server in sip_servers:
+            await server.stop()
+
+
+async def _until_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+
+
+def _where(server: Any) -> str:
+    host, port = server.transport.local_addr[:2]
+    return f"SIP udp {host}:{port}"
 
 
 @app.command()
 def serve(
-    http: Annotated[str, typer.Option("--http", help="serve the web console on HOST:PORT")] = "127.0.0.1:8080",
+    sip: Annotated[Optional[str], typer.Option("--sip", help="answer SIP calls on HOST:PORT (UDP)")] = None,
+    http: Annotated[Optional[str], typer.Option(
+        "--http", help=f"serve the web console on HOST:PORT (default {DEFAULT_HTTP} when --sip is not given)")] = None,
     flow: FlowOpt = DEFAULT_FLOW,
     db: DbOpt = None,
     recordings: Annotated[Optional[list[Path]], typer.Option(
         "--recordings", help="folders of call/voicemail WAVs the console may play")] = None,
     https_only: Annotated[bool, typer.Option("--secure-cookies", help="mark cookies Secure (behind TLS)")] = False,
+    advertise: Annotated[Optional[str], typer.Option("--advertise", help="IP peers reach this worker at (NAT)")] = None,
+    rtp_ports: Annotated[str, typer.Option("--rtp-ports", help="RTP port range LOW-HIGH")] = "20000-40000",
+    max_calls: Annotated[int, typer.Option("--max-calls", help="calls held at once; more get 503")] = 12,
+    max_decode_queue: Annotated[int, typer.Option("--max-decode-queue",
+                                                  help="turns waiting for the recogniser before new calls get 503")] = 4,
+    announce: Annotated[float, typer.Option("--queue-announce", help="seconds between a queued caller's "
+                                                                     "position announcements (30-60)")] = 45.0,
+    backend: Annotated[str, typer.Option("--backend", help="ASR backend")] = "whisper",
+    tts: Annotated[str, typer.Option("--tts", help="TTS backend")] = "piper",
 ) -> None:
-    """Run the contact-centre services: the web console and wallboard (and, where built, SIP)."""
+    """Run the contact-centre worker: SIP calls (--sip) and/or the web console (--http) until
+    stopped (Ctrl-C / SIGTERM); unfinished calls are closed as abandoned."""
+    if sip is None and http is None:
+        http = DEFAULT_HTTP
+    sip_address = host_port(sip, "--sip") if sip is not None else None
+    http_address = host_port(http, "--http") if http is not None else None
     store = open_worker_store(db)
-    folders = recordings or [Path("var/calls"), Path("var/voicemail")]
-    services = [http_service(store, flow, host_port(http, "--http"), folders, https_only)]
     try:
-        asyncio.run(_run(services))
+        sip_servers = [sip_service(store, flow, sip_address, advertise=advertise, rtp_ports=rtp_ports,
+                                   max_calls=max_calls, max_decode_queue=max_decode_queue, announce=announce,
+                                   backend=backend, tts=tts)] if sip_address else []
+        folders = recordings or [Path("var/calls"), Path("var/voicemail")]
+        http_server = http_service(store, flow, http_address, folders, https_only) if http_address else None
+        asyncio.run(_run(sip_servers, http_server))
     except KeyboardInterrupt:
         pass
     finally:

@@ -78,6 +78,7 @@ def parse_span(span: str) -> tuple[time, time]:
 
 class AgentSpec(Strict):
     name: str
+    sip: str | None = None  # where a SIP worker transfers this agent's calls (sip:maria@pbx.example)
     skills: list[str] = []
     status: Literal["available", "busy", "offline"] = "available"
     tier: int = 1
@@ -87,6 +88,7 @@ class AgentSpec(Strict):
 
 class QueueSpec(Strict):
     label: str | None = None
+    sip: str | None = None  # a hunt group / ACD queue URI, used when no agent is named
     strategy: Literal["fixed_order", "round_robin", "most_idle", "skill", "percentage"] = "most_idle"
     agents: list[str] = []  # roster names, in order (fixed_order); empty = everyone with the skills
     skills: list[str] = []

@@ -1,0 +1,111 @@
+"""SIP calls from a real softphone (headless baresip) over loopback to a real worker: the bot
+hears speech and keys, speaks (its reply is recognised in what the caller recorded), closes
+abandoned calls, and shrugs off random bytes on its RTP port. One Stack for the module."""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+
+import pytest
+
+from sip_peers import HAVE_BARESIP, Baresip, Worker
+from voicebot.audio import Audio, read_wav, write_wav
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAVE_BARESIP,
+                                                   reason="baresip not installed (scripts/setup.sh installs it)")]
+
+BANK = "flows/bank.yml"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    from voicebot.pipeline import Stack
+    from voicebot.pipeline.prompts import fixed_prompts
+    from voicebot.flow import load_flow
+
+    stack = Stack.load(asr="whisper", tts="piper")
+    stack.prompts.warm(fixed_prompts(load_flow(BANK)))
+    return stack
+
+
+@pytest.fixture(scope="module")
+def worker(stack, tmp_path_factory):
+    from voicebot.flow import load_flow
+    from voicebot.store import open_store
+    from voicebot.transports.sip import ServeConfig, SipServer
+
+    store = open_store(str(tmp_path_factory.mktemp("db") / "calls.db"))
+    server = SipServer(ServeConfig("127.0.0.1", 0), stack, load_flow(BANK), store)
+    worker = Worker(server)
+    yield worker
+    worker.close()
+
+
+def _record(worker, summary):
+    return next(c for c in worker.server.store.calls() if c["call_id"] == summary["record"])
+
+
+def _caller_wav(path, stack, speech_path, before: list[str], tail_s: float):
+    """Silence while the bot says `before`, then the caller's words, then `tail_s` of silence."""
+    lead = sum(stack.prompts.render(text).duration for text in before) + 1.5
+    speech = read_wav(speech_path).canonical(8000)
+    return write_wav(path, Audio.silence(lead, 8000) + speech + Audio.silence(tail_s, 8000))
+
+
+def test_spoken_request_is_understood_and_answered(worker, stack, speak, tmp_path):
+    bank = __import__("voicebot.flow", fromlist=["load_flow"]).load_flow(BANK).spec
+    wav = _caller_wav(tmp_path / "caller.wav", stack, speak("I lost my card."),
+                      [bank.states["greeting"].say, bank.states["main_menu"].ask], tail_s=12.0)
+    before = len(worker.server.ended)
+    caller = Baresip(tmp_path, "caller", wav, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=40)
+    caller.wait(60)  # baresip hangs up when its microphone file ends: before the ID is given
+    summary = worker.wait_ended(before + 1)[-1]
+    record = _record(worker, summary)
+    assert summary["outcome"] == "abandoned" and record["outcome"] == "abandoned"
+    assert "report_lost_card" in record["intents"]
+    heard = stack.recognizer.transcribe(read_wav(caller.heard())).text.lower()
+    assert "bank" in heard and "help" in heard, heard  # the greeting and menu reached the caller
+    assert "customer number" in heard, heard  # ... and the answer to "I lost my card"
+
+
+def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
+    silence = write_wav(tmp_path / "silence.wav", Audio.silence(40, 8000))
+    before = len(worker.server.ended)
+    caller = worker.dial(tmp_path, "keys", silence)
+    call = next(iter(worker.server.calls.values()))
+    rng = random.Random(7)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:
+        for _ in range(200):  # random datagrams, some shaped like RTP v2 with our codec
+            data = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300)))
+            if rng.random() < 0.5:
+                data = bytes([0x80, 0]) + data
+            junk.sendto(data, ("127.0.0.1", call.leg.local_port))
+    caller.command("reinvite")  # a session refresh mid-call changes nothing either
+    time.sleep(1.0)
+    caller.keys("3")  # main menu: report a lost card → authentication
+    time.sleep(1.0)
+    caller.keys("12345678")
+    time.sleep(1.0)
+    caller.keys("2468")
+    time.sleep(3.0)
+    caller.command("hangup")
+    caller.stop()
+    summary = worker.wait_ended(before + 1)[-1]
+    record = _record(worker, summary)
+    assert record["authenticated"] is True
+    assert "report_lost_card" in record["intents"]
+    assert summary["rtp_dropped"] >= 200
+
+
+def test_hangup_mid_prompt_leaves_an_abandoned_record(worker, tmp_path):
+    silence = write_wav(tmp_path / "silence.wav", Audio.silence(20, 8000))
+    before = len(worker.server.ended)
+    caller = worker.dial(tmp_path, "quitter", silence)
+    time.sleep(2.5)  # greeting and menu take ~8 s: this is mid-prompt
+    caller.command("hangup")
+    caller.stop()
+    summary = worker.wait_ended(before + 1)[-1]
+    record = _record(worker, summary)
+    assert record["outcome"] == "abandoned" and record["ended_at"] is not None

@@ -1,0 +1,109 @@
+"""The SIP worker's own pieces, each on real inputs: caller ID from headers, SDP answers, DTMF
+from INFO bodies and single keys, the datagram gate, and the RTP leg's jitter buffer fed
+reordered and lost packets over a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+
+import numpy as np
+import pytest
+from aiosipua import SipMessage
+
+from voicebot.audio import Audio
+from voicebot.audio.g711 import ulaw_encode
+from voicebot.transports.sip.caller_id import caller_id
+from voicebot.transports.sip.dtmf import DigitCollector, info_digit
+from voicebot.transports.sip.messages import problem
+from voicebot.transports.sip.rtp import RtpLeg
+from voicebot.transports.sip.sdp import SdpRejected, answer, parse_offer
+
+OFFER = ("v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n"
+         "m=audio 4000 RTP/AVP 8 0 96\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+         "a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\na=ptime:30\r\na=sendrecv\r\n")
+
+
+def _invite(*headers: str) -> object:
+    head = "\r\n".join(["INVITE sip:bot@127.0.0.1 SIP/2.0", "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKx",
+                        "Call-ID: abc", "CSeq: 1 INVITE", "To: <sip:bot@127.0.0.1>", *headers,
+                        "Content-Length: 0"])
+    return SipMessage.parse((head + "\r\n\r\n").encode())
+
+
+def test_caller_id_prefers_the_asserted_identity():
+    assert caller_id(_invite('From: "Anon" <sip:anonymous@x>;tag=1',
+                             "P-Asserted-Identity: <sip:+15551230002@trunk>, <tel:+15551230002>")) == "+15551230002"
+    assert caller_id(_invite("From: <sip:+1 (555) 123-0001@pbx>;tag=1")) == "+15551230001"
+    assert caller_id(_invite("From: <sip:alice@pbx>;tag=1")) == "alice"
+    assert caller_id(_invite("P-Asserted-Identity: <tel:+15551230001>", "From: <sip:x@y>;tag=1")) == "+15551230001"
+
+
+def test_sdp_answer_follows_the_offer():
+    got = answer(parse_offer(OFFER), "127.0.0.1", 20000)
+    assert (got.payload_type, got.dtmf_payload_type, got.remote) == (8, 96, ("10.0.0.9", 4000))
+    text = str(got.sdp) if not hasattr(got.sdp, "media") else got.sdp.media[0].attributes
+    assert text["ptime"] == ["20"] and any("telephone-event" in r for r in text["rtpmap"])
+    with pytest.raises(SdpRejected):
+        answer(parse_offer(OFFER.replace("8 0 96", "9 96").replace("a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n",
+                                                                 "a=rtpmap:9 G722/8000\r\n")), "127.0.0.1", 20000)
+    for bad in ("", "x=1\r\n", "v=0\r\nbroken line\r\n"):
+        with pytest.raises(SdpRejected):
+            parse_offer(bad)
+
+
+def test_dtmf_from_info_and_single_keys():
+    assert info_digit("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n") == "5"
+    assert info_digit("application/dtmf-relay", "Signal= 11\r\n") == "#"
+    assert info_digit("application/dtmf", "*") == "*"
+    assert info_digit("application/dtmf-relay", "Signal=Z") is None
+    assert info_digit("text/plain", "5") is None
+    keys = DigitCollector()
+    assert keys.key("3", 0.0, "intent", None) == "3"  # a menu choice is one key
+    assert [keys.key(k, 0.1 * i, "digits", 4) for i, k in enumerate("2468")] == [None, None, None, "2468"]
+    assert keys.key("1", 1.0, "digits", None) is None and keys.key("2", 1.2, "digits", None) is None
+    assert keys.timeout(2.0) is None and keys.timeout(4.3) == "12"
+    assert keys.key("9", 5.0, "digits", 8) is None and keys.key("#", 5.1, "digits", 8) == "9"
+
+
+def test_datagram_gate():
+    good = b"OPTIONS sip:bot@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n"
+    assert problem(good) is None
+    assert problem(b"\x16\x03\x01garbage") is not None
+    assert problem(good.replace(b"Content-Length: 0", b"Content-Length: 9")) is not None
+    assert problem(good.replace(b"\r\n\r\n", b"\r\nX: " + b"y" * 9000 + b"\r\n\r\n")) is not None
+
+
+def _rtp(seq: int, pcm: np.ndarray, pt: int = 0, ssrc: int = 0x1234) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq, seq * 160, ssrc) + ulaw_encode(pcm)
+
+
+def test_rtp_leg_reorders_conceals_loss_and_ignores_strangers():
+    async def run() -> tuple[list[float], int]:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        leg = await RtpLeg.open("127.0.0.1", peer.getsockname(), 0, 101, signal_ip="127.0.0.1")
+        frames: list[Audio] = []
+        leg.on_audio = frames.append
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # 20 packets, each a constant level equal to its sequence number; 5 and 6 swap, 12 is lost.
+        order = [s for s in range(20) if s != 12]
+        order[5], order[6] = order[6], order[5]
+        for seq in order:
+            peer.sendto(_rtp(seq, np.full(160, 500 * (seq + 1), np.int16)), ("127.0.0.1", leg.local_port))
+            stranger.sendto(_rtp(seq, np.full(160, -9000, np.int16), ssrc=99), ("127.0.0.1", leg.local_port))
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.3)
+        await leg.close()
+        peer.close()
+        stranger.close()
+        return [float(np.median(f.samples)) for f in frames], leg.dropped
+
+    levels, dropped = asyncio.run(run())
+    assert dropped == 19  # the stranger's packets never reach the call
+    assert all(level > 0 for level in levels)
+    assert levels[:12] == sorted(levels[:12])  # reordered packets come out in order
+    # 19 packets + 1 concealed frame for the lost one, minus 3 still prefetched at the end
+    assert len(levels) == 17 and levels[13:] == sorted(levels[13:]) and levels[13] > levels[11]
+    assert levels[12] < levels[11]  # packet 12 never came: concealment fades the last frame out

@@ -1,0 +1,105 @@
+"""Admission control and the models every call of a worker shares.
+
+Calls run on their own threads, but recognition, understanding and synthesis go through one
+lock per model: on 2 cores two decodes at once only make both late, and the number of calls
+waiting for the recogniser is the queue depth that tells the worker it can no longer keep turn
+latency. Then a new INVITE gets 503 with Retry-After (and OPTIONS probes get 503, so a proxy
+stops sending calls) instead of a call that degrades everyone's."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from voicebot.pipeline import Stack
+
+
+class _Guarded:
+    """A model behind a lock that counts who waits for it."""
+
+    def __init__(self, inner: Any, lock: threading.Lock) -> None:
+        self._inner, self._lock = inner, lock
+        self._count = threading.Lock()
+        self.waiting = 0
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        with self._count:
+            self.waiting += 1
+        try:
+            with self._lock:
+                return getattr(self._inner, name)(*args, **kwargs)
+        finally:
+            with self._count:
+                self.waiting -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class GuardedRecognizer(_Guarded):
+    def transcribe(self, audio, hints=None):
+        return self._call("transcribe", audio, hints) if hints is not None else self._call("transcribe", audio)
+
+
+class GuardedNlu(_Guarded):
+    def understand(self, text, alternatives=()):
+        return self._call("understand", text, alternatives)
+
+
+class GuardedPrompts(_Guarded):
+    def stream(self, text):
+        # Rendered under the lock, then streamed: PromptCache's memory is not thread-safe.
+        return iter(self._call("_render_list", text))
+
+
+def shared_stack(stack: Stack) -> tuple[Stack, GuardedRecognizer | None]:
+    """The same models, safe to call from every call's thread."""
+    recognizer = GuardedRecognizer(stack.recognizer, threading.Lock()) if stack.recognizer else None
+    prompts = None
+    if stack.prompts is not None:
+        prompts = GuardedPrompts(_ListingPrompts(stack.prompts), threading.Lock())
+    nlu = GuardedNlu(stack.nlu, threading.Lock()) if stack.nlu is not None else None
+    return replace(stack, recognizer=recognizer, nlu=nlu, prompts=prompts), recognizer
+
+
+class _ListingPrompts:
+    def __init__(self, prompts: Any) -> None:
+        self._prompts = prompts
+
+    def _render_list(self, text: str) -> list:
+        return list(self._prompts.stream(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._prompts, name)
+
+
+def warm(stack: Stack) -> None:
+    """Models finish loading lazily on first use; the first caller must not pay for it."""
+    from voicebot.audio import Audio
+
+    if stack.recognizer is not None:
+        stack.recognizer.transcribe(Audio.silence(1.0))
+    if stack.nlu is not None:
+        stack.nlu.understand("hello")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_calls: int = 12
+    max_decode_queue: int = 4  # calls waiting for the recogniser
+    retry_after_s: int = 10
+
+
+class Admission:
+    def __init__(self, limits: Limits, recognizer: GuardedRecognizer | None) -> None:
+        self.limits, self._recognizer = limits, recognizer
+
+    def refuse(self, active_calls: int) -> str | None:
+        """Why a new call must go elsewhere, or None."""
+        if active_calls >= self.limits.max_calls:
+            return f"{active_calls} calls active (limit {self.limits.max_calls})"
+        waiting = self._recognizer.waiting if self._recognizer else 0
+        if waiting >= self.limits.max_decode_queue:
+            return f"{waiting} turns waiting for the recogniser (limit {self.limits.max_decode_queue})"
+        return None

@@ -1,0 +1,131 @@
+"""One RTP leg: G.711 at 20 ms both ways on aiortp (jitter buffer, loss concealment, RFC 4733
+events, comfort noise, a paced sender on its own 20 ms clock).
+
+What this adds is strictness about what comes in: only RTP version 2 from the peer's address
+with a negotiated payload type reaches the jitter buffer, so stray or random datagrams sent to
+the port change nothing (aiortp alone would decode them as audio or reset the stream)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from aiortp import RTPSession
+from aiortp.port_allocator import PortAllocator
+
+from voicebot.audio import Audio
+from voicebot.audio.g711 import alaw_encode, ulaw_encode
+
+log = logging.getLogger(__name__)
+
+RATE = 8000
+FRAME = RATE * 20 // 1000  # samples per 20 ms packet
+CN_PT = 13  # RFC 3389 comfort noise: accepted, never decoded as speech
+_ENCODE = {0: ulaw_encode, 8: alaw_encode}
+
+
+class _StrictSession(RTPSession):
+    """aiortp's session behind a gate: the peer's address, RTP v2, negotiated payload types."""
+
+    accept_from: tuple[str, int] = ("", 0)  # the SDP's address
+    signal_ip = ""  # where the INVITE came from
+    accepted_types: frozenset[int] = frozenset()
+    dropped = 0
+    _heard = False
+
+    def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) < 12 or data[0] >> 6 != 2 or (data[1] & 0x7F) not in self.accepted_types:
+            self.dropped += 1
+            return
+        if addr != self.accept_from:
+            # A phone behind NAT sends from another port than its SDP names, but from the IP
+            # its signalling came from: follow it once, before anything came from the SDP address.
+            if self._heard or addr[0] != self.signal_ip:
+                self.dropped += 1
+                return
+            log.info("RTP from %s instead of %s: following it (NAT)", addr, self.accept_from)
+            self.accept_from = addr
+            self.update_remote(addr)
+        self._heard = True
+        super()._handle_rtp(data, addr)
+
+    def _handle_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
+        peer, port = self.accept_from
+        if addr[0] != peer or addr[1] not in (port, port + 1) or len(data) < 8 or data[0] >> 6 != 2:
+            self.dropped += 1
+            return
+        super()._handle_rtcp(data, addr)
+
+
+class RtpLeg:
+    """Caller audio out through `on_audio(Audio at 8 kHz)` / `on_dtmf(key)`; bot audio in by
+    `play(Audio)`, sent one packet every 20 ms by aiortp's media clock however fast it is queued."""
+
+    def __init__(self, session: _StrictSession, payload_type: int) -> None:
+        self._rtp, self.payload_type = session, payload_type
+        self._encode = _ENCODE[payload_type]
+        self.on_audio: Callable[[Audio], None] | None = None
+        self.on_dtmf: Callable[[str], None] | None = None
+        self.received = 0  # audio frames delivered (after reordering and concealment)
+        session.on_audio = self._audio
+        session.on_dtmf = self._dtmf
+
+    @classmethod
+    async def open(cls, bind_ip: str, remote: tuple[str, int], payload_type: int, dtmf_pt: int,
+                   signal_ip: str, ports: PortAllocator | None = None) -> RtpLeg:
+        session = await _StrictSession.create(
+            local_addr=(bind_ip, 0), port_allocator=ports, remote_addr=remote, payload_type=payload_type,
+            dtmf_payload_type=dtmf_pt or 101, jitter_capacity=16, jitter_prefetch=3, plc=True,
+            skip_audio_gaps=True,  # a gap is loss once 3 later frames are in: reordering within 60 ms waits
+            paced=True, cn=True, cn_payload_type=CN_PT)
+        session.accepted_types = frozenset({payload_type, CN_PT} | ({dtmf_pt} if dtmf_pt else set()))
+        session.accept_from, session.signal_ip = remote, signal_ip
+        return cls(session, payload_type)
+
+    def connect(self, remote: tuple[str, int]) -> None:
+        """The peer's media address once its SDP answer names it (an outgoing leg)."""
+        self._rtp.accept_from = remote
+        self._rtp.update_remote(remote)
+
+    @property
+    def local_port(self) -> int:
+        return self._rtp._rtp_transport._transport.get_extra_info("sockname")[1]
+
+    @property
+    def queued_ms(self) -> int:
+        """Bot audio waiting for its turn on the wire."""
+        return self._rtp._paced_sender.queue_depth * 20 if self._rtp._paced_sender else 0
+
+    @property
+    def dropped(self) -> int:
+        return self._rtp.dropped
+
+    def stats_line(self) -> str:
+        stats = {**self._rtp.stats, "received": self.received}
+        return ", ".join(f"{k} {stats[k]}" for k in ("received", "packets_lost", "concealed_frames",
+                                                     "paced_sent") if k in stats)
+
+    def play(self, audio: Audio) -> None:
+        pcm = audio.canonical(RATE).samples
+        pad = (-len(pcm)) % FRAME
+        if pad:
+            pcm = np.concatenate([pcm, np.zeros(pad, np.int16)])
+        for start in range(0, len(pcm), FRAME):
+            self._rtp.send_audio_auto(self._encode(pcm[start:start + FRAME]))
+
+    def stop_playing(self) -> None:
+        if self._rtp._paced_sender is not None:
+            self._rtp._paced_sender.discard()
+
+    def _audio(self, pcm: bytes, _timestamp: int) -> None:
+        self.received += 1
+        if self.on_audio is not None:
+            self.on_audio(Audio.from_bytes(pcm, RATE))
+
+    def _dtmf(self, key: str, _duration: int) -> None:
+        if self.on_dtmf is not None and key != "?":
+            self.on_dtmf(key)
+
+    async def close(self) -> None:
+        await self._rtp.close()

@@ -1,0 +1,107 @@
+"""A caller the flow put in a queue (no agent free, and no queue URI to hand them to) waits on
+the line: every `announce_s` (30-60 s) they hear their place and the estimated wait and that a
+key books a callback; every 2 s the worker asks the flow's router, with the agents' live states
+from the store, whether an agent with a SIP URI is free, and if so claims them and transfers.
+Outcomes are written back to the call record through the store's public API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from voicebot.flow.routing import Caller
+from voicebot.flow.speech import say_minutes
+from voicebot.store import AgentState
+
+log = logging.getLogger(__name__)
+
+CALLBACK_KEY = "1"
+POLL_S = 2.0
+ANNOUNCE = "You're number {position} in line, about {wait} wait. To be called back instead, press one."
+
+
+class QueueWait:
+    def __init__(self, server: Any, call: Any, transfer: Any, announce_s: float) -> None:
+        self.server, self.call, self.transfer, self.announce_s = server, call, transfer, announce_s
+        self.engine = call.port.session.engine
+        self._key = asyncio.Event()
+        self.gone = asyncio.Event()
+        self.announced = 0
+
+    async def run(self) -> tuple[str, str | None]:
+        """('agent', sip uri) | ('callback', None) | ('abandoned', None)"""
+        loop = asyncio.get_running_loop()
+        leg = self.call.leg
+        leg.on_audio = None  # nobody listens while the caller waits
+        leg.on_dtmf = lambda key: self._key.set() if key == CALLBACK_KEY else None
+        started = loop.time()
+        next_announce = started + self.announce_s
+        while True:
+            if self.gone.is_set():
+                await loop.run_in_executor(None, self._close, "abandoned", None)
+                return "abandoned", None
+            if self._key.is_set():
+                await loop.run_in_executor(None, self._callback)
+                return "callback", None
+            agent = await loop.run_in_executor(None, self._free_agent)
+            if agent is not None:
+                return "agent", agent
+            if loop.time() >= next_announce:
+                waited = loop.time() - started
+                await self._say(ANNOUNCE.format(position=self.transfer.position or 1,
+                                                wait=say_minutes(max(60.0, (self.transfer.estimated_wait or 0) - waited))))
+                next_announce += self.announce_s
+            try:
+                await asyncio.wait_for(self._wake(), POLL_S)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _wake(self) -> None:
+        tasks = [asyncio.ensure_future(self._key.wait()), asyncio.ensure_future(self.gone.wait())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _say(self, text: str) -> None:
+        audio = await asyncio.get_running_loop().run_in_executor(None, self.server.stack.prompts.render, text)
+        self.call.leg.play(audio)
+        self.announced += 1
+
+    def _free_agent(self) -> str | None:
+        """Claim a free agent who has a SIP URI (marked busy in the store, like the engine does)."""
+        spec, store, rec = self.engine.spec, self.engine.store, self.engine.record
+        now = datetime.now(timezone.utc)
+        decision = self.engine.flow.router.route(self.transfer.queue, Caller(rec.priority), now,
+                                                 live=store.agent_states())
+        agent = next((a for a in spec.agents if a.name == decision.agent), None) if decision.kind == "agent" else None
+        if agent is None or not agent.sip:
+            return None
+        until = now + timedelta(seconds=spec.queues[decision.queue].handle_seconds)
+        store.set_agent_state(agent.name, AgentState("busy", now.isoformat(), until.isoformat()))
+        self._close(None, agent.name)
+        log.info("%s: agent %s free after waiting, transferring", self.call.call_id, agent.name)
+        return agent.sip
+
+    def _callback(self) -> None:
+        rec = self.engine.record
+        self.engine.store.add_task({"kind": "callback", "caller_id": rec.caller_id, "call_id": rec.call_id,
+                                    "queue": self.transfer.queue, "text": "", "recording": None,
+                                    "created_at": datetime.now(timezone.utc).isoformat()})
+        self._close(None, None, disposition="callback")
+        audio = self.server.stack.prompts.render(self.engine.spec.messages.callback_booked)
+        self.server.loop.call_soon_threadsafe(self.call.leg.play, audio)
+
+    def _close(self, outcome: str | None, agent: str | None, disposition: str | None = None) -> None:
+        rec = self.engine.record
+        if outcome:
+            rec.outcome, rec.disposition = outcome, "abandoned_in_queue"
+        if agent:
+            rec.agent, rec.disposition = agent, "agent"
+        if disposition:
+            rec.disposition = disposition
+        rec.ended_at = datetime.now(timezone.utc)
+        self.engine.store.finish_call(rec.to_dict())
