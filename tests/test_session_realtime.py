@@ -253,3 +253,24 @@ def test_a_backchannel_pauses_the_prompt_which_then_resumes_where_it_stopped(sta
     # "Welcome…" + the ask, as rendered for this call (Piper's durations vary from one render to the next)
     full = sum([e.audio.duration for e in session.events if isinstance(e, Spoken)][:2]) * 1000
     assert first["played_ms"] >= full - 100  # nothing of the greeting was lost
+
+
+class BrokenRecognizer(SlowRecognizer):
+    def transcribe(self, audio, hints=None) -> Transcript:
+        raise RuntimeError("decoder crashed")
+
+
+def test_a_failing_recogniser_is_a_no_match_counted_in_metrics(speak, tmp_path):
+    """A model that raises mid-call: the flow re-asks (a no-match), the call goes on and ends
+    with a record, and /metrics counts the ASR error."""
+    from voicebot.pipeline.events import StageFailed
+    from voicebot.web.metrics import ERRORS, TurnTimer
+
+    before = ERRORS.labels("asr")._value.get()
+    engine = _engine(tmp_path)
+    session = Session(engine, Stack(BrokenRecognizer(), FixedNlu(), None), listener=TurnTimer())
+    replay_audio(session, [read_wav(speak("I lost my card", "piper"))])
+    assert [e.stage for e in session.events if isinstance(e, StageFailed)] == ["asr"]
+    assert engine.record.turns[0].to_dict().get("intent") in (None, "out_of_scope")
+    assert engine.record.to_dict()["outcome"] == "abandoned"  # the caller hung up; the record is kept
+    assert ERRORS.labels("asr")._value.get() == before + 1

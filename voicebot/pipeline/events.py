@@ -1,5 +1,5 @@
 """What the Session itself reports beside the stages' events (voicebot.events): barge-in and
-resumption, and each turn's timing for the latency benchmark."""
+resumption, a stage that failed, and each turn's timing for the latency benchmark."""
 
 from __future__ import annotations
 
@@ -43,3 +43,12 @@ class TurnTiming:
     flow_ms: float
     tts_first_ms: float
     speculative: bool = False
+
+
+@dataclass(frozen=True)
+class StageFailed:
+    """A model raised mid-call (asr, nlu, tts). The call goes on: a failed recognition or
+    understanding is a no-match (the flow re-asks), a failed prompt is skipped; counted in /metrics."""
+
+    stage: str
+    error: str

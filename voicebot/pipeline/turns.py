@@ -19,7 +19,7 @@ from voicebot.audio import Audio, write_wav
 from voicebot.events import Prompt, SpeechEnded, Spoken, Transcript, Understood
 from voicebot.flow.actions import Action, Ask, Expect, Hangup, RecordVoicemail, Say, Transfer
 from voicebot.flow.speech import digits_in
-from voicebot.pipeline.events import TurnTiming
+from voicebot.pipeline.events import StageFailed, TurnTiming
 from voicebot.pipeline.playout import Playback
 from voicebot.pipeline.seams import EndOfTurn, EngineEvent
 
@@ -59,7 +59,11 @@ class TurnRunner:
         if s.engine.done:
             return
         started = time.perf_counter()
-        transcript = self._recognised(event.audio, speculative)
+        try:
+            transcript = self._recognised(event.audio, speculative)
+        except Exception as exc:  # a broken decode must not end the call: treat it as unheard
+            self._failed("asr", exc)
+            transcript = Transcript("", "error", event.audio.duration, time.perf_counter() - started)
         asr_ms = _ms(started)
         s._emit(transcript)
         expect = s.engine.expecting
@@ -134,10 +138,18 @@ class TurnRunner:
         return self.s.stack.recognizer.transcribe(audio, hints_for(self.s.engine.expecting))
 
     def understand(self, text: str, alternatives: tuple[str, ...] = ()) -> Understood:
-        if not text.strip():  # speech the recogniser made nothing of is a no-match
-            return Understood(text="", intent="out_of_scope", confidence=0.0,
-                              sentiment="neutral", sentiment_score=0.0)
-        return self.s.stack.nlu.understand(text, alternatives)
+        if text.strip():
+            try:
+                return self.s.stack.nlu.understand(text, alternatives)
+            except Exception as exc:  # the flow re-asks, as for words it does not know
+                self._failed("nlu", exc)
+        # speech the recogniser made nothing of (or the NLU failed on) is a no-match
+        return Understood(text=text if text.strip() else "", intent="out_of_scope", confidence=0.0,
+                          sentiment="neutral", sentiment_score=0.0)
+
+    def _failed(self, stage: str, exc: Exception) -> None:
+        log.exception("%s failed in call %s", stage, self.s.engine.record.call_id)
+        self.s._emit(StageFailed(stage, f"{type(exc).__name__}: {exc}"))
 
     def _voicemail(self, audio: Audio, text: str) -> None:
         """The caller's message: kept as a WAV beside its transcription, for the callback task."""
@@ -189,12 +201,15 @@ class TurnRunner:
         playback = Playback(text, turn, interruptible, rate=s.rate)
         s.out.add(playback)
         parts, first = [], None
-        for sentence in prompts.stream(text):  # the first sentence plays while the next renders
-            samples = sentence.canonical(s.rate).samples
-            parts.append(samples)
-            if not s.out.append(playback, samples):
-                break  # the caller barged in: render no more of it
-            first = first or time.perf_counter()
+        try:
+            for sentence in prompts.stream(text):  # the first sentence plays while the next renders
+                samples = sentence.canonical(s.rate).samples
+                parts.append(samples)
+                if not s.out.append(playback, samples):
+                    break  # the caller barged in: render no more of it
+                first = first or time.perf_counter()
+        except Exception as exc:  # a voice that fails mid-call: the rest of this prompt is lost
+            self._failed("tts", exc)
         s.out.rendered(playback)
         audio = Audio(np.concatenate(parts) if parts else np.zeros(0, np.int16), s.rate)
         s._emit(Spoken(text, audio))

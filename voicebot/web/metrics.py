@@ -39,6 +39,8 @@ class TurnTimer:
 
     def __call__(self, event) -> None:
         name, now = type(event).__name__, self._clock()
+        if name == "StageFailed":
+            count_error(event.stage)
         if name in self._STAGES:
             stage, after = self._STAGES[name]
             if after in self._seen:
