@@ -114,7 +114,7 @@ def test_vip_known_by_caller_id(call):
     and loan_inquiry, so which one wins moves with a CPU's rounding: when the bot asks which he
     means, he answers like a person ("a loan"); when it does not, the answer is never needed."""
     record, _ = call(["can I speak to someone about a loan", "a loan"], caller_id="+15551230002")
-    assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", "loans", "routing")
+    assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", "loans", "caller_request")
     assert record["priority"] == "vip" and record["authenticated"] is False
 
 

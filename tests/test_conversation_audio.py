@@ -29,7 +29,7 @@ ID = "my customer number is one two three four five six seven eight"
 
 @pytest.fixture
 def call(stack, flow, speak, tmp_path):
-    store = open_store(f"sqlite:///{tmp_path / 'calls.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'calls.db'}", demo=True)
 
     def run(turns, voice="piper", channel=CLEAN, patience=0):
         paths = [t if t.startswith("dtmf:") else str(speak(t, voice, channel)) for t in turns]

@@ -222,7 +222,6 @@ def test_personal_prompts_never_reach_the_prompt_cache(authenticated_call):
     assert [s for s in spoken if s not in personal and prompts._path(s).name in cached]  # others are
 
 
-@pytest.mark.xfail(strict=True, reason="needs rt branch: caller channel muted during ID/PIN prompts")
 def test_stored_recording_does_not_let_anyone_hear_the_secrets(authenticated_call):
     from voicebot.asr.base import get_recognizer
     from voicebot.audio import Audio, read_wav

@@ -73,6 +73,14 @@ def _login(driver, base: str, name: str, then: str) -> None:
 
 
 def _text(driver, css: str) -> str:
+    """The element's text; live updates re-render parts of the page, so a stale element is read again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(50):
+        try:
+            return driver.find_element(By.CSS_SELECTOR, css).text
+        except StaleElementReferenceException:
+            time.sleep(0.1)
     return driver.find_element(By.CSS_SELECTOR, css).text
 
 
@@ -117,8 +125,7 @@ def test_wallboard_and_agent_console_follow_replayed_calls(server, tmp_path):
         sup.save_screenshot(str(IMG / "wallboard.png"))
 
         agent.find_element(By.ID, "take-next").click()
-        wait_agent.until(lambda d: d.find_elements(By.ID, "transcript"))
-        assert "banana telescope" in _text(agent, "#transcript")
+        wait_agent.until(lambda d: d.find_elements(By.ID, "transcript") and "banana telescope" in _text(d, "#transcript"))
         assert "Alice Moreno" in _text(agent, "#identity") and "verified" in _text(agent, "#identity")
         assert "repeated failures" in _text(agent, "#reason")
         page = agent.page_source
