@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -188,27 +190,27 @@ def summarise(turns: list[dict], stops: list[float], stalls: list[float]) -> dic
             "stages_p50_ms": stages}
 
 
-def one_call(stack: Any, flow: Any, turns: tuple[Audio, ...], blocking: bool, stalls: list[float]) -> list[dict]:
-    """A paced call on a fresh demo store of its own (no call sees another's agent claims or locks)."""
+@contextmanager
+def _fresh_session(stack: Any, flow: Any, blocking: bool) -> Iterator[Any]:
+    """A Session on a fresh demo store of its own (no call sees another's agent claims or locks)."""
     from voicebot.evalcalls import fresh_store
 
     with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
         store = fresh_store(Path(tmp))
         try:
-            return paced_call(session_for(stack, flow, store, blocking, Path(tmp)), turns, stalls)
+            yield session_for(stack, flow, store, blocking, Path(tmp))
         finally:
             store.engine.dispose()
+
+
+def one_call(stack: Any, flow: Any, turns: tuple[Audio, ...], blocking: bool, stalls: list[float]) -> list[dict]:
+    with _fresh_session(stack, flow, blocking) as session:
+        return paced_call(session, turns, stalls)
 
 
 def one_barge_in(stack: Any, flow: Any, words: Audio, blocking: bool) -> float:
-    from voicebot.evalcalls import fresh_store
-
-    with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
-        store = fresh_store(Path(tmp))
-        try:
-            return barge_in_stop(session_for(stack, flow, store, blocking, Path(tmp)), words)
-        finally:
-            store.engine.dispose()
+    with _fresh_session(stack, flow, blocking) as session:
+        return barge_in_stop(session, words)
 
 
 def compare(stack: Any, flow: Any, mat: Material, repeat: int = 1) -> dict:
