@@ -25,7 +25,7 @@ class Plan:
     hold_calls: int
 
 
-QUICK = Plan(1, (1, 2, 4), ("whisper",), ("piper",), 6, 2, ("whisper",), "piper", 8, 8)
+QUICK = Plan(1, (1, 2, 4, 6), ("whisper",), ("piper",), 6, 2, ("whisper",), "piper", 8, 8)
 FULL = Plan(3, (1, 2, 3, 4, 6, 8, 10, 12, 16), ("whisper", "moonshine", "pocketsphinx"),
             ("piper", "flite:slt", "real"), 1, 1, ("whisper", "moonshine"), "flite:slt", 1, 20)
 
