@@ -9,6 +9,9 @@ passes when every call was answered and the p95 latency is <= --p95 seconds; `co
 is the largest N up to which every round passed (rounds go on to 3x the limit, to show the curve). `rss_mb_per_call` is the worker's resident memory growth per extra
 call: its size with N callers connected (sampled before anyone speaks) against one caller.
 
+`voicebot bench` measures the same limit without SIP (N paced Sessions in one process,
+voicebot/bench/concurrency.py); this script adds the SIP/RTP transport and a separate worker.
+
 Usage: python scripts/bench_concurrency.py [--json] [--max N] [--p95 1.0]"""
 
 from __future__ import annotations

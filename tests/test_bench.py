@@ -1,10 +1,11 @@
-"""`voicebot bench`: the keyword baseline, the turn-latency probe, and a whole (shrunk) run through
-the CLI printing the JSON keys the issue names and writing bench/ files. Speed is not asserted:
+"""`voicebot bench`: the keyword baseline, the paced turn-latency and barge-in probe against the
+blocking path, the concurrency step's rule, and a whole (shrunk) run through the CLI printing the JSON keys the issue names and writing bench/ files. Speed is not asserted:
 figures depend on the machine; the tests check that each is measured and plausible."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -32,27 +33,59 @@ def test_machine_is_described():
     assert "ctranslate2" in m["versions"] and m["python"].count(".") == 2
 
 
+def test_percentiles_skip_prompts_that_never_stopped():
+    from voicebot.bench.latency import pct, summarise
+
+    assert pct([100.0, float("nan"), 300.0], 50) == 200.0
+    assert pct([float("nan")], 95) is None  # the blocking path: no barge-in stop to rank
+    s = summarise([{"latency_ms": 700.0, "asr_ms": 200.0, "speculative": True}, {"latency_ms": 900.0}],
+                  [float("nan")], [5.0, 40.0])
+    assert s["turn_latency_p50_ms"] == 800.0 and s["barge_in_stop_ms_p95"] is None
+    assert s["stages_p50_ms"]["asr_ms"] == 200.0 and s["speculative_share"] == 0.5
+    assert s["audio_path_stall_ms_max"] == 40.0
+
+
+def test_concurrency_counts_levels_up_to_the_first_over_the_limit(monkeypatch):
+    from voicebot.bench import concurrency
+
+    measured = {1: (600.0, 700.0), 2: (800.0, 1300.0), 4: (700.0, 900.0), 6: (2000.0, 3000.0)}
+
+    def fake_level(stack, flow, mat, n):
+        return {"calls": n, "turns": 3 * n, "turns_expected": 3 * n, "errors": [], "p50_ms": measured[n][0],
+                "p95_ms": measured[n][1], "peak_rss_mb": 600.0 + 10 * n}
+
+    monkeypatch.setattr(concurrency, "level", fake_level)
+    out = concurrency.concurrent(None, None, None, [1, 2, 4, 6])
+    assert out["concurrent_calls"] == 1  # 2 calls went over 1 s; 4 passing later does not count
+    assert [s["calls"] for s in out["steps"]] == [1, 2]  # stops once a level fails
+    assert out["rss_mb_per_call"] == 10.0
+
+
 @pytest.mark.slow
-def test_turn_latency_probe_measures_each_answered_turn():
-    from voicebot.bench.latency import measure_call
-    from voicebot.evalcalls import fresh_store, load_suite
+def test_paced_call_measures_each_turn_and_barge_in_against_the_blocking_path():
+    from voicebot.bench import latency
     from voicebot.flow import load_flow
     from voicebot.pipeline import Stack
 
-    case = next(c for c in load_suite(ROOT / "examples" / "calls") if c.name == "balance_spoken_id")
+    flow = load_flow(ROOT / "flows" / "bank.yml")
     stack = Stack.load(asr="whisper", tts="piper")
-    store = fresh_store(Path(__import__("tempfile").mkdtemp()))
-    ms = measure_call(stack, load_flow(ROOT / "flows" / "bank.yml"), case, store, pace=8.0)
-    assert len(ms) == 5  # five spoken turns, each answered with audio
-    assert all(m > 0 for m in ms)  # the bot never answers before the caller stops
+    mat = latency.material((("what time does the branch open on saturday",),))
+    turns = latency.one_call(stack, flow, mat.calls[0], False, stalls := [])
+    assert len(turns) == 1 and turns[0]["latency_ms"] > 0  # answered, never before the caller stopped
+    assert turns[0]["asr_ms"] > 0 and turns[0]["tts_first_ms"] > 0  # stages from TurnTiming
+    assert len(stalls) > 100  # one push+read per 30 ms frame of the call
+    realtime = latency.one_barge_in(stack, flow, mat.barge, blocking=False)
+    assert not math.isnan(realtime) and realtime > 0  # the caller's words stop the greeting
+    assert math.isnan(latency.one_barge_in(stack, flow, mat.barge, blocking=True))  # it plays to the end
 
 
 @pytest.mark.slow
 def test_quick_bench_json_through_the_cli(tmp_path, monkeypatch):
-    from voicebot.bench import runner
+    from voicebot.bench import latency, runner
     from voicebot.cli import _load_commands
     from voicebot.cli.app import app
 
+    monkeypatch.setattr(latency, "CALLS", (("what time does the branch open on saturday",),))  # one short call
     tiny = runner.Plan(latency_calls=1, concurrency_levels=(1, 2), asr_backends=("whisper",), asr_sets=("piper",),
                        asr_every=12, nlu_every=8, intent_backends=("whisper",), intent_voice="piper",
                        intent_every=26, hold_calls=3)
@@ -64,7 +97,12 @@ def test_quick_bench_json_through_the_cli(tmp_path, monkeypatch):
     for key in KEYS:
         assert data[key] is not None, key
     assert data["concurrent_calls"] in (0, 1, 2)
-    assert 100 < data["rss_mb_start"] < 4000 and 0 <= data["rss_mb_per_call"] < 200 and data["cold_start_s"] > 0.5
+    assert [s["calls"] for s in data["details"]["concurrency"]["steps"]] == [1, 2]  # memory needs two levels
+    assert data["details"]["concurrency"]["steps"][1]["turns"] == 2  # both calls answered
+    blocking = data["details"]["turn_latency"]["baseline_blocking"]
+    assert data["baselines"]["turn_latency_p95_ms"]["value"] == blocking["turn_latency_p95_ms"] > 0
+    assert data["barge_in_stop_ms_p95"] > 0 and data["baselines"]["barge_in_stop_ms_p95"]["value"] is None
+    assert 100 < data["rss_mb_start"] < 4000 and -20 < data["rss_mb_per_call"] < 200 and data["cold_start_s"] > 0.5
     assert set(data["wer"]) == {"whisper", "faster-whisper (packaged defaults)"} and data["wer"]["whisper"] < 0.5
     assert data["baselines"]["asr_rtf"]["value"] > 0 and data["baselines"]["nlu_ms_per_utterance"]["name"] == "keyword matching"
     assert data["intent_accuracy"]["trained on telephone_asr"] > data["intent_accuracy"]["keywords on telephone_asr"]

@@ -1,140 +1,234 @@
-"""Turn latency and how many calls one process holds, with caller audio paced at real time.
+"""Turn latency and barge-in of real-time calls at 1x speed through the Session, and the same
+calls on the blocking path (every turn run inline on the audio path, fixed 600 ms hang-over, no
+barge-in) as the baseline of the same run.
 
-Turn latency is what a caller waits: from the end of their speech (the last voiced frame, so the
-endpointer's hang-over counts) to the first bot audio the Session hands the transport. Calls are
-the demo bank's regression suite (examples/calls), fed frame by frame at 1x speed; the caller
-speaks again as soon as the bot's audio is queued (no time for the prompt to play), so the load
-is heavier than real calls make.
+A paced caller (Piper voice, cached renders) says each turn once the bot has spoken and been quiet
+for 0.6 s. Per turn: the time from the true end of the caller's speech (the last loud sample of the
+WAV, so whatever hang-over the endpointer picks for the prompt counts) to the first sample of the
+bot's answer, on the wall clock of a 1x stream, plus the stages (endpoint wait, ASR, NLU, flow, TTS
+first audio) from the Session's TurnTiming events. Barge-in: a caller talks over the greeting; the
+time from their speech onset to the bot's audio going quiet.
 
-`measure_call` is the one place that knows how a Session produces audio (`read(ms)` on the
-transport's clock); another way of running a call plugs in as another `Probe`."""
+Used by `voicebot bench` (runner.py), the concurrency step (concurrency.py) and
+scripts/bench_latency.py."""
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from voicebot.events import SpeechEnded
+from voicebot.audio import Audio
+from voicebot.pipeline.seams import Heard
 
-Probe = Callable[[Any, Any, Any, Any, float], list[float]]  # (stack, flow, case, store, pace) → ms per turn
-P95_LIMIT_MS = 1000.0
-MAX_ANSWER_S = 10.0  # a turn not answered by then counts as not answered
+NOON = datetime(2026, 11, 18, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+CALLS = (
+    ("what time does the branch open on saturday", "no thank you", "five"),
+    ("I lost my debit card", "one two three four five six seven eight", "two four six eight", "no that's all", "four"),
+    ("what's my balance", "one two three four five six seven eight", "two four six eight", "no", "yes"),
+)
+BARGE = "I lost my debit card"
+QUIET_AFTER_BOT_S = 0.6
+LOUD = 500
+STAYS_QUIET_MS = 400  # the bot's audio stopped, not paused between two sentences
+MAX_CALL_S = 200
 
 
-def measure_call(stack: Any, flow: Any, case: Any, store: Any, pace: float = 1.0) -> list[float]:
-    """One call through the Session with audio pushed at `pace` × real time; returns
-    end-of-speech → first-bot-audio in ms for each spoken turn the bot answered."""
-    from voicebot.audio import Audio, read_wav
+@dataclass(frozen=True)
+class Material:
+    """The callers' audio: each call's turns, and the words that interrupt the greeting."""
+
+    calls: tuple[tuple[Audio, ...], ...]
+    barge: Audio
+
+
+def material(calls: tuple[tuple[str, ...], ...] = CALLS, voice: str = "piper") -> Material:
+    from voicebot.audio import read_wav
+    from voicebot.speechgen import speak
+
+    return Material(tuple(tuple(read_wav(speak(t, voice)).canonical() for t in call) for call in calls),
+                    read_wav(speak(BARGE, voice)).canonical())
+
+
+class NeverBargeIn:
+    """The blocking path: prompts always play to the end."""
+
+    def hear(self, caller, played, voiced) -> Heard:
+        return Heard(voiced, False)
+
+    def reset(self) -> None:
+        pass
+
+
+def _loud(audio: Audio) -> np.ndarray:
+    return np.flatnonzero(np.abs(audio.samples.astype(np.int32)) > LOUD)
+
+
+def speech_end(audio: Audio) -> int:
+    loud = _loud(audio)
+    return int(loud[-1]) if loud.size else 0
+
+
+def speech_start(audio: Audio) -> int:
+    loud = _loud(audio)
+    return int(loud[0]) if loud.size else 0
+
+
+def session_for(stack: Any, flow: Any, store: Any, blocking: bool, voicemail_dir: Path) -> Any:
     from voicebot.flow import CallEngine
     from voicebot.pipeline import Session
 
-    ended: list[float] = []
-    hang_s = stack.vad.hang_over_ms / 1000
-
-    def on_event(event: Any) -> None:
-        if isinstance(event, SpeechEnded):
-            ended.append(max(event.start, event.end - hang_s))  # stream time the caller stopped speaking
-
-    engine = CallEngine(flow, store, caller_id=case.caller_id, now=case.at)
-    ms = stack.vad.frame_ms
-    with tempfile.TemporaryDirectory() as tmp:
-        session = Session(engine, stack, listener=on_event, voicemail_dir=Path(tmp))
-        session.start()
-        latencies: list[float] = []
-        stream_s, t0 = 0.0, time.perf_counter()
-
-        def tick(frame: Audio) -> bool:
-            """Push one caller frame at its time and take the bot's; True once the bot answers."""
-            nonlocal stream_s
-            delay = t0 + stream_s / pace - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            session.push(frame)
-            stream_s += frame.duration
-            bot = session.read(ms)
-            return bool(ended) and bool(np.abs(bot.samples.astype(np.int32)).max(initial=0) > 0)
-
-        silence = Audio.silence(ms / 1000, session.rate)
-        for turn in case.turns:
-            if session.done:
-                break
-            if not turn.lower().endswith(".wav"):
-                session.dtmf(turn[5:]) if turn.startswith("dtmf:") else session.caller_text(turn) if turn else session.no_input()
-                session.settle()
-                continue
-            audio = read_wav(turn).canonical(session.rate) + Audio.silence(1.0, session.rate)
-            for frame in audio.frames(ms):
-                if tick(frame):
-                    latencies.append((time.perf_counter() - (t0 + ended.pop() / pace)) * 1000)
-                    ended.clear()
-                if session.done:
-                    break
-            for _ in range(int(MAX_ANSWER_S * 1000 / ms)):  # the caller waits for the answer
-                if not ended or session.done:
-                    break
-                if tick(silence):
-                    latencies.append((time.perf_counter() - (t0 + ended.pop() / pace)) * 1000)
-                    ended.clear()
-            while session.speaking and not session.done:  # and lets the bot finish speaking
-                tick(silence)
-        session.hangup()
-    return latencies
+    engine = CallEngine(flow, store, now=NOON)
+    if blocking:
+        return Session(engine, stack, inline=True, barge_in=NeverBargeIn(), voicemail_dir=voicemail_dir)
+    return Session(engine, stack, voicemail_dir=voicemail_dir)
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(round(q * (len(values) - 1))))], 1)
+def paced_call(session: Any, turns: tuple[Audio, ...], stalls: list[float]) -> list[dict]:
+    """Play `turns` at 1x, each after the bot has spoken and gone quiet; latencies per turn.
+    `stalls` gets how long each push+read took: the audio path's hold-up of a frame's cadence."""
+    from voicebot.pipeline.events import TurnTiming
+
+    ms, rate = session.frame_ms, session.rate
+    hop = rate * ms // 1000
+    silence = Audio.silence(ms / 1000, rate)
+    results, pending = [], list(turns)
+    current: list[Audio] = []
+    end_wall: float | None = None
+    bot_spoke, quiet, end, end_frame, frame_no = False, 0, 0, 0, 0
+    session.start()
+    t0 = time.perf_counter()
+    i = 0
+    while not session.done and i < MAX_CALL_S * 1000 // ms:
+        if not current and pending and bot_spoke and quiet * ms >= QUIET_AFTER_BOT_S * 1000:
+            turn = pending.pop(0)
+            end = speech_end(turn)
+            current = list(turn.frames(ms))
+            end_frame, bot_spoke, end_wall, frame_no = end // hop, False, None, 0
+        if current:
+            frame = current.pop(0)
+            if frame_no == end_frame:
+                end_wall = t0 + i * ms / 1000 + (end - end_frame * hop) / rate
+            frame_no += 1
+        else:
+            frame = silence
+        before = time.perf_counter()
+        session.push(frame)
+        bot = session.read(ms)
+        now = time.perf_counter()
+        stalls.append((now - before) * 1000)
+        loud = _loud(bot)
+        if loud.size:
+            bot_spoke, quiet = True, 0
+            if end_wall is not None:
+                results.append({"latency_ms": (max(now, t0 + i * ms / 1000) + loud[0] / rate - end_wall) * 1000})
+                end_wall = None
+        else:
+            quiet += 1
+        if not pending and not current and end_wall is None and bot_spoke and quiet * ms > 3000:
+            break
+        i += 1
+        delay = t0 + i * ms / 1000 - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    session.hangup()
+    session.settle()
+    timings = [e for e in session.events if isinstance(e, TurnTiming)]
+    for result, timing in zip(results, timings):
+        result.update(endpoint_ms=timing.endpoint_ms, asr_ms=timing.asr_ms, nlu_ms=timing.nlu_ms,
+                      flow_ms=timing.flow_ms, tts_first_ms=timing.tts_first_ms, speculative=timing.speculative)
+    return results
 
 
-def summary(ms: list[float]) -> dict:
-    return {"turns": len(ms), "p50_ms": percentile(ms, 0.5), "p95_ms": percentile(ms, 0.95),
-            "mean_ms": round(statistics.mean(ms), 1) if ms else None}
+def barge_in_stop(session: Any, words: Audio, at_s: float = 2.0) -> float:
+    """Caller talks over the greeting at `at_s`: ms from their onset until the bot goes quiet
+    (NaN: the prompt played on)."""
+    ms, rate = session.frame_ms, session.rate
+    caller = Audio.silence(at_s, rate) + words + Audio.silence(2.0, rate)
+    onset = int(at_s * rate) + speech_start(words)
+    session.start()
+    t0 = time.perf_counter()
+    stop = None
+    for i, frame in enumerate(caller.frames(ms)):
+        session.push(frame)
+        bot = session.read(ms).samples
+        position = i * rate * ms // 1000
+        quiet = np.abs(bot.astype(np.int32)).max(initial=0) < 50
+        if position >= onset and quiet and stop is None:
+            stop = (position - onset) * 1000 / rate
+        elif not quiet and stop is not None and (position - onset) * 1000 / rate - stop < STAYS_QUIET_MS:
+            stop = None  # a pause between sentences, not the prompt stopping
+        delay = t0 + (i + 1) * ms / 1000 - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    session.hangup()
+    session.settle()
+    return stop if stop is not None else float("nan")
 
 
-def _calls(stack, flow, cases, n_calls: int, probe: Probe, out: list[float], offset: int = 0) -> None:
+def pct(values: list[float], q: float) -> float | None:
+    values = sorted(v for v in values if v == v)
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def summarise(turns: list[dict], stops: list[float], stalls: list[float]) -> dict:
+    latencies = [t["latency_ms"] for t in turns]
+    stages = {k: pct([t[k] for t in turns if k in t], 50)
+              for k in ("endpoint_ms", "asr_ms", "nlu_ms", "flow_ms", "tts_first_ms")}
+    return {"turn_latency_p50_ms": pct(latencies, 50), "turn_latency_p95_ms": pct(latencies, 95),
+            "barge_in_stop_ms_p95": pct(stops, 95), "turns": len(turns),
+            "audio_path_stall_ms_max": round(max(stalls), 1) if stalls else None,
+            "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
+            "stages_p50_ms": stages}
+
+
+@contextmanager
+def _fresh_session(stack: Any, flow: Any, blocking: bool) -> Iterator[Any]:
+    """A Session on a fresh demo store of its own (no call sees another's agent claims or locks)."""
     from voicebot.evalcalls import fresh_store
 
-    for i in range(n_calls):
-        with tempfile.TemporaryDirectory() as tmp:
-            store = fresh_store(Path(tmp))
-            out.extend(probe(stack, flow, cases[(offset + i) % len(cases)], store, 1.0))
+    with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
+        store = fresh_store(Path(tmp))
+        try:
+            yield session_for(stack, flow, store, blocking, Path(tmp))
+        finally:
             store.engine.dispose()
 
 
-def turn_latency(stack, flow, cases, calls: int, probe: Probe = measure_call) -> dict:
-    ms: list[float] = []
-    _calls(stack, flow, cases, calls, probe, ms)
-    return summary(ms)
+def one_call(stack: Any, flow: Any, turns: tuple[Audio, ...], blocking: bool, stalls: list[float]) -> list[dict]:
+    with _fresh_session(stack, flow, blocking) as session:
+        return paced_call(session, turns, stalls)
 
 
-def concurrent(stack, flow, cases, levels: list[int], calls_each: int = 1, probe: Probe = measure_call) -> dict:
-    """Run N calls at once in threads (staggered by 0.7 s, as calls arrive) for each N in `levels`;
-    the most with p95 turn latency ≤ 1 s is what the process holds. Stops at the first level over."""
-    steps, best = [], 0
-    for n in levels:
-        ms: list[float] = []
-        threads = []
-        for k in range(n):
-            def run(k=k) -> None:
-                time.sleep(0.7 * k)
-                _calls(stack, flow, cases, calls_each, probe, ms, offset=k)
-            threads.append(threading.Thread(target=run, name=f"bench-call-{k}"))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        step = {"calls": n, **summary(ms)}
-        steps.append(step)
-        if step["p95_ms"] is None or step["p95_ms"] > P95_LIMIT_MS:
-            break
-        best = n
-    return {"concurrent_calls": best, "p95_limit_ms": P95_LIMIT_MS, "steps": steps}
+def one_barge_in(stack: Any, flow: Any, words: Audio, blocking: bool) -> float:
+    with _fresh_session(stack, flow, blocking) as session:
+        return barge_in_stop(session, words)
+
+
+def compare(stack: Any, flow: Any, mat: Material, repeat: int = 1) -> dict:
+    """The calls one after another, real-time Session then the blocking baseline."""
+    out = {}
+    for name, blocking in (("realtime", False), ("baseline_blocking", True)):
+        turns, stops, stalls = [], [], []
+        for _ in range(repeat):
+            for call in mat.calls:
+                turns += one_call(stack, flow, call, blocking, stalls)
+            stops.append(one_barge_in(stack, flow, mat.barge, blocking))
+        out[name] = summarise(turns, stops, stalls)
+    base, now = out["baseline_blocking"]["turn_latency_p50_ms"], out["realtime"]["turn_latency_p50_ms"]
+    return {**{k: out["realtime"][k] for k in ("turn_latency_p50_ms", "turn_latency_p95_ms", "barge_in_stop_ms_p95")},
+            **out, "p50_speedup": round(base / now, 2) if base and now else None}
+
+
+def warm(stack: Any, mat: Material) -> None:
+    """First decode allocates; the intent model loads on first use: not a caller's wait."""
+    stack.recognizer.transcribe(mat.calls[0][0])
+    stack.nlu.understand("warm up the intent model")

@@ -57,6 +57,7 @@ def describe() -> dict:
         "os": platform.platform(),
         "python": platform.python_version(),
         "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the box inflates every time
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
         "commit": _commit(),
         "versions": {p: v for p in PACKAGES if (v := _version(p))},
     }

@@ -8,8 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 GOALS = {"cold_start_s": "≤ 4", "rss_mb_start": "≤ 600", "rss_mb_per_call": "≤ 5", "asr_rtf": "≤ 0.08",
-         "turn_latency_p95_ms": "≤ 1000"}
+         "turn_latency_p50_ms": "≤ 500", "turn_latency_p95_ms": "≤ 900", "barge_in_stop_ms_p95": "≤ 200",
+         "concurrent_calls": "≥ 12"}
+NONE_MEANS = {"barge_in_stop_ms_p95": "never stops"}
 SPEED = (("turn latency p50 (ms)", "turn_latency_p50_ms"), ("turn latency p95 (ms)", "turn_latency_p95_ms"),
+         ("barge-in: prompt stops after onset, p95 (ms)", "barge_in_stop_ms_p95"),
          ("ASR real-time factor", "asr_rtf"), ("NLU ms per utterance", "nlu_ms_per_utterance"),
          ("calls held (p95 ≤ 1 s)", "concurrent_calls"), ("cold start to ready (s)", "cold_start_s"),
          ("RSS with all models (MB)", "rss_mb_start"), ("RSS per extra call (MB)", "rss_mb_per_call"))
@@ -20,7 +23,9 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
     out = []
     for label, key in SPEED:
         base = result["baselines"].get(key)
-        out.append((label, _fmt(result[key]), f"{_fmt(base['value'])} ({base['name']})" if base else "-", GOALS.get(key, "-")))
+        value = f"{NONE_MEANS.get(key, '-') if base['value'] is None else _fmt(base['value'])} ({base['name']})" \
+            if base else "-"
+        out.append((label, _fmt(result[key]), value, GOALS.get(key, "-")))
     for name, wer in result["wer"].items():
         out.append((f"WER {name}", _fmt(wer), "-", "-"))
     for name, acc in result["intent_accuracy"].items():
@@ -33,8 +38,13 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         base = f"{torch['seconds']} s, {torch['peak_rss_mb']} MB (MiniLM on torch)" if name == "classify" and torch else "-"
         out.append((f"`voicebot {name.replace('_', ' ')}` from process start", f"{cmd['seconds']} s, {cmd['peak_rss_mb']} MB peak",
                     base, "-"))
+    idle = result["details"]["memory"]
+    out.append((f"RSS per extra idle call (MB; {idle['held_calls']} held after their first turn)",
+                _fmt(idle["rss_mb_per_call"]), "-", "-"))
     steps = result["details"]["concurrency"]["steps"]
     out.append(("turn latency p95 by simultaneous calls", ", ".join(f"{s['calls']}: {s['p95_ms']} ms" for s in steps), "-", "-"))
+    stages = result["details"]["turn_latency"]["realtime"]["stages_p50_ms"]
+    out.append(("turn stages p50 (ms)", ", ".join(f"{k.removesuffix('_ms')} {v}" for k, v in stages.items()), "-", "-"))
     return out
 
 
@@ -42,9 +52,14 @@ def _fmt(v) -> str:
     return "-" if v is None else f"{v:.3f}" if isinstance(v, float) and v < 1 else f"{v:,.1f}" if isinstance(v, float) else str(v)
 
 
+def _end(m: dict) -> str:
+    end = m.get("load_average_1min_at_end")
+    return "" if end is None else f", {end} at end (other jobs share the cores: every time is inflated)"
+
+
 def machine_line(m: dict) -> str:
     return (f"{m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, {m['os']}, Python {m['python']}, "
-            f"load {m['load_average_1min']} at start, commit {m['commit']}")
+            f"load average {m['load_average_1min']} at start{_end(m)}, commit {m['commit']}")
 
 
 def print_table(result: dict, console) -> None:

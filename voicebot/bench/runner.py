@@ -3,14 +3,18 @@ utterances and calls, the same measurements. Figures name their data in `details
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 
+BLOCKING = "blocking Session: inline turns, fixed 600 ms hang-over, no barge-in"
+
+
 @dataclass(frozen=True)
 class Plan:
-    latency_calls: int
+    latency_calls: int  # of latency.CALLS, each on both paths
     concurrency_levels: tuple[int, ...]
     asr_backends: tuple[str, ...]
     asr_sets: tuple[str, ...]
@@ -22,8 +26,8 @@ class Plan:
     hold_calls: int
 
 
-QUICK = Plan(3, (1, 2, 3, 4, 6), ("whisper",), ("piper",), 6, 2, ("whisper",), "piper", 8, 8)
-FULL = Plan(9, (1, 2, 3, 4, 5, 6, 8, 10, 12, 16), ("whisper", "moonshine", "pocketsphinx"),
+QUICK = Plan(1, (1, 2, 4, 6), ("whisper",), ("piper",), 6, 2, ("whisper",), "piper", 8, 8)
+FULL = Plan(3, (1, 2, 3, 4, 6, 8, 10, 12, 16), ("whisper", "moonshine", "pocketsphinx"),
             ("piper", "flite:slt", "real"), 1, 1, ("whisper", "moonshine"), "flite:slt", 1, 20)
 
 
@@ -37,8 +41,7 @@ def _utterances(sets, every):
 
 
 def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict:
-    from voicebot.bench import coldstart, latency, machine, speed
-    from voicebot.evalcalls import load_suite
+    from voicebot.bench import coldstart, concurrency, latency, machine, speed
     from voicebot.flow import load_flow
     from voicebot.pipeline import Stack
     from voicebot.pipeline.prompts import fixed_prompts
@@ -54,14 +57,16 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
         timings[name] = round(time.perf_counter() - t, 1)
         return result
 
+    load_at_start = machine.describe()  # before this run's own processes add to the load
     cold = step("cold start and memory (fresh processes)", lambda: coldstart.run(plan.hold_calls))
     flow = load_flow(coldstart.ROOT / "flows" / "bank.yml")
     stack = Stack.load(asr="whisper", tts="piper")
     stack.prompts.warm(fixed_prompts(flow))
-    cases = [c for c in load_suite(coldstart.ROOT / "examples" / "calls") if c.audio]
-    cases.sort(key=lambda c: -sum(t.lower().endswith(".wav") for t in c.turns))  # most spoken turns first
-    turns = step("turn latency (1x real time)", lambda: latency.turn_latency(stack, flow, cases, plan.latency_calls))
-    conc = step("concurrent calls", lambda: latency.concurrent(stack, flow, cases, list(plan.concurrency_levels)))
+    mat = latency.material(latency.CALLS[:plan.latency_calls])
+    latency.warm(stack, mat)
+    lat = step("turn latency and barge-in (1x real time, then the blocking path)", lambda: latency.compare(stack, flow, mat))
+    conc = step("concurrent calls (1x real time)", lambda: concurrency.concurrent(stack, flow, mat, list(plan.concurrency_levels)))
+    blocking = lat["baseline_blocking"]
     utts = _utterances(plan.asr_sets, plan.asr_every)
     asr = step("ASR WER and speed", lambda: speed.asr(utts, list(plan.asr_backends)))
     nlu = step("NLU accuracy and speed", lambda: speed.nlu(plan.nlu_every))
@@ -70,13 +75,14 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
     packaged = speed.PackagedWhisper.name
     return {
         "quick": quick,
-        "turn_latency_p50_ms": turns["p50_ms"],
-        "turn_latency_p95_ms": turns["p95_ms"],
+        "turn_latency_p50_ms": lat["turn_latency_p50_ms"],
+        "turn_latency_p95_ms": lat["turn_latency_p95_ms"],
+        "barge_in_stop_ms_p95": lat["barge_in_stop_ms_p95"],
         "asr_rtf": asr["whisper"]["rtf"],
         "nlu_ms_per_utterance": nlu["trained/telephone_asr"]["ms_per_utterance"],
         "concurrent_calls": conc["concurrent_calls"],
         "rss_mb_start": cold["ready"]["rss_mb_start"],
-        "rss_mb_per_call": cold["ready"]["rss_mb_per_call"],
+        "rss_mb_per_call": conc["rss_mb_per_call"],
         "cold_start_s": cold["ready"]["cold_start_s"],
         "wer": {name: r["wer"] for name, r in asr.items()},
         "intent_accuracy": {
@@ -87,16 +93,23 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
         "baselines": {
             "asr_rtf": {"name": packaged, "value": asr[packaged]["rtf"]},
             "nlu_ms_per_utterance": {"name": "keyword matching", "value": nlu["keywords/telephone_asr"]["ms_per_utterance"]},
-            "turn_latency_p50_ms": {"name": "blocking Session", "value": turns["p50_ms"]},
-            "turn_latency_p95_ms": {"name": "blocking Session", "value": turns["p95_ms"]},
+            "turn_latency_p50_ms": {"name": BLOCKING, "value": blocking["turn_latency_p50_ms"]},
+            "turn_latency_p95_ms": {"name": BLOCKING, "value": blocking["turn_latency_p95_ms"]},
+            "barge_in_stop_ms_p95": {"name": BLOCKING, "value": blocking["barge_in_stop_ms_p95"]},
         },
         "commands": {k: v for k, v in cold.items() if k != "ready"},
         "details": {
-            "memory": cold["ready"], "turn_latency": turns, "concurrency": conc, "asr": asr, "nlu": nlu,
+            "memory": cold["ready"], "turn_latency": lat, "concurrency": conc, "asr": asr, "nlu": nlu,
             "intent_from_audio": intents,
             "data": {
-                "calls": "examples/calls (demo bank suite, 8 kHz μ-law telephone audio) paced at 1x; turn latency "
-                         "counts from the last voiced frame, so it includes the 600 ms end-of-speech hang-over",
+                "calls": f"{plan.latency_calls} demo-bank call(s) of voicebot.bench.latency.CALLS (Piper voice, "
+                         f"{sum(len(c) for c in mat.calls)} turns) paced at 1x, each turn said 0.6 s after the bot "
+                         "went quiet; turn latency from the last loud sample of the caller's WAV (the endpointer's "
+                         "hang-over included) to the bot's first loud sample; barge-in: the caller talks over the "
+                         "greeting, onset to the bot going quiet (None: the prompt played on)",
+                "concurrency": f"levels {', '.join(map(str, plan.concurrency_levels))} of those calls at once (threads, "
+                               "own Session and store, shared Stack, 0.7 s apart); rss_mb_per_call: peak RSS at the "
+                               "largest level run minus at the first, per extra call",
                 "asr": f"voicebot.asr.testsets sets {', '.join(plan.asr_sets)} (1 in {plan.asr_every} sentences; "
                        "telephone sets: 8 kHz μ-law, 15 dB SNR)",
                 "nlu": f"intents/test/heldout.jsonl (typed) and heldout_asr.jsonl (Whisper transcripts), 1 in {plan.nlu_every} rows",
@@ -106,5 +119,5 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
             "step_seconds": timings,
         },
         "seconds": round(time.perf_counter() - started, 1),
-        "machine": machine.describe(),
+        "machine": {**load_at_start, "load_average_1min_at_end": round(os.getloadavg()[0], 2)},
     }
