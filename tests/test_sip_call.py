@@ -4,6 +4,7 @@ abandoned calls, and shrugs off random bytes on its RTP port. One Stack for the 
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import time
@@ -36,7 +37,7 @@ def worker(stack, tmp_path_factory):
     from voicebot.store import open_store
     from voicebot.transports.sip import ServeConfig, SipServer
 
-    store = open_store(str(tmp_path_factory.mktemp("db") / "calls.db"))
+    store = open_store(str(tmp_path_factory.mktemp("db") / "calls.db"), demo=True)  # the demo customers
     server = SipServer(ServeConfig("127.0.0.1", 0), stack, load_flow(BANK), store)
     worker = Worker(server)
     yield worker
@@ -94,7 +95,7 @@ def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
     caller.stop()
     summary = worker.wait_ended(before + 1)[-1]
     record = _record(worker, summary)
-    assert record["authenticated"] is True
+    assert record["authenticated"] is True, json.dumps(record["turns"])
     assert "report_lost_card" in record["intents"]
     assert summary["rtp_dropped"] >= 200
 

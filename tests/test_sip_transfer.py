@@ -53,7 +53,7 @@ def _worker_for(agent, tmp_path, stack, announce_s: float = 45.0):
 
     flow_path = tmp_path / "flow.yml"
     flow_path.write_text(FLOW.format(agent=agent.uri))
-    store = open_store(str(tmp_path / "calls.db"))
+    store = open_store(str(tmp_path / "calls.db"), demo=True)
     config = ServeConfig("127.0.0.1", 0, announce_s=announce_s)
     return Worker(SipServer(config, stack, load_flow(flow_path), store)), store
 
