@@ -110,3 +110,21 @@ def test_hangup_mid_prompt_leaves_an_abandoned_record(worker, tmp_path):
     summary = worker.wait_ended(before + 1)[-1]
     record = _record(worker, summary)
     assert record["outcome"] == "abandoned" and record["ended_at"] is not None
+
+
+def test_caller_talking_over_the_greeting_barges_in(worker, stack, speak, tmp_path):
+    """Full duplex: 2 s into the greeting the caller says what they want; the prompt stops (the
+    record's first bot turn is interrupted, having played only part of it) and the request is
+    understood and answered."""
+    wav = write_wav(tmp_path / "over.wav", Audio.silence(2.0, 8000)
+                    + read_wav(speak("I lost my card.")).canonical(8000) + Audio.silence(10.0, 8000))
+    before = len(worker.server.ended)
+    caller = Baresip(tmp_path, "eager", wav, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=30)
+    caller.wait(60)
+    record = _record(worker, worker.wait_ended(before + 1)[-1])
+    first = record["turns"][0]["bot"]
+    greeting_ms = stack.prompts.render(first["text"]).duration * 1000
+    assert first["interrupted"] is True and first["played_ms"] < greeting_ms - 1000, json.dumps(record["turns"])
+    assert "report_lost_card" in record["intents"], json.dumps(record["turns"])
+    heard = stack.recognizer.transcribe(read_wav(caller.heard())).text.lower()
+    assert "customer number" in heard, heard  # the answer to the request reached the caller
