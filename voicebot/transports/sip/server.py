@@ -30,6 +30,7 @@ from voicebot.transports.sip.rtp import RtpLeg
 from voicebot.transports.sip.sdp import SdpRejected, answer, parse_offer
 from voicebot.transports.sip.transfer import Transfer
 from voicebot.transports.sip.waiting import QueueWait
+from voicebot.web.metrics import TurnTimer  # imported with the worker, not on the first call's event loop
 
 log = logging.getLogger(__name__)
 USER_AGENT = "voicebot"
@@ -184,7 +185,6 @@ class SipServer:
 
     def _session(self, call_id: str, caller: str | None) -> Session:
         from voicebot.flow import CallEngine
-        from voicebot.web.metrics import TurnTimer
 
         record_id = f"{re.sub(r'[^A-Za-z0-9._-]', '_', call_id)[:40]}-{uuid.uuid4().hex[:8]}"
         engine = CallEngine(self.flow, self.store, caller_id=caller, now=datetime.now(timezone.utc),
