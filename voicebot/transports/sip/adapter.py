@@ -21,6 +21,11 @@ class SessionPort:
     def done(self) -> bool:
         return self.session.done
 
+    @property
+    def speaking(self) -> bool:
+        """A prompt is on the line (playing, rendering, or paused by a possible barge-in)."""
+        return self.session.speaking
+
     def start(self) -> None:
         self.session.start()
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 TICK_MS = 20
 FILL_AFTER_MS = 60  # caller audio this far behind the clock (3 packets): none came, count silence
 MAX_QUEUED_FRAMES = 3  # bot frames waiting in the paced sender; more would only add latency
+TAIL_FRAMES = 1  # sent after a prompt ends: what the line's resampler still held of it
 MAX_LATE_S = 0.2  # the thread woke this late (a loaded machine): restart the clock, do not replay
 TAIL_S = 0.3  # after the bot's last packet, before the BYE: the far end's buffer plays out
 SETTLE_S = 10.0  # after a hang-up: the workers close the record
@@ -59,6 +60,7 @@ class SipCall:
         self._keys = DigitCollector()
         self._ticks = 0
         self._heard_ms = 0  # caller audio given to the Session (packets and filled silence)
+        self._tail = 0  # frames still to send after the bot stopped speaking
         self.skipped = 0  # ticks whose bot frame was not taken: the sender was still full
         self.log = logging.LoggerAdapter(log, {"call_id": call_id})
         self.thread = threading.Thread(target=self._run, name=f"call-{call_id[:12]}", daemon=True)
@@ -141,11 +143,22 @@ class SipCall:
                     self._heard_ms += value.num_samples * 1000 // value.rate
         self._fill_silence()
         self._answer(self._keys.timeout(time.monotonic()))
+        self._send()
+        return True
+
+    def _send(self) -> None:
+        """20 ms of bot audio to the paced sender. While the bot is quiet the frame (silence) is
+        read, so the Session's clock and echo reference go on, but not sent: the line stays
+        silent (aiortp sends comfort noise), as a phone with silence suppression does."""
         if self.leg.queued_ms // TICK_MS >= MAX_QUEUED_FRAMES:
             self.skipped += 1  # not read either: what the Session counts as played stays on the wire
-        else:
-            self.loop.call_soon_threadsafe(self.leg.play, self.port.read(TICK_MS))
-        return True
+            return
+        before = self.port.speaking
+        frame = self.port.read(TICK_MS)
+        speaking = before or self.port.speaking  # a prompt that ended or began inside this frame
+        send, self._tail = speaking or self._tail > 0, TAIL_FRAMES if speaking else max(0, self._tail - 1)
+        if send:
+            self.loop.call_soon_threadsafe(self.leg.play, frame)
 
     def _fill_silence(self) -> None:
         """A phone with silence suppression sends nothing (or a CN packet) while the caller is
