@@ -58,7 +58,7 @@ class SipCall:
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._transfer: Ended | None = None
         self._keys = DigitCollector()
-        self._ticks = 0
+        self._started = 0.0
         self._heard_ms = 0  # caller audio given to the Session (packets and filled silence)
         self._tail = 0  # frames still to send after the bot stopped speaking
         self.skipped = 0  # ticks whose bot frame was not taken: the sender was still full
@@ -107,7 +107,7 @@ class SipCall:
             self.loop.call_soon_threadsafe(self._on_end, self, ended)
 
     def _clock(self) -> Ended | None:
-        started = next_tick = time.monotonic()
+        started = next_tick = self._started = time.monotonic()
         while True:
             now = time.monotonic()
             if now < next_tick:
@@ -124,7 +124,6 @@ class SipCall:
 
     def _tick(self) -> bool:
         """One 20 ms step; False once the caller hung up."""
-        self._ticks += 1
         while True:
             try:
                 kind, value = self._inbox.get_nowait()
@@ -164,7 +163,7 @@ class SipCall:
         """A phone with silence suppression sends nothing (or a CN packet) while the caller is
         quiet; the Session still needs that time, or no utterance would ever end. A packet only
         late by jitter is not replaced: the gap must outlast the jitter buffer's prefetch."""
-        behind = self._ticks * TICK_MS - self._heard_ms
+        behind = int((time.monotonic() - self._started) * 1000) - self._heard_ms
         if behind <= FILL_AFTER_MS:
             return
         frames = behind // TICK_MS
