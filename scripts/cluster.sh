@@ -49,7 +49,7 @@ up() {
   [ -n "$db" ] || db=$(pg_up)
   echo "$db" > "$dir/db.url"
   # Schema and demo data once, before the workers race to create them.
-  "$PY" -c "import sys; from voicebot.store import open_store; open_store(sys.argv[1])" "$db"
+  "$PY" -c "import sys; from voicebot.store import open_store; open_store(sys.argv[1], demo=True)" "$db"
   : > "$dir/dispatcher.list"
   for ((i = 1; i <= workers; i++)); do
     local wport=$((port + i)) rtp=$((20000 + i * 1000))

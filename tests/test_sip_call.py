@@ -4,6 +4,7 @@ abandoned calls, and shrugs off random bytes on its RTP port. One Stack for the 
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import time
@@ -36,7 +37,7 @@ def worker(stack, tmp_path_factory):
     from voicebot.store import open_store
     from voicebot.transports.sip import ServeConfig, SipServer
 
-    store = open_store(str(tmp_path_factory.mktemp("db") / "calls.db"))
+    store = open_store(str(tmp_path_factory.mktemp("db") / "calls.db"), demo=True)  # the demo customers
     server = SipServer(ServeConfig("127.0.0.1", 0), stack, load_flow(BANK), store)
     worker = Worker(server)
     yield worker
@@ -82,6 +83,7 @@ def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
             if rng.random() < 0.5:
                 data = bytes([0x80, 0]) + data
             junk.sendto(data, ("127.0.0.1", call.leg.local_port))
+            time.sleep(0.005)  # a burst would overflow the socket's buffer in the kernel: uncounted
     caller.command("reinvite")  # a session refresh mid-call changes nothing either
     time.sleep(1.0)
     caller.keys("3")  # main menu: report a lost card → authentication
@@ -94,7 +96,7 @@ def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
     caller.stop()
     summary = worker.wait_ended(before + 1)[-1]
     record = _record(worker, summary)
-    assert record["authenticated"] is True
+    assert record["authenticated"] is True, json.dumps(record["turns"])
     assert "report_lost_card" in record["intents"]
     assert summary["rtp_dropped"] >= 200
 
@@ -109,3 +111,23 @@ def test_hangup_mid_prompt_leaves_an_abandoned_record(worker, tmp_path):
     summary = worker.wait_ended(before + 1)[-1]
     record = _record(worker, summary)
     assert record["outcome"] == "abandoned" and record["ended_at"] is not None
+
+
+def test_caller_talking_over_the_greeting_barges_in(worker, stack, speak, tmp_path):
+    """Full duplex: 2 s into the greeting the caller says what they want; the prompt stops (the
+    record's first bot turn is interrupted, having played only part of it) and the request is
+    understood and answered."""
+    request = read_wav(speak("I lost my card.")).canonical(8000)
+    wav = write_wav(tmp_path / "over.wav", Audio.silence(2.0, 8000) + request + Audio.silence(10.0, 8000))
+    before = len(worker.server.ended)
+    caller = Baresip(tmp_path, "eager", wav, dial=f"sip:bot@127.0.0.1:{worker.port}", seconds=30)
+    caller.wait(60)
+    record = _record(worker, worker.wait_ended(before + 1)[-1])
+    first = record["turns"][0]["bot"]
+    greeting_ms = stack.prompts.render(first["text"]).duration * 1000
+    assert first["interrupted"] is True and first["played_ms"] < greeting_ms - 1000, json.dumps(record["turns"])
+    assert "report_lost_card" in record["intents"], json.dumps(record["turns"])
+    heard = read_wav(caller.heard())
+    after = Audio(heard.samples[int((2.0 + request.duration) * heard.rate):], heard.rate)
+    reply = stack.recognizer.transcribe(after).text.lower()
+    assert "customer number" in reply, reply  # the answer to the request reached the caller

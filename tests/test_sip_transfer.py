@@ -53,7 +53,7 @@ def _worker_for(agent, tmp_path, stack, announce_s: float = 45.0):
 
     flow_path = tmp_path / "flow.yml"
     flow_path.write_text(FLOW.format(agent=agent.uri))
-    store = open_store(str(tmp_path / "calls.db"))
+    store = open_store(str(tmp_path / "calls.db"), demo=True)
     config = ServeConfig("127.0.0.1", 0, announce_s=announce_s)
     return Worker(SipServer(config, stack, load_flow(flow_path), store)), store
 
@@ -120,7 +120,7 @@ def test_refused_refer_is_bridged_and_info_keys_work(tmp_path, stack):
 def test_queued_caller_hears_place_then_reaches_the_agent_or_books_a_callback(tmp_path, stack):
     """No agent free: the caller waits on the line hearing their place; when the agent's busy
     spell (in the store) runs out the worker claims them and transfers; a second caller presses 1
-    and gets a callback task instead."""
+    and gets a callback task instead; a third hangs up while waiting. Each leaves the store's queue."""
     from datetime import datetime, timedelta, timezone
 
     from voicebot.store import AgentState
@@ -137,6 +137,7 @@ def test_queued_caller_hears_place_then_reaches_the_agent_or_books_a_callback(tm
         assert "sip:waiter@" in agent.text()  # the caller reached the agent's phone
         record = next(c for c in store.calls() if c["call_id"] == summary["record"])
         assert record["agent"] == "maria" and record["disposition"] == "agent"
+        assert store.waiting() == []  # taken: out of the store's queue
         caller.stop()
 
         now = datetime.now(timezone.utc)
@@ -149,6 +150,18 @@ def test_queued_caller_hears_place_then_reaches_the_agent_or_books_a_callback(tm
         summary = worker.wait_ended(2, timeout=30)[-1]
         assert summary["queue_wait"] == "callback", summary
         assert any(t["call_id"] == summary["record"] for t in store.tasks("callback"))
+        assert store.waiting() == []
+        caller.stop()
+
+        caller = _dial_and_press(worker, tmp_path, "quitter", silence)  # hangs up while waiting
+        deadline = time.monotonic() + 20
+        while not [w for w in worker.server.waits.values() if store.waiting()] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [e["queue"] for e in store.waiting()] == ["general"]
+        caller.command("hangup")
+        summary = worker.wait_ended(3, timeout=30)[-1]
+        assert (summary["queue_wait"], summary["outcome"]) == ("abandoned", "abandoned"), summary
+        assert store.waiting() == []  # the hang-up left the store's queue
         caller.stop()
     finally:
         worker.close()

@@ -3,8 +3,9 @@
 Signalling and RTP come from maintained libraries (aiosipua for SIP transactions/dialogs/REFER,
 aiortp for RTP with its jitter buffer, loss concealment, RFC 4733 events and paced sending);
 this package adds what a contact-centre worker needs on top: strict checks on what peers send,
-a per-call thread that runs the Session so the 20 ms RTP clock never waits on a model,
-admission control, caller ID and transfer to agents."""
+a 20 ms clock per call (its own thread) that drives the real-time Session full duplex (the
+caller can talk over a prompt; nothing in a tick waits on a model), admission control, caller
+ID and transfer to agents."""
 
 from voicebot.transports.sip.server import ServeConfig, SipServer
 

@@ -1,63 +1,55 @@
-"""The one place that knows the Session's transport surface. A SIP call hands it 8 kHz caller
-frames, keys and hang-up, and takes bot audio; when the Session gains a frame pull (`read(ms)`)
-and barge-in, only this module changes.
-
-Today's Session returns whole prompt sentences from `take_audio()` and has no echo-aware
-barge-in, so the call is half-duplex here: caller audio heard while the bot's audio is still on
-the wire is not pushed (the Session already counted that time as the prompt's), keys are."""
+"""The one place that knows the Session's transport surface, for a SIP call: 8 kHz caller frames
+in (the Session resamples and re-buffers them itself), 20 ms of bot audio out at 8 kHz, keys,
+hang-up. Every method is cheap and returns at once: none waits on a model, the store or TTS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import soxr
-
 from voicebot.audio import Audio
+from voicebot.pipeline import Session
+
+RATE = 8000
 
 
 class SessionPort:
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.rate = session.rate
-        self._up: soxr.ResampleStream | None = None  # one stream per call: no clicks between packets
-        self._up_from = 0
-        self._pending = np.zeros(0, np.int16)  # resampled audio not yet a whole VAD frame
-        self._frame = self.rate * 20 // 1000
 
     @property
     def done(self) -> bool:
         return self.session.done
 
+    @property
+    def speaking(self) -> bool:
+        """A prompt is on the line (playing, rendering, or paused by a possible barge-in)."""
+        return self.session.speaking
+
     def start(self) -> None:
         self.session.start()
 
     def caller(self, frame: Audio) -> None:
-        if frame.rate != self.rate:
-            if self._up is None or self._up_from != frame.rate:
-                self._up, self._up_from = soxr.ResampleStream(frame.rate, self.rate, 1, dtype="int16"), frame.rate
-            samples = self._up.resample_chunk(frame.samples)
-        else:
-            samples = frame.to_mono().samples
-        # The endpointer takes whole 20 ms frames; the resampler returns what it has.
-        self._pending = np.concatenate([self._pending, np.asarray(samples, dtype=np.int16)])
-        while len(self._pending) >= self._frame:
-            chunk, self._pending = self._pending[:self._frame], self._pending[self._frame:]
-            self.session.push(Audio(np.ascontiguousarray(chunk), self.rate))
+        self.session.push(frame)
+
+    def read(self, ms: int) -> Audio:
+        """The next `ms` of bot audio at the line's rate (silence when the bot is quiet)."""
+        return self.session.read(ms, rate=RATE)
 
     def dtmf(self, digits: str) -> None:
         self.session.dtmf(digits)
 
     def expecting(self) -> tuple[str, int | None]:
         """What the current prompt waits for (kind, digit count), to gather keys into an answer."""
-        expect = getattr(self.session.engine, "expecting", None)
-        return getattr(expect, "kind", "intent"), getattr(expect, "length", None)
+        expect = self.session.engine.expecting
+        return expect.kind, expect.length
 
     def hangup(self) -> None:
         self.session.hangup()
 
-    def bot_audio(self) -> list[Audio]:
-        return self.session.take_audio()
+    def settle(self, timeout: float) -> None:
+        """After the call: let the workers close the record (never called from the RTP clock)."""
+        self.session.settle(timeout)
 
-    def subscribe(self, listener) -> None:
+    def subscribe(self, listener: Callable[[Any], None]) -> None:
         self.session.subscribe(listener)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from voicebot.pipeline import Stack
+from voicebot.tts.base import sentences
 
 
 class _Guarded:
@@ -48,30 +49,23 @@ class GuardedNlu(_Guarded):
 
 
 class GuardedPrompts(_Guarded):
+    """PromptCache's memory is not thread-safe: one sentence at a time under the lock, so a
+    prompt's first sentence plays while the next renders (and other calls' sentences interleave)."""
+
     def stream(self, text):
-        # Rendered under the lock, then streamed: PromptCache's memory is not thread-safe.
-        return iter(self._call("_render_list", text))
+        for sentence in sentences(text):
+            yield self._call("sentence_audio", sentence)
+
+    def render(self, text):
+        return self._call("render", text)
 
 
 def shared_stack(stack: Stack) -> tuple[Stack, GuardedRecognizer | None]:
     """The same models, safe to call from every call's thread."""
     recognizer = GuardedRecognizer(stack.recognizer, threading.Lock()) if stack.recognizer else None
-    prompts = None
-    if stack.prompts is not None:
-        prompts = GuardedPrompts(_ListingPrompts(stack.prompts), threading.Lock())
+    prompts = GuardedPrompts(stack.prompts, threading.Lock()) if stack.prompts is not None else None
     nlu = GuardedNlu(stack.nlu, threading.Lock()) if stack.nlu is not None else None
     return replace(stack, recognizer=recognizer, nlu=nlu, prompts=prompts), recognizer
-
-
-class _ListingPrompts:
-    def __init__(self, prompts: Any) -> None:
-        self._prompts = prompts
-
-    def _render_list(self, text: str) -> list:
-        return list(self._prompts.stream(text))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._prompts, name)
 
 
 def warm(stack: Stack) -> None:

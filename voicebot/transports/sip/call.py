@@ -1,8 +1,14 @@
-"""One answered SIP call: its RTP leg on the event loop, its Session on its own thread.
+"""One answered SIP call: its RTP leg on the event loop, its Session driven by a 20 ms clock on
+the call's own thread.
 
-The event loop only moves packets: caller frames, keys and the hang-up go into a queue, bot
-audio comes back through `loop.call_soon_threadsafe` into the RTP leg's paced sender. A turn
-that takes a second to recognise therefore delays that call's answer, never anybody's RTP."""
+Each tick pushes the caller audio that arrived since the last one into the Session (or silence
+when the phone sent none: silence suppression, comfort noise, loss), then reads 20 ms of bot
+audio for the RTP leg's paced sender. Full duplex: the caller is heard while the bot speaks, and
+the Session's barge-in (its echo gate compares the caller's audio with the frame played at that
+moment) stops the prompt. Nothing in a tick waits on a model: push, read and dtmf only queue work
+for the shared worker pool, so a turn that takes a second to recognise delays that call's answer,
+never anybody's RTP. The event loop only moves packets: caller frames, keys and the hang-up come
+in through a queue, bot frames go out through `loop.call_soon_threadsafe`."""
 
 from __future__ import annotations
 
@@ -17,14 +23,20 @@ from typing import Any
 
 from voicebot.audio import Audio
 from voicebot.events import Transcript
-from voicebot.transports.sip.adapter import SessionPort
+from voicebot.flow.actions import Transfer
+from voicebot.transports.sip.adapter import RATE, SessionPort
 from voicebot.transports.sip.dtmf import DigitCollector
 from voicebot.transports.sip.rtp import RtpLeg
 
 log = logging.getLogger(__name__)
 
-SILENCE_FILL_S = 0.1  # no caller packet this long (silence suppression, CN, loss): count it as silence
+TICK_MS = 20
+FILL_AFTER_MS = 60  # caller audio this far behind the clock (3 packets): none came, count silence
+MAX_QUEUED_FRAMES = 3  # bot frames waiting in the paced sender; more would only add latency
+TAIL_FRAMES = 1  # sent after a prompt ends: what the line's resampler still held of it
+MAX_LATE_S = 0.2  # the thread woke this late (a loaded machine): restart the clock, do not replay
 TAIL_S = 0.3  # after the bot's last packet, before the BYE: the far end's buffer plays out
+SETTLE_S = 10.0  # after a hang-up: the workers close the record
 MAX_CALL_S = 3600.0
 
 
@@ -34,22 +46,25 @@ class Ended:
 
     transfer_to: str | None  # a SIP URI to transfer to, else hang up
     agent: str | None = None
-    queued: Any = None  # the flow's Transfer to a queue with nobody free and no URI: wait on the line
+    queued: Transfer | None = None  # to a queue with nobody free and no URI: wait on the line
 
 
 class SipCall:
     def __init__(self, call_id: str, port: SessionPort, leg: RtpLeg, loop: asyncio.AbstractEventLoop,
-                 on_end: Callable[[SipCall, Ended | None], None], agent_uri: Callable[[Any], str | None]) -> None:
+                 on_end: Callable[[SipCall, Ended | None], None],
+                 agent_uri: Callable[[Transfer], str | None]) -> None:
         self.call_id, self.port, self.leg, self.loop = call_id, port, leg, loop
         self._on_end, self._agent_uri = on_end, agent_uri
-        self._inbox: queue.Queue[tuple[str, Any, float]] = queue.Queue()
-        self._speaking_until = 0.0
+        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._transfer: Ended | None = None
         self._keys = DigitCollector()
-        self._heard_until = time.monotonic()  # caller time the Session has been given, by the clock
+        self._started = 0.0
+        self._heard_ms = 0  # caller audio given to the Session (packets and filled silence)
+        self._tail = 0  # frames still to send after the bot stopped speaking
+        self.skipped = 0  # ticks whose bot frame was not taken: the sender was still full
         self.log = logging.LoggerAdapter(log, {"call_id": call_id})
         self.thread = threading.Thread(target=self._run, name=f"call-{call_id[:12]}", daemon=True)
-        leg.on_audio = lambda frame: self._inbox.put(("audio", frame, time.monotonic()))
+        leg.on_audio = lambda frame: self._inbox.put(("audio", frame))
         leg.on_dtmf = self.key
         port.subscribe(self._event)
 
@@ -58,16 +73,16 @@ class SipCall:
         self.thread.start()
 
     def key(self, key: str) -> None:
-        self._inbox.put(("dtmf", key, time.monotonic()))
+        self._inbox.put(("dtmf", key))
 
     def remote_hangup(self, why: str = "caller hung up") -> None:
-        self._inbox.put(("hangup", why, time.monotonic()))
+        self._inbox.put(("hangup", why))
 
-    # ---- on the call's thread ---------------------------------------------------------------
+    # ---- on the call's thread (Session listeners run on the audio path or a worker) ----------
     def _event(self, event: Any) -> None:
         if isinstance(event, Transcript):
             self.log.info("%s: turn recognised in %.2fs", self.call_id, event.processing_seconds)
-        if type(event).__name__ == "Transfer":  # flow's action; transports do not import the flow
+        elif isinstance(event, Transfer):
             uri = self._agent_uri(event)
             self.log.info("%s: flow transfers to %s (%s)", self.call_id, event.target, uri or "no SIP URI")
             if uri:
@@ -76,36 +91,10 @@ class SipCall:
                 self._transfer = Ended(None, queued=event)
 
     def _run(self) -> None:
-        started = time.monotonic()
         ended: Ended | None = None
         try:
             self.port.start()
-            self._play()
-            while True:
-                if self.port.done:
-                    ended = self._finish()
-                    break
-                if time.monotonic() - started > MAX_CALL_S:
-                    self.port.hangup()
-                    continue
-                try:
-                    kind, value, at = self._inbox.get(timeout=0.05)
-                except queue.Empty:
-                    self._answer(self._keys.timeout(time.monotonic()))
-                    self._fill_silence(time.monotonic())
-                    continue
-                if kind == "hangup":
-                    self.log.info("%s: %s", self.call_id, value)
-                    self.port.hangup()
-                    return
-                if kind == "dtmf":
-                    self.log.info("%s: key pressed", self.call_id)  # which key stays private (PINs)
-                    self._answer(self._keys.key(value, at, *self.port.expecting()))
-                elif at >= self._speaking_until:  # half-duplex: see adapter.py
-                    self._fill_silence(at - 0.02)
-                    self.port.caller(value)
-                    self._heard_until = max(self._heard_until, at)
-                self._play()
+            ended = self._clock()
         except Exception:
             self.log.exception("%s: call failed", self.call_id)
             try:
@@ -113,36 +102,85 @@ class SipCall:
             except Exception:
                 self.log.exception("%s: closing the record failed", self.call_id)
         finally:
+            if ended is None:  # hung up: the record closes on a worker; report it closed
+                self.port.settle(SETTLE_S)
             self.loop.call_soon_threadsafe(self._on_end, self, ended)
 
-    def _fill_silence(self, now: float) -> None:
-        """A phone with silence suppression sends nothing (or a CN packet) while the caller is
-        quiet; the Session still needs that time, or no utterance would ever end."""
-        start = max(self._heard_until, self._speaking_until)
-        frames = int((now - start) / 0.02)
-        if now - start < SILENCE_FILL_S or frames <= 0:
+    def _clock(self) -> Ended | None:
+        started = next_tick = self._started = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now < next_tick:
+                time.sleep(next_tick - now)
+            elif now - next_tick > MAX_LATE_S:
+                next_tick = now
+            next_tick += TICK_MS / 1000
+            if not self._tick():
+                return None
+            if self.port.done:
+                return self._finish()
+            if time.monotonic() - started > MAX_CALL_S:
+                self.port.hangup()
+
+    def _tick(self) -> bool:
+        """One 20 ms step; False once the caller hung up."""
+        while True:
+            try:
+                kind, value = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            match kind:
+                case "hangup":
+                    self.log.info("%s: %s", self.call_id, value)
+                    self.port.hangup()
+                    return False
+                case "dtmf":
+                    self.log.info("%s: key pressed", self.call_id)  # which key stays private (PINs)
+                    self._answer(self._keys.key(value, time.monotonic(), *self.port.expecting()))
+                case "audio":
+                    self.port.caller(value)
+                    self._heard_ms += value.num_samples * 1000 // value.rate
+        self._fill_silence()
+        self._answer(self._keys.timeout(time.monotonic()))
+        self._send()
+        return True
+
+    def _send(self) -> None:
+        """20 ms of bot audio to the paced sender. While the bot is quiet the frame (silence) is
+        read, so the Session's clock and echo reference go on, but not sent: the line stays
+        silent (aiortp sends comfort noise), as a phone with silence suppression does."""
+        if self.leg.queued_ms // TICK_MS >= MAX_QUEUED_FRAMES:
+            self.skipped += 1  # not read either: what the Session counts as played stays on the wire
             return
-        for _ in range(frames):
-            self.port.caller(Audio.silence(0.02, 8000))
-        self._heard_until = start + frames * 0.02
-        self._play()
+        before = self.port.speaking
+        frame = self.port.read(TICK_MS)
+        speaking = before or self.port.speaking  # a prompt that ended or began inside this frame
+        send, self._tail = speaking or self._tail > 0, TAIL_FRAMES if speaking else max(0, self._tail - 1)
+        if send:
+            self.loop.call_soon_threadsafe(self.leg.play, frame)
+
+    def _fill_silence(self) -> None:
+        """A phone with silence suppression sends nothing (or a CN packet) while the caller is
+        quiet; the Session still needs that time, or no utterance would ever end. A packet only
+        late by jitter is not replaced: the gap must outlast the jitter buffer's prefetch."""
+        behind = int((time.monotonic() - self._started) * 1000) - self._heard_ms
+        if behind <= FILL_AFTER_MS:
+            return
+        frames = behind // TICK_MS
+        self.port.caller(Audio.silence(frames * TICK_MS / 1000, RATE))
+        self._heard_ms += frames * TICK_MS
 
     def _answer(self, digits: str | None) -> None:
         if digits:
             self.port.dtmf(digits)
-            self._play()
-
-    def _play(self) -> None:
-        for audio in self.port.bot_audio():
-            now = time.monotonic()
-            self._speaking_until = max(now, self._speaking_until) + audio.duration
-            self.loop.call_soon_threadsafe(self.leg.play, audio)
 
     def _finish(self) -> Ended | None:
-        """The flow ended the call: let the last prompt play out, keep hearing a hang-up."""
-        while time.monotonic() < self._speaking_until + TAIL_S:
+        """The flow ended the call and its last prompt left the Session: let the sender's last
+        frames and the far end's buffer play out, still hearing a hang-up."""
+        until = time.monotonic() + self.leg.queued_ms / 1000 + TAIL_S
+        while (left := until - time.monotonic()) > 0:
             try:
-                kind, _, _ = self._inbox.get(timeout=0.05)
+                kind, _ = self._inbox.get(timeout=min(left, 0.05))
             except queue.Empty:
                 continue
             if kind == "hangup":

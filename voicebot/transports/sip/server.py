@@ -1,6 +1,7 @@
 """The SIP worker: one UDP socket, many calls, one shared Stack.
 
-INVITE → strict SDP offer/answer → an RTP leg + a Session on its own thread (call.py);
+INVITE → strict SDP offer/answer → an RTP leg + a Session driven by a 20 ms clock on the call's
+own thread (call.py), full duplex;
 BYE/CANCEL end it; OPTIONS answers 200 (503 when saturated, so a proxy's probe takes the
 worker out of rotation); INFO carries DTMF when RTP events do not; the flow's Transfer goes to
 the agent's SIP URI by REFER or a bridge (transfer.py)."""
@@ -18,6 +19,7 @@ from typing import Any
 from aiortp.port_allocator import PortAllocator
 from aiosipua import SipResponse, SipUAC, SipUAS
 
+from voicebot.pipeline import Session
 from voicebot.transports.sip.adapter import SessionPort
 from voicebot.transports.sip.admission import Admission, Limits, shared_stack, warm
 from voicebot.transports.sip.call import Ended, SipCall
@@ -28,6 +30,7 @@ from voicebot.transports.sip.rtp import RtpLeg
 from voicebot.transports.sip.sdp import SdpRejected, answer, parse_offer
 from voicebot.transports.sip.transfer import Transfer
 from voicebot.transports.sip.waiting import QueueWait
+from voicebot.web.metrics import TurnTimer  # imported with the worker, not on the first call's event loop
 
 log = logging.getLogger(__name__)
 USER_AGENT = "voicebot"
@@ -180,15 +183,14 @@ class SipServer:
                  *final.remote, final.dtmf_payload_type or "none")
         call.start()
 
-    def _session(self, call_id: str, caller: str | None) -> Any:
+    def _session(self, call_id: str, caller: str | None) -> Session:
         from voicebot.flow import CallEngine
-        from voicebot.pipeline import Session
 
         record_id = f"{re.sub(r'[^A-Za-z0-9._-]', '_', call_id)[:40]}-{uuid.uuid4().hex[:8]}"
         engine = CallEngine(self.flow, self.store, caller_id=caller, now=datetime.now(timezone.utc),
                             call_id=record_id)
         log.info("%s: caller %s, record %s", call_id, _masked(caller), record_id)
-        return Session(engine, self.stack)
+        return Session(engine, self.stack, listener=TurnTimer())  # turn latency on this worker's /metrics
 
     # ---- in-dialog requests -----------------------------------------------------------------
     def _bye(self, invite: Any, _request: Any) -> None:

@@ -1,8 +1,10 @@
 """A caller the flow put in a queue (no agent free, and no queue URI to hand them to) waits on
 the line: every `announce_s` (30-60 s) they hear their place and the estimated wait and that a
-key books a callback; every 2 s the worker asks the flow's router, with the agents' live states
-from the store, whether an agent with a SIP URI is free, and if so claims them and transfers.
-Outcomes are written back to the call record through the store's public API."""
+key books a callback. The place is the store's (`store.position`), so it is the same on every
+worker and survives a restart. Every 2 s the worker asks the flow's router, with the agents'
+live states from the store, whether an agent with a SIP URI is free, claims them atomically and
+transfers; a caller who hangs up or books a callback leaves the
+store's queue (`store.leave_queue`). Outcomes are written to the call record through the store."""
 
 from __future__ import annotations
 
@@ -12,14 +14,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from voicebot.flow.routing import Caller
-from voicebot.flow.speech import say_minutes
-from voicebot.store import AgentState
+from voicebot.flow.speech import say_wait
 
 log = logging.getLogger(__name__)
 
 CALLBACK_KEY = "1"
 POLL_S = 2.0
-ANNOUNCE = "You're number {position} in line, about {wait} wait. To be called back instead, press one."
+CALLBACK_HINT = "To be called back instead, press one."
 
 
 class QueueWait:
@@ -50,8 +51,10 @@ class QueueWait:
                 return "agent", agent
             if loop.time() >= next_announce:
                 waited = loop.time() - started
-                await self._say(ANNOUNCE.format(position=self.transfer.position or 1,
-                                                wait=say_minutes(max(60.0, (self.transfer.estimated_wait or 0) - waited))))
+                position = await loop.run_in_executor(None, self.engine.store.position, self.engine.record.call_id)
+                wait = say_wait(max(0.0, (self.transfer.estimated_wait or 0) - waited))
+                text = self.engine.spec.messages.queue_position.format(position=position or 1, wait=wait)
+                await self._say(f"{text} {CALLBACK_HINT}")
                 next_announce += self.announce_s
             try:
                 await asyncio.wait_for(self._wake(), POLL_S)
@@ -72,7 +75,8 @@ class QueueWait:
         self.announced += 1
 
     def _free_agent(self) -> str | None:
-        """Claim a free agent who has a SIP URI (marked busy in the store, like the engine does)."""
+        """Claim a free agent who has a SIP URI (atomically, in the store: two workers never get
+        one agent) and leave the queue as taken."""
         spec, store, rec = self.engine.spec, self.engine.store, self.engine.record
         now = datetime.now(timezone.utc)
         decision = self.engine.flow.router.route(self.transfer.queue, Caller(rec.priority), now,
@@ -81,7 +85,9 @@ class QueueWait:
         if agent is None or not agent.sip:
             return None
         until = now + timedelta(seconds=spec.queues[decision.queue].handle_seconds)
-        store.set_agent_state(agent.name, AgentState("busy", now.isoformat(), until.isoformat()))
+        if not store.claim_agent(agent.name, now, until, rec.call_id):
+            return None  # another worker's caller got them first
+        store.leave_queue(rec.call_id, status="taken")
         self._close(None, agent.name)
         log.info("%s: agent %s free after waiting, transferring", self.call.call_id, agent.name)
         return agent.sip
@@ -91,6 +97,7 @@ class QueueWait:
         self.engine.store.add_task({"kind": "callback", "caller_id": rec.caller_id, "call_id": rec.call_id,
                                     "queue": self.transfer.queue, "text": "", "recording": None,
                                     "created_at": datetime.now(timezone.utc).isoformat()})
+        self.engine.store.leave_queue(rec.call_id, status="callback")
         self._close(None, None, disposition="callback")
         audio = self.server.stack.prompts.render(self.engine.spec.messages.callback_booked)
         self.server.loop.call_soon_threadsafe(self.call.leg.play, audio)
@@ -98,6 +105,7 @@ class QueueWait:
     def _close(self, outcome: str | None, agent: str | None, disposition: str | None = None) -> None:
         rec = self.engine.record
         if outcome:
+            self.engine.store.leave_queue(rec.call_id)
             rec.outcome, rec.disposition = outcome, "abandoned_in_queue"
         if agent:
             rec.agent, rec.disposition = agent, "agent"
