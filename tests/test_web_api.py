@@ -5,6 +5,8 @@ its context (never a PIN or customer number) and their verdict moves FCR; callba
 
 from __future__ import annotations
 
+import re
+
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -119,8 +121,9 @@ def test_escalated_caller_reaches_exactly_one_agent_with_context_and_fcr(flow, c
     assert any("furious" in t["caller"]["text"] for t in call["turns"]) and call["intents"]
     page = winner.get("/agent").text
     assert "disgrace" in page and "Alice Moreno" in page
-    for secret in ("12345678", "2468", "customer_id"):
-        assert secret not in str(call) and secret not in page
+    for secret in ("12345678", "2468", "customer_id"):  # as a token: not inside an id or a duration
+        token = re.compile(rf"(?<![0-9a-f]){secret}(?![0-9a-f])")
+        assert not token.search(str(call)) and not token.search(page)
 
     csrf = maria_csrf if winner is maria else dev_csrf
     r = winner.post(f"/api/calls/{engine.record.call_id}/resolution", json={"resolved": True},
