@@ -6,7 +6,6 @@ its context (never a PIN or customer number) and their verdict moves FCR; callba
 from __future__ import annotations
 
 import re
-
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
