@@ -90,11 +90,22 @@ class BargeInDetector:
         self._history.clear()
         self._history_len = 0
         self._samples = 0  # samples classified so far
+        self.last_speech = False  # the verdict on the last chunk classified
+        self.rearm()
+
+    def rearm(self) -> None:
+        """Watch for a new speech run (a prompt started or resumed) without forgetting the stream:
+        the VAD's recurrent state, the pending samples and the sample count go on."""
         self._onset: int | None = None
         self._speech_samples = 0
         self._last_speech_end = 0
         self._fired = False
         self._recent_voicing: collections.deque[bool] = collections.deque(maxlen=3)
+
+    @property
+    def in_run(self) -> bool:
+        """A speech run is open (it has not yet been closed by `gap_ms` of non-speech)."""
+        return self._onset is not None
 
     def push(self, frame: Audio) -> BargeIn | None:
         """Feed one caller frame; returns a BargeIn on the frame where sustained speech is
@@ -110,6 +121,7 @@ class BargeInDetector:
         while self._pending.size >= self.chunk:
             chunk, self._pending = self._pending[: self.chunk], self._pending[self.chunk :]
             speech = self._is_speech(chunk, probs[i] if probs is not None else None)
+            self.last_speech = speech
             i += 1
             self._samples += self.chunk
             fired = self._advance(speech, chunk) or fired
