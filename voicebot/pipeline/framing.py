@@ -46,3 +46,21 @@ class FrameBuffer:
         self._pending = data[whole:].copy()
         return [Audio(np.ascontiguousarray(data[i:i + self.size]), self.rate)
                 for i in range(0, whole, self.size)]
+
+
+class ExactResampler:
+    """Bot audio for a transport at its own rate, exactly the samples each read asks for: soxr
+    holds back its filter delay at the start (and a sample now and then), and a 20 ms RTP frame
+    or a sound-card block must be whole, or the line's time and the echo canceller's reference
+    drift apart. A shortfall is silence in front (the filter's delay); a surplus waits."""
+
+    def __init__(self, out_rate: int) -> None:
+        self._resample = Resampler(out_rate)
+        self._pending = np.zeros(0, np.int16)
+
+    def __call__(self, audio: Audio, n: int) -> np.ndarray:
+        data = np.concatenate([self._pending, self._resample(audio)])
+        if data.shape[0] < n:
+            data = np.pad(data, (n - data.shape[0], 0))
+        self._pending = data[n:].copy()
+        return np.ascontiguousarray(data[:n], np.int16)

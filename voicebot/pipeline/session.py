@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 
 from voicebot.audio import Audio
-from voicebot.audio.echo import make_echo_canceller
 from voicebot.events import DtmfPressed, NoInput, SpeechEnded, SpeechStarted
 from voicebot.flow.actions import Ask, Expect, RecordVoicemail
 from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
-from voicebot.pipeline.framing import FrameBuffer, Resampler
+from voicebot.pipeline.framing import ExactResampler, FrameBuffer
 from voicebot.pipeline.bargein import make_barge_in
+from voicebot.pipeline.echo_input import EchoInput
 from voicebot.pipeline.playout import Playback, Playout
 from voicebot.pipeline.seams import BargeInDetector, EndOfTurn, Engine
 from voicebot.pipeline.stack import Stack
@@ -61,7 +61,6 @@ MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
 SPECULATE_AT_MS = 240  # a pause this long starts recognition before the turn is known to be over
 MIN_OWN_SPEECH_MS = 120  # less of the caller's own voice in an "utterance": echo or a noise
 RESUME_AFTER_MS = 300  # paused, and the caller went quiet without a turn: play on
-FAR_KEEP_S = 1  # bot audio read ahead of the caller's frames kept for the echo canceller
 
 
 class Session:
@@ -77,14 +76,11 @@ class Session:
         self._listeners = [listener] if listener else []
         self.frame_ms = stack.vad.frame_ms
         self._frames = FrameBuffer(rate, self.frame_ms)
-        self._out_resamplers: dict[int, Resampler] = {}
+        self._out_resamplers: dict[int, ExactResampler] = {}
         self._ep = Endpointer(stack.vad, rate)
         self._ep.hang_over_ms = FIXED_HANG_OVER_MS
         self._detector = barge_in or make_barge_in(stack.barge_in, rate, stack.vad)
-        self._aec = make_echo_canceller(stack.echo, rate)
-        # What was handed out, in order, not yet matched with a caller frame: each caller frame
-        # is cancelled against as many samples of it (the echo canceller finds the delay itself)
-        self._far = np.zeros(0, np.int16)
+        self._echo = EchoInput(stack.echo)  # at the transport's rate, before resampling
         self.adaptive = adaptive and not inline
         self.out = Playout(rate)
         self._strand = Strand(inline=inline)
@@ -137,7 +133,7 @@ class Session:
         """Cancel echo with `name` (voicebot.audio.echo) from now on; a transport whose caller
         hears the bot through its own microphone (speakers) turns this on before `start()`."""
         with self._lock:
-            self._aec = make_echo_canceller(name, self.rate)
+            self._echo = EchoInput(name)
 
     def start(self) -> None:
         self._strand.submit(lambda: self._runner.perform(self._runner.engine_call(self.engine.start)))
@@ -146,7 +142,7 @@ class Session:
         if self._hung_up:
             return
         with self._lock:
-            for frame in self._frames.push(audio):
+            for frame in self._frames.push(self._echo.cancel(audio)):
                 self._frame(frame)
 
     def read(self, ms: int, rate: int | None = None) -> Audio:
@@ -155,12 +151,13 @@ class Session:
         with self._lock:
             self._played += samples.shape[0]
             self._last_played = frame
-            self._far = np.concatenate([self._far, samples])[-FAR_KEEP_S * self.rate:]
         self.recording.bot(frame)
-        if rate is None or rate == self.rate:
-            return frame
-        resample = self._out_resamplers.setdefault(rate, Resampler(rate))
-        return Audio(np.ascontiguousarray(resample(frame), np.int16), rate)
+        if rate is not None and rate != self.rate:
+            resample = self._out_resamplers.setdefault(rate, ExactResampler(rate))
+            frame = Audio(resample(frame, rate * ms // 1000), rate)
+        with self._lock:
+            self._echo.played(frame)  # the reference the echo canceller cancels against
+        return frame
 
     def dtmf(self, digits: str) -> None:
         with self._lock:
@@ -202,7 +199,6 @@ class Session:
 
     # ---- the audio path (lock held) ---------------------------------------------------------
     def _frame(self, frame: Audio) -> None:
-        frame = self._aec.process(frame, self._played_with(frame.num_samples))
         secret = self._listening is not None and self._listening.expect.secret
         self.recording.caller(Audio(np.zeros_like(frame.samples), self.rate) if secret else frame)
         self._pushed += frame.num_samples
@@ -233,11 +229,6 @@ class Session:
         self._speculate_or_cut(voiced)
         self._maybe_resume(voiced)
         self._count_silence(frame.num_samples)
-
-    def _played_with(self, n: int) -> Audio:
-        """The next `n` samples handed out (silence where the transport has read less)."""
-        far, self._far = self._far[:n], self._far[n:]
-        return Audio(np.pad(far, (0, n - far.shape[0])), self.rate)
 
     def _utterance_ended(self, event: SpeechEnded) -> None:
         cut = self._ep.last_cut
