@@ -30,11 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from voicebot.audio import Audio  # noqa: E402
-from voicebot.audio.echo_path import echo_of, impulse_response, place  # noqa: E402
+from voicebot.audio.echo_path import place  # noqa: E402
 from voicebot.flow import CallEngine, flow_from_text  # noqa: E402
-from voicebot.linegen import CALLERS, PROMPTS, RATE, burst, caller_audio, line_noise  # noqa: E402
+from voicebot.linegen import CALLERS, PROMPTS, RATE, Line, bot_audio, burst, caller_audio, echo_gain, first_barge_in, line_noise  # noqa: E402
 from voicebot.pipeline import Session, Stack  # noqa: E402
-from voicebot.pipeline.events import BargedIn  # noqa: E402
 from voicebot.store import open_store  # noqa: E402
 
 FRAME_MS = 20
@@ -48,72 +47,12 @@ def _session(stack: Stack, prompt: str, db: Path) -> Session:
     return Session(CallEngine(flow, open_store(f"sqlite:///{db}", demo=True)), stack)
 
 
-def played(stack: Stack, prompt: str, db: Path, seconds: float = 12.0) -> Audio:
-    """What the Session hands the 8 kHz line for `prompt`, the caller silent (deterministic:
-    the prompt is queued before the first frame and plays from it)."""
-    session = _session(stack, prompt, db)
-    session.start()
-    session.settle()
-    out, quiet = [], Audio.silence(FRAME_MS / 1000, RATE)
-    for _ in range(int(seconds * 1000 / FRAME_MS)):
-        session.push(quiet)
-        out.append(session.read(FRAME_MS, RATE).samples)
-        if not session.speaking:
-            break
-    return Audio(np.concatenate(out), RATE)
-
-
-class Line:
-    """The caller's side of an 8 kHz line, made as the call goes: the echo of exactly what the
-    Session has played so far (Piper's renders differ slightly between runs, so the echo cannot
-    be prepared from another run), line noise, and an event at a known sample."""
-
-    def __init__(self, gain: float, noise: Audio, event: Audio) -> None:
-        self.h = gain * impulse_response(RATE, "line", 40.0, seed=0)
-        self.noise, self.event = noise.samples.astype(np.float64), event.samples.astype(np.float64)
-        self.played = np.zeros(0)
-
-    def near(self, i: int, size: int) -> Audio:
-        """Caller frame `i`; the echo path's 40 ms delay means it depends only on frames < i."""
-        x = np.concatenate([self.played, np.zeros(size)])[-(self.h.size + size):]
-        echo = np.convolve(x, self.h)[x.size - size : x.size]
-        at = slice(i * size, (i + 1) * size)
-        return Audio(np.clip(echo + self.noise[at] + self.event[at], -32768, 32767).astype(np.int16), RATE)
-
-    def heard(self, bot: Audio) -> None:
-        self.played = np.concatenate([self.played, bot.samples.astype(np.float64)])
-
-
-def echo_gain(bot: Audio) -> float:
-    """The scale that puts the line's echo of `bot` at -10 dB of it (voicebot.audio.echo_path)."""
-    raw = np.convolve(bot.samples.astype(np.float64), impulse_response(RATE, "line", 40.0, seed=0))[: bot.num_samples]
-    ref = echo_of(bot, "line", -10.0, 40.0, seed=0).samples.astype(np.float64)
-    return float(np.sqrt(np.mean(ref**2) / np.mean(raw**2)))
-
-
-def first_barge_in(stack: Stack, prompt: str, line: Line, db: Path) -> int | None:
-    """Sample (16 kHz, from the call's start) at which the Session paused the prompt, or None."""
-    session = _session(stack, prompt, db)
-    session.start()
-    session.settle()
-    size = RATE * FRAME_MS // 1000
-    for i in range(line.noise.size // size):
-        session.push(line.near(i, size))
-        hit = next((e for e in session.events if isinstance(e, BargedIn)), None)
-        if hit is not None:
-            return round(hit.at * 16000)
-        line.heard(session.read(FRAME_MS, RATE))
-        if session.busy:
-            session.settle()
-    return None
-
-
 def evaluate() -> dict:
     base = Stack.load(asr=None, tts="piper")  # the detector decides; no recogniser is needed
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "eval.db"
-        far = {p: (bot := played(base, p, db), echo_gain(bot)) for p in PROMPTS}
+        far = {p: (bot := bot_audio(_session(base, p, db)), echo_gain(bot)) for p in PROMPTS}
         for detector, echo in CONFIGS:
             stack = Stack(None, base.nlu, base.prompts, base.vad, barge_in=detector, echo=echo)
             lat, early, missed = [], 0, 0
@@ -130,7 +69,7 @@ def evaluate() -> dict:
                     audio, onset = caller_audio(words, voice)
                     at = 1.0 + 0.25 * j
                     onset16 = 2 * (round(at * RATE) + onset)
-                    hit = first_barge_in(stack, prompt, line(audio, at, 10 * i + j), db)
+                    hit = first_barge_in(_session(stack, prompt, db), line(audio, at, 10 * i + j))
                     if hit is None:
                         missed += 1
                     elif hit < onset16:
@@ -140,7 +79,7 @@ def evaluate() -> dict:
                 for k, (kind, sound, ms) in enumerate(NEGATIVES):
                     event = burst(sound, ms, seed=k) if sound else None
                     false[kind][1] += 1
-                    false[kind][0] += first_barge_in(stack, prompt, line(event, 1.5, 100 + 10 * i + k), db) is not None
+                    false[kind][0] += first_barge_in(_session(stack, prompt, db), line(event, 1.5, 100 + 10 * i + k)) is not None
             n = len(PROMPTS) * len(CALLERS)
             results[f"{detector}+{echo}"] = {
                 "barge_in": detector, "echo": echo, "callers": n, "detected": len(lat), "early": early,
