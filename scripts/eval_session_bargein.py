@@ -55,7 +55,7 @@ def evaluate() -> dict:
         far = {p: (bot := bot_audio(_session(base, p, db)), echo_gain(bot)) for p in PROMPTS}
         for detector, echo in CONFIGS:
             stack = Stack(None, base.nlu, base.prompts, base.vad, barge_in=detector, echo=echo)
-            lat, early, missed = [], 0, 0
+            lat, early, missed, fired = [], 0, 0, []
             false = {kind: [0, 0] for kind, _, _ in NEGATIVES}
             for i, prompt in enumerate(PROMPTS):
                 bot, gain = far[prompt]
@@ -79,7 +79,9 @@ def evaluate() -> dict:
                 for k, (kind, sound, ms) in enumerate(NEGATIVES):
                     event = burst(sound, ms, seed=k) if sound else None
                     false[kind][1] += 1
-                    false[kind][0] += first_barge_in(_session(stack, prompt, db), line(event, 1.5, 100 + 10 * i + k)) is not None
+                    if first_barge_in(_session(stack, prompt, db), line(event, 1.5, 100 + 10 * i + k)) is not None:
+                        false[kind][0] += 1
+                        fired.append(f"prompt {i}: {sound or 'echo'} {ms} ms" if sound else f"prompt {i}: echo")
             n = len(PROMPTS) * len(CALLERS)
             results[f"{detector}+{echo}"] = {
                 "barge_in": detector, "echo": echo, "callers": n, "detected": len(lat), "early": early,
@@ -88,7 +90,9 @@ def evaluate() -> dict:
                 "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
                 "latency_ms_max": round(float(np.max(lat)), 1) if lat else None,
                 "false": {kind: f"{a}/{b}" for kind, (a, b) in false.items()},
-                "false_total": sum(a for a, _ in false.values()), "negatives": sum(b for _, b in false.values())}
+                "false_total": sum(a for a, _ in false.values()), "negatives": sum(b for _, b in false.values()),
+                "false_scenes": fired}
+    # Piper renders a prompt slightly differently from one run to the next: figures move a little
     return {"line": "8 kHz, 20 ms frames, echo -10 dB (line hybrid, 40 ms), noise -50 dBFS",
             "session_rate": 16000, "results": results}
 
