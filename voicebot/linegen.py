@@ -113,18 +113,24 @@ class Heard:
 
 
 def barge_in_on(scene_: Scene, echo_canceller: str = "webrtc", config=None, frame_ms: int = 20) -> Heard | None:
-    """Run a scene through the audio path a call uses (voicebot.vad.duplex.DuplexInput: 20 ms
-    frames, echo canceller at the line rate, resamplers, detector, the bot speaking throughout).
-    `decided_sample` is when playback would stop: the end of the frame whose push returned the
-    BargeIn (samples at 16 kHz from the scene's start) — what latency is measured to."""
-    from voicebot.vad.bargein import BargeInConfig
-    from voicebot.vad.duplex import DuplexInput
+    """Run a scene through the pieces of the Session's audio path, the bot speaking throughout:
+    20 ms frames, the echo canceller at the line rate against the bot frame read for the same
+    slot (pipeline/echo_input.py), the streaming 8 -> 16 kHz resampler (pipeline/framing.py), the
+    Silero detector (vad/bargein.py) fed every frame. `decided_sample` is when playback would stop:
+    the end of the frame whose push returned the BargeIn (samples at 16 kHz from the scene's
+    start) — what latency is measured to."""
+    from voicebot.pipeline.echo_input import EchoInput
+    from voicebot.pipeline.framing import Resampler
+    from voicebot.vad.bargein import BargeInConfig, BargeInDetector
 
-    path = DuplexInput(RATE, echo_canceller, config or BargeInConfig())
+    echo, wide = EchoInput(echo_canceller), Resampler(16000)
+    detector = BargeInDetector(config or BargeInConfig())
     size = RATE * frame_ms // 1000
     for i in range(0, scene_.near.num_samples // size * size, size):
-        near = Audio(scene_.near.samples[i : i + size], RATE)
-        _, hit = path.push(near, Audio(scene_.far.samples[i : i + size], RATE), bot_speaking=True)
+        # the bot frame for a slot is read before the slot, its caller frame pushed after it
+        echo.played(Audio(scene_.far.samples[i : i + size], RATE))
+        clean = echo.cancel(Audio(scene_.near.samples[i : i + size], RATE))
+        hit = detector.push(Audio(wide(clean), 16000))
         if hit:
             return Heard(hit, (i + size) * 16000 // RATE)
     return None

@@ -5,9 +5,11 @@ read, at that same rate — the way voicebot.audio.echo expects it. Cancelling a
 the WebRTC canceller at 1-4 dB instead of 20+ (scripts/eval_session_bargein.py).
 
 Alignment: the bot audio read is a queue; each caller block is cancelled against as many samples
-of it. The queue starts primed with one caller push of silence, so a transport that pushes a
-frame before reading one never finds it short (a shortfall padded with zeros would shift the
-reference against the echo for the rest of the call). The canceller estimates the remaining delay
+of it. When the transport pushes its first caller frame before reading any bot audio, the queue
+starts primed with one push of silence, so a push-then-read transport never finds it short (a
+shortfall padded with zeros would shift the reference against the echo for the rest of the call);
+its echo arrives at least one frame after the read anyway. A read-first transport gets no prime
+(a loudspeaker's echo can come back within 5 ms). The canceller estimates the remaining delay
 (sound-card buffers, the line's round trip). Caller audio is processed in whole 10 ms blocks: 10,
 20 and 30 ms frames pass without delay; other sizes wait for the rest of their block."""
 
@@ -59,7 +61,9 @@ class EchoInput:
         self.rate = near.rate
         self._aec = make_echo_canceller(self.name, near.rate)
         self._to_rate = Resampler(near.rate)
-        self._far = np.zeros(near.num_samples, np.int16)  # primed: one push of silence
+        # A transport that pushed before it read anything needs the reference one push behind
+        # (primed with silence); one that reads first has it in time already.
+        self._far = np.zeros(0 if self._early else near.num_samples, np.int16)
         for bot in self._early:
             self.played(bot)
         self._early = []
