@@ -27,20 +27,25 @@ class SileroBargeIn:
     """One call's Silero barge-in detector, fed every caller frame (at 8 or 16 kHz) so the VAD's
     recurrent state follows the whole call; `reset()` only re-arms it for a new speech run.
 
-    own_speech: the last 32 ms chunk classified was speech to Silero (the Session counts these to
-    drop utterances that were echo or noise). barge_in: the detector fired on this frame, or fired
+    own_speech: the last 32 ms chunk classified was speech to Silero, or the energy gate's verdict
+    (`SustainedSpeech`: voiced and louder than any echo of the last 800 ms played could be). The
+    Session counts these to drop utterances that were echo or noise; Silero alone is unsure of
+    some short words on the line (a flite "four" at p 0.3-0.6 lost a CSAT answer). Only Silero
+    decides a barge-in. barge_in: the detector fired on this frame, or fired
     earlier in a speech run that is still going on. The Session builds the turn's audio with the
     endpointer's own pre-roll (VadConfig.pre_roll_ms), which reaches back before Silero's onset: the
     detector decides in ~115 ms, the endpointer opens its utterance later, with its pre-roll."""
 
     def __init__(self, rate: int = 16000, vad: VadConfig = VadConfig(), config: BargeInConfig | None = None) -> None:
         self._detector = SileroDetector(config or BargeInConfig(pre_roll_ms=vad.pre_roll_ms), rate)
+        self._energy = SustainedSpeech(vad.frame_ms)
         self._fired = False
 
     def hear(self, caller: Audio, played: Audio, voiced: bool) -> Heard:
         fired = self._detector.push(caller) is not None
         self._fired = self._fired or fired
-        return Heard(self._detector.last_speech, fired or (self._fired and self._detector.in_run))
+        own = self._energy.hear(caller, played, voiced).own_speech or self._detector.last_speech
+        return Heard(own, fired or (self._fired and self._detector.in_run))
 
     def reset(self) -> None:
         self._detector.rearm()
