@@ -4,6 +4,7 @@ speech (Piper voices, virtual time: every figure is measured on the signal, in s
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -56,6 +57,9 @@ def test_audio_path_keeps_taking_frames_while_a_decode_runs(speak, tmp_path):
     for frame in speech.frames(20):  # 20 ms pushes, re-buffered to the VAD's 30 ms frames
         session.push(frame)
         session.read(20)
+    deadline = time.monotonic() + 30  # the worker thread picks the turn up when the OS runs it
+    while recognizer.calls < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert recognizer.calls >= 1 and session.busy  # the decode is stuck in the worker…
     before = session.now
     for frame in Audio.silence(3.0).frames(20):  # …and three more seconds of audio flow both ways
