@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pulse_support import start_pulse, stop_pulse
 
 from voicebot.speechgen import speak
 
@@ -27,16 +28,9 @@ VOICEBOT = [sys.executable, "-m", "voicebot"]
 def pulse(tmp_path):
     """A private PulseAudio server: sink `caller` (its monitor is the microphone), sink `bot` (the
     speaker). Returns the environment that points clients at it."""
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run"), "HOME": str(tmp_path)}
-    Path(env["XDG_RUNTIME_DIR"]).mkdir()
-    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--system=false", "-n",
-                    "--load=module-native-protocol-unix",
-                    "--load=module-null-sink sink_name=caller", "--load=module-null-sink sink_name=bot",
-                    f"--log-target=file:{tmp_path / 'pulse.log'}"], env=env, check=True)
-    for args in (["set-default-sink", "bot"], ["set-default-source", "caller.monitor"]):
-        subprocess.run(["pactl", *args], env=env, check=True)
+    env = start_pulse(tmp_path)
     yield env
-    subprocess.run(["pulseaudio", "--kill"], env=env, check=False)
+    stop_pulse(env)
 
 
 class SinkMonitor:
