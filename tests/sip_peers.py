@@ -1,5 +1,6 @@
 """Real SIP peers for the SIP tests: a worker (SipServer on its own event loop thread, sharing
-one Stack), headless baresip as caller or agent (config recipe from issue 10), free UDP ports."""
+one Stack), headless baresip as caller or agent (config recipe from issue 10), free UDP ports,
+and what a caller heard measured in samples of their recording (never in wall time)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 BARESIP_MODULES = "/usr/lib/baresip/modules"
 HAVE_BARESIP = shutil.which("baresip") is not None
@@ -166,6 +169,28 @@ class Baresip:
                 self.proc.kill()
                 self.proc.wait()
 
+    def heard_samples(self) -> int:
+        """How much the caller has heard so far (samples in the recording being written): where
+        in `heard()` the next thing done happens."""
+        files = sorted(self.out.glob("dump-*-dec.wav"))
+        if not files:
+            return 0
+        data = files[0].read_bytes()
+        return max(0, (len(data) - _data_offset(data)) // 2)
+
+    def press_when_heard(self, key: str, loud_s: float, timeout: float = 20.0) -> int:
+        """Press `key` once `loud_s` of bot speech has arrived since now; returns the sample of
+        the recording at which it was pressed."""
+        start, deadline = self.heard_samples(), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.heard_samples()
+            files = sorted(self.out.glob("dump-*-dec.wav"))
+            if files and loud_frames(_pcm(files[0].read_bytes())[start:now]) * 0.02 >= loud_s:
+                self.command("sndcode", key)
+                return now
+            time.sleep(0.02)
+        raise AssertionError(f"the bot said nothing for {timeout} s: {self.text()[-800:]}")
+
     def heard(self) -> Path:
         """The decoded audio baresip played (what the caller heard)."""
         files = sorted(self.out.glob("dump-*-dec.wav"))
@@ -190,3 +215,59 @@ def free_port_run(count: int) -> int:
             for s in socks:
                 s.close()
     raise RuntimeError("no free run of UDP ports")
+
+
+# ---- what a caller heard, in samples -------------------------------------------------------------
+FRAME = 160  # 20 ms at 8 kHz
+LOUD = 300.0  # RMS of a frame of speech (silence and comfort noise stay far below)
+
+
+def _data_offset(wav: bytes) -> int:
+    at = wav.find(b"data", 12)
+    return at + 8 if at >= 0 else len(wav)
+
+
+def _pcm(wav: bytes) -> np.ndarray:
+    body = wav[_data_offset(wav):]
+    return np.frombuffer(body[:len(body) // 2 * 2], np.int16).astype(np.float64)
+
+
+def _rms(x: np.ndarray) -> np.ndarray:
+    frames = x[:len(x) // FRAME * FRAME].reshape(-1, FRAME)
+    return np.sqrt((frames ** 2).mean(axis=1)) if len(frames) else np.zeros(0)
+
+
+def loud_frames(x: np.ndarray) -> int:
+    return int((_rms(x) > LOUD).sum())
+
+
+def prompt_heard_after(heard: np.ndarray, at: int, prompt: np.ndarray) -> tuple[int, float]:
+    """How much of `prompt` (8 kHz samples) the caller heard after sample `at` of their
+    recording `heard`, in samples; and how well the prompt was found before `at` (correlation).
+    The prompt is located by cross-correlation in the 6 s before `at`; from `at` on, 20 ms frames
+    are compared with the prompt's continuation, and the answer runs to the end of its last loud
+    frame heard before the first loud frame of it that did not arrive."""
+    lo = max(0, at - 6 * 8000)
+    window = heard[lo:at + len(prompt)]
+    corr = np.fft.irfft(np.fft.rfft(window, n := 1 << int(np.ceil(np.log2(len(window) + len(prompt))))) *
+                        np.conj(np.fft.rfft(prompt, n)), n)[:len(window)]
+    offset = lo + int(np.argmax(corr))  # the recording's sample where the prompt's first sample is
+    before = heard[max(offset, at - 8000):at]
+    ref = prompt[max(offset, at - 8000) - offset:at - offset]
+    found = _similarity(ref, before) if len(before) > FRAME and len(ref) == len(before) else 0.0
+    last = at
+    for start in range(at, offset + len(prompt) - FRAME + 1, FRAME):
+        want = prompt[start - offset:start - offset + FRAME]
+        if np.sqrt((want ** 2).mean()) <= LOUD:
+            continue  # a pause in the prompt tells nothing
+        if max(_similarity(want, heard[start + lag:start + lag + FRAME]) for lag in range(-2, 3)) < 0.6:
+            break  # this part of the prompt never reached the caller
+        last = start + FRAME
+    return last - at, found
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation; 0 when either side is flat (silence matches no speech) or cut short."""
+    if len(a) != len(b) or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])

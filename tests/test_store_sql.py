@@ -15,6 +15,7 @@ from voicebot.flow import load_flow
 from voicebot.flow.scripted import pressed, said
 from voicebot.store import open_store
 from voicebot.store.pins import hash_pin
+from voicebot.store.schema import HEAD
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def test_an_older_database_is_migrated_in_place(tmp_path):
                     "created_at": "2026-11-23T10:00:00-05:00"})
     [task] = store.tasks("voicemail")
     assert task["recording"] == "var/x.wav" and task["created_at"] == "2026-11-23T15:00:00+00:00"
-    assert sqlite3.connect(path).execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+    assert sqlite3.connect(path).execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
 
 
 def test_opening_a_database_inserts_no_demo_customers(tmp_path):

@@ -3,6 +3,7 @@ A mixin of CallEngine (it shares the engine's record, store and output)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from voicebot.events import DtmfPressed, NoInput, Understood
@@ -81,20 +82,33 @@ class HandoffMixin:
         msgs = self.spec.messages
         label = self.spec.queues[decision.queue].label or decision.queue
         self._say((msgs.escalate if escalated else msgs.transfer).format(queue=label))
-        if decision.kind == "queued":
-            self._say(msgs.queue_position.format(position=decision.position,
-                                                 wait=say_wait(decision.estimated_wait)))
         self.record.agent, self.record.disposition = decision.agent, decision.kind
         if decision.kind == "queued":  # waits in the store's queue until an agent takes it
-            self.store.enqueue({"call_id": self.record.call_id, "queue": decision.queue,
-                                "priority": self.record.priority, "reason": self.record.reason,
-                                "enqueued_at": self.now})
+            decision = self._enqueue(decision)
+            self._say(msgs.queue_position.format(position=decision.position,
+                                                 wait=say_wait(decision.estimated_wait)))
         self._out.append(Transfer(queue=decision.queue, target=decision.agent or decision.queue,
                                   target_kind="agent" if decision.agent else "queue",
                                   priority=self.record.priority, reason=self.record.reason,
                                   agent=decision.agent, position=decision.position,
                                   estimated_wait=decision.estimated_wait))
         self._end()
+
+    def _enqueue(self, decision: RouteDecision) -> RouteDecision:
+        """Into the store's queue. A caller whose place was lost with a worker (the line dropped
+        while they waited) and who calls again soon gets that place back, and hears so."""
+        rec = self.record
+        self.store.enqueue({"call_id": rec.call_id, "queue": decision.queue, "priority": rec.priority,
+                            "reason": rec.reason, "enqueued_at": self.now, "caller_id": rec.caller_id,
+                            "rejoin_seconds": self.spec.settings.queue_rejoin_minutes * 60})
+        place = self.store.kept_place(rec.call_id)
+        if place is None:
+            return decision
+        self._say(self.spec.messages.queue_place_kept)
+        wait = decision.estimated_wait
+        if wait is not None and decision.position:  # the estimate grows with the place in line
+            wait = wait * place / decision.position
+        return replace(decision, position=place, estimated_wait=wait)
 
     def _callback_answer(self, event: Understood | DtmfPressed | NoInput) -> None:
         answer = None if isinstance(event, NoInput) else read_yesno(event, {}).value

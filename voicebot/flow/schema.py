@@ -134,6 +134,9 @@ class SettingsSpec(Strict):
     no_input_timeout: float = 5.0
     voicemail_seconds: float = 60.0
     greet_by_caller_id: bool = True  # caller ID alone sets {first_name}/say_known (not verified)
+    # a caller whose line a worker lost while they waited in a queue gets their place back when
+    # they call again (same caller ID, same queue) within this many minutes; 0: never
+    queue_rejoin_minutes: float = Field(10.0, ge=0)
 
 
 class MessagesSpec(Strict):
@@ -145,6 +148,7 @@ class MessagesSpec(Strict):
     transfer: str = "I'll connect you with a specialist in {queue} who can help."
     escalate: str = "I'm going to connect you with a specialist in {queue} right away."
     queue_position: str = "You're number {position} in line; the wait is {wait}."
+    queue_place_kept: str = "Welcome back: you keep your place in line from your last call."
     callback_offer: str = ("The wait is {wait} right now. Would you like us to call you back "
                            "at this number instead?")
     callback_booked: str = "Done, we'll call you back at this number as soon as someone is free."

@@ -7,6 +7,7 @@ What a transport calls (all cheap; none waits on a model, the store, the webhook
                                 one streaming resampler, re-buffered to the VAD's frame)
     session.read(ms, rate=None) the next `ms` of bot audio (silence when there is nothing to play)
     session.dtmf("1")           keys pressed (stops an interruptible prompt)
+    session.key_down()          a key is being pressed, its digits to follow (stops it at once)
     session.hangup()            the caller hung up or their audio ran out
     session.done                the call is over and its last prompt has been played
     session.subscribe(fn)       every event of the call, as it happens (an exception in `fn` is
@@ -150,11 +151,18 @@ class Session:
         return Audio(np.ascontiguousarray(resample(frame), np.int16), rate)
 
     def dtmf(self, digits: str) -> None:
+        self.key_down()
+        self._strand.submit(lambda: self._runner.handle(DtmfPressed(digits)))
+
+    def key_down(self) -> bool:
+        """A key over an interruptible prompt stops it now, as speech does, though the transport
+        is still gathering the digits of the answer; True if a prompt stopped."""
         with self._lock:
+            self._silent = 0
             if self.out.speaking and self.out.interruptible:
                 self._interrupt("dtmf")
-            self._silent = 0
-        self._strand.submit(lambda: self._runner.handle(DtmfPressed(digits)))
+                return True
+            return False
 
     def caller_text(self, text: str, spoken: bool = False, alternatives: tuple[str, ...] = ()) -> None:
         """A caller turn as text (typed, or what a recogniser heard, with its n-best readings)."""

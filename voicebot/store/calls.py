@@ -117,8 +117,25 @@ class CallMixin:
                 done = s.execute(update(CallRow).where(CallRow.call_id == row.call_id, CallRow.ended_at.is_(None))
                                  .values(ended_at=now, outcome="abandoned", record=record))
                 closed += done.rowcount
-            s.execute(update(QueueEntryRow).where(QueueEntryRow.call_id.in_(call_ids),
-                                                  QueueEntryRow.status == "waiting").values(status="abandoned"))
+            s.execute(update(QueueEntryRow).where(QueueEntryRow.call_id.in_(call_ids), QueueEntryRow.status == "waiting")
+                      .values(status="dropped", left_at=now))  # the line went with the worker
+            s.commit()
+        return closed
+
+    def close_lost_waits(self, call_ids: list[str], now: datetime) -> int:
+        """Calls whose caller was waiting in a queue on a worker that died: the flow had finished
+        (queued), the wait had not. They end now as abandoned, `worker_lost`."""
+        now, closed = aware(now), 0
+        with self._session() as s:
+            for row in s.scalars(select(CallRow).where(CallRow.call_id.in_(call_ids))):
+                record = dict(row.record)
+                if record.get("disposition") != "queued":
+                    continue  # its wait already ended (taken, callback, hung up) before the worker died
+                started = datetime.fromisoformat(record["started_at"])
+                record.update(outcome="abandoned", disposition="worker_lost", ended_at=now.isoformat(),
+                              handle_seconds=round((now - started).total_seconds(), 3))
+                row.record, row.outcome, row.ended_at = record, "abandoned", now
+                closed += 1
             s.commit()
         return closed
 

@@ -96,7 +96,9 @@ class AgentStateRow(Base):
 
 
 class QueueEntryRow(Base):
-    """A caller waiting for a person. One per call (unique), taken by exactly one agent."""
+    """A caller waiting for a person. One per call (unique), taken by exactly one agent. Tied to
+    the worker holding the caller's line: when it dies the entry is `dropped`, and the same caller
+    calling again soon takes over its place (`kept_from`)."""
 
     __tablename__ = "queue_entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -105,10 +107,15 @@ class QueueEntryRow(Base):
     rank: Mapped[int] = mapped_column(Integer)  # 0 vip, 1 high, 2 normal: served in this order
     priority: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # waiting | taken | abandoned
+    # waiting | taken | abandoned (hung up) | callback | dropped (line lost with its worker) | rejoined
+    status: Mapped[str] = mapped_column(String(16), index=True)
     enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    caller_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    kept_from: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the dropped entry it took over
 
 
 class CounterRow(Base):

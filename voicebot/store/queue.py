@@ -1,10 +1,14 @@
 """Callers waiting for a person, and shared counters. Taking the next caller is a guarded UPDATE
 on the entry chosen (PostgreSQL skips rows another agent is taking: FOR UPDATE SKIP LOCKED), so
-one caller reaches exactly one agent; entries are unique per call, so none is written twice."""
+one caller reaches exactly one agent; entries are unique per call, so none is written twice.
+
+An entry belongs to the worker holding the caller's line. When that worker dies (or shuts down
+and hangs up), its waiting entries are `dropped`, keeping their enqueue time; the same caller
+(caller ID) queuing again in the same queue within the rejoin window takes over that place."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
@@ -19,19 +23,70 @@ RANK = {"vip": 0, "high": 1, "normal": 2}
 def _entry(row: QueueEntryRow) -> dict[str, Any]:
     return {"id": row.id, "call_id": row.call_id, "queue": row.queue, "priority": row.priority,
             "reason": row.reason, "status": row.status, "enqueued_at": row.enqueued_at,
-            "taken_at": row.taken_at, "agent": row.agent}
+            "taken_at": row.taken_at, "agent": row.agent, "worker_id": row.worker_id,
+            "left_at": row.left_at, "kept_from": row.kept_from}
 
 
 class QueueMixin:
     def enqueue(self, entry: dict[str, Any]) -> bool:
-        """Put a call in a queue (once: a second enqueue of the same call is ignored)."""
+        """Put a call in a queue (once: a second enqueue of the same call is ignored), held by this
+        worker. With `caller_id` and `rejoin_seconds`, a place this caller lost with a worker in
+        the same queue at most that long ago is taken over: its enqueue time and, if better, its
+        priority (each dropped place is taken over once)."""
         priority = entry.get("priority") or "normal"
+        values = {"call_id": entry["call_id"], "queue": entry["queue"], "rank": RANK.get(priority, 2),
+                  "priority": priority, "reason": entry.get("reason"), "status": "waiting",
+                  "enqueued_at": aware(entry["enqueued_at"]), "worker_id": self.worker_id,
+                  "caller_id": entry.get("caller_id")}
         with self._session() as s:
-            added = insert_ignore(s, QueueEntryRow, call_id=entry["call_id"], queue=entry["queue"],
-                                  rank=RANK.get(priority, 2), priority=priority, reason=entry.get("reason"),
-                                  status="waiting", enqueued_at=aware(entry["enqueued_at"]))
+            kept = self._take_dropped(s, values, entry.get("rejoin_seconds"))
+            if kept is not None:
+                values.update(enqueued_at=kept.enqueued_at, kept_from=kept.id)
+                if kept.rank < values["rank"]:
+                    values.update(rank=kept.rank, priority=kept.priority)
+            if not insert_ignore(s, QueueEntryRow, **values):
+                s.rollback()  # enqueued already: the dropped place stays free
+                return False
             s.commit()
-            return added
+            return True
+
+    def _take_dropped(self, s, values: dict[str, Any], within_s: float | None) -> QueueEntryRow | None:
+        """The caller's latest dropped place in this queue within the window, marked `rejoined`."""
+        if not values["caller_id"] or not within_s:
+            return None
+        since = values["enqueued_at"] - timedelta(seconds=within_s)
+        pick = (select(QueueEntryRow).where(QueueEntryRow.status == "dropped", QueueEntryRow.queue == values["queue"],
+                                            QueueEntryRow.caller_id == values["caller_id"],
+                                            QueueEntryRow.left_at >= since)
+                .order_by(QueueEntryRow.left_at.desc()).limit(1))
+        if self.engine.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        row = s.scalars(pick).first()
+        if row is None:
+            return None
+        done = s.execute(update(QueueEntryRow).where(QueueEntryRow.id == row.id, QueueEntryRow.status == "dropped")
+                         .values(status="rejoined"))
+        return row if done.rowcount == 1 else None  # the same caller's other call took it first
+
+    def kept_place(self, call_id: str) -> int | None:
+        """The place of a waiting call that took over a dropped one (None otherwise): what the
+        caller is told instead of the end of the line."""
+        with self._session() as s:
+            kept = s.scalar(select(QueueEntryRow.kept_from).where(QueueEntryRow.call_id == call_id,
+                                                                  QueueEntryRow.status == "waiting"))
+        return self.position(call_id) if kept is not None else None
+
+    def drop_entries(self, workers: list[str], now: datetime) -> list[str]:
+        """The waiting entries of dead workers become `dropped` (their callers' lines are gone);
+        returns their call ids."""
+        if not workers:
+            return []
+        with self._session() as s:
+            ids = s.scalars(update(QueueEntryRow)
+                            .where(QueueEntryRow.status == "waiting", QueueEntryRow.worker_id.in_(workers))
+                            .values(status="dropped", left_at=aware(now)).returning(QueueEntryRow.call_id)).all()
+            s.commit()
+            return list(ids)
 
     def waiting(self, queues: list[str] | None = None) -> list[dict[str, Any]]:
         """Waiting callers in the order agents get them: VIP, then high priority, then first come."""
@@ -88,11 +143,14 @@ class QueueMixin:
                 < tuple_(me.rank, me.enqueued_at, me.id)))
             return ahead + 1
 
-    def leave_queue(self, call_id: str, status: str = "abandoned") -> bool:
-        """The caller hung up (or took a callback) while waiting; False if an agent took them first."""
+    def leave_queue(self, call_id: str, status: str = "abandoned", now: datetime | None = None) -> bool:
+        """The caller hung up (or took a callback, or was `dropped` by a worker shutting down)
+        while waiting; False if an agent took them first."""
+        left = aware(now) if now else datetime.now(timezone.utc)
         with self._session() as s:
             done = s.execute(update(QueueEntryRow).where(QueueEntryRow.call_id == call_id,
-                                                         QueueEntryRow.status == "waiting").values(status=status))
+                                                         QueueEntryRow.status == "waiting")
+                             .values(status=status, left_at=left))
             s.commit()
             return done.rowcount == 1
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0003"
+HEAD = "0004"
 BUSY_TIMEOUT_MS = 30_000
 _PG_LOCK_KEY = 0x766F6963  # "voic": one advisory lock id for voicebot's migrations
 

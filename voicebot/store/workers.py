@@ -1,6 +1,8 @@
-"""Workers: each process that writes calls registers itself and keeps a heartbeat. On start, a
-worker closes as abandoned the unfinished calls of workers that are dead — a process on this host
-that no longer exists, or any worker whose heartbeat stopped — and never a live worker's calls."""
+"""Workers: each process that writes calls registers itself and keeps a heartbeat. On start, and
+at every heartbeat after, a worker closes as abandoned the unfinished calls of workers that are
+dead — a process on this host that no longer exists, or any worker whose heartbeat stopped — and
+never a live worker's calls; the callers those workers held in a queue are `dropped` (their place
+kept for when they call again: voicebot.store.queue)."""
 
 from __future__ import annotations
 
@@ -51,10 +53,18 @@ class WorkerMixin:
     def _beat(self) -> None:
         while not self._stop_beat.wait(HEARTBEAT_SECONDS):
             try:
+                now = datetime.now(timezone.utc)
                 with self._session() as s:
-                    s.execute(update(WorkerRow).where(WorkerRow.worker_id == self.worker_id)
-                              .values(heartbeat_at=datetime.now(timezone.utc)))
+                    done = s.execute(update(WorkerRow).where(WorkerRow.worker_id == self.worker_id)
+                                     .values(heartbeat_at=now))
+                    if done.rowcount == 0:  # taken for dead (a stall longer than STALE_SECONDS)
+                        log.warning("worker %s was taken for dead: registering again", self.worker_id)
+                        s.add(WorkerRow(worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+                                        started_at=now, heartbeat_at=now))
                     s.commit()
+                dead = self.dead_workers(now)
+                if dead:  # another worker died: its calls end, its queued callers are dropped
+                    self.recover_dead_workers(now, dead)
             except Exception as exc:  # the database may be restarting: try again next beat
                 log.warning("heartbeat of %s failed: %s", self.worker_id, exc)
 
@@ -75,10 +85,11 @@ class WorkerMixin:
         return [w.worker_id for w in rows
                 if w.heartbeat_at < stale or (w.host == host and not _alive_here(w.pid))]
 
-    def recover_dead_workers(self, now: datetime | None = None) -> int:
-        """Close the unfinished calls of dead workers (and old ones no worker owns) as abandoned."""
+    def recover_dead_workers(self, now: datetime | None = None, dead: list[str] | None = None) -> int:
+        """Close the unfinished calls of dead workers (and old ones no worker owns) as abandoned,
+        drop the queue entries they held and end those callers' calls; returns how many calls."""
         now = now or datetime.now(timezone.utc)
-        dead = self.dead_workers(now)
+        dead = self.dead_workers(now) if dead is None else dead
         orphan_before = now - timedelta(seconds=ORPHAN_SECONDS)
         with self._session() as s:
             known = select(WorkerRow.worker_id)
@@ -88,6 +99,10 @@ class WorkerMixin:
                     CallRow.worker_id.is_not(None) & CallRow.worker_id.not_in(known),
                     CallRow.worker_id.is_(None) & (CallRow.started_at < orphan_before)))).all()
         closed = self.close_abandoned(list(ids), now) if ids else 0
+        dropped = self.drop_entries(dead, now)
+        closed += self.close_lost_waits(dropped, now) if dropped else 0
+        if dropped:
+            log.warning("dropped %d queued caller(s) of stopped workers (their place is kept)", len(dropped))
         if dead:
             with self._session() as s:
                 s.execute(delete(WorkerRow).where(WorkerRow.worker_id.in_(dead)))

@@ -66,6 +66,7 @@ class SipCall:
         self.thread = threading.Thread(target=self._run, name=f"call-{call_id[:12]}", daemon=True)
         leg.on_audio = lambda frame: self._inbox.put(("audio", frame))
         leg.on_dtmf = self.key
+        leg.on_key_down = lambda: self._inbox.put(("keydown", None))
         port.subscribe(self._event)
 
     # ---- from the event loop ----------------------------------------------------------------
@@ -134,8 +135,11 @@ class SipCall:
                     self.log.info("%s: %s", self.call_id, value)
                     self.port.hangup()
                     return False
+                case "keydown":
+                    self._key_down()
                 case "dtmf":
                     self.log.info("%s: key pressed", self.call_id)  # which key stays private (PINs)
+                    self._key_down()  # a key that came whole (SIP INFO, or only its end packets)
                     self._answer(self._keys.key(value, time.monotonic(), *self.port.expecting()))
                 case "audio":
                     self.port.caller(value)
@@ -169,6 +173,13 @@ class SipCall:
         frames = behind // TICK_MS
         self.port.caller(Audio.silence(frames * TICK_MS / 1000, RATE))
         self._heard_ms += frames * TICK_MS
+
+    def _key_down(self) -> None:
+        """A key over a prompt stops it at once, like speech does (unless the prompt forbids
+        barge-in), while the digits go on being gathered; what the paced sender still holds of
+        it is thrown away too."""
+        if self.port.key_down():
+            self.loop.call_soon_threadsafe(self.leg.stop_playing)
 
     def _answer(self, digits: str | None) -> None:
         if digits:

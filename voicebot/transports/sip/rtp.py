@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 from aiortp import RTPSession
+from aiortp.dtmf import EVENT_TO_DIGIT
+from aiortp.packet import RtpPacket
 from aiortp.port_allocator import PortAllocator
 
 from voicebot.audio import Audio
@@ -33,6 +35,8 @@ class _StrictSession(RTPSession):
     accepted_types: frozenset[int] = frozenset()
     dropped = 0
     _heard = False
+    on_key_down: Callable[[], None] | None = None
+    _key_timestamp: int | None = None
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) < 12 or data[0] >> 6 != 2 or (data[1] & 0x7F) not in self.accepted_types:
@@ -48,7 +52,23 @@ class _StrictSession(RTPSession):
             self.accept_from = addr
             self.update_remote(addr)
         self._heard = True
+        if (data[1] & 0x7F) == self._dtmf_payload_type:
+            self._key_started(data)
         super()._handle_rtp(data, addr)
+
+    def _key_started(self, data: bytes) -> None:
+        """The first packet of an RFC 4733 event (a new timestamp): the key is down now. aiortp
+        reports the digit only at the event's end, which comes after the key is released."""
+        try:
+            packet = RtpPacket.parse(data)
+        except ValueError:
+            return
+        if packet.timestamp == self._key_timestamp or len(packet.payload) < 4 \
+                or packet.payload[0] not in EVENT_TO_DIGIT:
+            return
+        self._key_timestamp = packet.timestamp
+        if self.on_key_down is not None:
+            self.on_key_down()
 
     def _handle_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
         peer, port = self.accept_from
@@ -59,8 +79,9 @@ class _StrictSession(RTPSession):
 
 
 class RtpLeg:
-    """Caller audio out through `on_audio(Audio at 8 kHz)` / `on_dtmf(key)`; bot audio in by
-    `play(Audio)`, sent one packet every 20 ms by aiortp's media clock however fast it is queued."""
+    """Caller audio out through `on_audio(Audio at 8 kHz)` / `on_dtmf(key)` (at the key's release)
+    / `on_key_down()` (the moment a key is pressed); bot audio in by `play(Audio)`, sent one packet
+    every 20 ms by aiortp's media clock however fast it is queued."""
 
     def __init__(self, session: _StrictSession, payload_type: int) -> None:
         self._rtp, self.payload_type = session, payload_type
@@ -70,6 +91,8 @@ class RtpLeg:
         self.received = 0  # audio frames delivered (after reordering and concealment)
         session.on_audio = self._audio
         session.on_dtmf = self._dtmf
+        session.on_key_down = self._key_down
+        self.on_key_down: Callable[[], None] | None = None
 
     @classmethod
     async def open(cls, bind_ip: str, remote: tuple[str, int], payload_type: int, dtmf_pt: int,
@@ -122,6 +145,10 @@ class RtpLeg:
         self.received += 1
         if self.on_audio is not None:
             self.on_audio(Audio.from_bytes(pcm, RATE))
+
+    def _key_down(self) -> None:
+        if self.on_key_down is not None:
+            self.on_key_down()
 
     def _dtmf(self, key: str, _duration: int) -> None:
         if self.on_dtmf is not None and key != "?":

@@ -9,9 +9,9 @@ the agent's SIP URI by REFER or a bridge (transfer.py)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -123,6 +123,7 @@ class SipServer:
             invite = self.uas.get_call(wait.call.call_id)
             if invite is not None:
                 invite.hangup()
+            wait.shutdown = True  # their place is kept (dropped, not abandoned)
             wait.gone.set()
         for call_id, call in list(self.calls.items()):
             invite = self.uas.get_call(call_id)
@@ -174,19 +175,22 @@ class SipServer:
         if invite.dialog.state.value == "terminated":  # CANCELled while the port opened
             await leg.close()
             return
-        port = SessionPort(self._session(call_id, caller_id(invite.invite)))
+        port = SessionPort(self._session(call_id, invite.dialog.remote_tag, caller_id(invite.invite)))
         call = SipCall(call_id, port, leg, self.loop, self._ended, self.agent_uri)
         self.calls[call_id] = call
+        # The record exists before the caller is answered: a worker killed right after its 200 OK
+        # still leaves a record for the survivor to close (as abandoned).
+        await self.loop.run_in_executor(None, self.store.start_call, port.session.engine.record.header())
         invite.accept(final.sdp)
         codec = {0: "PCMU", 8: "PCMA"}[final.payload_type]
         log.info("%s: answered (%s, RTP %d ↔ %s:%d, events pt %s)", call_id, codec, leg.local_port,
                  *final.remote, final.dtmf_payload_type or "none")
         call.start()
 
-    def _session(self, call_id: str, caller: str | None) -> Session:
+    def _session(self, call_id: str, from_tag: str, caller: str | None) -> Session:
         from voicebot.flow import CallEngine
 
-        record_id = f"{re.sub(r'[^A-Za-z0-9._-]', '_', call_id)[:40]}-{uuid.uuid4().hex[:8]}"
+        record_id = record_id_for(call_id, from_tag)
         engine = CallEngine(self.flow, self.store, caller_id=caller, now=datetime.now(timezone.utc),
                             call_id=record_id)
         log.info("%s: caller %s, record %s", call_id, _masked(caller), record_id)
@@ -330,6 +334,14 @@ class SipServer:
             return spec.queues[transfer.queue].sip
         target = str(transfer.target or "")
         return target if target.startswith(("sip:", "sips:")) else None
+
+
+def record_id_for(call_id: str, from_tag: str) -> str:
+    """The call record's id: the SIP Call-ID (readable, cut to fit) and a hash of the dialog's
+    identity. The same INVITE retried on another worker by the proxy (the first one died before
+    answering) lands on the same record instead of leaving a second one."""
+    digest = hashlib.sha1(f"{call_id}\0{from_tag}".encode()).hexdigest()[:10]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', call_id)[:40]}-{digest}"
 
 
 def _masked(number: str | None) -> str:

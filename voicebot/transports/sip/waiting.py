@@ -4,7 +4,10 @@ key books a callback. The place is the store's (`store.position`), so it is the 
 worker and survives a restart. Every 2 s the worker asks the flow's router, with the agents'
 live states from the store, whether an agent with a SIP URI is free, claims them atomically and
 transfers; a caller who hangs up or books a callback leaves the
-store's queue (`store.leave_queue`). Outcomes are written to the call record through the store."""
+store's queue (`store.leave_queue`). Outcomes are written to the call record through the store.
+
+A worker shutting down hangs its waiting callers up and marks their entries `dropped`, as the
+store does for the callers of a worker that died: calling again soon, they get their place back."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class QueueWait:
         self.engine = call.port.session.engine
         self._key = asyncio.Event()
         self.gone = asyncio.Event()
+        self.shutdown = False  # gone because this worker stops: the caller did not choose to leave
         self.announced = 0
 
     async def run(self) -> tuple[str, str | None]:
@@ -42,7 +46,7 @@ class QueueWait:
         while True:
             if self.gone.is_set():
                 await loop.run_in_executor(None, self._close, "abandoned", None)
-                return "abandoned", None
+                return ("dropped" if self.shutdown else "abandoned"), None
             if self._key.is_set():
                 await loop.run_in_executor(None, self._callback)
                 return "callback", None
@@ -105,8 +109,8 @@ class QueueWait:
     def _close(self, outcome: str | None, agent: str | None, disposition: str | None = None) -> None:
         rec = self.engine.record
         if outcome:
-            self.engine.store.leave_queue(rec.call_id)
-            rec.outcome, rec.disposition = outcome, "abandoned_in_queue"
+            self.engine.store.leave_queue(rec.call_id, status="dropped" if self.shutdown else "abandoned")
+            rec.outcome, rec.disposition = outcome, "worker_lost" if self.shutdown else "abandoned_in_queue"
         if agent:
             rec.agent, rec.disposition = agent, "agent"
         if disposition:
