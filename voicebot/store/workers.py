@@ -72,7 +72,8 @@ class WorkerMixin:
         """A clean exit: stop the heartbeat and deregister (its finished calls stay)."""
         if getattr(self, "_stop_beat", None) is not None:
             self._stop_beat.set()
-        if self.worker_id:
+        if self.worker_id and not getattr(self, "_deregistered", False):
+            self._deregistered = True  # once: atexit calls this again after an explicit stop
             with self._session() as s:
                 s.execute(delete(WorkerRow).where(WorkerRow.worker_id == self.worker_id))
                 s.commit()

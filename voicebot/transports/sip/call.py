@@ -69,6 +69,11 @@ class SipCall:
         leg.on_key_down = lambda: self._inbox.put(("keydown", None))
         port.subscribe(self._event)
 
+    @property
+    def queued(self) -> Transfer | None:
+        """The flow put the caller in a queue (nobody free, no SIP URI to hand them to)."""
+        return self._transfer.queued if self._transfer is not None else None
+
     # ---- from the event loop ----------------------------------------------------------------
     def start(self) -> None:
         self.thread.start()

@@ -86,6 +86,7 @@ class SipServer:
         self.rtp_ip = config.host
         self._ports = PortAllocator(config.rtp_ports)
         self._closed = asyncio.Event()
+        self._stopping = False
 
     @property
     def active(self) -> int:
@@ -118,7 +119,9 @@ class SipServer:
         await self._closed.wait()
 
     async def stop(self) -> None:
-        """Hang up every call (its record closes as abandoned) and close the socket."""
+        """Hang up every call (its record closes as abandoned; a queued caller's entry is
+        dropped, so they get their place back by calling again) and close the socket."""
+        self._stopping = True
         for wait in list(self.waits.values()):
             invite = self.uas.get_call(wait.call.call_id)
             if invite is not None:
@@ -255,8 +258,12 @@ class SipServer:
         self.ended.append(summary)
         if ended is not None and ended.transfer_to and invite is not None:
             return self._start_transfer(invite, call, ended.transfer_to, summary)
-        if ended is not None and ended.queued is not None and invite is not None:
-            wait = QueueWait(self, call, ended.queued, self.config.announce_s)
+        queued = ended.queued if ended is not None else call.queued
+        if queued is not None:
+            wait = QueueWait(self, call, queued, self.config.announce_s)
+            if ended is None or invite is None:  # hung up (or by our stop) before the wait began
+                wait.shutdown = self._stopping
+                wait.gone.set()
             self.waits[call.call_id] = wait
             asyncio.ensure_future(self._wait(wait, invite, summary))
             return
