@@ -1,17 +1,25 @@
 """The scale-out path end to end: scripts/cluster.sh starts PostgreSQL (a private server), two
 `voicebot serve` workers and Kamailio dispatching to them; SIPp drives 20 concurrent calls
-through Kamailio with none failing, then one worker is stopped mid-run: its calls end as
-abandoned records, new calls go to the other worker, and no call record is lost."""
+through Kamailio with none failing, then one worker is killed (kill -9) mid-run.
+
+What counts: a call fails when SIPp sees anything but its scenario (no 200 to the INVITE, an
+unexpected reply, a timeout). The calls answered by the killed worker and in progress when it
+died cannot end normally: no BYE comes, and the proxy answers the caller's BYE itself with 408;
+those are logged as lost, must be exactly the killed worker's calls in progress, and their
+records end as abandoned (`worker_lost`) by the surviving worker's heartbeat sweep. Every other
+call must succeed (0 failed), new calls go to the survivor, and no call record is lost or doubled."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -29,8 +37,30 @@ def _sipp(port: int, calls: int, rate: float, workdir: Path, name: str) -> subpr
     return subprocess.Popen(
         ["sipp", "-sf", str(SCENARIO), f"127.0.0.1:{port}", "-m", str(calls), "-l", str(calls),
          "-r", str(rate), "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_port(pair=True)),
-         "-nostdin", "-timeout", "90", "-timeout_error", "-trace_err", "-error_file", str(workdir / f"{name}.err")],
+         "-nostdin", "-timeout", "90", "-timeout_error", "-trace_err", "-error_file", str(workdir / f"{name}.err"),
+         "-trace_logs", "-log_file", str(workdir / f"{name}.lost")],
         cwd=workdir, stdout=(workdir / f"{name}.out").open("wb"), stderr=subprocess.STDOUT)
+
+
+def _lost(workdir: Path, name: str) -> set[str]:
+    """SIP Call-IDs of calls whose worker died under them (the scenario's "lost" log)."""
+    path = workdir / f"{name}.lost"
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return {line.split()[-1] for line in lines if "lost " in line}
+
+
+def _rows(db: str) -> list[tuple[str, str, datetime, dict]]:
+    """Every call record with the worker that wrote it: (id, worker id, started, record)."""
+    from sqlalchemy import select
+
+    from voicebot.store import open_store
+    from voicebot.store.models import CallRow
+
+    store = open_store(db)
+    with store._session() as s:
+        rows = s.execute(select(CallRow.call_id, CallRow.worker_id, CallRow.started_at, CallRow.record)).all()
+    store.engine.dispose()
+    return [tuple(r) for r in rows]
 
 
 def _failed(proc: subprocess.Popen, workdir: Path, name: str) -> str:
@@ -40,6 +70,10 @@ def _failed(proc: subprocess.Popen, workdir: Path, name: str) -> str:
     err = workdir / f"{name}.err"
     return f"sipp rc={rc}: {(workdir / f'{name}.out').read_text(errors='replace')[-1500:]}" + \
         (err.read_text(errors="replace")[-1500:] if err.exists() else "")
+
+
+def _record_prefix(sip_call_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", sip_call_id)[:40]
 
 
 def test_kamailio_two_workers_postgres(tmp_path):
@@ -61,24 +95,31 @@ def test_kamailio_two_workers_postgres(tmp_path):
         assert sum(answered) == 20 and min(answered) >= 5, answered
 
         later = _sipp(port, 8, 2, tmp_path, "failover")
-        time.sleep(2.2)  # two calls on worker 1, two on worker 2, more on the way
-        os.kill(int((run / "worker1.pid").read_text()), signal.SIGTERM)
+        time.sleep(2.2)  # calls 1-5 placed, alternating workers, each 6 s long: several on worker 1
+        killed = int((run / "worker1.pid").read_text())
+        killed_at = datetime.now(timezone.utc)
+        os.kill(killed, signal.SIGKILL)
         failed = _failed(later, tmp_path, "failover")
-        assert not failed, failed
+        assert not failed, failed  # 0 failed calls: the others all ended as their scenario says
+        lost = _lost(tmp_path, "failover")
         after = [(run / f"worker{i}.log").read_text().count(": answered") for i in (1, 2)]
         assert after[1] - answered[1] > after[0] - answered[0]  # new calls went to the survivor
 
-        from voicebot.store import open_store
-
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30  # the survivor's heartbeat (every 5 s) closes the dead one's calls
         while True:
-            calls = open_store(db).calls()
-            if len(calls) == 28 and all(c.get("ended_at") for c in calls) or time.monotonic() > deadline:
+            rows = _rows(db)
+            if len(rows) == 28 and all(r[3].get("ended_at") for r in rows) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert len(calls) == 28, len(calls)  # no call record lost or duplicated
-        assert all(c.get("ended_at") and c["outcome"] == "abandoned" for c in calls), \
-            [(c["call_id"], c.get("outcome")) for c in calls if not c.get("ended_at")]
+        assert len(rows) == 28, len(rows)  # no call record lost or duplicated
+        assert all(r[3].get("ended_at") and r[3]["outcome"] == "abandoned" for r in rows), \
+            [(r[0], r[3].get("outcome")) for r in rows if not r[3].get("ended_at")]
+        pid = {r[0]: int(r[1].rsplit("-", 2)[1]) for r in rows}
+        dropped = {r[0] for r in rows if r[3].get("disposition") == "worker_lost"}
+        assert lost and {_record_prefix(c) for c in lost} == {r.rsplit("-", 1)[0] for r in dropped}, (lost, dropped)
+        assert all(pid[r] == killed for r in dropped)  # lost calls: exactly the killed worker's
+        assert not [r for r in rows if r[2] > killed_at and pid[r[0]] == killed]
+        assert len([r for r in rows if r[2] > killed_at]) >= 3  # calls placed after the kill: on the survivor
     finally:
         subprocess.run(cluster + ["down", "--dir", str(run)], cwd=ROOT, env=env, capture_output=True, timeout=120)
         shutil.rmtree(run, ignore_errors=True)

@@ -16,11 +16,20 @@ from voicebot.store.types import aware
 
 class CallMixin:
     def start_call(self, header: dict[str, Any]) -> None:
-        with self._session() as s:
-            s.merge(CallRow(call_id=header["call_id"], caller_id=header.get("caller_id"),
-                            started_at=aware(header["started_at"]), ended_at=None, outcome=None,
-                            worker_id=self.worker_id, record=header))
-            s.commit()
+        """Write (or rewrite) a call's header. Idempotent: the same call started twice, even by
+        two workers at once (a proxy retrying an INVITE), leaves one record."""
+        for attempt in range(3):
+            with self._session() as s:
+                s.merge(CallRow(call_id=header["call_id"], caller_id=header.get("caller_id"),
+                                started_at=aware(header["started_at"]), ended_at=None, outcome=None,
+                                worker_id=self.worker_id, record=header))
+                try:
+                    s.commit()
+                    return
+                except IntegrityError:  # inserted by someone else between merge's read and write
+                    s.rollback()
+                    if attempt == 2:
+                        raise
 
     def add_turn(self, call_id: str, seq: int, turn: dict[str, Any]) -> None:
         """Idempotent: the same (call, seq) written twice (a retried commit) is kept once."""

@@ -59,7 +59,13 @@ class _Uas(SipUAS):
         super()._on_message(msg, addr)
 
     def _handle_invite(self, request: Any, addr: tuple[str, int]) -> None:
-        if (request.call_id or "") not in self._calls:
+        existing = self._calls.get(request.call_id or "")
+        if existing is not None and _same_request(existing.invite, request):
+            # A retransmission (the sender had no 100 Trying yet: a loaded worker reads its socket
+            # late). aiosipua would answer it as a second call; its 100/200 go out already.
+            log.debug("%s: INVITE retransmission ignored", request.call_id)
+            return
+        if existing is None:
             try:
                 if request.content_type != "application/sdp" or not request.body:
                     raise SdpRejected("an INVITE without an SDP offer (late offer) is not supported")
@@ -69,6 +75,12 @@ class _Uas(SipUAS):
                 self._send_error(request, 488, "Not Acceptable Here", extra_headers={"Warning": f'399 voicebot "{exc}"'})
                 return
         super()._handle_invite(request, addr)
+
+
+def _same_request(first: Any, other: Any) -> bool:
+    """The same INVITE again: same top Via (branch) and CSeq (a re-INVITE has a higher CSeq)."""
+    return (first.get_header("via") == other.get_header("via")
+            and first.get_header("cseq") == other.get_header("cseq"))
 
 
 class SipServer:
@@ -178,17 +190,29 @@ class SipServer:
         if invite.dialog.state.value == "terminated":  # CANCELled while the port opened
             await leg.close()
             return
-        port = SessionPort(self._session(call_id, invite.dialog.remote_tag, caller_id(invite.invite)))
+        port = await self.loop.run_in_executor(None, self._prepare, call_id, invite.dialog.remote_tag,
+                                               caller_id(invite.invite))
+        if invite.dialog.state.value == "terminated":  # CANCELled meanwhile: never answered
+            record = port.session.engine.record
+            record.outcome, record.ended_at = "abandoned", datetime.now(timezone.utc)
+            await self.loop.run_in_executor(None, self.store.finish_call, record.to_dict())
+            await leg.close()
+            return
         call = SipCall(call_id, port, leg, self.loop, self._ended, self.agent_uri)
         self.calls[call_id] = call
-        # The record exists before the caller is answered: a worker killed right after its 200 OK
-        # still leaves a record for the survivor to close (as abandoned).
-        await self.loop.run_in_executor(None, self.store.start_call, port.session.engine.record.header())
         invite.accept(final.sdp)
         codec = {0: "PCMU", 8: "PCMA"}[final.payload_type]
         log.info("%s: answered (%s, RTP %d ↔ %s:%d, events pt %s)", call_id, codec, leg.local_port,
                  *final.remote, final.dtmf_payload_type or "none")
         call.start()
+
+    def _prepare(self, call_id: str, from_tag: str, caller: str | None) -> SessionPort:
+        """The call's Session, and its record in the store before the caller is answered: a
+        worker killed right after its 200 OK still leaves a record for the survivor to close.
+        Off the event loop (the store, the flow engine)."""
+        port = SessionPort(self._session(call_id, from_tag, caller))
+        self.store.start_call(port.session.engine.record.header())
+        return port
 
     def _session(self, call_id: str, from_tag: str, caller: str | None) -> Session:
         from voicebot.flow import CallEngine
