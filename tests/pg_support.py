@@ -53,3 +53,12 @@ def fresh_database(url: str, name: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return url.replace("@/voicebot?", f"@/{name}?")
+
+
+def backend_url(request, tmp_path, prefix: str) -> str:
+    """For a fixture parametrized ["sqlite", "postgresql"]: a fresh SQLite file, or a fresh
+    database on the module's `pg_cluster` fixture, named after the test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    name = f"{prefix}{os.getpid()}_{request.node.name[:24]}".lower()
+    return fresh_database(request.getfixturevalue("pg_cluster"), name.replace("[", "_").replace("]", "").replace("-", "_"))

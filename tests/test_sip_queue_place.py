@@ -7,7 +7,6 @@ the caller calls the surviving worker again and is told their old place."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pg_support import fresh_database, private_cluster
+from pg_support import backend_url, private_cluster
 from voicebot.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +28,7 @@ pg_cluster = pytest.fixture(scope="module")(private_cluster)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.db'}"
-    return fresh_database(request.getfixturevalue("pg_cluster"), f"q{os.getpid()}_{request.node.name[:24]}".lower()
-                          .replace("[", "_").replace("]", "").replace("-", "_"))
+    return backend_url(request, tmp_path, "q")
 
 
 DOOMED = """

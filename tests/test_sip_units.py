@@ -107,3 +107,48 @@ def test_rtp_leg_reorders_conceals_loss_and_ignores_strangers():
     # 19 packets + 1 concealed frame for the lost one, minus 3 still prefetched at the end
     assert len(levels) == 17 and levels[13:] == sorted(levels[13:]) and levels[13] > levels[11]
     assert levels[12] < levels[11]  # packet 12 never came: concealment fades the last frame out
+
+
+def _event(seq: int, timestamp: int, key: int, end: bool, duration: int) -> bytes:
+    """An RFC 4733 telephone-event packet (payload type 101)."""
+    return struct.pack("!BBHII", 0x80, 101, seq, timestamp, 0x1234) + \
+        struct.pack("!BBH", key, (0x80 if end else 0) | 10, duration)
+
+
+def test_rtp_leg_reports_a_key_down_at_its_first_event_packet_and_the_key_at_its_end():
+    async def run() -> list[str]:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        leg = await RtpLeg.open("127.0.0.1", peer.getsockname(), 0, 101, signal_ip="127.0.0.1")
+        seen: list[str] = []
+        leg.on_key_down = lambda: seen.append("down")
+        leg.on_dtmf = lambda key: seen.append(key)
+        packets = [_event(1, 800, 5, False, 160), _event(2, 800, 5, False, 320), _event(3, 800, 5, False, 480)]
+        packets += [_event(4, 800, 5, True, 640)] * 3 + [_event(7, 2400, 11, False, 160), _event(8, 2400, 11, True, 320)]
+        for packet in packets:
+            peer.sendto(packet, ("127.0.0.1", leg.local_port))
+            await asyncio.sleep(0.01)
+            if packet is packets[0]:
+                await asyncio.sleep(0.05)
+                seen.append("|")  # what had arrived after the first packet alone
+        await asyncio.sleep(0.1)
+        await leg.close()
+        peer.close()
+        return seen
+
+    assert asyncio.run(run()) == ["down", "|", "5", "down", "#"]  # one key down per key, at once
+
+
+def test_line_rate_gives_20_ms_per_tick_without_gaps_and_keeps_speech_band():
+    from voicebot.transports.sip.adapter import LineRate
+
+    t = np.arange(16000) / 16000
+    for hz, kept in ((1000, True), (3000, True), (6000, False)):
+        tone = (8000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+        chunked_rate, whole_rate = LineRate(16000), LineRate(16000)
+        ticks = [chunked_rate(tone[i:i + 320]) for i in range(0, 16000, 320)]
+        assert {len(tick) for tick in ticks} == {160}  # one packet per 20 ms tick, always
+        line = np.concatenate(ticks)
+        assert np.array_equal(line, whole_rate(tone))  # the filter's state carries across ticks: no seams
+        level = np.sqrt(np.mean(line[200:].astype(float) ** 2)) / (8000 / np.sqrt(2))
+        assert (level > 0.9) if kept else (level < 0.01), (hz, level)
