@@ -131,21 +131,20 @@ class CallMixin:
             s.commit()
         return closed
 
-    def close_lost_waits(self, call_ids: list[str], now: datetime) -> int:
-        """Calls whose caller was waiting in a queue on a worker that died: the flow had finished
-        (queued), the wait had not. They end now as abandoned, `worker_lost`."""
-        now, closed = aware(now), 0
-        with self._session() as s:
-            for row in s.scalars(select(CallRow).where(CallRow.call_id.in_(call_ids))):
-                record = dict(row.record)
-                if record.get("disposition") != "queued":
-                    continue  # its wait already ended (taken, callback, hung up) before the worker died
-                started = datetime.fromisoformat(record["started_at"])
-                record.update(outcome="abandoned", disposition="worker_lost", ended_at=now.isoformat(),
-                              handle_seconds=round((now - started).total_seconds(), 3))
-                row.record, row.outcome, row.ended_at = record, "abandoned", now
-                closed += 1
-            s.commit()
+    @staticmethod
+    def _end_lost_waits(s, call_ids: list[str], now: datetime) -> int:
+        """In session `s`: calls whose caller was waiting in a queue on a worker that died (the
+        flow had finished, queued; the wait had not) end now as abandoned, `worker_lost`."""
+        closed = 0
+        for row in s.scalars(select(CallRow).where(CallRow.call_id.in_(call_ids))):
+            record = dict(row.record)
+            if record.get("disposition") != "queued":
+                continue  # its wait already ended (taken, callback, hung up) before the worker died
+            started = datetime.fromisoformat(record["started_at"])
+            record.update(outcome="abandoned", disposition="worker_lost", ended_at=now.isoformat(),
+                          handle_seconds=round((now - started).total_seconds(), 3))
+            row.record, row.outcome, row.ended_at = record, "abandoned", now
+            closed += 1
         return closed
 
     @staticmethod

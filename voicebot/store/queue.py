@@ -77,16 +77,19 @@ class QueueMixin:
         return self.position(call_id) if kept is not None else None
 
     def drop_entries(self, workers: list[str], now: datetime) -> list[str]:
-        """The waiting entries of dead workers become `dropped` (their callers' lines are gone);
-        returns their call ids."""
+        """The waiting entries of dead workers become `dropped` (their callers' lines are gone)
+        and those calls end as abandoned, in one transaction; returns their call ids."""
         if not workers:
             return []
+        now = aware(now)
         with self._session() as s:
-            ids = s.scalars(update(QueueEntryRow)
-                            .where(QueueEntryRow.status == "waiting", QueueEntryRow.worker_id.in_(workers))
-                            .values(status="dropped", left_at=aware(now)).returning(QueueEntryRow.call_id)).all()
+            ids = list(s.scalars(update(QueueEntryRow)
+                                 .where(QueueEntryRow.status == "waiting", QueueEntryRow.worker_id.in_(workers))
+                                 .values(status="dropped", left_at=now).returning(QueueEntryRow.call_id)).all())
+            if ids:
+                self._end_lost_waits(s, ids, now)
             s.commit()
-            return list(ids)
+            return ids
 
     def waiting(self, queues: list[str] | None = None) -> list[dict[str, Any]]:
         """Waiting callers in the order agents get them: VIP, then high priority, then first come."""

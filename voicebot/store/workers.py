@@ -88,7 +88,8 @@ class WorkerMixin:
 
     def recover_dead_workers(self, now: datetime | None = None, dead: list[str] | None = None) -> int:
         """Close the unfinished calls of dead workers (and old ones no worker owns) as abandoned,
-        drop the queue entries they held and end those callers' calls; returns how many calls."""
+        drop the queue entries they held and end those callers' calls; returns how many
+        unfinished calls it closed."""
         now = now or datetime.now(timezone.utc)
         dead = self.dead_workers(now) if dead is None else dead
         orphan_before = now - timedelta(seconds=ORPHAN_SECONDS)
@@ -101,7 +102,6 @@ class WorkerMixin:
                     CallRow.worker_id.is_(None) & (CallRow.started_at < orphan_before)))).all()
         closed = self.close_abandoned(list(ids), now) if ids else 0
         dropped = self.drop_entries(dead, now)
-        closed += self.close_lost_waits(dropped, now) if dropped else 0
         if dropped:
             log.warning("dropped %d queued caller(s) of stopped workers (their place is kept)", len(dropped))
         if dead:
