@@ -1,0 +1,126 @@
+"""Barge-in on a live line: `voicebot call` on a private PulseAudio server (no sound card), the
+caller played into the microphone (null sink `caller`, whose monitor is the default source), the
+bot's voice measured where a speaker would play it (the `bot` sink's monitor).
+
+What is measured, and how (tests/pulse_support.py): two parec taps, one on the microphone
+(`caller.monitor`: exactly what the bot's input stream is fed) and one on the speaker
+(`bot.monitor`), time every 10 ms block by its sample position on one monotonic clock. The
+caller's onset is read on the microphone tap (the first block within 35 dB of the utterance's
+loudest, as scripts/eval_bargein.py defines it), not from when `paplay` was started, so the
+player's start-up and buffers are outside the figure. The stop is the first block of a 500 ms
+quiet stretch on the speaker tap. In between lies everything of the bot: PortAudio's input buffer
+(10 ms blocks, 20 ms latency), the Session's detector, the flush of the output buffer, and
+PulseAudio's own delivery to the sink. The rig's own error between the two taps is measured in
+the same run, a click played into both sinks at once through a combine sink (`tap_offset`), and
+subtracted; it is a few ms. Block quantisation only makes the figure larger (onset rounded down,
+stop rounded up to a 10 ms block)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pulse_support import MonitorTap, play_into, start_pulse, stop_pulse, tap_offset, wait_until
+
+from voicebot.speechgen import speak
+
+pytestmark = pytest.mark.slow  # pulseaudio, pactl, parec and paplay come from scripts/setup.sh
+
+VOICEBOT = [sys.executable, "-m", "voicebot"]
+STOP_BOUND_S = 0.200  # the issue's bound: caller onset → the bot's audio gone from the speaker
+# One long sentence (no pause between sentences where a caller's onset could fall): the greeting
+# plays ~8 s, and the caller talks 1 s into it.
+LONG_GREETING = ("Thank you for calling Demo Bank, where every call is recorded for quality and "
+                 "training purposes, and by staying on the line you agree to our privacy notice.")
+
+
+@dataclass
+class Line:
+    env: dict[str, str]
+    mic: MonitorTap
+    bot: MonitorTap
+    offset: float  # s: the speaker tap's reading minus the microphone tap's, for one sound
+
+
+@pytest.fixture
+def line(tmp_path):
+    env = start_pulse(tmp_path)
+    try:
+        with MonitorTap(env, "caller.monitor") as mic, MonitorTap(env, "bot.monitor") as bot:
+            assert wait_until(lambda: mic.blocks() and bot.blocks(), 10), "parec delivered nothing"
+            offset = tap_offset(env, tmp_path, mic, bot)
+            assert abs(offset) <= 0.03, f"the two taps disagree by {offset * 1000:.0f} ms"
+            yield Line(env, mic, bot, offset)
+    finally:
+        stop_pulse(env)
+
+
+def flow_file(tmp_path: Path, barge_in: bool = True) -> Path:
+    """The demo bank's flow with LONG_GREETING (and, if asked, `barge_in: false` on it)."""
+    text = Path("flows/bank.yml").read_text()
+    greeting = '    say: "Welcome to Demo Bank."\n'
+    assert greeting in text
+    say = f'    say: "{LONG_GREETING}"\n' + ("" if barge_in else "    barge_in: false\n")
+    path = tmp_path / "flow.yml"
+    path.write_text(text.replace(greeting, say, 1))
+    return path
+
+
+def _call(line: Line, tmp_path: Path, seconds: float, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([*VOICEBOT, "call", "--json", "-", "--max-seconds", str(seconds),
+                             "--db", f"sqlite:///{tmp_path / 'mic.db'}", *extra],
+                            env=line.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _greeting_started(line: Line, since: float, timeout: float = 180.0) -> float:
+    assert wait_until(lambda: line.bot.first_sound_after(since) is not None, timeout), "the bot never spoke"
+    return line.bot.first_sound_after(since)
+
+
+def _talk_over_greeting(line: Line, tmp_path: Path, wav: Path, barge_in: bool = True) -> tuple[dict, str, float]:
+    """Start a call, play `wav` into the microphone 1 s into the (long) greeting; (record,
+    stderr, the caller's onset on the microphone tap)."""
+    since = time.monotonic()
+    proc = _call(line, tmp_path, 30, "--flow", str(flow_file(tmp_path, barge_in)))
+    try:
+        greeting = _greeting_started(line, since)
+        time.sleep(max(0.0, greeting + 1.0 - time.monotonic()))
+        played = time.monotonic()
+        play_into(line.env, "caller", wav, wait=True)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+    onset = line.mic.onset_after(played)
+    assert onset is not None, "the caller's audio never reached the microphone"
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads(out), err, onset
+
+
+def test_caller_talking_over_a_prompt_stops_it_on_the_speaker_within_200_ms(line, tmp_path):
+    record, err, onset = _talk_over_greeting(line, tmp_path, speak("I lost my debit card", "piper"))
+    # The bot was talking when the caller started, and once stopped it stays quiet at least until
+    # the caller's words are over (its answer needs them): a pause between words is not a stop.
+    assert line.bot.sounding_for(onset - 0.1) > 0 and _level(line.bot, onset - 0.02) > -45, "no prompt to talk over"
+    said = line.mic.silence_after(onset, hold_ms=300) - onset
+    stopped = line.bot.silence_after(onset, hold_ms=int(said * 1000) + 300)
+    assert stopped is not None, "the bot's audio never stopped"
+    stop_s = stopped - onset - line.offset
+    print(f"barge-in stop on the speaker: {stop_s * 1000:.0f} ms after the caller's onset "
+          f"(rig offset {line.offset * 1000:+.0f} ms)")
+    import re
+    for m in re.findall(r"FLUSH ([0-9.]+) q=(\d+)", err):
+        print("flush at", round((float(m[0]) - onset) * 1000), "ms, queue", m[1])
+    first = record["turns"][0]["bot"]
+    assert first["interrupted"] is True, err[-2000:]
+    assert record["intents"][:1] == ["report_lost_card"], err[-2000:]  # the words were the answer
+    assert stop_s <= STOP_BOUND_S, (stop_s, err[-1000:])
+
+
+def _level(tap: MonitorTap, at: float) -> float:
+    """dBFS of the block holding time `at`."""
+    return next(level for start, level in tap.blocks() if start <= at < start + 0.01)
