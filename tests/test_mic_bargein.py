@@ -63,11 +63,13 @@ def line(tmp_path):
 def flow_file(tmp_path: Path, barge_in: bool = True) -> Path:
     """The demo bank's flow with LONG_GREETING (and, if asked, `barge_in: false` on it)."""
     text = Path("flows/bank.yml").read_text()
-    greeting = '    say: "Welcome to Demo Bank."\n'
-    assert greeting in text
-    say = f'    say: "{LONG_GREETING}"\n' + ("" if barge_in else "    barge_in: false\n")
+    greeting, menu = '    say: "Welcome to Demo Bank."\n', "    expect: intent\n    dtmf: {\"1\": check_balance"
+    assert greeting in text and menu in text
+    text = text.replace(greeting, f'    say: "{LONG_GREETING}"\n', 1)
+    if not barge_in:  # the greeting and the menu go out together: the menu's Ask decides
+        text = text.replace(menu, "    expect: intent\n    barge_in: false\n    dtmf: {\"1\": check_balance", 1)
     path = tmp_path / "flow.yml"
-    path.write_text(text.replace(greeting, say, 1))
+    path.write_text(text)
     return path
 
 
@@ -82,9 +84,9 @@ def _greeting_started(line: Line, since: float, timeout: float = 180.0) -> float
     return line.bot.first_sound_after(since)
 
 
-def _talk_over_greeting(line: Line, tmp_path: Path, wav: Path, barge_in: bool = True) -> tuple[dict, str, float]:
+def _talk_over_greeting(line: Line, tmp_path: Path, wav: Path, barge_in: bool = True) -> tuple[dict, str, float, float]:
     """Start a call, play `wav` into the microphone 1 s into the (long) greeting; (record,
-    stderr, the caller's onset on the microphone tap)."""
+    stderr, the caller's onset on the microphone tap, the greeting's start on the speaker tap)."""
     since = time.monotonic()
     proc = _call(line, tmp_path, 30, "--flow", str(flow_file(tmp_path, barge_in)))
     try:
@@ -98,14 +100,14 @@ def _talk_over_greeting(line: Line, tmp_path: Path, wav: Path, barge_in: bool = 
     onset = line.mic.onset_after(played)
     assert onset is not None, "the caller's audio never reached the microphone"
     assert proc.returncode == 0, err[-2000:]
-    return json.loads(out), err, onset
+    return json.loads(out), err, onset, greeting
 
 
 def test_caller_talking_over_a_prompt_stops_it_on_the_speaker_within_200_ms(line, tmp_path):
-    record, err, onset = _talk_over_greeting(line, tmp_path, speak("I lost my debit card", "piper"))
+    record, err, onset, _ = _talk_over_greeting(line, tmp_path, speak("I lost my debit card", "piper"))
     # The bot was talking when the caller started, and once stopped it stays quiet at least until
     # the caller's words are over (its answer needs them): a pause between words is not a stop.
-    assert line.bot.sounding_for(onset - 0.1) > 0 and _level(line.bot, onset - 0.02) > -45, "no prompt to talk over"
+    assert _sounding(line.bot, onset - 0.3, onset) >= 0.2, "no prompt to talk over"
     said = line.mic.silence_after(onset, hold_ms=300) - onset
     stopped = line.bot.silence_after(onset, hold_ms=int(said * 1000) + 300)
     assert stopped is not None, "the bot's audio never stopped"
@@ -121,6 +123,34 @@ def test_caller_talking_over_a_prompt_stops_it_on_the_speaker_within_200_ms(line
     assert stop_s <= STOP_BOUND_S, (stop_s, err[-1000:])
 
 
-def _level(tap: MonitorTap, at: float) -> float:
-    """dBFS of the block holding time `at`."""
-    return next(level for start, level in tap.blocks() if start <= at < start + 0.01)
+def test_a_cough_during_a_prompt_does_not_stop_it(line, tmp_path):
+    """A cough-like burst (band-passed noise, sharp attack, decaying tail; 200 ms, as loud as
+    speech: voicebot.linegen) into the microphone 1 s into the greeting: it plays on unbroken."""
+    from voicebot.audio import write_wav
+    from voicebot.linegen import burst
+
+    cough = tmp_path / "cough.wav"
+    write_wav(cough, burst("cough", 200, seed=3))
+    record, err, onset, _ = _talk_over_greeting(line, tmp_path, cough)
+    first = record["turns"][0]["bot"]
+    assert first["interrupted"] is False and "talks over the prompt" not in err, err[-2000:]
+    assert _sounding(line.bot, onset, onset + 1.0) >= 0.7  # the greeting went on through the cough
+    assert record["intents"] == []
+
+
+def test_a_prompt_that_cannot_be_interrupted_plays_to_the_end(line, tmp_path):
+    """`barge_in: false` on the menu (the greeting goes out with it): the caller talks 1 s in,
+    the prompt plays through and to its end; the words said over it are not an answer."""
+    record, err, onset, greeting = _talk_over_greeting(line, tmp_path, speak("I lost my debit card", "piper"),
+                                                       barge_in=False)
+    said = line.mic.silence_after(onset, hold_ms=300) - onset
+    assert _sounding(line.bot, onset, onset + said) >= 0.8 * said  # the bot talked through the caller
+    first = record["turns"][0]["bot"]
+    assert first["interrupted"] is False and "talks over the prompt" not in err, err[-2000:]
+    assert first["played_ms"] / 1000 >= onset + said - greeting  # it played on past the caller
+    assert "report_lost_card" not in record["intents"]
+
+
+def _sounding(tap: MonitorTap, start: float, end: float, threshold_dbfs: float = -45.0) -> float:
+    """Seconds of sound between `start` and `end` (a sound card's underrun leaves short gaps)."""
+    return 0.01 * sum(1 for at, level in tap.blocks() if start <= at < end and level > threshold_dbfs)
