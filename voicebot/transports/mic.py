@@ -7,9 +7,11 @@ Latency (what a caller hears after talking over the bot): the microphone's block
 Session after the input buffer (`IN_LATENCY_S`, 10 ms blocks), and the bot's audio already handed
 to the sound card plays out for the output buffer (`OUT_LATENCY_S`). The output buffer is larger
 (a speaker that underruns clicks, on a loaded machine), so when the Session pauses or stops a
-prompt (`BargedIn`, `Interrupted`) the transport drops what the card still holds (PortAudio abort
-+ start: ALSA drop, PulseAudio's stream flush) instead of letting it play out. Measured on a
-private PulseAudio server: tests/test_mic_pulse.py, docs/realtime.md."""
+prompt (`BargedIn`, `Interrupted`) the transport drops what the card still holds instead of
+letting it play out: the output callback itself aborts the stream (PortAudio's paAbort: ALSA drop,
+which flushes the PulseAudio stream) and the stream is started again. From the callback, not with
+`Stream.abort()`, which cancels the callback thread (pthread_cancel) possibly inside Python.
+Measured on a private PulseAudio server: tests/test_mic_bargein.py, docs/realtime.md."""
 
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
     # The output callback reads the Session directly: `read` never waits on a model, and reading
     # when the card asks keeps the speaker exactly OUT_LATENCY_S behind, with no queue to grow.
     mic: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
-    flush = threading.Event()
+    flush = threading.Event()  # drop what the speaker holds (set on the audio path)
 
     def heard(indata, _frames, _time, status) -> None:
         if status.input_overflow:
@@ -80,6 +82,10 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
         mic.put(indata[:, 0].copy())
 
     def play(outdata, frames, _time, _status) -> None:
+        if flush.is_set():
+            flush.clear()
+            outdata.fill(0)
+            raise sd.CallbackAbort  # the stream stops, dropping its buffer; the pump restarts it
         out = session.read(frames * 1000 // rate).samples
         outdata[:, 0] = np.pad(out[:frames], (0, frames - min(frames, out.shape[0])))
 
@@ -107,11 +113,8 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
                     session.push(Audio(mic.get(timeout=0.1), rate))
                 except queue.Empty:
                     pass
-                if flush.is_set():
-                    flush.clear()
-                    import os as _os
-                    if _os.environ.get("MICDBG"): print(f"FLUSH {time.monotonic():.4f} q={mic.qsize()}", file=sys.stderr)
-                    _drop_buffered(speaker)
+                if not speaker.active:  # aborted by its callback (a flush), or by an error
+                    _restart(speaker)
             time.sleep(TAIL_S)
     finally:
         stop.set()
@@ -120,17 +123,14 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
     return session
 
 
-def _drop_buffered(speaker) -> None:
-    """What the speaker still holds of a prompt the caller stopped: dropped, not played out.
-    Never called under the Session's lock (abort waits for the output callback, which reads the
-    Session)."""
+def _restart(speaker) -> None:
+    """Start the speaker again after its callback aborted it (its thread has exited: `stop` only
+    joins it). Never called under the Session's lock."""
     try:
-        speaker.abort()
+        speaker.stop()
         speaker.start()
-    except Exception:  # a card that cannot restart at once still plays its buffer out: slower, not wrong
-        log.exception("could not flush the speaker")
-        with contextlib.suppress(Exception):
-            speaker.start()
+    except Exception:  # the call goes on without sound out rather than ending
+        log.exception("could not restart the speaker")
 
 
 def read_keys(session: Session, stream: TextIO, stop: threading.Event,
