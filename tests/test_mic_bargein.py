@@ -9,7 +9,7 @@ caller's onset is read on the microphone tap (the first block within 35 dB of th
 loudest, as scripts/eval_bargein.py defines it), not from when `paplay` was started, so the
 player's start-up and buffers are outside the figure. The stop is the first block of a 500 ms
 quiet stretch on the speaker tap. In between lies everything of the bot: PortAudio's input buffer
-(10 ms blocks, 20 ms latency), the Session's detector, the flush of the output buffer, and
+(10 ms blocks and latency), the Session's detector, the flush of the output buffer, and
 PulseAudio's own delivery to the sink. The rig's own error between the two taps is measured in
 the same run, a click played into both sinks at once through a combine sink (`tap_offset`), and
 subtracted; it is a few ms. Block quantisation only makes the figure larger (onset rounded down,
@@ -18,6 +18,7 @@ stop rounded up to a 10 ms block)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -111,13 +112,14 @@ def test_caller_talking_over_a_prompt_stops_it_on_the_speaker_within_200_ms(line
     said = line.mic.silence_after(onset, hold_ms=300) - onset
     stopped = line.bot.silence_after(onset, hold_ms=int(said * 1000) + 300)
     assert stopped is not None, "the bot's audio never stopped"
-    stop_s = stopped - onset - line.offset
+    stop_s = round(stopped - onset - line.offset, 3)  # block times: ms are all there is
+    load = os.getloadavg()[0]  # the audio path is real time: a starved machine delays it
     print(f"barge-in stop on the speaker: {stop_s * 1000:.0f} ms after the caller's onset "
-          f"(rig offset {line.offset * 1000:+.0f} ms)")
+          f"(rig offset {line.offset * 1000:+.0f} ms, load average {load:.1f})")
     first = record["turns"][0]["bot"]
     assert first["interrupted"] is True, err[-2000:]
     assert record["intents"][:1] == ["report_lost_card"], err[-2000:]  # the words were the answer
-    assert stop_s <= STOP_BOUND_S, (stop_s, err[-1000:])
+    assert stop_s <= STOP_BOUND_S, (f"{stop_s * 1000:.0f} ms at load average {load:.1f}", err[-1000:])
 
 
 def test_a_cough_during_a_prompt_does_not_stop_it(line, tmp_path):

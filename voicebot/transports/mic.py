@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 DTMF_KEYS = set("0123456789*#")
 BLOCK_MS = 10  # both directions: the smallest block PortAudio's ALSA path keeps up with here
-IN_LATENCY_S = 0.02  # microphone buffer: the caller's voice reaches the detector this much later
+IN_LATENCY_S = 0.01  # microphone buffer: the caller's voice reaches the detector this much later
 OUT_LATENCY_S = 0.04  # speaker buffer: room for a worker holding the GIL; flushed on barge-in
 TAIL_S = 0.3  # after the call ends, let the last blocks reach the speaker
 
