@@ -35,7 +35,7 @@ from voicebot.transports.sip.dtmf import DigitCollector
 log = logging.getLogger(__name__)
 
 DTMF_KEYS = set("0123456789*#")
-BLOCK_MS = 10  # both directions: a third of the Session's 30 ms frame, so a decision is not held back a frame
+BLOCK_MS = 10  # both ways: a block moves only when full, and the speaker reads the Session this often
 IN_LATENCY_S = 0.01  # microphone buffer: the caller's voice reaches the detector this much later
 OUT_LATENCY_S = 0.04  # speaker buffer: room for a worker holding the GIL; flushed on barge-in
 TAIL_S = 0.3  # after the call ends, let the last blocks reach the speaker
