@@ -30,14 +30,20 @@ RATE = 16000
 BLOCK = RATE // 100  # 10 ms
 
 
+SINK_FORMAT = f"rate={RATE} channels=1 format=s16le"
+
+
 def start_pulse(tmp_path: Path) -> dict[str, str]:
     """Start a private PulseAudio server (sink `caller`, whose monitor is the default source, and
-    sink `bot`, the default sink) and return the environment that points clients at it."""
+    sink `bot`, the default sink) and return the environment that points clients at it. The sinks
+    run at the call's 16 kHz mono, so no stream is resampled (the server's 48 kHz stereo default
+    put a resampler, and its delay, on every path)."""
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run"), "HOME": str(tmp_path)}
     Path(env["XDG_RUNTIME_DIR"]).mkdir(exist_ok=True)
     subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--system=false", "-n",
                     "--load=module-native-protocol-unix",
-                    "--load=module-null-sink sink_name=caller", "--load=module-null-sink sink_name=bot",
+                    f"--load=module-null-sink sink_name=caller {SINK_FORMAT}",
+                    f"--load=module-null-sink sink_name=bot {SINK_FORMAT}",
                     f"--log-target=file:{tmp_path / 'pulse.log'}"], env=env, check=True)
     for args in (["set-default-sink", "bot"], ["set-default-source", "caller.monitor"]):
         subprocess.run(["pactl", *args], env=env, check=True)
@@ -50,6 +56,8 @@ def stop_pulse(env: dict[str, str]) -> None:
 
 def play_into(env: dict[str, str], sink: str, wav: Path, wait: bool = False) -> subprocess.Popen:
     """Play a WAV into a sink (the caller speaking into the mic when sink is `caller`)."""
+    # paplay's default (large) buffer: a low-latency player underruns on a loaded machine, and the
+    # tests read the caller's onset on the microphone's tap anyway, not from when paplay started
     proc = subprocess.Popen(["paplay", f"--device={sink}", str(wav)], env=env)
     if wait:
         proc.wait(timeout=120)
@@ -119,6 +127,17 @@ class MonitorTap:
                 run = 0
         return None
 
+    def onset_after(self, t: float, below_peak_db: float = 35.0, span_s: float = 3.0) -> float | None:
+        """Start of the first 10 ms block at or after `t` within `below_peak_db` of the loudest
+        block of the next `span_s` (where a sound starts, as scripts/eval_bargein.py defines a
+        caller's onset), or None if nothing sounded."""
+        blocks = [(at, level) for at, level in self.blocks() if at >= t]
+        first = next((at for at, level in blocks if level > -60.0), None)
+        if first is None:
+            return None
+        peak = max(level for at, level in blocks if at < first + span_s)
+        return next(at for at, level in blocks if level >= peak - below_peak_db)
+
     def sounding_for(self, since: float, threshold_dbfs: float = -45.0) -> float:
         """Seconds of sound heard since `since` (to wait until a prompt has played a while)."""
         return 0.01 * sum(1 for at, level in self.blocks() if at >= since and level > threshold_dbfs)
@@ -131,3 +150,27 @@ def wait_until(predicate, timeout: float, step: float = 0.01) -> bool:
             return True
         time.sleep(step)
     return False
+
+
+def tap_offset(env: dict[str, str], tmp_path: Path, mic: MonitorTap, bot: MonitorTap) -> float:
+    """The rig's own error between two taps: one click played into both sinks at once (a combine
+    sink over `caller` and `bot`, nothing else in between) is heard at `bot` this many seconds
+    after `mic` (about 0, within a block). A measurement on the two taps subtracts it."""
+    from voicebot.audio.types import Audio
+    from voicebot.audio.wavio import write_wav
+
+    module = subprocess.run(["pactl", "load-module", "module-combine-sink", "sink_name=rig_both",
+                             "slaves=caller,bot", *SINK_FORMAT.split()],
+                            env=env, check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        t = np.arange(RATE // 20) / RATE
+        click = np.concatenate([np.zeros(RATE // 4), 0.5 * np.sin(2 * np.pi * 1000 * t), np.zeros(RATE // 4)])
+        wav = tmp_path / "rig_click.wav"
+        write_wav(wav, Audio.from_float(click, RATE))
+        started = time.monotonic()
+        play_into(env, "rig_both", wav, wait=True)
+        assert wait_until(lambda: mic.first_sound_after(started, -30) and bot.first_sound_after(started, -30), 5), \
+            "the rig's click never reached both monitors"
+        return bot.first_sound_after(started, -30) - mic.first_sound_after(started, -30)
+    finally:
+        subprocess.run(["pactl", "unload-module", module], env=env, check=False)

@@ -11,9 +11,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from voicebot.cli.app import app, console, err_console, fail, print_json
-from voicebot.events import Prompt, Transcript, Understood
-from voicebot.flow.actions import Hangup, Transfer
-from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
@@ -68,34 +65,9 @@ def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None,
 def _printer(engine: Any, out: Any = console) -> Any:
     """Prints the conversation as it happens; what a caller says at a digit prompt (an ID, a PIN)
     is masked before it reaches the screen, like everywhere else."""
+    from voicebot.transports.mic_view import PrintingView
 
-    def caller_text(event: Understood) -> str:
-        if engine.expecting.kind == "digits" or engine.expecting.secret:
-            return "****"
-        return engine.redact_text(event.text)
-
-    def show(event: Any) -> None:
-        match event:
-            case Prompt():
-                out.print(f"[bold cyan]bot   [/] {event.text}  [dim]({event.state})[/]", highlight=False)
-            case Transcript():
-                out.print(f"[dim]        heard in {event.processing_seconds:.2f}s ({event.backend})[/]")
-            case Understood():
-                kind = engine.expecting.kind  # at a PIN or rating prompt the intent is noise
-                meaning = (f"{event.intent} {event.confidence:.2f}" if kind in ("intent", "free")
-                           else f"{kind} answer")
-                out.print(f"[bold green]caller[/] {caller_text(event)!r}  [dim]→ {meaning}, "
-                          f"{event.sentiment} {event.sentiment_score:+.2f}[/]", highlight=False)
-            case BargedIn():
-                out.print(f"[yellow]      ⏸ caller talks over the prompt at {event.at:.2f}s[/]")
-            case Resumed():
-                out.print(f"[yellow]      ▶ not a turn ({event.heard or 'no words'!r}): prompt resumes[/]")
-            case Interrupted():
-                out.print(f"[yellow]      ✂ prompt interrupted by {event.by} after {event.played_ms} ms[/]")
-            case Transfer() | Hangup():
-                out.print(f"[bold magenta]      → {event}[/]", highlight=False)
-
-    return show
+    return PrintingView(engine.redact_text, console=out)
 
 
 def _finish(session: Any, json_out: str | None, audio_out: Path | None) -> None:
@@ -186,11 +158,13 @@ def call(
     it; digit keys are DTMF."""
     from voicebot.pipeline import Session
     from voicebot.transports.mic import check_microphone, run_mic_call
+    from voicebot.transports.mic_view import call_view
 
     check_microphone(device)  # before the models load: no sound card is said at once
     engine, stack = open_call(flow, caller_id=caller_id, at=None, asr=backend, tts=tts, db=db)
-    shown = _printer(engine, err_console if json_out == "-" else console)  # stdout carries only JSON then
     live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
-    session = run_mic_call(Session(engine, stack, listener=shown, recording_path=live_wav),
-                           device=device, max_seconds=max_seconds)
+    # a live panel in a terminal, plain lines otherwise; stdout carries only the JSON with --json -
+    with call_view(err_console if json_out == "-" else console, engine.redact_text) as view:
+        session = run_mic_call(Session(engine, stack, listener=view, recording_path=live_wav),
+                               device=device, max_seconds=max_seconds, on_key=view.key)
     _finish(session, json_out, audio_out)
