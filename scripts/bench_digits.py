@@ -24,20 +24,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = "zero one two three four five six seven eight nine".split()
+# Voice specs as in scripts/build_asr_transcripts.py ("/l" piper length scale, "/n" its sampling
+# noise, "/d" flite duration stretch, "/s" espeak words per minute). No dev voice is a held-out
+# one: the dev Piper renders differ in speed and sampling noise from the held-out plain Piper.
 VOICES = {
-    "dev": ("piper", "flite:slt", "flite:kal", "espeak:en-us"),
+    "dev": ("flite:slt", "flite:kal", "flite:kal16/d1.1", "espeak:en-us", "espeak:en-us+f3",
+            "espeak:en-029/s140", "espeak:en-gb-scotland", "espeak:en+m7/s160",
+            "espeak:en-us-nyc/s165", "piper/l0.9/n0.667", "piper/l1.2/n0.5"),
     "heldout": ("piper", "flite:awb", "flite:rms", "espeak:en-gb", "espeak:en+m3"),
 }
 SEEDS = {"dev": 13, "heldout": 4242}
-PER_VOICE = 6  # three 4-digit and three 8-digit answers per voice
+PER_VOICE = {"dev": 8, "heldout": 6}  # 4- and 8-digit answers alternate
 DEFAULT_BASELINE = "fc451d3"
 
 
-def digit_strings(seed: int) -> list[str]:
+def digit_strings(seed: int, count: int) -> list[str]:
     """Strings a caller might have: repeats, runs, zeros; the same for every voice of a set."""
     rng = random.Random(seed)
     out = []
-    for k in range(PER_VOICE):
+    for k in range(count):
         length = 4 if k % 2 == 0 else 8
         shape = k % 3
         if shape == 0:  # a repeated digit or pair ("1111", "4477")
@@ -75,10 +80,10 @@ def grouped(digits: str, voice: str, channel) -> str:
     import hashlib
 
     from voicebot.audio import write_wav
-    from voicebot.speechgen import cache_dir, speak, with_silence
+    from voicebot.speechgen import cache_dir, with_silence
 
     groups = [", ".join(UNITS[int(d)] for d in digits[i:i + 4]) for i in range(0, len(digits), 4)]
-    paths = [speak(g, voice, channel) for g in groups]
+    paths = [render(g, voice) for g in groups]
     key = hashlib.sha1("|".join(map(str, paths)).encode()).hexdigest()[:16]
     target = cache_dir() / f"grouped-{key}.wav"
     if not target.exists():
@@ -88,16 +93,24 @@ def grouped(digits: str, voice: str, channel) -> str:
     return str(target)
 
 
+def render(text: str, voice: str):
+    """Telephone WAV (8 kHz μ-law, 15 dB noise unless the spec says) of `text` in voice `voice`."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_asr_transcripts import render as render_spec
+
+    return render_spec(text, voice)
+
+
 def items(set_name: str) -> list[dict]:
-    from voicebot.speechgen import TELEPHONE, speak
+    from voicebot.speechgen import TELEPHONE
 
     rng = random.Random(SEEDS[set_name] + 1)
     rows = []
-    for digits in digit_strings(SEEDS[set_name]):
+    for digits in digit_strings(SEEDS[set_name], PER_VOICE[set_name]):
         said = spoken(digits, rng)
         for voice in VOICES[set_name]:
             rows.append({"voice": voice, "digits": digits, "said": said,
-                         "first": str(speak(said, voice, TELEPHONE)),
+                         "first": str(render(said, voice)),
                          "repeat": grouped(digits, voice, TELEPHONE)})
     return rows
 
