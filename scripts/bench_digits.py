@@ -75,7 +75,7 @@ def spoken(digits: str, rng: random.Random) -> str:
 
 
 def grouped(digits: str, voice: str, channel) -> str:
-    """The repeat the re-prompt asks for ("slowly, four digits at a time"): each group said with
+    """A caller's second try, said more carefully (four digits at a time): each group said with
     a little pause between digits, a second's pause between groups."""
     import hashlib
 
