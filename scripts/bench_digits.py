@@ -2,8 +2,11 @@
 numbers) on 8 kHz μ-law telephone audio with line noise, in several voices, through the path a
 call takes at an ID/PIN prompt (VAD cut → recogniser with the prompt's digit hints → the one
 spoken-number parser). A first answer of the wrong length makes the flow ask again, and the
-caller repeats the number in groups ("one two three four, five six seven eight"); a first answer
-of the right length but wrong digits is a failure (a wrong PIN).
+caller repeats the number more carefully, in groups ("one two three four, five six seven eight").
+`exact_within_one_reprompt` counts a first answer of the right length but wrong digits as a
+failure (the measure of earlier rounds); `right_within_one_reprompt_of_the_flow` counts what
+today's flow does with it: a mismatch after the PIN asks again for the PIN and, when spoken, the
+customer number, so the repeat counts there too (the baseline's flow asked the PIN alone).
 
     .venv/bin/python scripts/bench_digits.py [--set dev|heldout] [--baseline REV] [--json]
 
@@ -143,10 +146,14 @@ def run(rows: list[dict]) -> list[dict]:
     for row in rows:
         length = len(row["digits"])
         first = heard(recognizer, row["first"], length)
-        second = heard(recognizer, row["repeat"], length) if len(first) != length else None
+        # every wrong answer is asked again by today's flow: a wrong length at once, a mismatch
+        # after the PIN (the PIN, and a spoken customer number too: voicebot/flow/auth.py)
+        second = heard(recognizer, row["repeat"], length) if first != row["digits"] else None
         out.append({**row, "heard_first": first, "heard_repeat": second,
                     "exact_first": first == row["digits"],
-                    "exact_within_one_reprompt": first == row["digits"] or second == row["digits"]})
+                    "exact_within_one_reprompt": first == row["digits"]
+                    or (len(first) != length and second == row["digits"]),
+                    "right_within_one_reprompt_of_the_flow": first == row["digits"] or second == row["digits"]})
     return out
 
 
@@ -158,14 +165,17 @@ def summary(results: list[dict]) -> dict:
     for voice in dict.fromkeys(r["voice"] for r in results):
         rows = [r for r in results if r["voice"] == voice]
         by_voice[voice] = {"n": len(rows), "exact_first": rate(rows, "exact_first"),
-                           "exact_within_one_reprompt": rate(rows, "exact_within_one_reprompt")}
-    by_length = {str(n): {"n": len(rows), "exact_within_one_reprompt": rate(rows, "exact_within_one_reprompt")}
+                           "exact_within_one_reprompt": rate(rows, "exact_within_one_reprompt"),
+                           "right_within_one_reprompt_of_the_flow": rate(rows, "right_within_one_reprompt_of_the_flow")}
+    by_length = {str(n): {"n": len(rows), "exact_within_one_reprompt": rate(rows, "exact_within_one_reprompt"),
+                          "right_within_one_reprompt_of_the_flow": rate(rows, "right_within_one_reprompt_of_the_flow")}
                  for n in (4, 8) for rows in [[r for r in results if len(r["digits"]) == n]]}
     return {"n": len(results), "exact_first": rate(results, "exact_first"),
             "exact_within_one_reprompt": rate(results, "exact_within_one_reprompt"),
+            "right_within_one_reprompt_of_the_flow": rate(results, "right_within_one_reprompt_of_the_flow"),
             "by_voice": by_voice, "by_length": by_length,
             "misses": [{k: r[k] for k in ("voice", "digits", "said", "heard_first", "heard_repeat")}
-                       for r in results if not r["exact_within_one_reprompt"]]}
+                       for r in results if not r["right_within_one_reprompt_of_the_flow"]]}
 
 
 def baseline(rev: str, rows: list[dict]) -> dict:
@@ -206,7 +216,8 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"Digit strings, {args.set} set ({len(rows)} answers, {result['channel']})")
-    for col in ("path", "voice", "n", "exact first try", "exact ≤ 1 re-prompt"):
+    for col in ("path", "voice", "n", "exact first try", "exact ≤ 1 re-prompt (wrong length)",
+                "right ≤ 1 re-prompt (any wrong answer, as the flow asks)"):
         table.add_column(col)
     for path in ("today", "baseline"):
         if path not in result:
@@ -214,9 +225,11 @@ def main() -> None:
         res = result[path]
         name = path if path == "today" else f"baseline {args.baseline}"
         for voice, v in res["by_voice"].items():
-            table.add_row(name, voice, str(v["n"]), f"{v['exact_first']:.0%}", f"{v['exact_within_one_reprompt']:.0%}")
+            table.add_row(name, voice, str(v["n"]), f"{v['exact_first']:.0%}", f"{v['exact_within_one_reprompt']:.0%}",
+                          f"{v['right_within_one_reprompt_of_the_flow']:.0%}")
         table.add_row(name, "all", str(res["n"]), f"{res['exact_first']:.0%}",
-                      f"{res['exact_within_one_reprompt']:.0%}", style="bold")
+                      f"{res['exact_within_one_reprompt']:.0%}", f"{res['right_within_one_reprompt_of_the_flow']:.0%}",
+                      style="bold")
     Console().print(table)
     for miss in result["today"]["misses"]:
         print("miss:", miss)
