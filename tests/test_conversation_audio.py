@@ -79,7 +79,9 @@ def test_three_wrong_pins_escalate(call, voice, channel):
 
 @pytest.mark.parametrize("voice, channel", [("flite:kal", TELEPHONE), ("piper", TELEPHONE)])
 def test_wrong_then_right_pin_authenticates(call, voice, channel):
-    record = call(["what's my balance", ID, "one one one one", ID, "two four six eight",
+    # a wrong PIN of four distinct digits (repeated digits: test_repeated_digit_pins); after the
+    # mismatch the spoken customer number is asked again, then the right PIN
+    record = call(["what's my balance", ID, "one three five seven", ID, "two four six eight",
                    "no thanks", "dtmf:4"], voice, channel)
     assert record["authenticated"] is True and record["outcome"] == "self_service"
 
