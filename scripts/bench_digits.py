@@ -8,7 +8,7 @@ failure (the measure of earlier rounds); `right_within_one_reprompt_of_the_flow`
 today's flow does with it: a mismatch after the PIN asks again for the PIN and, when spoken, the
 customer number, so the repeat counts there too (the baseline's flow asked the PIN alone).
 
-    .venv/bin/python scripts/bench_digits.py [--set dev|heldout] [--baseline REV] [--json]
+    .venv/bin/python scripts/bench_digits.py [--set dev|heldout] [--baseline REV] [--option K=V] [--json]
 
 --set dev is what choices were made on; heldout (other voices, other digit strings) is reported
 and never tuned on. --baseline REV (default fc451d3, the digit path before issue 13) measures that
@@ -138,10 +138,10 @@ def heard(recognizer, path: str, length: int) -> str:
     return words_to_digits(as_prompt_would(recognizer, audio, Hints("digits", length=length)))
 
 
-def run(rows: list[dict]) -> list[dict]:
+def run(rows: list[dict], options: dict | None = None) -> list[dict]:
     from voicebot.asr import get_recognizer
 
-    recognizer = get_recognizer("whisper")
+    recognizer = get_recognizer("whisper", **(options or {}))
     out = []
     for row in rows:
         length = len(row["digits"])
@@ -197,6 +197,8 @@ def main() -> None:
     parser.add_argument("--set", choices=tuple(VOICES), default="heldout")
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision ('' to skip)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="recogniser option for today's path, e.g. denoise=false")
     parser.add_argument("--rows", help=argparse.SUPPRESS)  # internal: run rows, print results
     args = parser.parse_args()
     if not args.rows:  # this tree's voicebot, not an installed one (the baseline sets PYTHONPATH)
@@ -206,7 +208,7 @@ def main() -> None:
         return
     rows = items(args.set)
     result = {"set": args.set, "voices": list(VOICES[args.set]), "channel": "8 kHz mu-law, 15 dB noise",
-              "today": summary(run(rows))}
+              "today": summary(run(rows, dict(o.split("=", 1) for o in args.option)))}
     if args.baseline:
         result["baseline"] = {"rev": args.baseline, **baseline(args.baseline, rows)}
     if args.json:
