@@ -122,6 +122,8 @@ class WhisperRecognizer:
             return (" ".join(half), None) if half in heard else next(a for a in answers if apply_hints(a[0], hints) == full)
         if hints.length:  # no reading had the length: search digit strings of that length
             found = self._digit_search(samples, hints)
+            if found and looks_looped(found) and found[: len(found) // 2] in heard:
+                found = found[: len(found) // 2]  # a group stretched to the full length: keep the group
             return (" ".join(found), None) if found else answers[0]
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))

@@ -62,10 +62,10 @@ def digit_search(model, tokenizer, encoded: np.ndarray, prompt: list[int], max_d
 
 
 def looks_looped(digits: str) -> bool:
-    """A string that is its first half twice ("2345" + "2345"): with no repetition penalty a
-    decoder told to expect eight digits loops a group of four said before a pause into exactly
-    eight (dev set of scripts/bench_digits.py: "2 3 4 5, 6 7 8 9" heard as 2345 2345 + 6789).
-    One repeated digit ("77777777") is not a loop: callers say that."""
+    """A string that is its first half twice ("2345" + "2345"): told to expect eight digits, a
+    decoder without repetition penalty, or the digit search, stretches a group of four said
+    before a pause to exactly eight (dev set of scripts/bench_digits.py: "2 3 4 5, 6 7 8 9" heard
+    as 2345 2345 + 6789). One repeated digit ("77777777") is not a loop: callers say that."""
     half = len(digits) // 2
     return len(digits) % 2 == 0 and len(set(digits)) > 1 and digits == digits[:half] * 2
 

@@ -4,8 +4,8 @@ A mixin of CallEngine. The digits are redacted from the turn and kept only in me
 Guessing is bounded twice: in one call, `max_pin_attempts` failed answers (a wrong PIN, an unknown
 number, or an answer that is not the right number of digits) escalate with repeated_failures;
 after a mismatch the customer number is asked again too when it was spoken (the recogniser may
-have misheard it; digits measured right within one re-prompt rise from 0.70 to 0.82 on the dev
-set of scripts/bench_digits.py), after every second one when it was keyed;
+have misheard it; digits right within one re-prompt rose from 0.70 to 0.75 on the dev set of
+scripts/bench_digits.py), after every second one when it was keyed;
 across calls, wrong PINs per customer number are kept (hashed) and after `lockout_failures` within
 `lockout_minutes` the number is locked and the caller goes to a person. An unknown number and a
 wrong PIN get the same reply, after the PIN, so nobody learns which numbers exist."""
