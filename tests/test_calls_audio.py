@@ -150,8 +150,9 @@ def test_abandoned_mid_flow(call):
 
 
 def test_wrong_pin_three_times(call):
-    record, _ = call(["check my balance", "one two three four five six seven eight",
-                      "one three five seven", "nine eight seven six", "four three two one"], patience=0)
+    number = "one two three four five six seven eight"  # asked again after each mismatch (spoken)
+    record, _ = call(["check my balance", number, "one three five seven", number, "nine eight seven six",
+                      number, "four three two one"], patience=0)
     assert record["authenticated"] is False
     assert (record["outcome"], record["reason"]) == ("escalated", "repeated_failures")
 

@@ -70,7 +70,8 @@ def test_wrong_number_ends_completed(call, voice, channel, turns):
 
 @pytest.mark.parametrize("voice, channel", [("espeak:en-us", TELEPHONE), ("flite:kal", CLEAN)])
 def test_three_wrong_pins_escalate(call, voice, channel):
-    record = call(["check my balance", ID, "one three five seven", "nine nine nine nine",
+    # after each mismatch the bot starts again from the (spoken) customer number; the caller follows
+    record = call(["check my balance", ID, "one three five seven", ID, "nine nine nine nine", ID,
                    "four three two one"], voice, channel)
     assert (record["outcome"], record["reason"]) == ("escalated", "repeated_failures")
     assert record["authenticated"] is False
@@ -78,8 +79,19 @@ def test_three_wrong_pins_escalate(call, voice, channel):
 
 @pytest.mark.parametrize("voice, channel", [("flite:kal", TELEPHONE), ("piper", TELEPHONE)])
 def test_wrong_then_right_pin_authenticates(call, voice, channel):
-    record = call(["what's my balance", ID, "one one one one", "two four six eight",
+    # a wrong PIN of four distinct digits (repeated digits: test_repeated_digit_pins); after the
+    # mismatch the spoken customer number is asked again, then the right PIN
+    record = call(["what's my balance", ID, "one three five seven", ID, "two four six eight",
                    "no thanks", "dtmf:4"], voice, channel)
+    assert record["authenticated"] is True and record["outcome"] == "self_service"
+
+
+def test_a_wrong_customer_number_is_put_right_in_the_same_call(call):
+    """The caller's spoken number is taken wrongly: after the mismatch the bot starts again from
+    the customer number, and the right number and PIN authenticate."""
+    wrong_id = "my customer number is one two three four five six seven nine"
+    record = call(["what's my balance", wrong_id, "two four six eight", ID,
+                   "two four six eight", "no thanks", "dtmf:4"], "piper", TELEPHONE)
     assert record["authenticated"] is True and record["outcome"] == "self_service"
 
 

@@ -137,8 +137,45 @@ def test_wrong_then_right_pin_authenticates(flow, store):
     engine.handle(said("balance", "check_balance"))
     engine.handle(said("one two three four five six seven eight"))
     engine.handle(said("double two four four"))
+    engine.handle(said("one two three four five six seven eight"))  # spoken: asked again
     answer = engine.handle(said("two four six — no, two four six eight"))
     assert engine.record.authenticated and "dollars" in text_of(answer)
+
+
+def test_a_spoken_customer_number_is_asked_again_after_a_mismatch(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(said("one two three four five six seven nine"))  # heard wrong: no such customer
+    again = text_of(engine.handle(said("two four six eight")))
+    assert "don't match" in again and "start again" in again and "eight-digit customer number" in again
+    assert "Thanks" not in again
+    engine.handle(said("one two three four five six seven eight"))  # now heard right
+    answer = engine.handle(said("two four six eight"))
+    assert engine.record.authenticated and "dollars" in text_of(answer)
+
+
+def test_a_keyed_customer_number_is_asked_again_after_the_second_mismatch(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(pressed("12345679"))
+    first = text_of(engine.handle(pressed("2468")))
+    assert "don't match" in first and "eight-digit" not in first  # keys are not misheard: PIN alone
+    assert "start again" in text_of(engine.handle(pressed("2468")))
+    engine.handle(pressed("12345678"))
+    engine.handle(pressed("2468"))
+    assert engine.record.authenticated
+
+
+def test_a_restart_does_not_reset_the_attempt_limit(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(pressed("12345678"))
+    engine.handle(pressed("1111"))
+    assert "start again" in text_of(engine.handle(pressed("2222")))
+    engine.handle(pressed("12345678"))
+    engine.handle(pressed("3333"))
+    assert (engine.record.outcome, engine.record.reason) == ("escalated", "repeated_failures")
+    assert not engine.record.authenticated
 
 
 def test_unknown_number_is_not_revealed_before_the_pin(flow, store):

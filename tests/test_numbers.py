@@ -23,6 +23,9 @@ from voicebot.asr.numbers import normalize_numbers, parse_amount, say_amount, sa
         ("Five, six, seven.", "567"),
         ("nothing here", ""),
         ("oh I see", ""),  # "oh" alone is an interjection, not a zero
+        ("one oh oh oh", "1000"),  # a run of "oh"s beside a number is zeros
+        ("oh oh seven", "007"),
+        ("I said oh oh", ""),
         ("one one one one", "1111"),
         ("two two two two", "2222"),
         ("double four two one", "4421"),

@@ -54,9 +54,15 @@ def _spell_out(text: str) -> list[str]:
             out.extend([digit] * _REPEATS[w])
             i += 2
             continue
-        if w in _ZERO_WORDS:
-            around = [low[k] for k in (i - 1, i + 1) if 0 <= k < len(words)]
-            out.append("zero" if any(_is_number(a) for a in around) else words[i])
+        if w in _ZERO_WORDS:  # a run of them ("one oh oh oh") is zeros when a number borders it
+            end = i
+            while end < len(words) and low[end] in _ZERO_WORDS:
+                end += 1
+            around = [low[k] for k in (i - 1, end) if 0 <= k < len(words)]
+            zero = any(_is_number(a) for a in around)
+            out.extend("zero" if zero else words[k] for k in range(i, end))
+            i = end
+            continue
         elif w == "a" and nxt in ("hundred", "thousand", "million"):
             out.append("one")
         else:

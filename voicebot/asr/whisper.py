@@ -21,7 +21,7 @@ import numpy as np
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_more
-from voicebot.asr.whisper_digits import digit_search, pick
+from voicebot.asr.whisper_digits import digit_search, looks_looped, pick
 from voicebot.audio.types import Audio
 from voicebot.errors import ModelError
 from voicebot.events import Transcript
@@ -110,12 +110,20 @@ class WhisperRecognizer:
             text, confidence, _ = self._decode(samples, hints, attempt)
             digits = apply_hints(text, hints)
             if hints.length and len(digits) == hints.length:
-                return text, confidence
+                # a group looped to the full length counts only if another prompt agrees
+                if not looks_looped(digits) or any(apply_hints(a[0], hints) == digits for a in answers):
+                    return text, confidence
             answers.append((text, confidence))
         if not answers:
             return "", None
+        heard = [apply_hints(a[0], hints) for a in answers]
+        for full in (d for d in heard if hints.length and len(d) == hints.length):  # looped, unconfirmed
+            half = full[: len(full) // 2]
+            return (" ".join(half), None) if half in heard else next(a for a in answers if apply_hints(a[0], hints) == full)
         if hints.length:  # no reading had the length: search digit strings of that length
             found = self._digit_search(samples, hints)
+            if found and looks_looped(found) and found[: len(found) // 2] in heard:
+                found = found[: len(found) // 2]  # a group stretched to the full length: keep the group
             return (" ".join(found), None) if found else answers[0]
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))

@@ -61,6 +61,15 @@ def digit_search(model, tokenizer, encoded: np.ndarray, prompt: list[int], max_d
     return sorted(finished.items(), key=lambda kv: -kv[1])
 
 
+def looks_looped(digits: str) -> bool:
+    """A string that is its first half twice ("2345" + "2345"): told to expect eight digits, a
+    decoder without repetition penalty, or the digit search, stretches a group of four said
+    before a pause to exactly eight (dev set of scripts/bench_digits.py: "2 3 4 5, 6 7 8 9" heard
+    as 2345 2345 + 6789). One repeated digit ("77777777") is not a loop: callers say that."""
+    half = len(digits) // 2
+    return len(digits) % 2 == 0 and len(set(digits)) > 1 and digits == digits[:half] * 2
+
+
 def pick(finished: list[tuple[str, float]], length: int, margin: float) -> str | None:
     """The best string of `length` digits if it is within `margin` (nats) of the best of any
     length; None when the audio plainly holds another count (a fragment, a wrong number)."""

@@ -80,6 +80,8 @@ class CallEngine(AuthMixin, HandoffMixin):
         self.lockout = lockout_for(store)  # wrong PINs per customer number, across calls
         self._request_text = self._last_text = ""  # the caller's latest request, for actions
         self._digit_prefix = ""  # the first group of an ID/PIN said in groups
+        self._pin_mismatches = 0  # customer number + PIN pairs that did not match, this call
+        self._id_spoken = False  # the customer number came by voice (it may have been misheard)
 
     # --- the API the Session calls -------------------------------------------------------
     def start(self) -> list[Action]:

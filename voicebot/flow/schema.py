@@ -124,6 +124,12 @@ class AuthSpec(Strict):
     pin_length: int = 4
     # One reply for an unknown number and a wrong PIN, after the PIN: numbers cannot be enumerated.
     mismatch: str = "That customer number and PIN don't match our records."
+    # Every this many mismatches the customer number is asked again too (0: only the PIN), so a
+    # misheard number can still be put right in the call; a spoken number (the recogniser may
+    # have misheard it) restarts sooner than a keyed one.
+    restart_after_mismatches: int = 2
+    restart_after_spoken_mismatches: int = 1
+    restart: str = "Let's start again."
     locked: str = "For your security, I'll connect you with a specialist who can verify you."
     verified: str = "Thank you, {first_name}, you're verified."
 
