@@ -181,6 +181,7 @@ def call(
     audio_out: Annotated[Optional[Path], typer.Option("--audio-out")] = None,
     json_out: Annotated[Optional[str], typer.Option("--json", help="write the call record here ('-' = stdout)")] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", help="hang up after this long")] = 600.0,
+    echo: Annotated[str, typer.Option("--echo", help="echo canceller for the speakers' echo: webrtc, speex, off")] = "webrtc",
 ) -> None:
     """A live call through the microphone and speakers, full duplex: talk over the bot to interrupt
     it; digit keys are DTMF."""
@@ -192,5 +193,5 @@ def call(
     shown = _printer(engine, err_console if json_out == "-" else console)  # stdout carries only JSON then
     live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
     session = run_mic_call(Session(engine, stack, listener=shown, recording_path=live_wav),
-                           device=device, max_seconds=max_seconds)
+                           device=device, max_seconds=max_seconds, echo=echo)
     _finish(session, json_out, audio_out)

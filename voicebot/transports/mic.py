@@ -1,8 +1,9 @@
 """A live call through the sound card (sounddevice/PortAudio), full duplex: one stream's callback
 pushes each microphone block into the Session and fills the speaker block from `session.read`, so
-the bot hears the caller while it speaks (barge-in). The Session's echo-aware barge-in gate keeps
-the bot's own voice, coming back from the speakers, from interrupting it. Digit keys (0-9 * #)
-typed in the terminal are DTMF."""
+the bot hears the caller while it speaks (barge-in). The bot's own voice comes back from the
+speakers into the microphone: the call cancels it (WebRTC AEC3, `echo="webrtc"`, against the
+blocks handed to the speaker) before the VAD and the barge-in detector hear the microphone.
+Digit keys (0-9 * #) typed in the terminal are DTMF."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def _device(device: str | int | None) -> str | int | None:
 
 
 def run_mic_call(session: Session, *, device: str | int | None = None, max_seconds: float = 600.0,
-                 keyboard: bool = True) -> Session:
+                 keyboard: bool = True, echo: str = "webrtc") -> Session:
     sd = check_microphone(device)
+    session.cancel_echo(echo)  # speaker echo: voicebot.audio.echo names ("webrtc", "speex", "off")
     device = _device(device)
     rate, frame_ms = session.rate, session.frame_ms
     block = rate * frame_ms // 1000

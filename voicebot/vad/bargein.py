@@ -1,22 +1,21 @@
 """Barge-in: is the caller talking over the bot? Fires on sustained caller speech only.
 
-How the Session uses it (one detector per call, fed on the audio thread):
+How the Session uses it: `voicebot.pipeline.bargein.SileroBargeIn` (the default barge-in
+detector, `VOICEBOT_BARGE_IN=silero`) feeds it every caller frame of the call at the Session's
+rate, after the echo canceller (voicebot.pipeline.echo_input) and the streaming resampler:
 
     detector = BargeInDetector()                      # BargeInConfig() defaults, 16 kHz input
-    ...while the bot is speaking, for every caller frame (after echo cancellation, resampled
-    to 16 kHz by a low-delay stream — voicebot.vad.duplex.DuplexInput does all this —, any
-    frame size):
-    match detector.push(frame):
-        case BargeIn(pre_roll=audio):  stop playback now; the caller's turn starts with `audio`
-                                       (`pre_roll_ms` before the onset up to the end of this
-                                       frame); feed it, then the frames that follow, to the
-                                       endpointer/ASR: together they are the caller's audio
+    match detector.push(frame):                       # any frame size, in order, one thread
+        case BargeIn(): stop playback now (the Session pauses the prompt; its endpointer's own
+                        pre-roll gives the turn's audio from before the onset — `pre_roll` here
+                        is the same audio for callers without an endpointer)
         case None: keep playing
     ...when the recognised text of that turn is empty or `is_backchannel(text)` ("mm-hm",
     "okay"), it was not a turn: resume the prompt where it stopped.
 
-`reset()` when a new prompt starts (forgets a half-open onset and the VAD's recurrent state).
-Frames must reach `push` in order from one thread; the Silero session inside is shared by all
+`rearm()` when a prompt starts, stops or resumes (forgets a half-open run; the VAD's recurrent
+state and the stream go on); `reset()` forgets the stream too. `last_speech` is the verdict on
+the last chunk, `in_run` whether a speech run is open. The Silero session inside is shared by all
 calls of the process. Time is counted in samples (`BargeIn.start_sample`, `.fired_sample`: from
 the first frame pushed since construction/reset), never read from the clock.
 
@@ -24,8 +23,8 @@ The rule: a speech run opens at the first chunk the VAD calls speech and closes 
 of non-speech; the detector fires once the run holds `min_speech_ms` of speech and one of the
 last three chunks is voiced (periodic at a pitch lag, which noise bursts, coughs and clicks are not).
 Residual echo after the WebRTC canceller is not speech to Silero. Measured on telephone scenes
-by scripts/eval_bargein.py (docs/realtime.md) through voicebot.vad.duplex: decisions 115 ms p50 /
-140 ms max after the caller's onset, no false barge-in on echo, noise, cough-like bursts, clicks.
+by scripts/eval_bargein.py and, through the Session, scripts/eval_session_bargein.py
+(docs/realtime.md).
 
 VAD backends (`BargeInConfig.vad`): "silero" (Silero v5 ONNX, 32 ms chunks, the default: it
 rejects noise bursts that webrtcvad calls speech), "webrtc" (webrtcvad, 30 ms frames),
@@ -90,11 +89,22 @@ class BargeInDetector:
         self._history.clear()
         self._history_len = 0
         self._samples = 0  # samples classified so far
+        self.last_speech = False  # the verdict on the last chunk classified
+        self.rearm()
+
+    def rearm(self) -> None:
+        """Watch for a new speech run (a prompt started or resumed) without forgetting the stream:
+        the VAD's recurrent state, the pending samples and the sample count go on."""
         self._onset: int | None = None
         self._speech_samples = 0
         self._last_speech_end = 0
         self._fired = False
         self._recent_voicing: collections.deque[bool] = collections.deque(maxlen=3)
+
+    @property
+    def in_run(self) -> bool:
+        """A speech run is open (it has not yet been closed by `gap_ms` of non-speech)."""
+        return self._onset is not None
 
     def push(self, frame: Audio) -> BargeIn | None:
         """Feed one caller frame; returns a BargeIn on the frame where sustained speech is
@@ -110,6 +120,7 @@ class BargeInDetector:
         while self._pending.size >= self.chunk:
             chunk, self._pending = self._pending[: self.chunk], self._pending[self.chunk :]
             speech = self._is_speech(chunk, probs[i] if probs is not None else None)
+            self.last_speech = speech
             i += 1
             self._samples += self.chunk
             fired = self._advance(speech, chunk) or fired
