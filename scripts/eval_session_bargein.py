@@ -13,7 +13,16 @@ echo of exactly what the Session plays, made frame by frame (-10 dB through a li
                 Session paused the prompt: p50 / p95 / max
   false         BargedIn on scenes without speech, by kind: echo alone, noise bursts, coughs, clicks
 
-    python scripts/eval_session_bargein.py [--json]
+CPU (`--cpu`, also part of the default run): the audio path's CPU time (thread time spent in the
+Session's push and read: echo canceller, resampling, endpointer, detector, recording) per minute of
+call audio, split by whether the bot was speaking, for the gated Silero detector (the default), the
+same detector run on every frame (`SileroBargeIn(gate=False)`, as first merged) and the energy
+detector as the baseline, over the same scenes in one run. Scenes run whole (a barge-in does not
+end them): every caller scene above, a caller silent during the prompt (digital silence, as SIPp
+sends no RTP) and a caller answering after the prompt. `silero_chunks` counts inferences against
+32 ms chunks heard.
+
+    python scripts/eval_session_bargein.py [--json] [--cpu]
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +45,9 @@ from voicebot.audio.echo_path import place  # noqa: E402
 from voicebot.flow import CallEngine, flow_from_text  # noqa: E402
 from voicebot.linegen import CALLERS, PROMPTS, RATE, Line, bot_audio, burst, caller_audio, echo_gain, first_barge_in, line_noise  # noqa: E402
 from voicebot.pipeline import Session, Stack  # noqa: E402
+from voicebot.pipeline.bargein import SileroBargeIn  # noqa: E402
+from voicebot.pipeline.seams import BargeInDetector  # noqa: E402
+from voicebot.vad import silero  # noqa: E402
 from voicebot.store import open_store  # noqa: E402
 
 FRAME_MS = 20
@@ -42,18 +56,85 @@ NEGATIVES = [("echo", None, 0), ("noise", "noise", 100), ("noise", "noise", 200)
 CONFIGS = [("silero", "webrtc"), ("energy", "webrtc"), ("silero", "off"), ("energy", "off")]
 
 
-def _session(stack: Stack, prompt: str, db: Path) -> Session:
+def _session(stack: Stack, prompt: str, db: Path, detector: BargeInDetector | None = None) -> Session:
     flow = flow_from_text(f'name: scene\nstart: ask\nstates:\n  ask:\n    ask: "{prompt}"\n    expect: intent\n')
-    return Session(CallEngine(flow, open_store(f"sqlite:///{db}", demo=True)), stack)
+    return Session(CallEngine(flow, open_store(f"sqlite:///{db}", demo=True)), stack, barge_in=detector)
 
 
-def evaluate() -> dict:
+class Timed:
+    """A Session whose push and read add up the thread's CPU time and the caller audio pushed."""
+
+    def __init__(self, session: Session, spent: list[float]) -> None:
+        self._s, self._spent = session, spent
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+    def push(self, audio: Audio) -> None:
+        started = time.thread_time()
+        self._s.push(audio)
+        self._spent[0] += time.thread_time() - started
+        self._spent[1] += audio.duration
+
+    def read(self, ms: int, rate: int | None = None) -> Audio:
+        started = time.thread_time()
+        out = self._s.read(ms, rate)
+        self._spent[0] += time.thread_time() - started
+        return out
+
+
+CPU_DETECTORS = {"silero": lambda: SileroBargeIn(), "silero_every_frame": lambda: SileroBargeIn(gate=False),
+                 "energy": lambda: None}
+CPU_SCENES = {"silent_caller": "the prompt plays to a silent caller (digital silence, as SIPp sends no RTP)",
+              "barge_in": "echo -10 dB + noise -50 dBFS, a caller talks over the prompt (6 per prompt)",
+              "answer_after": "echo + noise, the caller answers 1 s after the prompt ended"}
+
+
+def cpu(base: Stack, far: dict, db: Path, echo: str) -> dict:
+    """CPU-seconds of the audio path per minute of call audio, per detector and kind of scene; the
+    detectors take turns scene by scene (after one warm-up scene each) so load changes hit all."""
+    from voicebot.linegen import run_line
+
+    stack = Stack(None, base.nlu, base.prompts, base.vad, barge_in="energy", echo=echo)
+    scenes: list[tuple[str, str, float, Audio, float, float, int]] = []
+    for i, prompt in enumerate(PROMPTS):
+        bot, gain = far[prompt]
+        scenes.append(("silent_caller", prompt, 0.0, Audio.silence(0.01, RATE), 0.0, bot.duration + 0.5, 0))
+        for j, (words, voice) in enumerate(CALLERS):
+            audio, _ = caller_audio(words, voice)
+            scenes.append(("barge_in", prompt, gain, audio, 1.0 + 0.25 * j, bot.duration + 0.5, 10 * i + j))
+        audio, _ = caller_audio(*CALLERS[i])
+        scenes.append(("answer_after", prompt, gain, audio, bot.duration + 1.0, bot.duration + 2.0 + audio.duration, 50 + i))
+    spent = {(d, k): [0.0, 0.0] for d in CPU_DETECTORS for k in CPU_SCENES}
+    inferences = dict.fromkeys(CPU_DETECTORS, 0)
+    for n, (kind, prompt, gain, event, at, total, seed) in enumerate([scenes[0]] + scenes):
+        sound = place(event, at, total)
+        noise = line_noise(sound.num_samples, seed + 1) if gain else Audio.silence(sound.duration, RATE)
+        for name, make in CPU_DETECTORS.items():
+            before, cost = silero.INFERENCES[0], [0.0, 0.0]
+            run_line(Timed(_session(stack, prompt, db, make()), cost), Line(gain, noise, sound))
+            if n:  # the first run warms up (imports, first-use allocations)
+                spent[name, kind][0] += cost[0]
+                spent[name, kind][1] += cost[1]
+                inferences[name] += silero.INFERENCES[0] - before
+    out = {}
+    for name in CPU_DETECTORS:
+        rows = {k: round(spent[name, k][0] * 60 / spent[name, k][1], 3) for k in CPU_SCENES}
+        cpu_s, audio_s = (sum(spent[name, k][i] for k in CPU_SCENES) for i in (0, 1))
+        out[name] = {"all": round(cpu_s * 60 / audio_s, 3), **rows, "audio_min": round(audio_s / 60, 2),
+                     "silero_chunks": f"{inferences[name]}/{int(audio_s * 1000 / 32)}"}
+    return out
+
+
+def evaluate(only_cpu: bool = False) -> dict:
     base = Stack.load(asr=None, tts="piper")  # the detector decides; no recogniser is needed
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "eval.db"
         far = {p: (bot := bot_audio(_session(base, p, db)), echo_gain(bot)) for p in PROMPTS}
-        for detector, echo in CONFIGS:
+        load = os.getloadavg()[0]
+        costs = {echo: cpu(base, far, db, echo) for echo in ("off", "webrtc")}
+        for detector, echo in [] if only_cpu else CONFIGS:
             stack = Stack(None, base.nlu, base.prompts, base.vad, barge_in=detector, echo=echo)
             lat, early, missed, fired = [], 0, 0, []
             false = {kind: [0, 0] for kind, _, _ in NEGATIVES}
@@ -94,18 +175,29 @@ def evaluate() -> dict:
                 "false_scenes": fired}
     # Piper renders a prompt slightly differently from one run to the next: figures move a little
     return {"line": "8 kHz, 20 ms frames, echo -10 dB (line hybrid, 40 ms), noise -50 dBFS",
-            "session_rate": 16000, "results": results}
+            "session_rate": 16000, "results": results,
+            "cpu": {"unit": "CPU-seconds of the audio path per minute of call audio, by echo canceller",
+                    "scenes": CPU_SCENES,
+                    "load_average": [round(load, 2), round(os.getloadavg()[0], 2)], **costs}}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--cpu", action="store_true", help="only the CPU comparison")
     args = ap.parse_args()
     logging.disable(logging.CRITICAL)  # no recogniser: every barge-in's turn is logged as a failed decode
-    report = evaluate()
+    report = evaluate(only_cpu=args.cpu)
     if args.json:
         print(json.dumps(report, indent=2))
         return
+    c = report["cpu"]
+    print(f"audio-path CPU-s per minute of call audio (load average {c['load_average']})")
+    print(f"{'echo':7} {'detector':19} {'all':>6} " + " ".join(f"{k:>13}" for k in CPU_SCENES) + "  silero chunks")
+    for echo in ("off", "webrtc"):
+        for name, r in c[echo].items():
+            print(f"{echo:7} {name:19} {r['all']:6} " + " ".join(f"{r[k]:13}" for k in CPU_SCENES)
+                  + f"  {r['silero_chunks']}")
     print(f"{'detector+echo':16} {'detected':>9} {'early':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}  false (echo, noise, cough, click)")
     for key, r in report["results"].items():
         f = r["false"]

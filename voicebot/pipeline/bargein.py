@@ -24,8 +24,16 @@ from voicebot.vad.bargein import BargeInDetector as SileroDetector
 
 
 class SileroBargeIn:
-    """One call's Silero barge-in detector, fed every caller frame (at 8 or 16 kHz) so the VAD's
-    recurrent state follows the whole call; `reset()` only re-arms it for a new speech run.
+    """One call's Silero barge-in detector behind the Session's `BargeInDetector` Protocol.
+
+    CPU: the neural VAD runs only where a barge-in can be decided against echo. While no bot
+    audio was played for `hold_ms` (the caller's own turns, the silence between them), there is no
+    echo to tell apart: the energy gate's verdict is the caller's own speech and nothing barges
+    in. While the bot plays (and for `hold_ms` after, the line's and sound card's echo tail),
+    a 32 ms chunk goes through Silero only when the endpointer's webrtcvad found voice in this or
+    the previous frame (or a speech run is open) and the chunk is louder than the detector's
+    min_level_dbfs; a silent caller costs no inference (scripts/eval_session_bargein.py --cpu).
+    `gate=False` runs Silero on every frame of the call (the figures it is measured against).
 
     own_speech: the last 32 ms chunk classified was speech to Silero, or the energy gate's verdict
     (`SustainedSpeech`: voiced and louder than any echo of the last 800 ms played could be). The
@@ -36,15 +44,31 @@ class SileroBargeIn:
     endpointer's own pre-roll (VadConfig.pre_roll_ms), which reaches back before Silero's onset: the
     detector decides in ~115 ms, the endpointer opens its utterance later, with its pre-roll."""
 
-    def __init__(self, rate: int = 16000, vad: VadConfig = VadConfig(), config: BargeInConfig | None = None) -> None:
+    def __init__(self, rate: int = 16000, vad: VadConfig = VadConfig(), config: BargeInConfig | None = None,
+                 gate: bool = True, hold_ms: int = 2000) -> None:
         self._detector = SileroDetector(config or BargeInConfig(pre_roll_ms=vad.pre_roll_ms), rate)
         self._energy = SustainedSpeech(vad.frame_ms)
         self._fired = False
+        self._detector.precheck = self._gate = gate
+        self._hold_ms = hold_ms
+        self._quiet_ms = hold_ms  # time since the bot last played a non-silent frame
+        self._was_voiced = False
+        self._active = False  # Silero heard the last frame
 
     def hear(self, caller: Audio, played: Audio, voiced: bool) -> Heard:
-        fired = self._detector.push(caller) is not None
+        energy = self._energy.hear(caller, played, voiced)
+        self._quiet_ms = 0 if played.samples.any() else self._quiet_ms + caller.num_samples * 1000 // caller.rate
+        if self._gate and self._quiet_ms >= self._hold_ms:
+            if self._active:
+                self._detector.reset()  # the next prompt starts a fresh stream
+                self._active = self._fired = False
+            return Heard(energy.own_speech, False)
+        self._active = True
+        listen = not self._gate or voiced or self._was_voiced
+        self._was_voiced = voiced
+        fired = self._detector.push(caller, listen) is not None
         self._fired = self._fired or fired
-        own = self._energy.hear(caller, played, voiced).own_speech or self._detector.last_speech
+        own = energy.own_speech or self._detector.last_speech
         return Heard(own, fired or (self._fired and self._detector.in_run))
 
     def reset(self) -> None:

@@ -74,6 +74,7 @@ class BargeIn:
 class BargeInDetector:
     def __init__(self, config: BargeInConfig = BargeInConfig(), rate: int = CANONICAL_RATE) -> None:
         self.config, self.rate = config, rate
+        self.precheck = True  # False: every chunk goes through the VAD (the cost it is measured against)
         self._silero = SileroStream(rate) if config.vad != "webrtc" else None
         self._webrtc = webrtcvad.Vad(config.webrtc_aggressiveness)
         self.chunk = self._silero.chunk if self._silero else rate * 30 // 1000
@@ -99,43 +100,49 @@ class BargeInDetector:
         self._speech_samples = 0
         self._last_speech_end = 0
         self._fired = False
-        self._recent_voicing: collections.deque[bool] = collections.deque(maxlen=3)
+        self._recent_voicing: collections.deque[list] = collections.deque(maxlen=3)  # [chunk, voiced]
 
     @property
     def in_run(self) -> bool:
         """A speech run is open (it has not yet been closed by `gap_ms` of non-speech)."""
         return self._onset is not None
 
-    def push(self, frame: Audio) -> BargeIn | None:
+    def push(self, frame: Audio, listen: bool = True) -> BargeIn | None:
         """Feed one caller frame; returns a BargeIn on the frame where sustained speech is
-        recognised, once until `reset()`, else None."""
+        recognised, once until `reset()`, else None. `listen=False`: the caller knows these
+        chunks cannot start a barge-in (no voice in them) — they are counted as non-speech without
+        running the VAD, which is what a call's CPU goes to."""
         if frame.rate != self.rate:
             raise ValueError(f"barge-in detector runs at {self.rate} Hz, got a {frame.rate} Hz frame")
         samples = frame.to_mono().samples
         self._remember(samples)
-        self._pending = np.concatenate([self._pending, samples])
-        probs = self._silero.push(frame) if self._silero else None
+        self._pending = np.concatenate([self._pending, samples]) if self._pending.size else samples
         fired: BargeIn | None = None
-        i = 0
         while self._pending.size >= self.chunk:
             chunk, self._pending = self._pending[: self.chunk], self._pending[self.chunk :]
-            speech = self._is_speech(chunk, probs[i] if probs is not None else None)
+            # Silence (under min_level_dbfs) is never speech: with the pre-check it costs no
+            # inference and no pitch search, nor does a chunk the caller says cannot start a run.
+            loud = self._level(chunk) >= self.config.min_level_dbfs
+            if self.precheck and not (loud and (listen or self._onset is not None)):
+                speech = loud = False
+                if self._silero:
+                    self._silero.skip(chunk)
+            else:
+                speech = self._is_speech(chunk) and loud
             self.last_speech = speech
-            i += 1
             self._samples += self.chunk
-            fired = self._advance(speech, chunk) or fired
+            fired = self._advance(speech, chunk if loud else None) or fired
         return fired
 
     @staticmethod
     def _level(chunk: np.ndarray) -> float:
-        return float(10 * np.log10(np.mean((chunk.astype(np.float64) / 32768.0) ** 2) + 1e-12))
+        x = chunk.astype(np.float32)
+        return float(10 * np.log10(float(np.dot(x, x)) / (x.size * 32768.0**2) + 1e-12))
 
-    def _is_speech(self, chunk: np.ndarray, prob: float | None) -> bool:
-        if self._level(chunk) < self.config.min_level_dbfs:
-            return False
+    def _is_speech(self, chunk: np.ndarray) -> bool:
         if self.config.vad == "webrtc":
             return self._webrtc.is_speech(chunk.tobytes(), self.rate)
-        if prob is None or prob < self.config.threshold:
+        if self._silero.prob(chunk) < self.config.threshold:
             return False
         if self.config.vad == "silero":
             return True
@@ -151,17 +158,29 @@ class BargeInDetector:
         if energy <= 0:
             return 0.0
         lo, hi = self.rate // 400, self.rate // 70
-        ac = np.correlate(x, x, "full")[x.size - 1 + lo : x.size + hi]
+        # autocorrelation by FFT (zero-padded past 2n, so it is linear, not circular)
+        spectrum = np.fft.rfft(x, 2 * x.size)
+        ac = np.fft.irfft(spectrum.real**2 + spectrum.imag**2)[lo : hi + 1]
         # unbiased: a lag-k product has x.size - k terms
         ac = ac / (energy * (1 - np.arange(lo, lo + ac.size) / x.size))
         return float(ac.max())
 
-    def _advance(self, speech: bool, chunk: np.ndarray) -> BargeIn | None:
+    def _voiced(self, recent: list) -> bool:
+        """One of the recent chunks is voiced; each chunk's pitch search runs at most once, and
+        only when the run is otherwise ready to fire."""
+        for item in recent:
+            if item[1] is None and item[0] is not None:
+                item[1] = self._periodicity(item[0]) >= self.config.voicing
+            if item[1]:
+                return True
+        return False
+
+    def _advance(self, speech: bool, loud: np.ndarray | None) -> BargeIn | None:
         end = self._samples
         # Voicing is looked for in the last few chunks, not only those the VAD already calls
         # speech: Silero is often still unsure during the first voiced chunk of an utterance.
-        self._recent_voicing.append(self._level(chunk) >= self.config.min_level_dbfs
-                                    and self._periodicity(chunk) >= self.config.voicing)
+        # A quiet chunk (None) is not voiced; a loud one is judged when a decision needs it.
+        self._recent_voicing.append([loud, None if loud is not None else False])
         if speech:
             if self._onset is None:
                 self._onset, self._speech_samples = end - self.chunk, 0
@@ -169,9 +188,11 @@ class BargeInDetector:
             self._last_speech_end = end
         elif self._onset is not None and end - self._last_speech_end >= self.config.gap_ms * self.rate // 1000:
             self._onset = None  # the run ended before it was long enough (or after it fired)
-        if self._onset is None or self._fired or not any(self._recent_voicing):
+        if self._onset is None or self._fired:
             return None
         if self._speech_samples * 1000 < self.config.min_speech_ms * self.rate:
+            return None
+        if not self._voiced(list(self._recent_voicing)):
             return None
         self._fired = True
         start = max(0, self._onset - self.config.pre_roll_ms * self.rate // 1000)
