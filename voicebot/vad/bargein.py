@@ -44,6 +44,7 @@ from voicebot.audio.types import CANONICAL_RATE, Audio
 from voicebot.vad.silero import SileroStream
 
 VADS = ("silero", "webrtc", "both")
+WARM_UP_CHUNKS = 8  # skipped chunks the VAD catches up on before it hears the next one (256 ms)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class BargeInDetector:
     def __init__(self, config: BargeInConfig = BargeInConfig(), rate: int = CANONICAL_RATE) -> None:
         self.config, self.rate = config, rate
         self.precheck = True  # False: every chunk goes through the VAD (the cost it is measured against)
+        self._skipped: collections.deque[np.ndarray] = collections.deque(maxlen=WARM_UP_CHUNKS)
+        self._skipped_n = 0  # chunks skipped since the VAD last ran
         self._silero = SileroStream(rate) if config.vad != "webrtc" else None
         self._webrtc = webrtcvad.Vad(config.webrtc_aggressiveness)
         self.chunk = self._silero.chunk if self._silero else rate * 30 // 1000
@@ -86,6 +89,8 @@ class BargeInDetector:
     def reset(self) -> None:
         if self._silero:
             self._silero.reset()
+        self._skipped.clear()
+        self._skipped_n = 0
         self._pending = np.zeros(0, dtype=np.int16)
         self._history.clear()
         self._history_len = 0
@@ -125,14 +130,29 @@ class BargeInDetector:
             loud = self._level(chunk) >= self.config.min_level_dbfs
             if self.precheck and not (loud and (listen or self._onset is not None)):
                 speech = loud = False
-                if self._silero:
-                    self._silero.skip(chunk)
+                self._skipped.append(chunk)
+                self._skipped_n += 1
             else:
+                self._catch_up()
                 speech = self._is_speech(chunk) and loud
             self.last_speech = speech
             self._samples += self.chunk
             fired = self._advance(speech, chunk if loud else None) or fired
         return fired
+
+    def _catch_up(self) -> None:
+        """Before the VAD hears a chunk again, it hears the chunks skipped since (the last
+        WARM_UP_CHUNKS of them, from a fresh state when more were skipped), so its recurrent state
+        is what it would have been had it heard them all: skipping costs no detection time
+        (Silero decides a chunk or two later from a cold state)."""
+        if not self._skipped_n or not self._silero:
+            return
+        if self._skipped_n > len(self._skipped):
+            self._silero.reset()
+        for chunk in self._skipped:
+            self._silero.prob(chunk)
+        self._skipped.clear()
+        self._skipped_n = 0
 
     @staticmethod
     def _level(chunk: np.ndarray) -> float:

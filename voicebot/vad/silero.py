@@ -59,12 +59,8 @@ INFERENCES = [0]  # chunks run through the model in this process (scripts/eval_s
 class SileroStream:
     """Speech probability per 32 ms chunk of one audio stream (8 or 16 kHz mono int16).
 
-    `prob(chunk)` runs the model on one whole chunk; `skip(chunk)` passes a chunk without running
-    it (a caller that knows the chunk is silence saves the inference): the context window still
-    follows the stream; after FORGET_AFTER skipped chunks in a row the recurrent state starts
-    afresh, as at the start of a stream (a short quiet stretch inside a word keeps it)."""
-
-    FORGET_AFTER = 3
+    `prob(chunk)` runs the model on the next whole chunk of the stream; `push(frame)` takes any
+    frame size. `reset()` starts a new stream (state and context zero)."""
 
     def __init__(self, rate: int = 16000) -> None:
         if rate not in CHUNK:
@@ -79,21 +75,13 @@ class SileroStream:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._x[:] = 0
         self._pending = np.zeros(0, dtype=np.float32)
-        self._skipped = 0
 
     def prob(self, chunk: np.ndarray) -> float:
         """P(speech) of one chunk of `self.chunk` int16 samples, following the stream."""
         self._load(chunk)
-        self._skipped = 0
         INFERENCES[0] += 1
         out, self._state = self._session.run(None, {"input": self._x, "state": self._state, "sr": self._sr})
         return float(out[0, 0])
-
-    def skip(self, chunk: np.ndarray) -> None:
-        self._load(chunk)
-        self._skipped += 1
-        if self._skipped == self.FORGET_AFTER:
-            self._state = np.zeros((2, 1, 128), dtype=np.float32)
 
     def _load(self, chunk: np.ndarray) -> None:
         context = CONTEXT[self.rate]
