@@ -13,7 +13,7 @@ echo of exactly what the Session plays, made frame by frame (-10 dB through a li
                 Session paused the prompt: p50 / p95 / max
   false         BargedIn on scenes without speech, by kind: echo alone, noise bursts, coughs, clicks
 
-CPU (`--cpu`, also part of the default run): the audio path's CPU time (thread time spent in the
+CPU (`--cpu-only` runs only this part): the audio path's CPU time (thread time spent in the
 Session's push and read: echo canceller, resampling, endpointer, detector, recording) per minute of
 call audio, split by whether the bot was speaking, for the gated Silero detector (the default), the
 same detector run on every frame (`SileroBargeIn(gate=False)`, as first merged) and the energy
@@ -22,13 +22,11 @@ end them): every caller scene above, a caller silent during the prompt (digital 
 sends no RTP) and a caller answering after the prompt. `silero_chunks` counts inferences against
 32 ms chunks heard.
 
-    python scripts/eval_session_bargein.py [--json] [--cpu]
+    python scripts/eval_session_bargein.py [--json] [--cpu-only]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import sys
@@ -39,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import run  # noqa: E402
 
 from voicebot.audio import Audio  # noqa: E402
 from voicebot.audio.echo_path import place  # noqa: E402
@@ -126,7 +126,7 @@ def cpu(base: Stack, far: dict, db: Path, echo: str) -> dict:
     return out
 
 
-def evaluate(only_cpu: bool = False) -> dict:
+def evaluate(cpu_only: bool = False) -> dict:
     base = Stack.load(asr=None, tts="piper")  # the detector decides; no recogniser is needed
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,7 +134,7 @@ def evaluate(only_cpu: bool = False) -> dict:
         far = {p: (bot := bot_audio(_session(base, p, db)), echo_gain(bot)) for p in PROMPTS}
         load = os.getloadavg()[0]
         costs = {echo: cpu(base, far, db, echo) for echo in ("off", "webrtc")}
-        for detector, echo in [] if only_cpu else CONFIGS:
+        for detector, echo in [] if cpu_only else CONFIGS:
             stack = Stack(None, base.nlu, base.prompts, base.vad, barge_in=detector, echo=echo)
             lat, early, missed, fired = [], 0, 0, []
             false = {kind: [0, 0] for kind, _, _ in NEGATIVES}
@@ -181,30 +181,25 @@ def evaluate(only_cpu: bool = False) -> dict:
                     "load_average": [round(load, 2), round(os.getloadavg()[0], 2)], **costs}}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--cpu", action="store_true", help="only the CPU comparison")
-    args = ap.parse_args()
-    logging.disable(logging.CRITICAL)  # no recogniser: every barge-in's turn is logged as a failed decode
-    report = evaluate(only_cpu=args.cpu)
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return
+def table(report: dict) -> list[str]:
     c = report["cpu"]
-    print(f"audio-path CPU-s per minute of call audio (load average {c['load_average']})")
-    print(f"{'echo':7} {'detector':19} {'all':>6} " + " ".join(f"{k:>13}" for k in CPU_SCENES) + "  silero chunks")
+    lines = [f"audio-path CPU-s per minute of call audio (load average {c['load_average']})",
+             f"{'echo':7} {'detector':19} {'all':>6} " + " ".join(f"{k:>13}" for k in CPU_SCENES) + "  silero chunks"]
     for echo in ("off", "webrtc"):
         for name, r in c[echo].items():
-            print(f"{echo:7} {name:19} {r['all']:6} " + " ".join(f"{r[k]:13}" for k in CPU_SCENES)
-                  + f"  {r['silero_chunks']}")
-    print(f"{'detector+echo':16} {'detected':>9} {'early':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}  false (echo, noise, cough, click)")
+            lines.append(f"{echo:7} {name:19} {r['all']:6} " + " ".join(f"{r[k]:13}" for k in CPU_SCENES)
+                         + f"  {r['silero_chunks']}")
+    if report["results"]:
+        lines.append(f"{'detector+echo':16} {'detected':>9} {'early':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}  "
+                     "false (echo, noise, cough, click)")
     for key, r in report["results"].items():
         f = r["false"]
-        print(f"{key:16} {r['detected']:>4}/{r['callers']:<4} {r['early']:6} {r['latency_ms_p50']!s:>7} "
-              f"{r['latency_ms_p95']!s:>7} {r['latency_ms_max']!s:>7}  {r['false_total']}/{r['negatives']} "
-              f"({f['echo']}, {f['noise']}, {f['cough']}, {f['click']})")
+        lines.append(f"{key:16} {r['detected']:>4}/{r['callers']:<4} {r['early']:6} {r['latency_ms_p50']!s:>7} "
+                     f"{r['latency_ms_p95']!s:>7} {r['latency_ms_max']!s:>7}  {r['false_total']}/{r['negatives']} "
+                     f"({f['echo']}, {f['noise']}, {f['cough']}, {f['click']})")
+    return lines
 
 
 if __name__ == "__main__":
-    main()
+    logging.disable(logging.CRITICAL)  # no recogniser: every barge-in's turn is logged as a failed decode
+    run(__doc__, evaluate, table, {"cpu_only": "only the CPU comparison"})

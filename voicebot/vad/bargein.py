@@ -237,10 +237,12 @@ class BargeInDetector:
 
 # Sounds and words a listener makes to show they are following, not to take the turn. Matched on
 # the whole recognised text (lower-cased, punctuation dropped), so "okay I lost my card" is a turn.
+# The one list of them: the Session's turns (pipeline/turns.py) ask `is_backchannel` too.
 BACKCHANNELS = frozenset({
-    "mm", "mmm", "mhm", "mm hmm", "mm hm", "mmhmm", "hmm", "hm", "uh huh", "uhhuh", "um", "uh",
-    "ah", "oh", "okay", "ok", "yeah", "yep", "right", "alright", "all right", "i see", "got it",
+    "uh huh", "uhhuh", "okay", "ok", "yeah", "yep", "right", "alright", "all right", "sure", "i see",
+    "got it",
 })
+_HUM = re.compile(r"m+|m+h*m+|h+m+|u+h+|u+m+|a+h+|o+h+")  # mm, mhm, mmhmm, hmm, uhh, umm, ahh, oh
 
 
 def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -254,7 +256,8 @@ def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) 
     i = 0  # the whole text must be a sequence of backchannel tokens ("mm hmm" is two)
     while i < len(words):
         for n in (2, 1):
-            if " ".join(words[i : i + n]) in BACKCHANNELS:
+            said = " ".join(words[i : i + n])
+            if said in BACKCHANNELS or n == 1 and _HUM.fullmatch(said):
                 i += n
                 break
         else:
