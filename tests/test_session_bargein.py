@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
+import webrtcvad
 
 from voicebot.audio import Audio
 from voicebot.audio.echo_path import place
@@ -79,3 +81,54 @@ def test_the_bots_own_echo_at_minus_10_db_does_not_stop_the_greeting(stack, gree
     (tmp_path / "b").mkdir()
     assert first_barge_in(_session(stack, tmp_path / "b", echo="off"),
                           _line(greeting, None, 0.0, bot.duration + 0.5)) is not None
+
+
+def test_a_silent_caller_under_the_greeting_costs_no_silero_inference(stack, tmp_path):
+    from voicebot.vad import silero
+
+    before = silero.INFERENCES[0]
+    bot = bot_audio(_session(stack, tmp_path, echo="off"))  # the caller sends digital silence
+    assert bot.duration > 4 and silero.INFERENCES[0] == before
+
+
+def test_skipping_quiet_chunks_decides_on_the_same_sample_as_hearing_them_all():
+    """The pre-check skips chunks under -50 dBFS; the VAD catches up on them before the next one,
+    so a caller after a quiet stretch is decided exactly where the every-chunk detector decides."""
+    from voicebot.vad import silero
+    from voicebot.vad.bargein import BargeInDetector
+
+    words, _ = caller_audio("I want to talk to an agent", "flite:rms")
+    quiet = line_noise(RATE, seed=5, dbfs=-62.0)
+    line = Audio(np.concatenate([quiet.samples, words.samples, quiet.samples]), RATE).canonical(16000)
+    decided, inferences = [], []
+    for precheck in (True, False):
+        detector, before = BargeInDetector(), silero.INFERENCES[0]
+        detector.precheck = precheck
+        hits = [hit for i in range(0, line.num_samples - 320, 320)
+                if (hit := detector.push(Audio(line.samples[i : i + 320], 16000)))]
+        decided.append(hits[0].fired_sample if hits else None)
+        inferences.append(silero.INFERENCES[0] - before)
+    assert decided[0] is not None and decided[0] == decided[1]
+    assert inferences[0] < inferences[1]
+
+
+def test_with_the_bot_quiet_silero_stays_off_and_the_energy_gate_judges_own_speech():
+    from voicebot.pipeline.interrupt import SustainedSpeech
+    from voicebot.vad import silero
+
+    words, _ = caller_audio("what is my balance", "espeak:en-us")
+    speech = words.canonical(16000)
+    frames = [Audio(speech.samples[i : i + 480], 16000) for i in range(0, speech.num_samples - 480, 480)]
+    quiet_bot = Audio(np.zeros(480, np.int16), 16000)
+    detector, energy, before = SileroBargeIn(hold_ms=0), SustainedSpeech(30), silero.INFERENCES[0]
+    vad = webrtcvad.Vad(2)
+    for frame in frames:
+        voiced = vad.is_speech(frame.to_bytes(), 16000)
+        heard = detector.hear(frame, quiet_bot, voiced)
+        assert not heard.barge_in and heard.own_speech == energy.hear(frame, quiet_bot, voiced).own_speech
+    assert silero.INFERENCES[0] == before
+    # the same caller while the bot plays (its audio in `played`): Silero listens and decides
+    tone = Audio((3000 * np.sin(np.arange(480) * 2 * np.pi * 440 / 16000)).astype(np.int16), 16000)
+    detector = SileroBargeIn()
+    assert any(detector.hear(f, tone, vad.is_speech(f.to_bytes(), 16000)).barge_in for f in frames)
+    assert silero.INFERENCES[0] > before
