@@ -13,6 +13,11 @@ rate, after the echo canceller (voicebot.pipeline.echo_input) and the streaming 
     ...when the recognised text of that turn is empty or `is_backchannel(text)` ("mm-hm",
     "okay"), it was not a turn: resume the prompt where it stopped.
 
+CPU: a chunk under `min_level_dbfs`, or one the caller marks as unable to start a run
+(`push(frame, listen=False)`: SileroBargeIn passes webrtcvad's verdict), is non-speech without
+running the VAD or the pitch search. Before the VAD hears a chunk again it catches up on the
+skipped ones (up to 256 ms), so skipping never moves a decision (tests/test_session_bargein.py).
+
 `rearm()` when a prompt starts, stops or resumes (forgets a half-open run; the VAD's recurrent
 state and the stream go on); `reset()` forgets the stream too. `last_speech` is the verdict on
 the last chunk, `in_run` whether a speech run is open. The Silero session inside is shared by all
