@@ -36,6 +36,8 @@ class EchoInput:
 
     def played(self, bot: Audio) -> None:
         """The bot audio the transport just read (any rate; converted to the caller's)."""
+        if self.name == "off":  # nothing to cancel against: no reference kept (a SIP line's default)
+            return
         if self._to_rate is None:
             self._early.append(bot)
             return
@@ -45,6 +47,8 @@ class EchoInput:
     def cancel(self, near: Audio) -> Audio:
         """The caller audio with the bot's echo removed (whole 10 ms blocks of it)."""
         near = near.to_mono()
+        if self.name == "off":
+            return near
         if self._aec is None:
             self._start(near)
         block = self.rate * BLOCK_MS // 1000
