@@ -13,7 +13,7 @@ echo of exactly what the Session plays, made frame by frame (-10 dB through a li
                 Session paused the prompt: p50 / p95 / max
   false         BargedIn on scenes without speech, by kind: echo alone, noise bursts, coughs, clicks
 
-CPU (`--cpu-only` runs only this part): the audio path's CPU time (thread time spent in the
+CPU (`--cpu-only` runs only this part, `--detection-only` skips it): the audio path's CPU time (thread time spent in the
 Session's push and read: echo canceller, resampling, endpointer, detector, recording) per minute of
 call audio, split by whether the bot was speaking, for the gated Silero detector (the default), the
 same detector run on every frame (`SileroBargeIn(gate=False)`, as first merged) and the energy
@@ -22,7 +22,7 @@ end them): every caller scene above, a caller silent during the prompt (digital 
 sends no RTP) and a caller answering after the prompt. `silero_chunks` counts inferences against
 32 ms chunks heard.
 
-    python scripts/eval_session_bargein.py [--json] [--cpu-only]
+    python scripts/eval_session_bargein.py [--json] [--cpu-only | --detection-only]
 """
 
 from __future__ import annotations
@@ -126,14 +126,14 @@ def cpu(base: Stack, far: dict, db: Path, echo: str) -> dict:
     return out
 
 
-def evaluate(cpu_only: bool = False) -> dict:
+def evaluate(cpu_only: bool = False, detection_only: bool = False) -> dict:
     base = Stack.load(asr=None, tts="piper")  # the detector decides; no recogniser is needed
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "eval.db"
         far = {p: (bot := bot_audio(_session(base, p, db)), echo_gain(bot)) for p in PROMPTS}
         load = os.getloadavg()[0]
-        costs = {echo: cpu(base, far, db, echo) for echo in ("off", "webrtc")}
+        costs = {} if detection_only else {echo: cpu(base, far, db, echo) for echo in ("off", "webrtc")}
         for detector, echo in [] if cpu_only else CONFIGS:
             stack = Stack(None, base.nlu, base.prompts, base.vad, barge_in=detector, echo=echo)
             lat, early, missed, fired = [], 0, 0, []
@@ -185,7 +185,7 @@ def table(report: dict) -> list[str]:
     c = report["cpu"]
     lines = [f"audio-path CPU-s per minute of call audio (load average {c['load_average']})",
              f"{'echo':7} {'detector':19} {'all':>6} " + " ".join(f"{k:>13}" for k in CPU_SCENES) + "  silero chunks"]
-    for echo in ("off", "webrtc"):
+    for echo in [e for e in ("off", "webrtc") if e in c]:
         for name, r in c[echo].items():
             lines.append(f"{echo:7} {name:19} {r['all']:6} " + " ".join(f"{r[k]:13}" for k in CPU_SCENES)
                          + f"  {r['silero_chunks']}")
@@ -202,4 +202,5 @@ def table(report: dict) -> list[str]:
 
 if __name__ == "__main__":
     logging.disable(logging.CRITICAL)  # no recogniser: every barge-in's turn is logged as a failed decode
-    run(__doc__, evaluate, table, {"cpu_only": "only the CPU comparison"})
+    run(__doc__, evaluate, table, {"cpu_only": "only the CPU comparison",
+                                   "detection_only": "only the detection figures"})
