@@ -101,6 +101,20 @@ def check_barge_in(name: str) -> None:
                             f"{', '.join(sorted(DETECTORS))}")
 
 
+def warm_audio_path(name: str) -> None:
+    """Load now what a call's first frames would otherwise load on its audio path: scipy.signal
+    (the streaming resampler's filters, pipeline/framing.py) and, for "silero", the shared ONNX
+    session. Importing scipy.signal took 7 s on this loaded machine; done on a SIP worker's first
+    call it held the GIL while Kamailio's 4 s timer ran out on the INVITEs behind it, which then
+    went to the other worker too (tests/test_sip_cluster.py counted 26 answers for 20 calls)."""
+    import scipy.signal  # noqa: F401
+
+    if name == "silero":
+        from voicebot.vad.silero import SILERO_MODEL, onnx_session
+
+        onnx_session(SILERO_MODEL)
+
+
 def make_barge_in(name: str, rate: int, vad: VadConfig) -> BargeInDetector:
     """A fresh detector for one call (each holds that call's running state)."""
     check_barge_in(name)

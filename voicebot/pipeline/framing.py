@@ -23,8 +23,9 @@ class IntegerResampler:
     TAPS_PER_PHASE = 24
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
-        from scipy.signal import firwin
+        from scipy.signal import firwin, lfilter  # loaded at Stack.load (pipeline/bargein.warm_audio_path)
 
+        self._lfilter = lfilter
         self.up = max(1, out_rate // in_rate)
         self.down = max(1, in_rate // out_rate)
         factor = self.up * self.down  # one of them is 1
@@ -34,14 +35,12 @@ class IntegerResampler:
         self._phase = 0  # decimation: index of the next kept sample within the filtered stream
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
-        from scipy.signal import lfilter
-
         x = samples.astype(np.float64)
         if self.up > 1:
             stuffed = np.zeros(x.shape[0] * self.up)
             stuffed[:: self.up] = x
             x = stuffed
-        y, self._zi = lfilter(self._h, 1.0, x, zi=self._zi)
+        y, self._zi = self._lfilter(self._h, 1.0, x, zi=self._zi)
         if self.down > 1:
             y, self._phase = y[self._phase :: self.down], (self._phase - x.shape[0]) % self.down
         return np.clip(np.round(y), -32768, 32767).astype(np.int16)

@@ -11,7 +11,7 @@ from voicebot.asr import Recognizer, get_recognizer
 from voicebot.audio.echo import BACKENDS as ECHO_CANCELLERS
 from voicebot.errors import VoicebotError
 from voicebot.events import Understood
-from voicebot.pipeline.bargein import barge_in_setting, check_barge_in
+from voicebot.pipeline.bargein import barge_in_setting, check_barge_in, warm_audio_path
 from voicebot.pipeline.prompts import PromptCache
 from voicebot.vad import VadConfig
 
@@ -43,7 +43,9 @@ class Stack:
         prompts = PromptCache(tts, rate) if tts else None
         nlu = load_model(model)
         nlu.understand("hello")  # parts load on first use: not during a caller's first turn
-        return cls(recognizer, nlu, prompts, vad or VadConfig())
+        stack = cls(recognizer, nlu, prompts, vad or VadConfig())
+        warm_audio_path(stack.barge_in)  # nor on a call's first frames
+        return stack
 
 
 ECHO_ENV = "VOICEBOT_ECHO"
