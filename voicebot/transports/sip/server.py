@@ -78,6 +78,7 @@ class SipServer:
         self.admission = Admission(config.limits, recognizer)
         self.calls: dict[str, SipCall] = {}
         self._answering: set[str] = set()
+        self._invites: dict[str, Any] = {}  # Call-ID -> the INVITE being answered or answered
         self.transfers: dict[str, Transfer] = {}
         self.waits: dict[str, QueueWait] = {}
         self.bridges: dict[str, tuple[str, Any, RtpLeg]] = {}
@@ -140,6 +141,13 @@ class SipServer:
 
     # ---- INVITE -----------------------------------------------------------------------------
     def _invite(self, invite: Any) -> None:
+        original = self._invites.get(invite.call_id)
+        if original is not None:
+            # A retransmission of an INVITE being answered (the proxy resent it before this busy
+            # loop's 100 Trying went out): aiosipua takes it for a new call until the ACK confirms
+            # the dialog. Answering it again would start a second Session for the same call.
+            self.uas._calls[invite.call_id] = original
+            return
         refusal = self.admission.refuse(self.active)
         if refusal:
             log.warning("%s: 503, %s", invite.call_id, refusal)
@@ -149,6 +157,7 @@ class SipServer:
             self.uas._calls.pop(invite.call_id, None)
             return
         self._answering.add(invite.call_id)  # counted from now on
+        self._invites[invite.call_id] = invite
         asyncio.ensure_future(self._answer(invite))
 
     async def _answer(self, invite: Any) -> None:
@@ -157,6 +166,8 @@ class SipServer:
             return await self._answer_call(invite)
         finally:
             self._answering.discard(call_id)
+            if call_id not in self.calls:  # refused or cancelled: no call will end to forget it
+                self._invites.pop(call_id, None)
 
     async def _answer_call(self, invite: Any) -> None:
         call_id = invite.call_id
@@ -245,6 +256,7 @@ class SipServer:
     def _ended(self, call: SipCall, ended: Ended | None) -> None:
         invite = self.uas.get_call(call.call_id)
         self.calls.pop(call.call_id, None)
+        self._invites.pop(call.call_id, None)
         record = call.port.session.engine.record
         summary = {"call_id": call.call_id, "record": record.call_id, "outcome": record.outcome,
                    "agent": record.agent, "transfer": None, "queue_wait": None, "rtp_dropped": call.leg.dropped}
