@@ -65,12 +65,12 @@ def _heard_text(stack, path) -> str:
     frames = audio.samples[: audio.num_samples // 160 * 160].reshape(-1, 160).astype(np.float64)
     loud = np.sqrt((frames**2).mean(axis=1)) > 30  # about -60 dBFS
     pieces, start, quiet = [], None, 0
-    for i, on in enumerate(list(loud) + [False] * 15):
+    for i, on in enumerate(list(loud) + [False] * 10):
         if on:
             start, quiet = i if start is None else start, 0
         elif start is not None:
             quiet += 1
-            if quiet >= 15:  # 300 ms of silence ends a stretch
+            if quiet >= 10:  # 200 ms of silence (a pause between sentences) ends a stretch
                 pieces.append(Audio(audio.samples[start * 160:(i - quiet + 1) * 160], 8000))
                 start = None
     return " ".join(stack.recognizer.transcribe(piece).text for piece in pieces).lower()
