@@ -14,8 +14,6 @@ clicks over the same prompts. For each VAD (Silero, webrtcvad, both) and echo ca
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import run  # noqa: E402
 
 from voicebot.linegen import CALLERS, PROMPTS, barge_in_on, burst, caller_audio, scene  # noqa: E402
 from voicebot.vad.bargein import BargeInConfig  # noqa: E402
@@ -73,20 +73,14 @@ def evaluate() -> dict:
             "noises": [f"{k} {ms} ms" for k, ms in NOISES], "results": results}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    report = evaluate()
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return
-    print(f"audio path (echo canceller + resampler + Silero detector): {report['audio_path_ms_per_20ms_frame']} ms per 20 ms frame")
-    print(f"{'vad+aec/min/voicing':27} {'detected':>9} {'early':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'false alarms':>13}")
+def table(report: dict) -> list[str]:
+    lines = [f"audio path (echo canceller + resampler + Silero detector): {report['audio_path_ms_per_20ms_frame']} ms per 20 ms frame",
+             f"{'vad+aec/min/voicing':27} {'detected':>9} {'early':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'false alarms':>13}"]
     for key, r in report["results"].items():
-        print(f"{key:27} {r['detected']:>4}/{r['callers']:<4} {r['early']:6} {r['latency_ms_p50']!s:>7} "
-              f"{r['latency_ms_p95']!s:>7} {r['latency_ms_max']!s:>7} {r['false_alarms']:>6}/{r['negatives']}")
+        lines.append(f"{key:27} {r['detected']:>4}/{r['callers']:<4} {r['early']:6} {r['latency_ms_p50']!s:>7} "
+                     f"{r['latency_ms_p95']!s:>7} {r['latency_ms_max']!s:>7} {r['false_alarms']:>6}/{r['negatives']}")
+    return lines
 
 
 if __name__ == "__main__":
-    main()
+    run(__doc__, evaluate, table)

@@ -16,8 +16,6 @@ Reported per backend and echo path:
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import run  # noqa: E402
 
 from voicebot.asr import get_recognizer
 from voicebot.asr.wer import corpus_wer
@@ -94,19 +94,14 @@ def evaluate() -> dict:
             "caller_wer_no_prompt": round(corpus_wer(clean_pairs), 3), "results": rows}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    report = evaluate()
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return
-    print(f"caller WER with no prompt playing (reference): {report['caller_wer_no_prompt']}")
-    print(f"{'backend/path':16} {'ERLE dB':>8} {'caller WER':>11} {'WER, prompt stopped':>20} {'ms/10ms':>8}")
+def table(report: dict) -> list[str]:
+    lines = [f"caller WER with no prompt playing (reference): {report['caller_wer_no_prompt']}",
+             f"{'backend/path':16} {'ERLE dB':>8} {'caller WER':>11} {'WER, prompt stopped':>20} {'ms/10ms':>8}"]
     for key, r in report["results"].items():
-        print(f"{key:16} {r['erle_db']:8.1f} {r['caller_wer']:11.3f} {r['caller_wer_prompt_stopped']:20.3f} {r['ms_per_10ms']:8.3f}")
+        lines.append(f"{key:16} {r['erle_db']:8.1f} {r['caller_wer']:11.3f} {r['caller_wer_prompt_stopped']:20.3f} "
+                     f"{r['ms_per_10ms']:8.3f}")
+    return lines
 
 
 if __name__ == "__main__":
-    main()
+    run(__doc__, evaluate, table)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-from voicebot.audio.echo_path import echo_of, mix, place
+from voicebot.audio.echo_path import echo_of, impulse_response, mix, place
 from voicebot.audio.types import Audio
 from voicebot.audio.wavio import read_wav
 from voicebot.vad.bargein import BargeIn
@@ -113,18 +113,95 @@ class Heard:
 
 
 def barge_in_on(scene_: Scene, echo_canceller: str = "webrtc", config=None, frame_ms: int = 20) -> Heard | None:
-    """Run a scene through the audio path a call uses (voicebot.vad.duplex.DuplexInput: 20 ms
-    frames, echo canceller at the line rate, resamplers, detector, the bot speaking throughout).
-    `decided_sample` is when playback would stop: the end of the frame whose push returned the
-    BargeIn (samples at 16 kHz from the scene's start) — what latency is measured to."""
-    from voicebot.vad.bargein import BargeInConfig
-    from voicebot.vad.duplex import DuplexInput
+    """Run a scene through the pieces of the Session's audio path, the bot speaking throughout:
+    20 ms frames, the echo canceller at the line rate against the bot frame read for the same
+    slot (pipeline/echo_input.py), the streaming 8 -> 16 kHz resampler (pipeline/framing.py), the
+    Silero detector (vad/bargein.py) fed every frame. `decided_sample` is when playback would stop:
+    the end of the frame whose push returned the BargeIn (samples at 16 kHz from the scene's
+    start) — what latency is measured to."""
+    from voicebot.pipeline.echo_input import EchoInput
+    from voicebot.pipeline.framing import Resampler
+    from voicebot.vad.bargein import BargeInConfig, BargeInDetector
 
-    path = DuplexInput(RATE, echo_canceller, config or BargeInConfig())
+    echo, wide = EchoInput(echo_canceller), Resampler(16000)
+    detector = BargeInDetector(config or BargeInConfig())
     size = RATE * frame_ms // 1000
     for i in range(0, scene_.near.num_samples // size * size, size):
-        near = Audio(scene_.near.samples[i : i + size], RATE)
-        _, hit = path.push(near, Audio(scene_.far.samples[i : i + size], RATE), bot_speaking=True)
+        # the bot frame for a slot is read before the slot, its caller frame pushed after it
+        echo.played(Audio(scene_.far.samples[i : i + size], RATE))
+        clean = echo.cancel(Audio(scene_.near.samples[i : i + size], RATE))
+        hit = detector.push(Audio(wide(clean), 16000))
         if hit:
             return Heard(hit, (i + size) * 16000 // RATE)
     return None
+
+
+class Line:
+    """The caller's side of an 8 kHz line, made as the call goes: the echo of exactly what the
+    Session has played so far (Piper's renders differ slightly between runs, so the echo cannot
+    be prepared from another run), line noise, and an event at a known sample."""
+
+    def __init__(self, gain: float, noise: Audio, event: Audio) -> None:
+        self.h = gain * impulse_response(RATE, "line", 40.0, seed=0)
+        self.noise, self.event = noise.samples.astype(np.float64), event.samples.astype(np.float64)
+        self.played = np.zeros(0)
+
+    def near(self, i: int, size: int) -> Audio:
+        """Caller frame `i`; the echo path's 40 ms delay means it depends only on frames < i."""
+        x = np.concatenate([self.played, np.zeros(size)])[-(self.h.size + size):]
+        echo = np.convolve(x, self.h)[x.size - size : x.size]
+        at = slice(i * size, (i + 1) * size)
+        return Audio(np.clip(echo + self.noise[at] + self.event[at], -32768, 32767).astype(np.int16), RATE)
+
+    def heard(self, bot: Audio) -> None:
+        self.played = np.concatenate([self.played, bot.samples.astype(np.float64)])
+
+
+def echo_gain(bot: Audio) -> float:
+    """The scale that puts the line's echo of `bot` at -10 dB of it (voicebot.audio.echo_path)."""
+    raw = np.convolve(bot.samples.astype(np.float64), impulse_response(RATE, "line", 40.0, seed=0))[: bot.num_samples]
+    ref = echo_of(bot, "line", -10.0, 40.0, seed=0).samples.astype(np.float64)
+    return float(np.sqrt(np.mean(ref**2) / np.mean(raw**2)))
+
+
+def bot_audio(session, seconds: float = 15.0, frame_ms: int = 20) -> Audio:
+    """What a new `session` hands an 8 kHz line while the caller stays silent, until it stops."""
+    session.start()
+    session.settle()
+    out, quiet = [], Audio.silence(frame_ms / 1000, RATE)
+    for _ in range(int(seconds * 1000 / frame_ms)):
+        session.push(quiet)
+        out.append(session.read(frame_ms, RATE).samples)
+        if session.busy:
+            session.settle()
+        if not session.speaking:
+            break
+    return Audio(np.concatenate(out), RATE)
+
+
+def run_line(session, line: Line, frame_ms: int = 20, until=None) -> None:
+    """Play `line` as the caller side of a new `session` (an 8 kHz line: push a caller frame, read
+    a bot frame, let the workers answer), to its end or until `until(session)` is true."""
+    session.start()
+    session.settle()
+    size = RATE * frame_ms // 1000
+    for i in range(line.noise.size // size):
+        session.push(line.near(i, size))
+        if until is not None and until(session):
+            return
+        line.heard(session.read(frame_ms, RATE))
+        if session.busy:
+            session.settle()
+
+
+def first_barge_in(session, line: Line, frame_ms: int = 20) -> int | None:
+    """The sample (16 kHz, from the call's start) at which `session` paused its prompt while
+    `line` played, or None: the end of the caller frame on which it decided."""
+    from voicebot.pipeline.events import BargedIn
+
+    def barged(s) -> BargedIn | None:
+        return next((e for e in s.events if isinstance(e, BargedIn)), None)
+
+    run_line(session, line, frame_ms, until=barged)
+    hit = barged(session)
+    return round(hit.at * 16000) if hit is not None else None

@@ -153,6 +153,7 @@ def call(
     audio_out: Annotated[Optional[Path], typer.Option("--audio-out")] = None,
     json_out: Annotated[Optional[str], typer.Option("--json", help="write the call record here ('-' = stdout)")] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", help="hang up after this long")] = 600.0,
+    echo: Annotated[str, typer.Option("--echo", help="echo canceller for the speakers' echo: webrtc, speex, off")] = "webrtc",
 ) -> None:
     """A live call through the microphone and speakers, full duplex: talk over the bot to interrupt
     it; digit keys are DTMF."""
@@ -166,5 +167,5 @@ def call(
     # a live panel in a terminal, plain lines otherwise; stdout carries only the JSON with --json -
     with call_view(err_console if json_out == "-" else console, engine.redact_text) as view:
         session = run_mic_call(Session(engine, stack, listener=view, recording_path=live_wav),
-                               device=device, max_seconds=max_seconds, on_key=view.key)
+                               device=device, max_seconds=max_seconds, on_key=view.key, echo=echo)
     _finish(session, json_out, audio_out)

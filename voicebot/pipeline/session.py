@@ -38,8 +38,9 @@ from voicebot.audio import Audio
 from voicebot.events import DtmfPressed, NoInput, SpeechEnded, SpeechStarted
 from voicebot.flow.actions import Ask, Expect, RecordVoicemail
 from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
-from voicebot.pipeline.framing import FrameBuffer, Resampler
-from voicebot.pipeline.interrupt import SustainedSpeech
+from voicebot.pipeline.framing import ExactResampler, FrameBuffer
+from voicebot.pipeline.bargein import make_barge_in
+from voicebot.pipeline.echo_input import EchoInput
 from voicebot.pipeline.playout import Playback, Playout
 from voicebot.pipeline.seams import BargeInDetector, EndOfTurn, Engine
 from voicebot.pipeline.stack import Stack
@@ -76,10 +77,11 @@ class Session:
         self._listeners = [listener] if listener else []
         self.frame_ms = stack.vad.frame_ms
         self._frames = FrameBuffer(rate, self.frame_ms)
-        self._out_resamplers: dict[int, Resampler] = {}
+        self._out_resamplers: dict[int, ExactResampler] = {}
         self._ep = Endpointer(stack.vad, rate)
         self._ep.hang_over_ms = FIXED_HANG_OVER_MS
-        self._detector = barge_in or SustainedSpeech(self.frame_ms)
+        self._detector = barge_in or make_barge_in(stack.barge_in, rate, stack.vad)
+        self._echo = EchoInput(stack.echo)  # at the transport's rate, before resampling
         self.adaptive = adaptive and not inline
         self.out = Playout(rate)
         self._strand = Strand(inline=inline)
@@ -128,6 +130,12 @@ class Session:
         """Call time in seconds: audio that went both ways, plus the spoken time of text turns."""
         return (max(self._pushed, self._played) + self._spoken) / self.rate
 
+    def cancel_echo(self, name: str) -> None:
+        """Cancel echo with `name` (voicebot.audio.echo) from now on; a transport whose caller
+        hears the bot through its own microphone (speakers) turns this on before `start()`."""
+        with self._lock:
+            self._echo = EchoInput(name)
+
     def start(self) -> None:
         self._strand.submit(lambda: self._runner.perform(self._runner.engine_call(self.engine.start)))
 
@@ -135,7 +143,7 @@ class Session:
         if self._hung_up:
             return
         with self._lock:
-            for frame in self._frames.push(audio):
+            for frame in self._frames.push(self._echo.cancel(audio)):
                 self._frame(frame)
 
     def read(self, ms: int, rate: int | None = None) -> Audio:
@@ -145,10 +153,12 @@ class Session:
             self._played += samples.shape[0]
             self._last_played = frame
         self.recording.bot(frame)
-        if rate is None or rate == self.rate:
-            return frame
-        resample = self._out_resamplers.setdefault(rate, Resampler(rate))
-        return Audio(np.ascontiguousarray(resample(frame), np.int16), rate)
+        if rate is not None and rate != self.rate:
+            resample = self._out_resamplers.setdefault(rate, ExactResampler(rate))
+            frame = Audio(resample(frame, rate * ms // 1000), rate)
+        with self._lock:
+            self._echo.played(frame)  # the reference the echo canceller cancels against
+        return frame
 
     def dtmf(self, digits: str) -> None:
         self.key_down()

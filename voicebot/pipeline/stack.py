@@ -3,11 +3,15 @@ Loaded once (each registry caches its instances); a Session holds only per-call 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from voicebot.asr import Recognizer, get_recognizer
+from voicebot.audio.echo import BACKENDS as ECHO_CANCELLERS
+from voicebot.errors import VoicebotError
 from voicebot.events import Understood
+from voicebot.pipeline.bargein import barge_in_setting, check_barge_in, warm_audio_path
 from voicebot.pipeline.prompts import PromptCache
 from voicebot.vad import VadConfig
 
@@ -22,6 +26,13 @@ class Stack:
     nlu: Understander
     prompts: PromptCache | None  # None: no audio out (text replays)
     vad: VadConfig = field(default_factory=VadConfig)
+    # Per-call audio pieces, by name: each Session builds its own (they hold that call's state).
+    barge_in: str = field(default_factory=barge_in_setting)  # pipeline/bargein.py: silero | energy
+    echo: str = field(default_factory=lambda: echo_setting())  # audio/echo.py: off | webrtc | speex
+
+    def __post_init__(self) -> None:
+        check_barge_in(self.barge_in)
+        check_echo(self.echo)
 
     @classmethod
     def load(cls, *, asr: str | None = "whisper", tts: str | None = "piper", model: str | None = None,
@@ -32,4 +43,21 @@ class Stack:
         prompts = PromptCache(tts, rate) if tts else None
         nlu = load_model(model)
         nlu.understand("hello")  # parts load on first use: not during a caller's first turn
-        return cls(recognizer, nlu, prompts, vad or VadConfig())
+        stack = cls(recognizer, nlu, prompts, vad or VadConfig())
+        warm_audio_path(stack.barge_in)  # nor on a call's first frames
+        return stack
+
+
+ECHO_ENV = "VOICEBOT_ECHO"
+
+
+def echo_setting() -> str:
+    """$VOICEBOT_ECHO, else "off": a replay or a SIP line whose gateway cancels its own echo needs
+    none; the microphone transport turns on "webrtc" for its call (speaker echo)."""
+    return os.environ.get(ECHO_ENV) or "off"
+
+
+def check_echo(name: str) -> None:
+    if name not in ECHO_CANCELLERS:
+        raise VoicebotError(f"echo canceller {name!r} (Stack.echo / ${ECHO_ENV}): choose one of "
+                            f"{', '.join(sorted(ECHO_CANCELLERS))}")

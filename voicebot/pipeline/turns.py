@@ -5,7 +5,6 @@ job at a time, in order) on the shared pool, never on the audio path."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 from concurrent.futures import Future
 from dataclasses import replace
@@ -22,6 +21,7 @@ from voicebot.flow.speech import digits_in
 from voicebot.pipeline.events import StageFailed, TurnTiming
 from voicebot.pipeline.playout import Playback
 from voicebot.pipeline.seams import EndOfTurn, EngineEvent
+from voicebot.vad.bargein import is_backchannel
 
 if TYPE_CHECKING:
     from voicebot.pipeline.session import Session
@@ -30,20 +30,12 @@ log = logging.getLogger(__name__)
 
 WORDS_PER_SECOND = 2.5  # speaking rate of turns and prompts that exist only as text
 CUT_SHORT = "Sorry to stop you there."  # said before answering a caller who talked past the limit
-# Said while the bot talks, these keep the conversation going; they are not an answer.
-_BACKCHANNEL = re.compile(r"^(?:(?:mm+|m-?hm+|mhm|uh-?huh|hmm+|uh+|um+|ah+|oh|okay|ok|right|"
-                          r"alright|i see|sure|yeah|yep)[\s,.!?-]*)+$", re.IGNORECASE)
 COMPLETE_CONFIDENCE = 0.85  # a request this clear at a pause ends the turn without the hang-over
 
 
 def hints_for(expect: Expect) -> Hints:
     """How the recogniser listens at this prompt (the same rule as `voicebot transcribe --expect`)."""
     return prompt_hints(expect.kind, expect.length, expect.choices)
-
-
-def is_backchannel(text: str, expect: Expect) -> bool:
-    """"mm-hm", "okay" said over a prompt. At a yes/no prompt "okay" may be the answer itself."""
-    return expect.kind != "yesno" and bool(_BACKCHANNEL.match(text.strip()))
 
 
 class TurnRunner:
@@ -68,7 +60,8 @@ class TurnRunner:
         s._emit(transcript)
         expect = s.engine.expecting
         if barged:
-            if not transcript.text.strip() or is_backchannel(transcript.text, expect):
+            # "mm-hm", "okay" over a prompt is not a turn; at a yes/no prompt "okay" may be the answer
+            if not transcript.text.strip() or (expect.kind != "yesno" and is_backchannel(transcript.text)):
                 return s.resume(transcript.text)  # not a turn: the prompt goes on where it stopped
             s._interrupt("speech")
         if s.voicemail is not None:

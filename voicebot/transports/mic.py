@@ -1,6 +1,8 @@
 """A live call through the sound card (sounddevice/PortAudio), full duplex: the microphone's
 blocks are pushed into the Session and the speaker's blocks are read from it, so the bot hears the
-caller while it speaks (barge-in). Digit keys (0-9 * #) typed in the terminal are DTMF, gathered
+caller while it speaks (barge-in). The bot's own voice comes back from the speakers into the microphone: the call cancels it
+(WebRTC AEC3, `echo="webrtc"`, against the blocks handed to the speaker) before the VAD and the
+barge-in detector hear the microphone. Digit keys (0-9 * #) typed in the terminal are DTMF, gathered
 into an answer at a digits prompt like a phone's keys (voicebot.transports.sip.dtmf).
 
 Latency (what a caller hears after talking over the bot): the microphone's blocks reach the
@@ -61,10 +63,11 @@ def _device(device: str | int | None) -> str | int | None:
 
 def run_mic_call(session: Session, *, device: str | int | None = None, max_seconds: float = 600.0,
                  keys: TextIO | None = None, keyboard: bool = True,
-                 on_key: Callable[[str], None] | None = None) -> Session:
+                 on_key: Callable[[str], None] | None = None, echo: str = "webrtc") -> Session:
     """Run the call until it ends or `max_seconds`. `keys`: where typed keys come from (default
     the terminal on stdin, when it is one); `on_key` sees every key as it is typed."""
     sd = check_microphone(device)
+    session.cancel_echo(echo)  # speaker echo: voicebot.audio.echo names ("webrtc", "speex", "off")
     device = _device(device)
     rate = session.rate
     block = rate * BLOCK_MS // 1000

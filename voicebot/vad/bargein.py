@@ -1,22 +1,26 @@
 """Barge-in: is the caller talking over the bot? Fires on sustained caller speech only.
 
-How the Session uses it (one detector per call, fed on the audio thread):
+How the Session uses it: `voicebot.pipeline.bargein.SileroBargeIn` (the default barge-in
+detector, `VOICEBOT_BARGE_IN=silero`) feeds it every caller frame of the call at the Session's
+rate, after the echo canceller (voicebot.pipeline.echo_input) and the streaming resampler:
 
     detector = BargeInDetector()                      # BargeInConfig() defaults, 16 kHz input
-    ...while the bot is speaking, for every caller frame (after echo cancellation, resampled
-    to 16 kHz by a low-delay stream — voicebot.vad.duplex.DuplexInput does all this —, any
-    frame size):
-    match detector.push(frame):
-        case BargeIn(pre_roll=audio):  stop playback now; the caller's turn starts with `audio`
-                                       (`pre_roll_ms` before the onset up to the end of this
-                                       frame); feed it, then the frames that follow, to the
-                                       endpointer/ASR: together they are the caller's audio
+    match detector.push(frame):                       # any frame size, in order, one thread
+        case BargeIn(): stop playback now (the Session pauses the prompt; its endpointer's own
+                        pre-roll gives the turn's audio from before the onset — `pre_roll` here
+                        is the same audio for callers without an endpointer)
         case None: keep playing
     ...when the recognised text of that turn is empty or `is_backchannel(text)` ("mm-hm",
     "okay"), it was not a turn: resume the prompt where it stopped.
 
-`reset()` when a new prompt starts (forgets a half-open onset and the VAD's recurrent state).
-Frames must reach `push` in order from one thread; the Silero session inside is shared by all
+CPU: a chunk under `min_level_dbfs`, or one the caller marks as unable to start a run
+(`push(frame, listen=False)`: SileroBargeIn passes webrtcvad's verdict), is non-speech without
+running the VAD or the pitch search. Before the VAD hears a chunk again it catches up on the
+skipped ones (up to 256 ms), so skipping never moves a decision (tests/test_session_bargein.py).
+
+`rearm()` when a prompt starts, stops or resumes (forgets a half-open run; the VAD's recurrent
+state and the stream go on); `reset()` forgets the stream too. `last_speech` is the verdict on
+the last chunk, `in_run` whether a speech run is open. The Silero session inside is shared by all
 calls of the process. Time is counted in samples (`BargeIn.start_sample`, `.fired_sample`: from
 the first frame pushed since construction/reset), never read from the clock.
 
@@ -24,8 +28,8 @@ The rule: a speech run opens at the first chunk the VAD calls speech and closes 
 of non-speech; the detector fires once the run holds `min_speech_ms` of speech and one of the
 last three chunks is voiced (periodic at a pitch lag, which noise bursts, coughs and clicks are not).
 Residual echo after the WebRTC canceller is not speech to Silero. Measured on telephone scenes
-by scripts/eval_bargein.py (docs/realtime.md) through voicebot.vad.duplex: decisions 115 ms p50 /
-140 ms max after the caller's onset, no false barge-in on echo, noise, cough-like bursts, clicks.
+by scripts/eval_bargein.py and, through the Session, scripts/eval_session_bargein.py
+(docs/realtime.md).
 
 VAD backends (`BargeInConfig.vad`): "silero" (Silero v5 ONNX, 32 ms chunks, the default: it
 rejects noise bursts that webrtcvad calls speech), "webrtc" (webrtcvad, 30 ms frames),
@@ -45,6 +49,7 @@ from voicebot.audio.types import CANONICAL_RATE, Audio
 from voicebot.vad.silero import SileroStream
 
 VADS = ("silero", "webrtc", "both")
+WARM_UP_CHUNKS = 8  # skipped chunks the VAD catches up on before it hears the next one (256 ms)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class BargeIn:
 class BargeInDetector:
     def __init__(self, config: BargeInConfig = BargeInConfig(), rate: int = CANONICAL_RATE) -> None:
         self.config, self.rate = config, rate
+        self.precheck = True  # False: every chunk goes through the VAD (the cost it is measured against)
+        self._skipped: collections.deque[np.ndarray] = collections.deque(maxlen=WARM_UP_CHUNKS)
+        self._skipped_n = 0  # chunks skipped since the VAD last ran
         self._silero = SileroStream(rate) if config.vad != "webrtc" else None
         self._webrtc = webrtcvad.Vad(config.webrtc_aggressiveness)
         self.chunk = self._silero.chunk if self._silero else rate * 30 // 1000
@@ -86,45 +94,80 @@ class BargeInDetector:
     def reset(self) -> None:
         if self._silero:
             self._silero.reset()
+        self._skipped.clear()
+        self._skipped_n = 0
         self._pending = np.zeros(0, dtype=np.int16)
         self._history.clear()
         self._history_len = 0
         self._samples = 0  # samples classified so far
+        self.last_speech = False  # the verdict on the last chunk classified
+        self.rearm()
+
+    def rearm(self) -> None:
+        """Watch for a new speech run (a prompt started or resumed) without forgetting the stream:
+        the VAD's recurrent state, the pending samples and the sample count go on."""
         self._onset: int | None = None
         self._speech_samples = 0
         self._last_speech_end = 0
         self._fired = False
-        self._recent_voicing: collections.deque[bool] = collections.deque(maxlen=3)
+        self._recent_voicing: collections.deque[list] = collections.deque(maxlen=3)  # [chunk, voiced]
 
-    def push(self, frame: Audio) -> BargeIn | None:
+    @property
+    def in_run(self) -> bool:
+        """A speech run is open (it has not yet been closed by `gap_ms` of non-speech)."""
+        return self._onset is not None
+
+    def push(self, frame: Audio, listen: bool = True) -> BargeIn | None:
         """Feed one caller frame; returns a BargeIn on the frame where sustained speech is
-        recognised, once until `reset()`, else None."""
+        recognised, once until `reset()`, else None. `listen=False`: the caller knows these
+        chunks cannot start a barge-in (no voice in them) — they are counted as non-speech without
+        running the VAD, which is what a call's CPU goes to."""
         if frame.rate != self.rate:
             raise ValueError(f"barge-in detector runs at {self.rate} Hz, got a {frame.rate} Hz frame")
         samples = frame.to_mono().samples
         self._remember(samples)
-        self._pending = np.concatenate([self._pending, samples])
-        probs = self._silero.push(frame) if self._silero else None
+        self._pending = np.concatenate([self._pending, samples]) if self._pending.size else samples
         fired: BargeIn | None = None
-        i = 0
         while self._pending.size >= self.chunk:
             chunk, self._pending = self._pending[: self.chunk], self._pending[self.chunk :]
-            speech = self._is_speech(chunk, probs[i] if probs is not None else None)
-            i += 1
+            # Silence (under min_level_dbfs) is never speech: with the pre-check it costs no
+            # inference and no pitch search, nor does a chunk the caller says cannot start a run.
+            loud = self._level(chunk) >= self.config.min_level_dbfs
+            if self.precheck and not (loud and (listen or self._onset is not None)):
+                speech = loud = False
+                self._skipped.append(chunk)
+                self._skipped_n += 1
+            else:
+                self._catch_up()
+                speech = self._is_speech(chunk) and loud
+            self.last_speech = speech
             self._samples += self.chunk
-            fired = self._advance(speech, chunk) or fired
+            fired = self._advance(speech, chunk if loud else None) or fired
         return fired
+
+    def _catch_up(self) -> None:
+        """Before the VAD hears a chunk again, it hears the chunks skipped since (the last
+        WARM_UP_CHUNKS of them, from a fresh state when more were skipped), so its recurrent state
+        is what it would have been had it heard them all: skipping costs no detection time
+        (Silero decides a chunk or two later from a cold state)."""
+        if not self._skipped_n or not self._silero:
+            return
+        if self._skipped_n > len(self._skipped):
+            self._silero.reset()
+        for chunk in self._skipped:
+            self._silero.prob(chunk)
+        self._skipped.clear()
+        self._skipped_n = 0
 
     @staticmethod
     def _level(chunk: np.ndarray) -> float:
-        return float(10 * np.log10(np.mean((chunk.astype(np.float64) / 32768.0) ** 2) + 1e-12))
+        x = chunk.astype(np.float32)
+        return float(10 * np.log10(float(np.dot(x, x)) / (x.size * 32768.0**2) + 1e-12))
 
-    def _is_speech(self, chunk: np.ndarray, prob: float | None) -> bool:
-        if self._level(chunk) < self.config.min_level_dbfs:
-            return False
+    def _is_speech(self, chunk: np.ndarray) -> bool:
         if self.config.vad == "webrtc":
             return self._webrtc.is_speech(chunk.tobytes(), self.rate)
-        if prob is None or prob < self.config.threshold:
+        if self._silero.prob(chunk) < self.config.threshold:
             return False
         if self.config.vad == "silero":
             return True
@@ -140,17 +183,29 @@ class BargeInDetector:
         if energy <= 0:
             return 0.0
         lo, hi = self.rate // 400, self.rate // 70
-        ac = np.correlate(x, x, "full")[x.size - 1 + lo : x.size + hi]
+        # autocorrelation by FFT (zero-padded past 2n, so it is linear, not circular)
+        spectrum = np.fft.rfft(x, 2 * x.size)
+        ac = np.fft.irfft(spectrum.real**2 + spectrum.imag**2)[lo : hi + 1]
         # unbiased: a lag-k product has x.size - k terms
         ac = ac / (energy * (1 - np.arange(lo, lo + ac.size) / x.size))
         return float(ac.max())
 
-    def _advance(self, speech: bool, chunk: np.ndarray) -> BargeIn | None:
+    def _voiced(self, recent: list) -> bool:
+        """One of the recent chunks is voiced; each chunk's pitch search runs at most once, and
+        only when the run is otherwise ready to fire."""
+        for item in recent:
+            if item[1] is None and item[0] is not None:
+                item[1] = self._periodicity(item[0]) >= self.config.voicing
+            if item[1]:
+                return True
+        return False
+
+    def _advance(self, speech: bool, loud: np.ndarray | None) -> BargeIn | None:
         end = self._samples
         # Voicing is looked for in the last few chunks, not only those the VAD already calls
         # speech: Silero is often still unsure during the first voiced chunk of an utterance.
-        self._recent_voicing.append(self._level(chunk) >= self.config.min_level_dbfs
-                                    and self._periodicity(chunk) >= self.config.voicing)
+        # A quiet chunk (None) is not voiced; a loud one is judged when a decision needs it.
+        self._recent_voicing.append([loud, None if loud is not None else False])
         if speech:
             if self._onset is None:
                 self._onset, self._speech_samples = end - self.chunk, 0
@@ -158,9 +213,11 @@ class BargeInDetector:
             self._last_speech_end = end
         elif self._onset is not None and end - self._last_speech_end >= self.config.gap_ms * self.rate // 1000:
             self._onset = None  # the run ended before it was long enough (or after it fired)
-        if self._onset is None or self._fired or not any(self._recent_voicing):
+        if self._onset is None or self._fired:
             return None
         if self._speech_samples * 1000 < self.config.min_speech_ms * self.rate:
+            return None
+        if not self._voiced(list(self._recent_voicing)):
             return None
         self._fired = True
         start = max(0, self._onset - self.config.pre_roll_ms * self.rate // 1000)
@@ -185,10 +242,12 @@ class BargeInDetector:
 
 # Sounds and words a listener makes to show they are following, not to take the turn. Matched on
 # the whole recognised text (lower-cased, punctuation dropped), so "okay I lost my card" is a turn.
+# The one list of them: the Session's turns (pipeline/turns.py) ask `is_backchannel` too.
 BACKCHANNELS = frozenset({
-    "mm", "mmm", "mhm", "mm hmm", "mm hm", "mmhmm", "hmm", "hm", "uh huh", "uhhuh", "um", "uh",
-    "ah", "oh", "okay", "ok", "yeah", "yep", "right", "alright", "all right", "i see", "got it",
+    "uh huh", "uhhuh", "okay", "ok", "yeah", "yep", "right", "alright", "all right", "sure", "i see",
+    "got it",
 })
+_HUM = re.compile(r"m+|m+h*m+|h+m+|u+h+|u+m+|a+h+|o+h+")  # mm, mhm, mmhmm, hmm, uhh, umm, ahh, oh
 
 
 def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -202,7 +261,8 @@ def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) 
     i = 0  # the whole text must be a sequence of backchannel tokens ("mm hmm" is two)
     while i < len(words):
         for n in (2, 1):
-            if " ".join(words[i : i + n]) in BACKCHANNELS:
+            said = " ".join(words[i : i + n])
+            if said in BACKCHANNELS or n == 1 and _HUM.fullmatch(said):
                 i += n
                 break
         else:

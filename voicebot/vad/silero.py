@@ -53,33 +53,48 @@ def onnx_session(relative: str):
 
 
 SILERO_MODEL = "audio/vad/data/silero_vad.onnx"
+INFERENCES = [0]  # chunks run through the model in this process (scripts/eval_session_bargein.py)
 
 
 class SileroStream:
-    """Speech probability per 32 ms chunk of one audio stream (8 or 16 kHz mono int16)."""
+    """Speech probability per 32 ms chunk of one audio stream (8 or 16 kHz mono int16).
+
+    `prob(chunk)` runs the model on the next whole chunk of the stream; `push(frame)` takes any
+    frame size. `reset()` starts a new stream (state and context zero)."""
 
     def __init__(self, rate: int = 16000) -> None:
         if rate not in CHUNK:
             raise ValueError(f"Silero VAD runs at 8000 or 16000 Hz, not {rate}")
         self.rate, self.chunk = rate, CHUNK[rate]
         self._session = onnx_session(SILERO_MODEL)
+        self._sr = np.array(rate, dtype=np.int64)
+        self._x = np.zeros((1, CONTEXT[rate] + self.chunk), dtype=np.float32)  # context + chunk
         self.reset()
 
     def reset(self) -> None:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
-        self._context = np.zeros((1, CONTEXT[self.rate]), dtype=np.float32)
+        self._x[:] = 0
         self._pending = np.zeros(0, dtype=np.float32)
 
+    def prob(self, chunk: np.ndarray) -> float:
+        """P(speech) of one chunk of `self.chunk` int16 samples, following the stream."""
+        self._load(chunk)
+        INFERENCES[0] += 1
+        out, self._state = self._session.run(None, {"input": self._x, "state": self._state, "sr": self._sr})
+        return float(out[0, 0])
+
+    def _load(self, chunk: np.ndarray) -> None:
+        context = CONTEXT[self.rate]
+        self._x[0, :context] = self._x[0, -context:]  # the previous chunk's tail
+        np.multiply(chunk, 1 / 32768, out=self._x[0, context:], casting="unsafe")
+
     def push(self, frame: Audio) -> list[float]:
+        """Any frame size: one probability per chunk completed by this frame."""
         if frame.rate != self.rate:
             raise ValueError(f"SileroStream at {self.rate} Hz got a {frame.rate} Hz frame")
-        self._pending = np.concatenate([self._pending, frame.to_mono().to_float()])
+        self._pending = np.concatenate([self._pending, frame.to_mono().samples.astype(np.float32)])
         probs: list[float] = []
         while self._pending.size >= self.chunk:
-            x = np.concatenate([self._context, self._pending[None, : self.chunk]], axis=1)
+            probs.append(self.prob(self._pending[: self.chunk]))
             self._pending = self._pending[self.chunk :]
-            out, self._state = self._session.run(
-                None, {"input": x, "state": self._state, "sr": np.array(self.rate, dtype=np.int64)})
-            self._context = x[:, -self._context.shape[1] :]
-            probs.append(float(out[0, 0]))
         return probs
