@@ -31,7 +31,7 @@ class VadConfig:
     # word's decay (and a breath) as speech, which delays every end of turn by that much. On a
     # noisy line the noise floor sits above this level, so webrtcvad alone decides there.
     # None: webrtcvad alone, always.
-    pause_below_db: float | None = 30.0
+    pause_below_db: float | None = 40.0
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
