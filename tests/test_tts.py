@@ -110,6 +110,6 @@ def test_prompts_start_speaking_at_once_and_leave_a_short_tail(tmp_path):
     lead, tail = _loud_edges(played)
     raw_lead, raw_tail = _loud_edges(kept)
     assert raw_lead > lead and lead <= KEEP_LEAD_MS + 10  # the silence before the words is cut
-    assert tail <= KEEP_TAIL_MS + 10 and played.duration > 0.7  # ... and after them, the words stay
+    assert tail <= min(raw_tail, KEEP_TAIL_MS + 40) and played.duration > 0.7  # ... and after them, the words stay
     fresh = cache.render("Your balance is twelve dollars.")  # personal: synthesized, never cached
     assert _loud_edges(fresh)[0] <= KEEP_LEAD_MS + 10
