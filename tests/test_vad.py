@@ -91,12 +91,12 @@ def _close_sample(audio: Audio, config: VadConfig) -> tuple[int, list[SpeechEnde
 
 
 def test_a_quiet_tail_counts_as_pause_on_a_quiet_line_and_the_words_are_kept(speak):
-    """On a clean line webrtcvad calls a word's fading tail speech; the pause gate counts it as
-    pause, so the turn ends sooner, and the utterance still holds every loud sample."""
+    """On a clean line webrtcvad calls a word's fading tail speech; the pause gate (opt-in) counts
+    it as pause, so the turn ends sooner, and the utterance still holds every loud sample."""
     words = read_wav(speak("no thank you", "piper")).canonical()
     audio = words + Audio.silence(1.5)
     last_loud = int(np.flatnonzero(np.abs(words.samples.astype(np.int32)) > 500)[-1])
-    gated, ended = _close_sample(audio, VadConfig(hang_over_ms=360))
+    gated, ended = _close_sample(audio, VadConfig(hang_over_ms=360, pause_below_db=40.0))
     plain, ended_plain = _close_sample(audio, VadConfig(hang_over_ms=360, pause_below_db=None))
     assert len(ended) == len(ended_plain) == 1
     assert gated < plain and gated - last_loud >= 360 * 16  # sooner, never before the hang-over ran
@@ -108,5 +108,5 @@ def test_the_pause_gate_changes_nothing_on_a_noisy_line(speak):
     noisy = read_wav(speak("no thank you", "piper", TELEPHONE)).canonical() + Audio.silence(1.5)
     noise = np.random.default_rng(0).normal(0, 300, noisy.num_samples)
     line = Audio(np.clip(noisy.samples + noise, -32768, 32767).astype(np.int16), noisy.rate)
-    assert _close_sample(line, VadConfig(hang_over_ms=360))[0] == \
+    assert _close_sample(line, VadConfig(hang_over_ms=360, pause_below_db=40.0))[0] == \
         _close_sample(line, VadConfig(hang_over_ms=360, pause_below_db=None))[0]

@@ -28,10 +28,11 @@ class VadConfig:
     max_speech_s: float = 30.0  # a caller who never pauses is cut here
     # Inside an utterance, a frame this far below its loudest frame so far counts as a pause even
     # when webrtcvad still calls it voiced: on a quiet line webrtcvad hears the last ~100 ms of a
-    # word's decay (and a breath) as speech, which delays every end of turn by that much. On a
-    # noisy line the noise floor sits above this level, so webrtcvad alone decides there.
-    # None: webrtcvad alone, always.
-    pause_below_db: float | None = 40.0
+    # word's decay as speech, which delays the end of turn by that much. Off by default: at 40 dB
+    # it ended no more development turns early, but a replayed call (flite kal, telephone, PIN
+    # "one one one one") was misheard with it (tests/test_conversation_audio.py). None: webrtcvad
+    # alone (scripts/eval_turn_end.py --pause-below-db measures a value).
+    pause_below_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -58,7 +59,7 @@ class Endpointer:
         self._start_sample = 0
         self.max_speech_s = config.max_speech_s
         self._peak = 0.0  # loudest frame energy of the open utterance
-        self.last_voiced = False  # the VAD's verdict on the last frame pushed (a quiet tail: False)
+        self.last_voiced = False  # the VAD's verdict on the last frame pushed
         self.last_cut = False  # the last utterance was cut at max_speech_s, not ended by a pause
 
     @property
@@ -91,11 +92,13 @@ class Endpointer:
 
     def push(self, frame: Audio) -> list[SpeechStarted | SpeechEnded]:
         is_speech = self._vad.is_speech(frame.to_bytes(), self.rate)
-        energy = float(np.mean(frame.samples.astype(np.float64) ** 2)) if frame.num_samples else 0.0
-        if self._triggered and is_speech and self.config.pause_below_db is not None:
-            is_speech = energy >= self._peak * 10 ** (-self.config.pause_below_db / 10)
-        self._peak = max(self._peak, energy) if (self._triggered or is_speech) else 0.0
         self.last_voiced = is_speech
+        sounding = is_speech  # what the pause count sees (the gate below); last_voiced stays webrtcvad's
+        if self.config.pause_below_db is not None:
+            energy = float(np.mean(frame.samples.astype(np.float64) ** 2)) if frame.num_samples else 0.0
+            if self._triggered and is_speech:
+                sounding = energy >= self._peak * 10 ** (-self.config.pause_below_db / 10)
+            self._peak = max(self._peak, energy) if (self._triggered or is_speech) else 0.0
         self._samples_seen += frame.num_samples
         events: list[SpeechStarted | SpeechEnded] = []
         if not self._triggered:
@@ -111,7 +114,7 @@ class Endpointer:
                 events.append(SpeechStarted(self._start_sample / self.rate))
             return events
         self._voiced.append(frame)
-        self._silent_run = 0 if is_speech else self._silent_run + 1
+        self._silent_run = 0 if sounding else self._silent_run + 1
         too_long = len(self._voiced) * self.config.frame_ms >= self.max_speech_s * 1000
         if self._silent_run >= self._hang or too_long:
             self.last_cut = too_long and self._silent_run < self._hang
