@@ -3,6 +3,9 @@ path in the same run (voicebot/bench/latency.py; `voicebot bench` runs the same 
 with everything else).
 
     python scripts/bench_latency.py [--json] [--repeat N]
+
+Per turn the stages add up to the latency (`per_turn`; `stages_mean_ms` sum to
+`turn_latency_mean_ms`). The load average is printed: compare against the baseline of the same run.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
+    load_start = round(os.getloadavg()[0], 2)  # other jobs on the cores inflate every time
     flow = load_flow(ROOT / "flows" / "bank.yml")
     stack = Stack.load(asr="whisper", tts="piper")
     stack.prompts.warm(fixed_prompts(flow))
     mat = latency.material()
     latency.warm(stack, mat)
     result = {**latency.compare(stack, flow, mat, args.repeat), "cpu_count": os.cpu_count(),
-              "load_average_1min": round(os.getloadavg()[0], 2)}
+              "load_average_1min_start": load_start, "load_average_1min": round(os.getloadavg()[0], 2)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -44,7 +48,9 @@ def main() -> None:
               f"barge-in stop p95 {r['barge_in_stop_ms_p95']} ms (None: plays to the end)  "
               f"audio path held up to {r['audio_path_stall_ms_max']} ms  ({r['turns']} turns)  "
               f"stages p50 {r['stages_p50_ms']}")
-    print(f"p50 speed-up {result['p50_speedup']}x")
+        print(f"{'':18s} mean {r['turn_latency_mean_ms']} ms = stages (mean) {r['stages_mean_ms']}")
+    print(f"p50 speed-up {result['p50_speedup']}x; {result['cpu_count']} cores, load average "
+          f"{result['load_average_1min_start']} at start, {result['load_average_1min']} at end")
 
 
 if __name__ == "__main__":

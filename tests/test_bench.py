@@ -72,7 +72,10 @@ def test_paced_call_measures_each_turn_and_barge_in_against_the_blocking_path():
     mat = latency.material((("what time does the branch open on saturday",),))
     turns = latency.one_call(stack, flow, mat.calls[0], False, stalls := [])
     assert len(turns) == 1 and turns[0]["latency_ms"] > 0  # answered, never before the caller stopped
-    assert turns[0]["asr_ms"] > 0 and turns[0]["tts_first_ms"] > 0  # stages from TurnTiming
+    # the stages (TurnTiming's marks, the prompt's lead, the read) account for every millisecond
+    assert sum(turns[0][k] for k in latency.STAGES) == pytest.approx(turns[0]["latency_ms"], abs=1.0)
+    assert all(-60 <= turns[0][k] <= turns[0]["latency_ms"] for k in latency.STAGES)  # marks on one clock
+    assert turns[0]["endpoint_ms"] > 0 and turns[0]["lead_ms"] >= 0
     assert len(stalls) > 100  # one push+read per 30 ms frame of the call
     realtime = latency.one_barge_in(stack, flow, mat.barge, blocking=False)
     assert not math.isnan(realtime) and realtime > 0  # the caller's words stop the greeting

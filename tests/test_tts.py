@@ -89,3 +89,27 @@ def test_personal_sentences_are_spoken_but_kept_nowhere(tmp_path):
     assert audio.duration > 1.0 and cache.private == 1
     assert set(tmp_path.iterdir()) == on_disk  # the public sentence was already there from warm()
     assert cache._path("Thank you, Alice, you're verified.").name not in cache._memory
+
+
+def _loud_edges(audio, level=0.01):
+    import numpy as np
+
+    x = np.abs(audio.to_float())
+    loud = np.flatnonzero(x > level * x.max())
+    return loud[0] * 1000 / audio.rate, (x.size - loud[-1]) * 1000 / audio.rate
+
+
+def test_prompts_start_speaking_at_once_and_leave_a_short_tail(tmp_path):
+    from voicebot.audio import read_wav
+    from voicebot.tts.base import KEEP_LEAD_MS, KEEP_TAIL_MS
+
+    cache = PromptCache("piper", rate=16000, directory=tmp_path)
+    cache.warm(["How can I help you today?"])
+    kept = read_wav(next(tmp_path.glob("*.wav")))  # the file keeps Piper's own render
+    played = cache.render("How can I help you today?")
+    lead, tail = _loud_edges(played)
+    raw_lead, raw_tail = _loud_edges(kept)
+    assert raw_lead > lead and lead <= KEEP_LEAD_MS + 10  # the silence before the words is cut
+    assert tail <= min(raw_tail, KEEP_TAIL_MS + 40) and played.duration > 0.7  # ... and after them, the words stay
+    fresh = cache.render("Your balance is twelve dollars.")  # personal: synthesized, never cached
+    assert _loud_edges(fresh)[0] <= KEEP_LEAD_MS + 10

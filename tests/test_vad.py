@@ -76,3 +76,37 @@ def test_bad_config_is_rejected():
         VadConfig(aggressiveness=5)
     with pytest.raises(ValueError):
         VadConfig(frame_ms=25)
+
+
+def _close_sample(audio: Audio, config: VadConfig) -> tuple[int, list[SpeechEnded]]:
+    ep, seen, ended = Endpointer(config, audio.rate), 0, []
+    closed = None
+    for frame in audio.frames(config.frame_ms):
+        seen += frame.num_samples
+        got = [e for e in ep.push(frame) if isinstance(e, SpeechEnded)]
+        if got and closed is None:
+            closed = seen
+        ended += got
+    return closed, ended
+
+
+def test_a_quiet_tail_counts_as_pause_on_a_quiet_line_and_the_words_are_kept(speak):
+    """On a clean line webrtcvad calls a word's fading tail speech; the pause gate (opt-in) counts
+    it as pause, so the turn ends sooner, and the utterance still holds every loud sample."""
+    words = read_wav(speak("no thank you", "piper")).canonical()
+    audio = words + Audio.silence(1.5)
+    last_loud = int(np.flatnonzero(np.abs(words.samples.astype(np.int32)) > 500)[-1])
+    gated, ended = _close_sample(audio, VadConfig(hang_over_ms=360, pause_below_db=40.0))
+    plain, ended_plain = _close_sample(audio, VadConfig(hang_over_ms=360, pause_below_db=None))
+    assert len(ended) == len(ended_plain) == 1
+    assert gated < plain and gated - last_loud >= 360 * 16  # sooner, never before the hang-over ran
+    kept = ended[0].audio.samples
+    assert kept.shape[0] >= words.num_samples - int(0.35 * 16000)  # pre-roll aside, the words are all there
+
+
+def test_the_pause_gate_changes_nothing_on_a_noisy_line(speak):
+    noisy = read_wav(speak("no thank you", "piper", TELEPHONE)).canonical() + Audio.silence(1.5)
+    noise = np.random.default_rng(0).normal(0, 300, noisy.num_samples)
+    line = Audio(np.clip(noisy.samples + noise, -32768, 32767).astype(np.int16), noisy.rate)
+    assert _close_sample(line, VadConfig(hang_over_ms=360, pause_below_db=40.0))[0] == \
+        _close_sample(line, VadConfig(hang_over_ms=360, pause_below_db=None))[0]

