@@ -85,6 +85,8 @@ def level(stack: Any, flow: Any, mat: Material, n: int, min_turns: int = MIN_TUR
             "cpu_s_per_turn": round(cpu / len(turns), 3) if turns else None,
             "asr_p50_ms": pct([t["asr_ms"] for t in turns if "asr_ms" in t], 50),
             "decode_batches": dict(sorted(Counter(batches[decoded_before:]).items())),
+            # speculative decodes at pauses included: more than 1 means the caller went on after one
+            "decodes_per_turn": round(sum(batches[decoded_before:]) / len(turns), 2) if turns and batches else None,
             "load_average_1min": round(os.getloadavg()[0], 2)}
 
 

@@ -12,6 +12,7 @@ past MAX_WAITING, a caller's worker blocks until there is room (memory stays bou
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -126,5 +127,7 @@ def shared_recognizer(recognizer: Any) -> Any:
     with _lock:
         batcher = _batchers.get(id(recognizer))
         if batcher is None or batcher.inner is not recognizer:
-            batcher = _batchers[id(recognizer)] = DecodeBatcher(recognizer)
+            # VOICEBOT_DECODE_BATCH=1: one utterance per decode (the benchmark's same-run baseline)
+            size = int(os.environ.get("VOICEBOT_DECODE_BATCH", "0")) or MAX_BATCH
+            batcher = _batchers[id(recognizer)] = DecodeBatcher(recognizer, max_batch=size)
         return batcher
