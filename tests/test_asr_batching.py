@@ -146,3 +146,27 @@ def test_backends_that_cannot_batch_are_used_as_they_are():
 
     plain = Plain()
     assert shared_recognizer(plain) is plain and shared_recognizer(None) is None
+
+
+def test_sip_admission_lets_every_call_reach_the_shared_decoder():
+    """The SIP worker guards its models with locks; the batching decoder gets none (a lock would let
+    one call's turn reach it at a time), and its queue is the depth admission control reads."""
+    from voicebot.pipeline import Stack
+    from voicebot.transports.sip.admission import Admission, Limits, shared_stack
+
+    echo = _Echo(delay=0.0)
+    echo.gate.clear()
+    batcher = DecodeBatcher(echo, max_batch=1, gather_s=0)
+    stack, guarded = shared_stack(Stack(recognizer=batcher, nlu=None, prompts=None))
+    threads = [threading.Thread(target=stack.recognizer.transcribe, args=(_audio(v),)) for v in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while batcher.waiting < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert batcher.waiting == 3 and guarded.waiting == 3  # all three in the decoder's queue at once
+    assert Admission(Limits(max_calls=50, max_decode_queue=3), guarded).refuse(1) is not None
+    echo.gate.set()
+    for t in threads:
+        t.join(10)
+    assert guarded.waiting == 0 and Admission(Limits(max_calls=50, max_decode_queue=3), guarded).refuse(1) is None
