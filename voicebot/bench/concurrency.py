@@ -28,7 +28,7 @@ from voicebot.bench.latency import Material, paced_call, pct, session_for
 P95_LIMIT_MS = 1000.0
 STAGGER_S = 0.7
 MIN_TURNS = 20
-MAX_ROUNDS = 3  # a small level goes round at most this often (the benchmark's time budget)
+MAX_ROUNDS = 2  # a small level goes round at most this often (the benchmark's time budget)
 
 
 def rss_mb() -> float:
