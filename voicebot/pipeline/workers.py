@@ -34,9 +34,9 @@ _tuned = False
 def tune_malloc() -> bool:
     """Keep freed audio buffers from staying in the process: every call's thread otherwise gets a
     malloc arena of its own, and glibc raises its mmap threshold after the first large free, so
-    turn-sized numpy arrays land in those arenas and their pages are never given back. Measured with
-    four paced calls held at once: 22 MB RSS per call → 5 MB (scripts/bench_concurrency.py;
-    docs/realtime.md). Called before calls start (Stack.load); a no-op off glibc. The settings are
+    turn-sized numpy arrays land in those arenas and their pages are never given back. Measured as
+    the RSS delta of four paced calls (voicebot.bench.latency) held after they ended: 22 MB per
+    call → 4–5 MB (docs/realtime.md). Called before calls start (Stack.load); a no-op off glibc. The settings are
     the ones the MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ variables set."""
     global _tuned
     if _tuned:
