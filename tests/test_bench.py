@@ -50,7 +50,7 @@ def test_concurrency_counts_levels_up_to_the_first_over_the_limit(monkeypatch):
 
     measured = {1: (600.0, 700.0), 2: (800.0, 1300.0), 4: (700.0, 900.0), 6: (2000.0, 3000.0)}
 
-    def fake_level(stack, flow, mat, n):
+    def fake_level(stack, flow, mat, n, min_turns=20):
         return {"calls": n, "turns": 3 * n, "turns_expected": 3 * n, "errors": [], "p50_ms": measured[n][0],
                 "p95_ms": measured[n][1], "peak_rss_mb": 600.0 + 10 * n}
 
@@ -91,7 +91,7 @@ def test_quick_bench_json_through_the_cli(tmp_path, monkeypatch):
     monkeypatch.setattr(latency, "CALLS", (("what time does the branch open on saturday",),))  # one short call
     tiny = runner.Plan(latency_calls=1, concurrency_levels=(1, 2), asr_backends=("whisper",), asr_sets=("piper",),
                        asr_every=12, nlu_every=8, intent_backends=("whisper",), intent_voice="piper",
-                       intent_every=26, hold_calls=3)
+                       intent_every=26, hold_calls=3, concurrency_min_turns=1)
     monkeypatch.setattr(runner, "QUICK", tiny)  # the same steps on less data: CI time
     _load_commands()
     result = CliRunner().invoke(app, ["bench", "--quick", "--json", "--out", str(tmp_path)], catch_exceptions=False)

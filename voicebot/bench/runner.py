@@ -24,11 +24,14 @@ class Plan:
     intent_voice: str
     intent_every: int
     hold_calls: int
+    concurrency_min_turns: int = 20  # caller turns per concurrency level at least (its p95's sample)
 
 
-QUICK = Plan(1, (1, 2, 4, 6), ("whisper",), ("piper",), 6, 2, ("whisper",), "piper", 8, 8)
-FULL = Plan(3, (1, 2, 3, 4, 6, 8, 10, 12, 16), ("whisper", "moonshine", "pocketsphinx"),
-            ("piper", "flite:slt", "real"), 1, 1, ("whisper", "moonshine"), "flite:slt", 1, 20)
+# quick: concurrency starts at 4 calls (below, a level needs rounds of calls for its turns) and
+# goes down only if 4 fail
+QUICK = Plan(1, (4, 8, 12), ("whisper",), ("piper",), 6, 2, ("whisper",), "piper", 8, 8, 12)
+FULL = Plan(3, (1, 2, 4, 6, 8, 10, 12, 16), ("whisper", "moonshine", "pocketsphinx"),
+            ("piper", "flite:slt", "real"), 1, 1, ("whisper", "moonshine"), "flite:slt", 1, 20, 20)
 
 
 def _utterances(sets, every):
@@ -65,7 +68,8 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
     mat = latency.material(latency.CALLS[:plan.latency_calls])
     latency.warm(stack, mat)
     lat = step("turn latency and barge-in (1x real time, then the blocking path)", lambda: latency.compare(stack, flow, mat))
-    conc = step("concurrent calls (1x real time)", lambda: concurrency.concurrent(stack, flow, mat, list(plan.concurrency_levels)))
+    conc = step("concurrent calls (1x real time)", lambda: concurrency.concurrent(stack, flow, mat, list(plan.concurrency_levels),
+                                                                                plan.concurrency_min_turns))
     blocking = lat["baseline_blocking"]
     utts = _utterances(plan.asr_sets, plan.asr_every)
     asr = step("ASR WER and speed", lambda: speed.asr(utts, list(plan.asr_backends)))
@@ -108,8 +112,10 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
                          "hang-over included) to the bot's first loud sample; barge-in: the caller talks over the "
                          "greeting, onset to the bot going quiet (None: the prompt played on)",
                 "concurrency": f"levels {', '.join(map(str, plan.concurrency_levels))} of those calls at once (threads, "
-                               "own Session and store, shared Stack, 0.7 s apart); rss_mb_per_call: peak RSS at the "
-                               "largest level run minus at the first, per extra call",
+                               "own Session, one store and the shared Stack, 0.7 s apart; halving below the first "
+                               f"level if it fails), each level at least {plan.concurrency_min_turns} turns (calls go "
+                               "round again); rss_mb_per_call: peak RSS at the largest level run minus at the "
+                               "smallest, per extra call",
                 "asr": f"voicebot.asr.testsets sets {', '.join(plan.asr_sets)} (1 in {plan.asr_every} sentences; "
                        "telephone sets: 8 kHz μ-law, 15 dB SNR)",
                 "nlu": f"intents/test/heldout.jsonl (typed) and heldout_asr.jsonl (Whisper transcripts), 1 in {plan.nlu_every} rows",

@@ -16,6 +16,8 @@ import soundfile as sf
 from voicebot.audio import Audio, write_wav
 
 FLUSH_S = 1.0
+BLOCK_S = 1.0  # frames kept in memory are joined into blocks this long: a frame-sized array each
+               # cost as much again in object overhead as its samples (measured with tracemalloc)
 _SFC_UPDATE_HEADER_NOW = 0x1060  # libsndfile: rewrite the header for the data written so far
 
 
@@ -25,6 +27,8 @@ class CallRecording:
         self._sides: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         self._pending = [np.zeros(0, np.int16), np.zeros(0, np.int16)]
         self._done: list[np.ndarray] = []
+        self._fresh: list[np.ndarray] = []  # frames since the last block
+        self._fresh_n = 0
         self._lock = threading.Lock()
         self._file: sf.SoundFile | None = None
         self._unflushed = 0
@@ -48,7 +52,10 @@ class CallRecording:
                 self._pending = [p[n:] for p in self._pending]
 
     def _emit(self, stereo: np.ndarray) -> None:
-        self._done.append(stereo)
+        self._fresh.append(stereo)
+        self._fresh_n += stereo.shape[0]
+        if self._fresh_n >= BLOCK_S * self.rate:
+            self._block()
         if self._file is not None:
             self._file.write(stereo)
             self._unflushed += stereo.shape[0]
@@ -58,6 +65,11 @@ class CallRecording:
                 sf._snd.sf_command(self._file._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
                 self._unflushed = 0
 
+    def _block(self) -> None:
+        if self._fresh:
+            self._done.append(np.concatenate(self._fresh) if len(self._fresh) > 1 else self._fresh[0])
+            self._fresh, self._fresh_n = [], 0
+
     def _settle(self) -> None:
         """One side ran ahead (a text turn, the end of the call): pad the other with silence."""
         n = max(p.shape[0] for p in self._pending)
@@ -65,11 +77,12 @@ class CallRecording:
             padded = [np.pad(p, (0, n - p.shape[0])) for p in self._pending]
             self._emit(np.stack(padded, axis=1))
             self._pending = [np.zeros(0, np.int16), np.zeros(0, np.int16)]
+        self._block()
 
     @property
     def duration(self) -> float:
         with self._lock:
-            return sum(s.shape[0] for s in self._done) / self.rate
+            return (sum(s.shape[0] for s in self._done) + self._fresh_n) / self.rate
 
     def stereo(self) -> Audio:
         with self._lock:

@@ -38,8 +38,12 @@ class Stack:
     def load(cls, *, asr: str | None = "whisper", tts: str | None = "piper", model: str | None = None,
              rate: int = 16000, vad: VadConfig | None = None) -> Stack:
         from voicebot.nlu import load_model
+        from voicebot.pipeline.batching import shared_recognizer
+        from voicebot.pipeline.workers import tune_malloc
 
-        recognizer = get_recognizer(asr) if asr else None
+        tune_malloc()  # before the models' and the calls' threads allocate (per-call memory)
+        # every call's decodes go through one batching decoder thread
+        recognizer = shared_recognizer(get_recognizer(asr)) if asr else None
         prompts = PromptCache(tts, rate) if tts else None
         nlu = load_model(model)
         nlu.understand("hello")  # parts load on first use: not during a caller's first turn

@@ -9,6 +9,7 @@ stops sending calls) instead of a call that degrades everyone's."""
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -62,7 +63,10 @@ class GuardedPrompts(_Guarded):
 
 def shared_stack(stack: Stack) -> tuple[Stack, GuardedRecognizer | None]:
     """The same models, safe to call from every call's thread."""
-    recognizer = GuardedRecognizer(stack.recognizer, threading.Lock()) if stack.recognizer else None
+    # a batching recogniser (DecodeBatcher) queues and serialises its decodes itself: a lock here
+    # would let only one call's turn reach it at a time, and nothing could be batched
+    lock = nullcontext() if getattr(stack.recognizer, "shared", False) else threading.Lock()
+    recognizer = GuardedRecognizer(stack.recognizer, lock) if stack.recognizer else None
     prompts = GuardedPrompts(stack.prompts, threading.Lock()) if stack.prompts is not None else None
     nlu = GuardedNlu(stack.nlu, threading.Lock()) if stack.nlu is not None else None
     return replace(stack, recognizer=recognizer, nlu=nlu, prompts=prompts), recognizer
