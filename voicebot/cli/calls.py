@@ -11,9 +11,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from voicebot.cli.app import app, console, err_console, fail, print_json
-from voicebot.events import Prompt, Transcript, Understood
-from voicebot.flow.actions import Hangup, Transfer
-from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
@@ -68,6 +65,11 @@ def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None,
 def _printer(engine: Any, out: Any = console) -> Any:
     """Prints the conversation as it happens; what a caller says at a digit prompt (an ID, a PIN)
     is masked before it reaches the screen, like everywhere else."""
+    # Imported here, not at the top: every CLI command imports this module, and the flow package
+    # pulls in the store (SQLAlchemy, Alembic), which `classify` or `--help` never need.
+    from voicebot.events import Prompt, Transcript, Understood
+    from voicebot.flow.actions import Hangup, Transfer
+    from voicebot.pipeline.events import BargedIn, Interrupted, Resumed
 
     def caller_text(event: Understood) -> str:
         if engine.expecting.kind == "digits" or engine.expecting.secret:
