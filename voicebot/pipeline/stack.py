@@ -27,22 +27,23 @@ class Stack:
     def load(cls, *, asr: str | None = "whisper", tts: str | None = "piper", model: str | None = None,
              rate: int = 16000, vad: VadConfig | None = None) -> Stack:
         from voicebot.asr.base import BACKENDS
-        from voicebot.nlu import load_model
-        from voicebot.nlu.entities import extract
         from voicebot.registry import load_together
         from voicebot.tts.base import VOICES
 
         if asr:
-            BACKENDS.prepare(asr)  # our modules imported here; the models load side by side below
+            BACKENDS.prepare(asr)  # our modules imported on this thread; the models load side by side
         if tts:
             VOICES.prepare(tts)
 
         def nlu_ready():
-            nlu = load_model(model)
+            from voicebot.nlu import load_model
+            from voicebot.nlu.entities import extract
+
+            # spaCy's tokenizer + Matcher (Python-bound) build while MiniLM's session loads (C++).
+            nlu, _ = load_together(lambda: load_model(model), lambda: extract("hello"))
             nlu.understand("hello")  # parts load on first use: not during a caller's first turn
             return nlu
 
-        nlu, _, recognizer, prompts = load_together(
-            nlu_ready, lambda: extract("hello"),  # spaCy's tokenizer + Matcher: Python-bound
-            lambda: get_recognizer(asr) if asr else None, lambda: PromptCache(tts, rate) if tts else None)
+        nlu, recognizer, prompts = load_together(
+            nlu_ready, lambda: get_recognizer(asr) if asr else None, lambda: PromptCache(tts, rate) if tts else None)
         return cls(recognizer, nlu, prompts, vad or VadConfig())
