@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from voicebot.bench.probe import rss_mb  # noqa: E402
 from voicebot.evalcalls import DEFAULT_AT, CallCase, load_suite, run_case  # noqa: E402
 
 MAX_RSS_GROWTH = 0.10
@@ -39,11 +40,6 @@ TYPED_CALLS = (
     CallCase("typed_agent", ("I want a human",), {"outcome": "transferred", "queue": "general"}, at=AT),
     CallCase("typed_silent", ("", "", ""), {"authenticated": False}, at=AT),
 )
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def open_fds() -> int:

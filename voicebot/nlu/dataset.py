@@ -6,10 +6,10 @@ Every problem raises ConfigError naming file:line and what is wrong."""
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from voicebot.errors import ConfigError
+from voicebot.jsonl import read_jsonl
 from voicebot.intents import (  # noqa: F401 - the NLU's names for the shared intent-file reader
     INTENT_KEYS, NAME_RE, OUT_OF_SCOPE, Dataset, Example, IntentInfo, check_duplicates, load_intents_dir,
     normalize,
@@ -25,7 +25,7 @@ def load_rows(path: Path, need_intent: bool = True) -> Dataset:
     if path.suffix == ".csv":
         rows = _read_csv(path, need_intent)
     elif path.suffix in (".jsonl", ".json"):
-        rows = _read_jsonl(path)
+        rows = read_jsonl(path)
     else:
         raise ConfigError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .csv)")
     examples = []
@@ -41,21 +41,6 @@ def load_rows(path: Path, need_intent: bool = True) -> Dataset:
     if not examples:
         raise ConfigError(f"{path}:1: no labelled rows")
     return Dataset(examples, {n: IntentInfo(n) for n in sorted({e.intent for e in examples if e.intent})})
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    rows = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: malformed JSON: {exc.msg}") from None
-        if not isinstance(row, dict):
-            raise ConfigError(f"{path}:{number}: each line must be a JSON object")
-        rows.append((number, row))
-    return rows
 
 
 def _read_csv(path: Path, need_intent: bool = True) -> list[tuple[int, dict]]:
