@@ -25,13 +25,21 @@ class PiperSynthesizer:
 
     def __init__(self, model: str | Path | None = None, length_scale: float | None = None,
                  noise_scale: float | None = None, noise_w_scale: float | None = None) -> None:
+        import json
+
         from piper import PiperVoice, SynthesisConfig
+        from piper.config import PiperConfig
+
+        from voicebot.onnxcache import fast_session
 
         path = Path(model) if model else default_voice_path()
         if not path.exists():
             raise ModelError(f"{path}: Piper voice model not found")
         self.voice = path.stem
-        self._voice = PiperVoice.load(path)
+        # PiperVoice.load with a session that skips graph optimisation at load (voicebot.onnxcache):
+        # the voice's session is most of a worker's start-up otherwise.
+        config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text(encoding="utf-8")))
+        self._voice = PiperVoice(config=config, session=fast_session(path))
         self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale,
                                        noise_w_scale=noise_w_scale)
 
