@@ -6,8 +6,9 @@ DIR is another checkout of voicebot (e.g. `git worktree add /tmp/base <commit>`,
 <commit> | tar -x -C DIR`). Each run measures, from a fresh process in each tree: time to ready
 (voicebot.bench.probe: flow, Whisper, NLU, Piper and the flow's fixed prompts loaded; the bench's
 `cold_start_s`) with RSS then, `voicebot classify`, and a one-turn `voicebot replay` (wall time
-and peak RSS, as voicebot.bench.coldstart measures them). Prints medians and the load average
-before and after, since the machine may be shared."""
+and peak RSS, as voicebot.bench.coldstart measures them), each with the CPU seconds it used (user +
+system, all threads), which a shared machine inflates far less than wall time. Prints medians and
+the load average before and after."""
 
 from __future__ import annotations
 
@@ -38,9 +39,12 @@ def ready(tree: Path) -> dict:
     first = json.loads(proc.stdout.readline() or "{}")
     seconds = time.perf_counter() - started
     err = proc.stderr.read()
-    if proc.wait() != 0 or first.get("event") != "ready":
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or first.get("event") != "ready":
         raise RuntimeError(f"{tree}: probe failed: {err[-400:]}")
-    return {"cold_start_s": round(seconds, 2), "rss_mb": first["rss_mb"]}
+    # CPU seconds (user + system, all threads, to exit): what the start costs, whatever the load.
+    return {"cold_start_s": round(seconds, 2), "rss_mb": first["rss_mb"],
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
 def timed(tree: Path, args: list[str]) -> dict:
@@ -52,7 +56,8 @@ def timed(tree: Path, args: list[str]) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{tree}: voicebot {' '.join(args)} failed: {proc.stderr.read().decode()[-400:]}")
     proc.stderr.close()
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
 
 
 def one_run(tree: Path, tmp: Path) -> dict:
@@ -81,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                 runs[name].append(one_run(trees[name], Path(tmp)))
                 print(f"run {i + 1} {name}: {json.dumps(runs[name][-1])}", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
-    summary = {name: {"cold_start_s": median(r, "ready", "cold_start_s"), "rss_mb_ready": median(r, "ready", "rss_mb"),
-                      "classify_s": median(r, "classify", "seconds"), "classify_peak_mb": median(r, "classify", "peak_rss_mb"),
+    summary = {name: {"cold_start_s": median(r, "ready", "cold_start_s"), "ready_cpu_s": median(r, "ready", "cpu_s"),
+                      "rss_mb_ready": median(r, "ready", "rss_mb"),
+                      "classify_s": median(r, "classify", "seconds"), "classify_cpu_s": median(r, "classify", "cpu_s"),
+                      "classify_peak_mb": median(r, "classify", "peak_rss_mb"),
                       "replay_one_turn_s": median(r, "replay_one_turn", "seconds"),
+                      "replay_cpu_s": median(r, "replay_one_turn", "cpu_s"),
                       "replay_peak_mb": median(r, "replay_one_turn", "peak_rss_mb")} for name, r in runs.items()}
     report = {"runs": args.runs, "cpus": os.cpu_count(), "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in load_after], "median": summary, "all": runs,
@@ -93,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{args.runs} runs each, alternating; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
         for name, s in summary.items():
-            print(f"{name:9} ready {s['cold_start_s']} s ({s['rss_mb_ready']} MB)  classify {s['classify_s']} s "
-                  f"({s['classify_peak_mb']} MB)  replay one turn {s['replay_one_turn_s']} s ({s['replay_peak_mb']} MB)")
+            print(f"{name:9} ready {s['cold_start_s']} s, {s['ready_cpu_s']} CPU s ({s['rss_mb_ready']} MB)  "
+                  f"classify {s['classify_s']} s, {s['classify_cpu_s']} CPU s ({s['classify_peak_mb']} MB)  "
+                  f"replay one turn {s['replay_one_turn_s']} s, {s['replay_cpu_s']} CPU s ({s['replay_peak_mb']} MB)")
     return 0
 
 
