@@ -63,19 +63,25 @@ def load_together(*loaders: Callable[[], Any]) -> list[Any]:
     that releases the GIL (CTranslate2, onnxruntime), so Whisper, Piper and MiniLM load side by side
     with the Python-bound work (spaCy) instead of one after another. The first loader runs on this
     thread. A loader whose lazy import met another thread's import cycle (`_DeadlockError`) is run
-    again here, alone; any other error is raised as it would be when loading in turn."""
+    again here once the others are done; any other error is raised as it would be loading in turn."""
     if len(loaders) <= 1:
         return [f() for f in loaders]
+    outcomes: list[Any] = []
     with ThreadPoolExecutor(max_workers=len(loaders) - 1, thread_name_prefix="voicebot-load") as pool:
         futures = [pool.submit(f) for f in loaders[1:]]
-        first = loaders[0]()
-        results = [first]
-        for loader, future in zip(loaders[1:], futures):
-            try:
-                results.append(future.result())
-            except RuntimeError as exc:
-                if type(exc).__name__ != "_DeadlockError":
-                    raise
-                log.debug("import cycle across loader threads (%s); loading %r again alone", exc, loader)
-                results.append(loader())
-    return results
+        outcomes.append(_attempt(loaders[0]))
+        outcomes += [_attempt(future.result) for future in futures]
+    return [loader() if outcome is _RETRY else outcome for loader, outcome in zip(loaders, outcomes)]
+
+
+_RETRY = object()
+
+
+def _attempt(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except RuntimeError as exc:
+        if type(exc).__name__ != "_DeadlockError":
+            raise
+        log.debug("import cycle across loader threads (%s); loading again alone", exc)
+        return _RETRY
