@@ -15,10 +15,10 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 from pathlib import Path
 
 from voicebot.errors import ConfigError
+from voicebot.keyfile import keep_secret
 
 ENV = "VOICEBOT_CUSTOMER_KEY"
 KEY_BYTES = 32
@@ -57,21 +57,7 @@ def install_key(path: Path | None) -> bytes:
 
 
 def _read_or_create(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # 0600 from the start
-        try:
-            os.write(fd, secrets.token_bytes(KEY_BYTES))  # raw bytes: no digit text to mistake for data
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # atomic and never replaces: of two workers starting at once, one key wins
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    key = path.read_bytes()
+    key = keep_secret(path, lambda: secrets.token_bytes(KEY_BYTES))  # raw bytes: no digit text to mistake for data
     if len(key) < 16:
         raise ConfigError(f"{path}: customer key too short ({len(key)} bytes)")
     return key
