@@ -44,7 +44,11 @@ class OnnxEmbedder:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3  # no per-node placement chatter
-        self.session = fast_session(self.path, opts)  # optimised once, then loaded without optimising
+        if onnx_path is None:  # the cached export: optimised once, then loaded without optimising
+            self.session = fast_session(self.path, opts)
+        else:  # a file being checked (a fresh export): no optimised copy kept for it
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
