@@ -1,13 +1,15 @@
 """Soak: replay many calls in one process and check it does not wear out.
 
-    python scripts/soak.py [--calls 1000] [--warmup 50] [--tts piper|none] [--json]
+    python scripts/soak.py [--calls 1000] [--warmup 50] [--tts piper|none] [--json] [--out FILE]
 
 Calls cycle through the demo bank's regression suite (examples/calls: recorded telephone audio,
 DTMF, text) and a few typed calls, each through the live pipeline (VAD → Whisper → NLU → flow →
 Piper prompts) on its own fresh SQLite store, as `voicebot eval --calls` runs them. Checks, after
 the warm-up calls: no call raised or ended differently from its expect.json, resident memory grew
 by less than 10 %, and no file handles (/proc/self/fd) or threads were left behind. Exit code 1
-when a check fails; tests/test_soak.py runs a short variant in CI."""
+when a check fails; tests/test_soak.py runs a short variant in CI. With --out, the report so far is
+written to FILE at every twentieth of the run ("done" false until the end), so a soak stopped early
+still leaves its figures."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from voicebot.bench.probe import rss_mb  # noqa: E402
 from voicebot.evalcalls import DEFAULT_AT, CallCase, load_suite, run_case  # noqa: E402
 
 MAX_RSS_GROWTH = 0.10
@@ -39,11 +42,6 @@ TYPED_CALLS = (
     CallCase("typed_agent", ("I want a human",), {"outcome": "transferred", "queue": "general"}, at=AT),
     CallCase("typed_silent", ("", "", ""), {"authenticated": False}, at=AT),
 )
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def open_fds() -> int:
@@ -65,7 +63,7 @@ def snapshot() -> dict:
             "os_threads": len(os.listdir("/proc/self/task")), "live_calls": live_calls()}
 
 
-def soak(calls: int = 1000, warmup: int = 50, tts: str | None = "piper", log=None) -> dict:
+def soak(calls: int = 1000, warmup: int = 50, tts: str | None = "piper", log=None, out: Path | None = None) -> dict:
     from voicebot.flow import load_flow
     from voicebot.pipeline import Stack
 
@@ -73,28 +71,37 @@ def soak(calls: int = 1000, warmup: int = 50, tts: str | None = "piper", log=Non
     flow = load_flow(ROOT / "flows" / "bank.yml")
     started = time.perf_counter()
     stack = Stack.load(asr="whisper", tts=tts)
-    before = snapshot()
-    errors, wrong, marks = [], [], []
-    warm = None
+    run = {"calls": calls, "warmup": warmup, "cases": [c.name for c in cases], "tts": tts,
+           "after_load": snapshot(), "after_warmup": None, "errors": [], "wrong": [], "marks": [], "started": started}
     for i in range(calls):
         case = cases[i % len(cases)]
         try:
             result = run_case(case, stack, flow)
             if not result.ok:
-                wrong.append({"call": i, "case": case.name, "differences": result.to_dict()["differences"]})
+                run["wrong"].append({"call": i, "case": case.name, "differences": result.to_dict()["differences"]})
         except Exception as exc:  # noqa: BLE001 - a soak counts every failure, it does not stop at one
-            errors.append({"call": i, "case": case.name, "error": f"{type(exc).__name__}: {exc}",
-                           "trace": traceback.format_exc(limit=4)})
+            run["errors"].append({"call": i, "case": case.name, "error": f"{type(exc).__name__}: {exc}",
+                                  "trace": traceback.format_exc(limit=4)})
         if i + 1 == min(warmup, calls):
-            warm = snapshot()
+            run["after_warmup"] = snapshot()
         if (i + 1) % max(1, calls // 20) == 0:
-            marks.append({"calls": i + 1, **snapshot()})
+            mark = {"calls": i + 1, **snapshot()}
+            run["marks"].append(mark)
             if log:
-                log(f"{i + 1}/{calls} calls  rss {marks[-1]['rss_mb']} MB  fds {marks[-1]['fds']}  "
-                    f"threads {marks[-1]['threads']}  errors {len(errors)}  wrong {len(wrong)}")
-    end = snapshot()
-    warm = warm or end
+                log(f"{i + 1}/{calls} calls  rss {mark['rss_mb']} MB  fds {mark['fds']}  threads {mark['threads']}  "
+                    f"live calls {mark['live_calls']}  errors {len(run['errors'])}  wrong {len(run['wrong'])}")
+            if out is not None and i + 1 < calls:
+                _write(out, summarize(run, mark, done=False))
+    report = summarize(run, snapshot(), done=True)
+    if out is not None:
+        _write(out, report)
+    return report
+
+
+def summarize(run: dict, end: dict, done: bool) -> dict:
+    warm = run["after_warmup"] or end
     growth = (end["rss_mb"] - warm["rss_mb"]) / warm["rss_mb"]
+    errors, wrong = run["errors"], run["wrong"]
     checks = {
         "no_errors": not errors,
         "calls_ended_right": not wrong,
@@ -103,11 +110,18 @@ def soak(calls: int = 1000, warmup: int = 50, tts: str | None = "piper", log=Non
         "no_leaked_threads": end["threads"] <= warm["threads"] and end["os_threads"] <= warm["os_threads"],
         "no_leaked_calls": end["live_calls"] == 0,
     }
-    return {"calls": calls, "warmup": warmup, "cases": [c.name for c in cases], "tts": tts,
-            "seconds": round(time.perf_counter() - started, 1), "after_load": before, "after_warmup": warm,
-            "end": end, "rss_growth": round(growth, 4), "errors": errors[:10], "error_count": len(errors),
-            "wrong": wrong[:10], "wrong_count": len(wrong), "checks": checks, "ok": all(checks.values()),
-            "marks": marks}
+    return {"done": done, "calls": run["calls"], "calls_run": run["marks"][-1]["calls"] if run["marks"] and not done else run["calls"],
+            "warmup": run["warmup"], "cases": run["cases"], "tts": run["tts"],
+            "seconds": round(time.perf_counter() - run["started"], 1), "after_load": run["after_load"],
+            "after_warmup": warm, "end": end, "rss_growth": round(growth, 4), "errors": errors[:10],
+            "error_count": len(errors), "wrong": wrong[:10], "wrong_count": len(wrong), "checks": checks,
+            "ok": done and all(checks.values()), "marks": run["marks"]}
+
+
+def _write(path: Path, report: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(path)  # a reader never sees half a report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=50, help="calls before the baseline snapshot")
     ap.add_argument("--tts", default="piper", help="prompt synthesizer, or 'none'")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument("--out", type=Path, help="write the report so far to this file as the soak goes")
     args = ap.parse_args(argv)
     report = soak(args.calls, min(args.warmup, args.calls), None if args.tts == "none" else args.tts,
-                  log=lambda line: print(line, file=sys.stderr, flush=True))
+                  log=lambda line: print(line, file=sys.stderr, flush=True), out=args.out)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -102,26 +102,6 @@ def load_suite(directory: Path) -> list[CallCase]:
     return [load_case(f) for f in folders]
 
 
-def play(session: Any, turns: Sequence[Any], patience: int = 0) -> Any:
-    """One call from mixed turns (Audio, "dtmf:…", text, "" for silence) through the Session's
-    public calls. With `patience`, a spoken turn the bot did not get is said again when it asks."""
-    from voicebot.audio import Audio
-    from voicebot.transports.replay import play_turn, wait_for_bot, with_patience
-
-    session.start()
-    for turn in turns:
-        if isinstance(turn, Audio) or turn.startswith("dtmf:"):
-            with_patience(session, lambda: play_turn(session, turn), patience if isinstance(turn, Audio) else 0)
-        elif not session.done:
-            wait_for_bot(session)
-            session.caller_text(turn) if turn.strip() else session.no_input()
-            session.settle()
-    wait_for_bot(session)
-    session.hangup()
-    session.settle()
-    return session
-
-
 def fresh_store(directory: Path) -> Any:
     """A new SQLite store in `directory` holding exactly the demo data."""
     from sqlalchemy.orm import Session as DbSession
@@ -139,13 +119,14 @@ def run_case(case: CallCase, stack: Any, flow: Any) -> CallResult:
     from voicebot.audio import read_wav
     from voicebot.flow import CallEngine
     from voicebot.pipeline import Session
+    from voicebot.transports.replay import play_call
 
     turns = [read_wav(t) if t.lower().endswith(".wav") else t for t in case.turns]
     with tempfile.TemporaryDirectory(prefix="voicebot-call-") as tmp:
         store = fresh_store(Path(tmp))
         try:
             engine = CallEngine(flow, store, caller_id=case.caller_id, now=case.at)
-            session = play(Session(engine, stack, voicemail_dir=Path(tmp) / "voicemail"), turns, case.patience)
+            session = play_call(Session(engine, stack, voicemail_dir=Path(tmp) / "voicemail"), turns, case.patience)
             record = session.engine.record.to_dict()
         finally:
             store.engine.dispose()  # the temp file closes before its folder goes

@@ -5,9 +5,11 @@ models load once per process and one backend's heavy imports never slow another'
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
 
 from voicebot.errors import ModelError
 
@@ -32,6 +34,14 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self.modules)
 
+    def prepare(self, name: str | None = None) -> None:
+        """Import `name`'s module (not its model) on this thread: `load_together` runs factories on
+        worker threads, and our own packages import each other in cycles two threads must not split."""
+        name = name or self.default
+        if name in self.modules and name not in self._factories:
+            with self._lock:
+                importlib.import_module(self.modules[name])
+
     def get(self, name: str | None = None, **options: object) -> T:
         name = name or self.default
         if name not in self.modules:
@@ -43,3 +53,35 @@ class Registry(Generic[T]):
                     importlib.import_module(self.modules[name])
                 self._instances[key] = self._factories[name](**options)
             return self._instances[key]
+
+
+log = logging.getLogger(__name__)
+
+
+def load_together(*loaders: Callable[[], Any]) -> list[Any]:
+    """Run model loaders at once and return their results in order. Loading a model is mostly C++
+    that releases the GIL (CTranslate2, onnxruntime), so Whisper, Piper and MiniLM load side by side
+    with the Python-bound work (spaCy) instead of one after another. The first loader runs on this
+    thread. A loader whose lazy import met another thread's import cycle (`_DeadlockError`) is run
+    again here once the others are done; any other error is raised as it would be loading in turn."""
+    if len(loaders) <= 1:
+        return [f() for f in loaders]
+    outcomes: list[Any] = []
+    with ThreadPoolExecutor(max_workers=len(loaders) - 1, thread_name_prefix="voicebot-load") as pool:
+        futures = [pool.submit(f) for f in loaders[1:]]
+        outcomes.append(_attempt(loaders[0]))
+        outcomes += [_attempt(future.result) for future in futures]
+    return [loader() if outcome is _RETRY else outcome for loader, outcome in zip(loaders, outcomes)]
+
+
+_RETRY = object()
+
+
+def _attempt(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except RuntimeError as exc:
+        if type(exc).__name__ != "_DeadlockError":
+            raise
+        log.debug("import cycle across loader threads (%s); loading again alone", exc)
+        return _RETRY

@@ -6,7 +6,6 @@ Long recordings are cut into utterances by the VAD and the texts joined."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,17 +91,13 @@ def transcribe_file(recognizer: Recognizer, path: Path, hints: Hints | None = No
 
 def read_manifest(manifest: Path) -> list[tuple[Path, str]]:
     """JSONL lines {"file", "text"}; files are relative to the manifest's folder."""
-    if not manifest.is_file():
-        raise ConfigError(f"{manifest}: no such manifest file")
+    from voicebot.jsonl import read_jsonl
+
     entries = []
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            entries.append((manifest.parent / row["file"], str(row["text"])))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{manifest}:{number}: expected a JSON object with \"file\" and \"text\" ({exc})") from None
+    for number, row in read_jsonl(manifest, "manifest file"):
+        if not isinstance(row.get("file"), str) or "text" not in row:
+            raise ConfigError(f"{manifest}:{number}: expected a JSON object with \"file\" and \"text\"")
+        entries.append((manifest.parent / row["file"], str(row["text"])))
     if not entries:
         raise ConfigError(f"{manifest}: manifest lists no files")
     return entries

@@ -17,10 +17,13 @@ from voicebot.flow.templates import check_intents, check_templates, project_inte
 from voicebot.flow.selfservice import ACTION_OUTCOMES
 
 Path_ = tuple[Any, ...]
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: ~15x faster, same nodes
 
 
-def _to_data(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+def _to_data(node: yaml.Node, path: Path_, lines: dict[Path_, int],
+             scalars: yaml.constructor.SafeConstructor | None = None) -> Any:
     """Plain Python data from a composed YAML node, noting the line of every key and item."""
+    scalars = scalars or yaml.constructor.SafeConstructor()
     lines.setdefault(path, node.start_mark.line + 1)  # a key's own line wins over its value's
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -29,11 +32,11 @@ def _to_data(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
             if key in out:
                 raise ConfigError(f"{{file}}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
             lines[path + (key,)] = key_node.start_mark.line + 1
-            out[key] = _to_data(value_node, path + (key,), lines)
+            out[key] = _to_data(value_node, path + (key,), lines, scalars)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_data(item, path + (i,), lines) for i, item in enumerate(node.value)]
-    value = yaml.safe_load(yaml.serialize(node))
+        return [_to_data(item, path + (i,), lines, scalars) for i, item in enumerate(node.value)]
+    value = scalars.construct_object(node)  # the scalar's resolved tag: int, float, bool, date, null, str
     if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
         return node.value  # YAML 1.1 reads yes/no/on/off as booleans; a flow means the word
     return value
@@ -52,7 +55,7 @@ def parse_flow_text(text: str, source: str, intents: Collection[str] | None = No
     intents/*.yml; an empty collection skips the intent check)."""
     lines: dict[Path_, int] = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
         if node is None or not isinstance(node, yaml.MappingNode):
             raise ConfigError(f"{source}:1: a flow must be a mapping with 'name', 'start' and 'states'")
         data = _to_data(node, (), lines)

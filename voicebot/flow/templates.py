@@ -114,7 +114,7 @@ def project_intents() -> frozenset[str]:
     empty when the data is not there (an installed package), which skips the check."""
     if not PROJECT_INTENTS.is_dir():
         return frozenset()
-    from voicebot.nlu.dataset import load_intents_dir  # data loading only, no model
+    from voicebot.intents import load_intents_dir
 
     return frozenset(load_intents_dir(PROJECT_INTENTS).labels())
 

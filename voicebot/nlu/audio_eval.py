@@ -10,7 +10,6 @@ Manifest rows: {"file": "a.wav", "intent": "check_balance", "sentiment": "neutra
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from voicebot.asr.wer import corpus_wer
 from voicebot.errors import ConfigError
+from voicebot.jsonl import read_jsonl
 from voicebot.events import Transcript, Understood
 from voicebot.nlu.dataset import OUT_OF_SCOPE, Example
 from voicebot.nlu.evaluate import Prediction, score
@@ -50,18 +50,10 @@ class Heard:
 
 def load_manifest(path: Path) -> list[AudioRow]:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such manifest")
     rows = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
+    for number, row in read_jsonl(path, "manifest"):
         where = f"{path}:{number}"
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}: malformed JSON: {exc.msg}") from None
-        if not isinstance(row, dict) or not row.get("file"):
+        if not row.get("file"):
             raise ConfigError(f"{where}: each line must be an object with 'file'")
         intent, sentiment = str(row.get("intent") or ""), row.get("sentiment") or None
         if not intent and not sentiment:

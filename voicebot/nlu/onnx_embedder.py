@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.errors import ModelError
 from voicebot.cache import cache_dir
+from voicebot.errors import ModelError
 from voicebot.nlu.embedder import DIM, MAX_TOKENS, model_dir, nlu_threads
+from voicebot.onnxcache import fast_session
 
 EXPORT_VERSION = 1  # bump when the exported graph changes: old cached files are then ignored
 OPSET = 17
@@ -42,9 +43,12 @@ class OnnxEmbedder:
         opts.intra_op_num_threads = nlu_threads()
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3  # no per-node placement chatter
-        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        if onnx_path is None:  # the cached export: optimised once, then loaded without optimising
+            self.session = fast_session(self.path, opts)
+        else:  # a file being checked (a fresh export): no optimised copy kept for it
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)

@@ -37,17 +37,31 @@ class Stack:
     @classmethod
     def load(cls, *, asr: str | None = "whisper", tts: str | None = "piper", model: str | None = None,
              rate: int = 16000, vad: VadConfig | None = None) -> Stack:
-        from voicebot.nlu import load_model
+        from voicebot.asr.base import BACKENDS
         from voicebot.pipeline.batching import shared_recognizer
         from voicebot.pipeline.workers import tune_malloc
+        from voicebot.registry import load_together
+        from voicebot.tts.base import VOICES
 
         tune_malloc()  # before the models' and the calls' threads allocate (per-call memory)
+        if asr:
+            BACKENDS.prepare(asr)  # our modules imported on this thread; the models load side by side
+        if tts:
+            VOICES.prepare(tts)
+
+        def nlu_ready():
+            from voicebot.nlu import load_model
+            from voicebot.nlu.entities import extract
+
+            # spaCy's tokenizer + Matcher (Python-bound) build while MiniLM's session loads (C++).
+            nlu, _ = load_together(lambda: load_model(model), lambda: extract("hello"))
+            nlu.understand("hello")  # parts load on first use: not during a caller's first turn
+            return nlu
+
+        nlu, recognizer, prompts = load_together(
+            nlu_ready, lambda: get_recognizer(asr) if asr else None, lambda: PromptCache(tts, rate) if tts else None)
         # every call's decodes go through one batching decoder thread
-        recognizer = shared_recognizer(get_recognizer(asr)) if asr else None
-        prompts = PromptCache(tts, rate) if tts else None
-        nlu = load_model(model)
-        nlu.understand("hello")  # parts load on first use: not during a caller's first turn
-        stack = cls(recognizer, nlu, prompts, vad or VadConfig())
+        stack = cls(shared_recognizer(recognizer) if recognizer else None, nlu, prompts, vad or VadConfig())
         warm_audio_path(stack.barge_in)  # nor on a call's first frames
         return stack
 

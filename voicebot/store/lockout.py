@@ -1,5 +1,5 @@
-"""PIN guessing across calls: failed PIN checks are kept per customer number (hashed, never the
-number itself), so a caller who hangs up after two wrong PINs and calls again keeps counting.
+"""PIN guessing across calls: failed PIN checks are kept per customer number (an HMAC under this
+install's secret key, voicebot.store.keyed; never the number itself), so a caller who hangs up after two wrong PINs and calls again keeps counting.
 The flow asks `failures_since` before it checks a PIN and locks the number (routes to a person)
 once too many came within the window.
 
@@ -8,21 +8,14 @@ stores without SQL."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from voicebot.store.keyed import install_key, key_file, keyed_hash
 from voicebot.store.models import PinFailureRow
-
-_KEY_SALT = b"voicebot-pin-lockout:"
-
-
-def customer_key(customer_id: str) -> str:
-    """What the table stores instead of the customer number (a one-way hash)."""
-    return hashlib.sha256(_KEY_SALT + customer_id.encode()).hexdigest()
 
 
 class Lockout(Protocol):
@@ -36,37 +29,45 @@ class Lockout(Protocol):
 class SqlLockout:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._key = install_key(key_file(engine))
+
+    def customer_key(self, customer_id: str) -> str:
+        """What the table stores instead of the customer number."""
+        return keyed_hash(self._key, customer_id)
 
     def record_failure(self, customer_id: str, at: datetime) -> None:
         with Session(self.engine) as s:
-            s.add(PinFailureRow(customer_key=customer_key(customer_id), at=at))
+            s.add(PinFailureRow(customer_key=self.customer_key(customer_id), at=at))
             s.commit()
 
     def failures_since(self, customer_id: str, since: datetime) -> int:
         query = select(func.count()).select_from(PinFailureRow).where(
-            PinFailureRow.customer_key == customer_key(customer_id), PinFailureRow.at >= since)
+            PinFailureRow.customer_key == self.customer_key(customer_id), PinFailureRow.at >= since)
         with Session(self.engine) as s:
             return int(s.scalar(query) or 0)
 
     def clear(self, customer_id: str) -> None:
         with Session(self.engine) as s:
-            s.execute(delete(PinFailureRow).where(PinFailureRow.customer_key == customer_key(customer_id)))
+            s.execute(delete(PinFailureRow).where(PinFailureRow.customer_key == self.customer_key(customer_id)))
             s.commit()
 
 
 class MemoryLockout:
     def __init__(self) -> None:
         self._at: dict[str, list[datetime]] = {}
+        self._key = install_key(None)
+
+    def customer_key(self, customer_id: str) -> str:
+        return keyed_hash(self._key, customer_id)
 
     def record_failure(self, customer_id: str, at: datetime) -> None:
-        self._at.setdefault(customer_key(customer_id), []).append(at)
+        self._at.setdefault(self.customer_key(customer_id), []).append(at)
 
     def failures_since(self, customer_id: str, since: datetime) -> int:
-        return sum(t >= since for t in self._at.get(customer_key(customer_id), []))
+        return sum(t >= since for t in self._at.get(self.customer_key(customer_id), []))
 
     def clear(self, customer_id: str) -> None:
-        self._at.pop(customer_key(customer_id), None)
-
+        self._at.pop(self.customer_key(customer_id), None)
 
 
 def lockout_for(store: object) -> Lockout:

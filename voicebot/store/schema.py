@@ -6,11 +6,13 @@ from __future__ import annotations
 import fcntl
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:  # Alembic (~0.5 s to import) loads only when a schema is actually migrated
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0004"
@@ -48,6 +50,8 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(connection=None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -97,6 +101,8 @@ def migrate(engine: Engine) -> None:
             if engine.dialect.name == "sqlite":
                 # Table rebuilds must not trip foreign keys; the pragma only works outside a transaction.
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            from alembic import command
+
             command.upgrade(alembic_config(conn), "head")
             conn.commit()
             if engine.dialect.name == "sqlite":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,7 +14,13 @@ from voicebot.store.models import UserRow
 
 ROLES = ("agent", "supervisor")
 _HASHER = PasswordHasher()
-_DUMMY = _HASHER.hash("not a password")  # unknown names cost the same time as known ones
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified for unknown names so they cost the same time as known ones; made on first login,
+    not at import (argon2 is deliberately slow and every process imports the store)."""
+    return _HASHER.hash("not a password")
 
 
 class UserMixin:
@@ -43,7 +50,7 @@ class UserMixin:
         with self._session() as s:
             row = s.get(UserRow, name)
         try:
-            _HASHER.verify(row.password_hash if row else _DUMMY, password)
+            _HASHER.verify(row.password_hash if row else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         return row.role if row else None

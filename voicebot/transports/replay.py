@@ -3,8 +3,10 @@ frame the replay waits for the workers (`settle`), so a turn takes no call time 
 call is deterministic and runs faster than real time.
 
 Two shapes of caller:
-- `replay_audio`: recorded caller turns (WAV files, dtmf:DIGITS), each said once the bot has
-  finished talking, like a patient caller; a WAV holding several turns works too (the VAD cuts it).
+- `replay_audio` / `play_call`: caller turns (WAV files or Audio, dtmf:DIGITS, and for `play_call`
+  text understood without ASR or "" for silence), each said once the bot has finished talking,
+  like a patient caller; a WAV holding several turns works too (the VAD cuts it). `voicebot
+  replay` and the call regression suite (`voicebot eval --calls`) both play calls this way.
 - `stream_call`: one WAV is the caller's whole side of the call from the moment it connects (the
   caller channel of a call recording); the bot answers as on a live line, so speech that overlaps
   a prompt barges in. `realtime=True` paces it at 1x (latency measurements, `--realtime`)."""
@@ -41,12 +43,23 @@ def tick(session: Session, frame: Audio) -> None:
 
 
 def replay_audio(session: Session, turns: Sequence[str | Path | Audio], patience: int = 0) -> Session:
-    """Feed each turn after the bot's prompt. With ``patience`` > 0 the caller behaves like a person
-    and says a turn again (up to that many times) when the bot asks the same question again."""
-    loaded = load_turns(turns)
+    """Recorded turns (WAV paths, Audio, "dtmf:…"), read before the call starts; see `play_call`."""
+    return play_call(session, load_turns(turns), patience)
+
+
+def play_call(session: Session, turns: Sequence[str | Audio], patience: int = 0) -> Session:
+    """One call from mixed turns: Audio, "dtmf:…", text (understood without ASR), "" (the caller
+    stays silent). With ``patience`` > 0 the caller behaves like a person and says a spoken turn
+    again (up to that many times) when the bot asks the same question again; keys and text are
+    exact, so pressing or typing them again would only repeat what the bot refused."""
     session.start()
-    for turn in loaded:
-        with_patience(session, lambda: play_turn(session, turn), patience)
+    for turn in turns:
+        if isinstance(turn, Audio) or turn.startswith(DTMF_PREFIX):
+            with_patience(session, lambda: play_turn(session, turn), patience if isinstance(turn, Audio) else 0)
+        elif not session.done:
+            wait_for_bot(session)
+            session.caller_text(turn) if turn.strip() else session.no_input()
+            session.settle()
     wait_for_bot(session)
     session.hangup()
     session.settle()

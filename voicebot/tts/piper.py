@@ -32,11 +32,15 @@ def tts_threads() -> int:
 def _session(path: Path):
     import onnxruntime
 
+    from voicebot.onnxcache import fast_session
+
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = tts_threads()
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep
-    return onnxruntime.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    # optimised once and kept in the cache (voicebot.onnxcache): the voice's session is most of a
+    # worker's start-up otherwise
+    return fast_session(path, opts)
 
 
 class PiperSynthesizer:

@@ -21,14 +21,9 @@ def load_secret(path: Path) -> str:
     signs sessions alike."""
     if os.environ.get("VOICEBOT_WEB_SECRET"):
         return os.environ["VOICEBOT_WEB_SECRET"]
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(secrets.token_urlsafe(48))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path.read_text().strip()
+    from voicebot.keyfile import keep_secret
+
+    return keep_secret(path, lambda: secrets.token_urlsafe(48).encode()).decode().strip()
 
 
 @dataclass
