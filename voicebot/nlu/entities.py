@@ -9,13 +9,12 @@ currency (ISO code), date (the words said), yesno ("yes" | "no")."""
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sys
 import threading
 from typing import Any
 
 from voicebot.asr.numbers import normalize_numbers
+from voicebot.nlu.torchgate import torch_blocked
 
 CURRENCIES = {
     "$": "USD", "dollar": "USD", "dollars": "USD", "buck": "USD", "bucks": "USD",
@@ -40,7 +39,7 @@ def _pipeline():
     global _NLP
     with _LOCK:
         if _NLP is None:
-            with _without_torch():
+            with torch_blocked():
                 import spacy
                 from spacy.matcher import Matcher
 
@@ -62,22 +61,6 @@ def _pipeline():
             ], greedy="LONGEST")
             _NLP = (nlp, matcher)
     return _NLP
-
-
-@contextlib.contextmanager
-def _without_torch():
-    """spaCy's thinc imports torch when it can (1.2 s and ~200 MB at every start) only to offer
-    torch-backed layers; the tokenizer and Matcher used here never need them. While spaCy loads,
-    `import torch` fails for thinc alone; torch stays importable for everything after."""
-    if "torch" in sys.modules:
-        yield
-        return
-    sys.modules["torch"] = None  # type: ignore[assignment]  # None → ImportError, which thinc handles
-    try:
-        yield
-    finally:
-        if sys.modules.get("torch", 0) is None:
-            del sys.modules["torch"]
 
 
 def extract(text: str) -> dict[str, Any]:

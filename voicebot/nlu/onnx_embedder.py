@@ -97,9 +97,12 @@ def exported_model(src: Path) -> Path:
 def export(src: Path, dest: Path) -> None:
     """Trace the torch model to `dest`, check it against torch, then rename into place: a reader never
     sees a half-written file and two processes exporting at once each rename a complete one."""
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
+    from voicebot.nlu.torchgate import torch_importable
+
+    with torch_importable():  # not while spaCy loads with torch blocked (models load side by side)
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     # Eager attention traces to plain MatMul/Softmax that onnxruntime fuses; sdpa traces a Python branch.
