@@ -68,8 +68,11 @@ def _failed(proc: subprocess.Popen, workdir: Path, name: str) -> str:
     if rc == 0:
         return ""
     err = workdir / f"{name}.err"
+    # the scenario's own timeouts ("jumping to label") are the normal caller hang-up: show the rest
+    lines = [line for line in (err.read_text(errors="replace").splitlines() if err.exists() else [])
+             if line.strip() and "jumping to label" not in line]
     return f"sipp rc={rc}: {(workdir / f'{name}.out').read_text(errors='replace')[-1500:]}" + \
-        (err.read_text(errors="replace")[-1500:] if err.exists() else "")
+        "\n".join(lines[-30:])
 
 
 def _record_prefix(sip_call_id: str) -> str:
@@ -102,7 +105,7 @@ def test_kamailio_two_workers_postgres(tmp_path):
         db = (run / "db.url").read_text().strip()
 
         failed = _failed(_sipp(port, 20, 10, tmp_path, "burst"), tmp_path, "burst")
-        assert not failed, failed  # 20 concurrent calls through Kamailio, 0 failed
+        assert not failed, (failed, _twice(run))  # 20 concurrent calls through Kamailio, 0 failed
         answered = [(run / f"worker{i}.log").read_text().count(": answered") for i in (1, 2)]
         # round robin over both workers (10/10 unless one was too slow to answer and was skipped)
         assert sum(answered) == 20 and min(answered) >= 5, (answered, _twice(run))
