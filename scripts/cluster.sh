@@ -58,7 +58,7 @@ up() {
     echo $! > "$dir/worker$i.pid"
     echo "1 sip:$host:$wport" >> "$dir/dispatcher.list"
   done
-  sed "s|@LISTEN@|$host:$port|; s|@DSLIST@|$dir/dispatcher.list|" deploy/kamailio/kamailio.cfg > "$dir/kamailio.cfg"
+  sed "s|@LISTEN@|$host:$port|; s|@DSLIST@|$dir/dispatcher.list|; s|@CTL@|$dir/kamailio.ctl|" deploy/kamailio/kamailio.cfg > "$dir/kamailio.cfg"
   kamailio -f "$dir/kamailio.cfg" -P "$dir/kamailio.pid" -E -m 64 -M 8 > "$dir/kamailio.log" 2>&1
   for ((i = 1; i <= workers; i++)); do
     for _ in $(seq 600); do
@@ -66,6 +66,12 @@ up() {
       kill -0 "$(cat "$dir/worker$i.pid")" 2>/dev/null || { echo "worker $i died:" >&2; tail -5 "$dir/worker$i.log" >&2; down; exit 1; }
       sleep 0.5
     done
+  done
+  # Kamailio probed the workers while they were loading and marked them inactive: "up" means its
+  # dispatcher has seen every worker answer OPTIONS again (flags A…), else calls get 503 at once.
+  for _ in $(seq 60); do
+    [ "$(kamcmd -s "unix:$dir/kamailio.ctl" dispatcher.list 2>/dev/null | grep -c 'FLAGS: A')" -ge "$workers" ] && break
+    sleep 0.5
   done
   echo "cluster up: sip:bot@$host:$port → $workers workers ($host:$((port + 1))…$((port + workers))), db $db"
 }
