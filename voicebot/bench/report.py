@@ -57,7 +57,11 @@ def _fmt(v) -> str:
 
 def _end(m: dict) -> str:
     end = m.get("load_average_1min_at_end")
-    return "" if end is None else f", {end} at end (other jobs share the cores: every time is inflated)"
+    if end is None:
+        return ""
+    # The load at the end includes the benchmark itself; the load at the start is other jobs'.
+    busy = (m.get("load_average_1min") or 0) >= (m.get("cores") or 1) / 2
+    return f", {end} at end" + (" (other jobs share the cores: every time is inflated)" if busy else "")
 
 
 def machine_line(m: dict) -> str:
