@@ -107,3 +107,57 @@ def test_noise_suppression_equals_the_scipy_signal_version(speak, telephone):
     for n in (2048, 2049, 16000 * 3 + 77):
         samples = (rng.standard_normal(n) * 0.1).astype(np.float32)
         assert np.array_equal(suppress_noise(samples), reference(samples))
+
+
+def test_fir_equals_scipy_firwin_and_lfilter():
+    """voicebot.audio.fir reproduces scipy.signal.firwin/lfilter bit for bit, so the streaming
+    resamplers (8 <-> 16 <-> 48 kHz) and the SIP line's low-pass give the samples they gave when
+    they imported scipy.signal on a call's first frame."""
+    from scipy import signal
+
+    from voicebot.audio.fir import fir_step, lowpass
+    from voicebot.pipeline.framing import IntegerResampler
+    from voicebot.transports.sip.adapter import LineRate
+
+    for numtaps, cutoff in ((49, 0.9), (49, 0.45), (73, 0.3), (63, 3600 / 8000), (25, 0.05)):
+        assert np.array_equal(lowpass(numtaps, cutoff), signal.firwin(numtaps, cutoff)), (numtaps, cutoff)
+    with pytest.raises(ValueError):
+        lowpass(49, 1.0)
+    rng = np.random.default_rng(1)
+    taps = signal.firwin(49, 0.45) * 2
+    ours = theirs = np.zeros(48)
+    for n in (320, 160, 10, 47, 48, 49, 1, 960, 0):  # frames shorter than the state too
+        x = rng.standard_normal(n) * 3000
+        y, ours = fir_step(taps, x, ours)
+        if n:
+            ref, theirs = signal.lfilter(taps, 1.0, x, zi=theirs)
+            assert np.array_equal(y, ref) and np.array_equal(ours, theirs), n
+        else:
+            assert y.shape == (0,) and np.array_equal(ours, theirs)
+
+    def scipy_resampler(up: int, down: int, numtaps: int):
+        h, zi, phase = signal.firwin(numtaps, 0.9 / (up * down)) * up, np.zeros(numtaps - 1), 0
+
+        def run(samples):
+            nonlocal zi, phase
+            x = samples.astype(np.float64)
+            if up > 1:
+                x = np.zeros(x.shape[0] * up)
+                x[::up] = samples
+            y, zi = signal.lfilter(h, 1.0, x, zi=zi)
+            if down > 1:
+                y, phase = y[phase::down], (phase - x.shape[0]) % down
+            return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+        return run
+
+    frames = [(rng.standard_normal(n) * 8000).astype(np.int16) for n in (160, 160, 80, 333, 160)]
+    for rate_in, rate_out in ((8000, 16000), (16000, 8000), (48000, 16000), (16000, 48000)):
+        ours, up, down = IntegerResampler(rate_in, rate_out), max(1, rate_out // rate_in), max(1, rate_in // rate_out)
+        ref = scipy_resampler(up, down, IntegerResampler.TAPS_PER_PHASE * up * down + 1)
+        for frame in frames:
+            assert np.array_equal(ours(frame), ref(frame)), (rate_in, rate_out)
+    line, zi = LineRate(16000), np.zeros(LineRate.TAPS - 1)
+    taps = signal.firwin(LineRate.TAPS, 3600, fs=16000)
+    for frame in frames[:2] + [frames[3][:332]]:
+        filtered, zi = signal.lfilter(taps, 1.0, frame.astype(np.float64), zi=zi)
+        assert np.array_equal(line(frame), np.clip(np.rint(filtered[::2]), -32768, 32767).astype(np.int16))
