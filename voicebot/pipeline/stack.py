@@ -37,6 +37,13 @@ class Stack:
     @classmethod
     def load(cls, *, asr: str | None = "whisper", tts: str | None = "piper", model: str | None = None,
              rate: int = 16000, vad: VadConfig | None = None) -> Stack:
+        from voicebot.registry import loading_phase
+
+        with loading_phase():  # no cyclic GC passes over the models' objects as they load
+            return cls._load(asr, tts, model, rate, vad)
+
+    @classmethod
+    def _load(cls, asr: str | None, tts: str | None, model: str | None, rate: int, vad: VadConfig | None) -> Stack:
         from voicebot.asr.base import BACKENDS
         from voicebot.pipeline.batching import shared_recognizer
         from voicebot.pipeline.workers import tune_malloc
