@@ -9,6 +9,7 @@ import gc
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -66,6 +67,7 @@ def load_together(*loaders: Callable[[], Any]) -> list[Any]:
     with the Python-bound work (spaCy) instead of one after another. The first loader runs on this
     thread. A loader whose lazy import met another thread's import cycle (`_DeadlockError`) is run
     again here once the others are done; any other error is raised as it would be loading in turn."""
+    loaders = tuple(_timed(f) for f in loaders)
     if len(loaders) <= 1:
         return [f() for f in loaders]
     outcomes: list[Any] = []
@@ -77,6 +79,21 @@ def load_together(*loaders: Callable[[], Any]) -> list[Any]:
 
 
 _RETRY = object()
+
+# Every loader `load_together` ran in this process: (name, perf_counter at its start, wall seconds,
+# CPU seconds of its thread). The cold-start benchmark reports them as the start's breakdown
+# (voicebot.bench.probe); a loader's wall time beside its CPU time shows where it waited.
+LOADS: list[tuple[str, float, float, float]] = []
+
+
+def _timed(loader: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return loader()
+        finally:
+            LOADS.append((loader.__name__, started, time.perf_counter() - started, time.thread_time() - cpu))
+    return run
 
 
 def _attempt(call: Callable[[], Any]) -> Any:
