@@ -161,3 +161,26 @@ def test_fir_equals_scipy_firwin_and_lfilter():
     for frame in frames[:2] + [frames[3][:332]]:
         filtered, zi = signal.lfilter(taps, 1.0, frame.astype(np.float64), zi=zi)
         assert np.array_equal(line(frame), np.clip(np.rint(filtered[::2]), -32768, 32767).astype(np.int16))
+
+
+@pytest.mark.slow
+def test_ready_probe_reports_its_breakdown_without_the_imports_it_no_longer_needs():
+    """The bench's ready probe: its line carries each step and each loader Stack.load ran side by
+    side; a process that is ready (no store opened) has not imported scipy.signal, SQLAlchemy,
+    torch or scikit-learn, collects garbage again and has frozen what the start loaded."""
+    script = ("import gc, json, runpy, sys\n"
+              "sys.argv = ['probe']\n"
+              "runpy.run_module('voicebot.bench.probe', run_name='__main__')\n"
+              "print(json.dumps({'event': 'after', 'gc': gc.isenabled(), 'frozen': gc.get_freeze_count(),\n"
+              "  'heavy': [m for m in ('scipy.signal', 'sqlalchemy', 'torch', 'sklearn') if m in sys.modules]}))\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ready, after = (json.loads(line) for line in out.stdout.splitlines())
+    assert ready["event"] == "ready" and after["event"] == "after"
+    stages = ready["stages"]
+    assert list(stages) == ["imports", "flow", "models", "prompts", "nlu_first_turn", "asr_first_decode"]
+    assert all(v >= 0 for v in stages.values()) and sum(stages.values()) <= ready["load_s"] + 0.05
+    loaders = {row["loader"]: row for row in ready["loaders"]}
+    assert {"recognizer", "voice", "minilm_and_heads", "spacy_matcher"} <= set(loaders)
+    assert all(0 <= row["cpu_s"] and 0 <= row["at_s"] <= ready["load_s"] for row in loaders.values())
+    assert after["heavy"] == [] and after["gc"] is True and after["frozen"] > 100_000
