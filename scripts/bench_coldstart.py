@@ -7,8 +7,9 @@ DIR is another checkout of voicebot (e.g. `git worktree add /tmp/base <commit>`,
 (voicebot.bench.probe: flow, Whisper, NLU, Piper and the flow's fixed prompts loaded; the bench's
 `cold_start_s`) with RSS then, `voicebot classify`, and a one-turn `voicebot replay` (wall time
 and peak RSS, as voicebot.bench.coldstart measures them), each with the CPU seconds it used (user +
-system, all threads), which a shared machine inflates far less than wall time. Prints medians and
-the load average before and after."""
+system, all threads), which a shared machine inflates far less than wall time, and the ready
+probe's breakdown (each step in turn; each loader Stack.load ran side by side, with its thread's
+CPU seconds). Prints medians and the load average before, during (each probe) and after."""
 
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ def ready(tree: Path) -> dict:
         raise RuntimeError(f"{tree}: probe failed: {err[-400:]}")
     # CPU seconds (user + system, all threads, to exit): what the start costs, whatever the load.
     return {"cold_start_s": round(seconds, 2), "rss_mb": first["rss_mb"],
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "load_1min": round(os.getloadavg()[0], 2),
+            # the critical path: each step of the probe in turn, and the loaders Stack.load runs side by side
+            # (a tree older than this breakdown has neither)
+            "stages": first.get("stages", {}), "loaders": first.get("loaders", [])}
 
 
 def timed(tree: Path, args: list[str]) -> dict:
@@ -71,6 +75,11 @@ def median(runs: list[dict], what: str, key: str) -> float:
     return round(statistics.median(r[what][key] for r in runs), 2)
 
 
+def stage_medians(runs: list[dict]) -> dict:
+    names = list(dict.fromkeys(k for r in runs for k in r["ready"]["stages"]))
+    return {k: round(statistics.median(r["ready"]["stages"].get(k, 0.0) for r in runs), 3) for k in names}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", type=Path, required=True)
@@ -87,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"run {i + 1} {name}: {json.dumps(runs[name][-1])}", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
     summary = {name: {"cold_start_s": median(r, "ready", "cold_start_s"), "ready_cpu_s": median(r, "ready", "cpu_s"),
+                      "ready_stages_s": stage_medians(r),
                       "rss_mb_ready": median(r, "ready", "rss_mb"),
                       "classify_s": median(r, "classify", "seconds"), "classify_cpu_s": median(r, "classify", "cpu_s"),
                       "classify_peak_mb": median(r, "classify", "peak_rss_mb"),
@@ -104,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:9} ready {s['cold_start_s']} s, {s['ready_cpu_s']} CPU s ({s['rss_mb_ready']} MB)  "
                   f"classify {s['classify_s']} s, {s['classify_cpu_s']} CPU s ({s['classify_peak_mb']} MB)  "
                   f"replay one turn {s['replay_one_turn_s']} s, {s['replay_cpu_s']} CPU s ({s['replay_peak_mb']} MB)")
+            if s["ready_stages_s"]:
+                print(f"{'':9} ready = " + " + ".join(f"{k} {v}" for k, v in s["ready_stages_s"].items()))
     return 0
 
 

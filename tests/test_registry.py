@@ -43,3 +43,40 @@ def test_other_errors_are_raised():
         load_together(lambda: 1, lambda: 1 / 0)
     with pytest.raises(RuntimeError, match="broken model"):
         load_together(lambda: (_ for _ in ()).throw(RuntimeError("broken model")), lambda: 2)
+
+
+def test_loading_phase_pauses_collection_and_restores_it():
+    import gc
+
+    from voicebot.registry import loading_phase
+
+    assert gc.isenabled()
+    with loading_phase():
+        assert not gc.isenabled()
+        with loading_phase():  # Stack.load inside another loading phase
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with loading_phase():
+            pass
+        assert not gc.isenabled()  # a process that runs without the collector keeps it off
+    finally:
+        gc.enable()
+
+
+def test_only_the_first_loading_phase_freezes(monkeypatch):
+    import gc
+
+    import voicebot.registry as registry
+
+    gc.unfreeze()
+    monkeypatch.setattr(registry, "_frozen_once", False)
+    with registry.loading_phase():
+        loaded = [object() for _ in range(10)]
+    assert gc.get_freeze_count() >= len(loaded)  # the start's objects: out of the collector's way
+    gc.unfreeze()
+    with registry.loading_phase():  # a later Stack: calls' garbage is never frozen
+        pass
+    assert gc.get_freeze_count() == 0

@@ -27,17 +27,32 @@ def _emit(**data) -> None:
     print(json.dumps(data), flush=True)
 
 
-def load():
+def load(stages: dict[str, float] | None = None):
+    """Everything a call needs, in the order a worker loads it; `stages` gets each step's seconds."""
+    stages = {} if stages is None else stages
+    mark = [time.perf_counter()]
+
+    def done(stage: str) -> None:
+        now = time.perf_counter()
+        stages[stage] = round(now - mark[0], 3)
+        mark[0] = now
+
     from voicebot.audio import Audio
     from voicebot.flow import load_flow
     from voicebot.pipeline import Stack
     from voicebot.pipeline.prompts import fixed_prompts
 
+    done("imports")
     flow = load_flow(ROOT / "flows" / "bank.yml")
+    done("flow")
     stack = Stack.load(asr="whisper", tts="piper")
+    done("models")
     stack.prompts.warm(fixed_prompts(flow))
+    done("prompts")
     stack.nlu.understand("hello")  # the first turn builds spaCy's matcher and the sentiment lexicon
+    done("nlu_first_turn")
     stack.recognizer.transcribe(Audio.silence(1.0))
+    done("asr_first_decode")
     return flow, stack
 
 
@@ -76,10 +91,21 @@ def hold_calls(flow, stack, n: int) -> dict:
             "rss_mb_with_calls": round(after, 1), "rss_mb_per_call": round((after - before) / n, 2)}
 
 
+def loader_times(started: float) -> list[dict]:
+    """Each model loader Stack.load ran side by side (voicebot.registry.LOADS): when it began after
+    the probe started, its wall seconds and its thread's CPU seconds."""
+    from voicebot.registry import LOADS
+
+    return [{"loader": name, "at_s": round(at - started, 3), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
+            for name, at, wall, cpu in LOADS]
+
+
 def main(argv: list[str]) -> None:
     started = time.perf_counter()
-    flow, stack = load()
-    _emit(event="ready", load_s=round(time.perf_counter() - started, 2), rss_mb=round(rss_mb(), 1))
+    stages: dict[str, float] = {}
+    flow, stack = load(stages)
+    _emit(event="ready", load_s=round(time.perf_counter() - started, 2), rss_mb=round(rss_mb(), 1),
+          stages=stages, loaders=loader_times(started))
     if "--hold" in argv:
         n = int(argv[argv.index("--hold") + 1])
         _emit(event="memory", **hold_calls(flow, stack, n),

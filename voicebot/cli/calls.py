@@ -31,14 +31,16 @@ def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: st
     """The flow, the shared models (fixed prompts rendered ahead) and a fresh engine for one call."""
     from voicebot.flow import CallEngine, load_flow
     from voicebot.pipeline import Stack
+    from voicebot.registry import load_together
 
     call_flow = load_flow(flow)
     with console.status("loading models and rendering the flow's fixed prompts…", spinner="dots"):
-        stack = Stack.load(asr=asr, tts=tts, model=model)
+        # The store (SQLAlchemy's import, the schema check or migration) opens while the models load.
+        stack, store = load_together(lambda: Stack.load(asr=asr, tts=tts, model=model),
+                                     lambda: open_worker_store(db, demo))
         if stack.prompts is not None:
             stack.prompts.follow(call_flow)  # its policy: personal prompts never reach the disk
-    engine = CallEngine(call_flow, open_worker_store(db, demo), caller_id=caller_id,
-                        now=at or datetime.now().astimezone())
+    engine = CallEngine(call_flow, store, caller_id=caller_id, now=at or datetime.now().astimezone())
     return engine, stack
 
 

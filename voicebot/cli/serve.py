@@ -14,6 +14,7 @@ import typer
 
 from voicebot.cli.app import app, console, err_console, fail
 from voicebot.cli.calls import DEFAULT_FLOW, DbOpt, FlowOpt, open_worker_store
+from voicebot.registry import load_together
 
 DEFAULT_HTTP = "127.0.0.1:8080"
 
@@ -41,24 +42,34 @@ def http_service(store: Any, flow: Path, address: tuple[str, int], recordings: l
     return server
 
 
-def sip_service(store: Any, flow: Path, address: tuple[str, int], *, advertise: str | None, rtp_ports: str,
-                max_calls: int, max_decode_queue: int, announce: float, backend: str, tts: str) -> Any:
+def check_sip_options(rtp_ports: str, announce: float) -> tuple[int, int]:
     low, _, high = rtp_ports.partition("-")
     if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) < 65536):
         fail(f"--rtp-ports {rtp_ports!r}: expected LOW-HIGH, e.g. 20000-40000")
     if not 30 <= announce <= 60:
         fail(f"--queue-announce {announce}: expected 30 to 60 seconds")
+    return int(low), int(high)
+
+
+def load_call_models(flow: Path, backend: str, tts: str) -> tuple[Any, Any]:
+    """The flow and the Stack every SIP call shares, its fixed prompts rendered."""
     from voicebot.flow import load_flow
     from voicebot.pipeline import Stack
-    from voicebot.transports.sip import ServeConfig, SipServer
-    from voicebot.transports.sip.admission import Limits
 
     call_flow = load_flow(flow)  # a broken flow fails before any model loads
     stack = Stack.load(asr=backend, tts=tts)
     if stack.prompts is not None:
         stack.prompts.follow(call_flow)  # its policy: personal prompts never reach the disk
-    config = ServeConfig(address[0], address[1], advertise, (int(low), int(high)),
-                         Limits(max_calls, max_decode_queue), announce)
+    return call_flow, stack
+
+
+def sip_service(store: Any, models: tuple[Any, Any], address: tuple[str, int], *, advertise: str | None,
+                rtp_ports: tuple[int, int], max_calls: int, max_decode_queue: int, announce: float) -> Any:
+    from voicebot.transports.sip import ServeConfig, SipServer
+    from voicebot.transports.sip.admission import Limits
+
+    call_flow, stack = models
+    config = ServeConfig(address[0], address[1], advertise, rtp_ports, Limits(max_calls, max_decode_queue), announce)
     return SipServer(config, stack, call_flow, store)
 
 
@@ -120,11 +131,24 @@ def serve(
         http = DEFAULT_HTTP
     sip_address = host_port(sip, "--sip") if sip is not None else None
     http_address = host_port(http, "--http") if http is not None else None
-    store = open_worker_store(db)
+    ports = check_sip_options(rtp_ports, announce) if sip_address else (0, 0)
+
+    def models() -> Any:  # an error comes back as a value: the store opened beside it is closed below
+        try:
+            return load_call_models(flow, backend, tts) if sip_address else None
+        except Exception as exc:
+            if type(exc).__name__ == "_DeadlockError":  # load_together loads it again alone
+                raise
+            return exc
+
+    # The store (SQLAlchemy, the schema check or migrations) opens while a SIP worker's models load.
+    store, loaded = load_together(lambda: open_worker_store(db), models)
     try:
-        sip_servers = [sip_service(store, flow, sip_address, advertise=advertise, rtp_ports=rtp_ports,
-                                   max_calls=max_calls, max_decode_queue=max_decode_queue, announce=announce,
-                                   backend=backend, tts=tts)] if sip_address else []
+        if isinstance(loaded, Exception):
+            raise loaded
+        sip_servers = [sip_service(store, loaded, sip_address, advertise=advertise, rtp_ports=ports,
+                                   max_calls=max_calls, max_decode_queue=max_decode_queue,
+                                   announce=announce)] if sip_address else []
         folders = recordings or [Path("var/calls"), Path("var/voicemail")]
         http_server = http_service(store, flow, http_address, folders, https_only) if http_address else None
         asyncio.run(_run(sip_servers, http_server))

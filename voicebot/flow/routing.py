@@ -16,7 +16,7 @@ from voicebot.flow.erlang import average_wait
 from voicebot.flow.hours import is_open
 from voicebot.flow.schema import AgentSpec, FlowSpec, QueueSpec
 from voicebot.store.protocols import AgentState
-from voicebot.store.types import aware
+from voicebot.store.timestamps import aware
 
 
 @dataclass(frozen=True)

@@ -102,13 +102,11 @@ def check_barge_in(name: str) -> None:
 
 
 def warm_audio_path(name: str) -> None:
-    """Load now what a call's first frames would otherwise load on its audio path: scipy.signal
-    (the streaming resampler's filters, pipeline/framing.py) and, for "silero", the shared ONNX
-    session. Importing scipy.signal took 7 s on this loaded machine; done on a SIP worker's first
-    call it held the GIL while Kamailio's 4 s timer ran out on the INVITEs behind it, which then
-    went to the other worker too (tests/test_sip_cluster.py counted 26 answers for 20 calls)."""
-    import scipy.signal  # noqa: F401
-
+    """Load now what a call's first frames would otherwise load on its audio path: for "silero",
+    the shared ONNX session. (The streaming resamplers' filters, pipeline/framing.py, run on numpy
+    alone, voicebot/audio/fir.py: importing scipy.signal for them took 7 s on a loaded machine;
+    done on a SIP worker's first call it held the GIL while Kamailio's 4 s timer ran out on the
+    INVITEs behind it, and done here it cost every start ~0.6 CPU s.)"""
     if name == "silero":
         from voicebot.vad.silero import SILERO_MODEL, onnx_session
 

@@ -11,6 +11,7 @@ import numpy as np
 import soxr
 
 from voicebot.audio import Audio
+from voicebot.audio.fir import fir_step, lowpass
 
 
 class IntegerResampler:
@@ -23,14 +24,11 @@ class IntegerResampler:
     TAPS_PER_PHASE = 24
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
-        from scipy.signal import firwin, lfilter  # loaded at Stack.load (pipeline/bargein.warm_audio_path)
-
-        self._lfilter = lfilter
         self.up = max(1, out_rate // in_rate)
         self.down = max(1, in_rate // out_rate)
         factor = self.up * self.down  # one of them is 1
         taps = self.TAPS_PER_PHASE * factor + 1
-        self._h = firwin(taps, 0.9 / factor) * self.up  # zero-stuffing divides the level by `up`
+        self._h = lowpass(taps, 0.9 / factor) * self.up  # zero-stuffing divides the level by `up`
         self._zi = np.zeros(taps - 1)
         self._phase = 0  # decimation: index of the next kept sample within the filtered stream
 
@@ -40,7 +38,7 @@ class IntegerResampler:
             stuffed = np.zeros(x.shape[0] * self.up)
             stuffed[:: self.up] = x
             x = stuffed
-        y, self._zi = self._lfilter(self._h, 1.0, x, zi=self._zi)
+        y, self._zi = fir_step(self._h, x, self._zi)
         if self.down > 1:
             y, self._phase = y[self._phase :: self.down], (self._phase - x.shape[0]) % self.down
         return np.clip(np.round(y), -32768, 32767).astype(np.int16)

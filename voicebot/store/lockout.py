@@ -9,13 +9,12 @@ stores without SQL."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
-
-from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Protocol
 
 from voicebot.store.keyed import install_key, key_file, keyed_hash
-from voicebot.store.models import PinFailureRow
+
+if TYPE_CHECKING:  # SQLAlchemy is imported with a SQL store, not by every flow engine's import
+    from sqlalchemy import Engine
 
 
 class Lockout(Protocol):
@@ -36,17 +35,31 @@ class SqlLockout:
         return keyed_hash(self._key, customer_id)
 
     def record_failure(self, customer_id: str, at: datetime) -> None:
+        from sqlalchemy.orm import Session
+
+        from voicebot.store.models import PinFailureRow
+
         with Session(self.engine) as s:
             s.add(PinFailureRow(customer_key=self.customer_key(customer_id), at=at))
             s.commit()
 
     def failures_since(self, customer_id: str, since: datetime) -> int:
+        from sqlalchemy import func, select
+        from sqlalchemy.orm import Session
+
+        from voicebot.store.models import PinFailureRow
+
         query = select(func.count()).select_from(PinFailureRow).where(
             PinFailureRow.customer_key == self.customer_key(customer_id), PinFailureRow.at >= since)
         with Session(self.engine) as s:
             return int(s.scalar(query) or 0)
 
     def clear(self, customer_id: str) -> None:
+        from sqlalchemy import delete
+        from sqlalchemy.orm import Session
+
+        from voicebot.store.models import PinFailureRow
+
         with Session(self.engine) as s:
             s.execute(delete(PinFailureRow).where(PinFailureRow.customer_key == self.customer_key(customer_id)))
             s.commit()
@@ -73,4 +86,8 @@ class MemoryLockout:
 def lockout_for(store: object) -> Lockout:
     """The lockout table beside a SQL store (shared by every call on that database)."""
     engine = getattr(store, "engine", None)  # CrmWebhookStore forwards attributes to its store
+    if engine is None:
+        return MemoryLockout()
+    from sqlalchemy import Engine  # a store with an engine has imported SQLAlchemy already
+
     return SqlLockout(engine) if isinstance(engine, Engine) else MemoryLockout()

@@ -3,21 +3,12 @@ Either way values come back aware (UTC) and sort by instant, not by how an offse
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-
-def aware(value: datetime | str | None) -> datetime | None:
-    """An aware datetime from a datetime or an ISO 8601 string; naive values are refused."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        raise ValueError(f"timestamp {value.isoformat()} has no timezone")
-    return value
+from voicebot.store.timestamps import aware
 
 
 class UtcDateTime(TypeDecorator):

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from voicebot.audio import Audio
+from voicebot.audio.fir import fir_step, lowpass
 from voicebot.pipeline import Session
 
 RATE = 8000
@@ -24,19 +25,15 @@ class LineRate:
     TAPS = 63
 
     def __init__(self, in_rate: int) -> None:
-        from scipy.signal import firwin
-
         if in_rate != 2 * RATE:
             raise ValueError(f"the SIP line needs a {2 * RATE} Hz Session, not {in_rate} Hz")
-        self._taps = firwin(self.TAPS, 3600, fs=in_rate)
+        self._taps = lowpass(self.TAPS, 3600 / (in_rate / 2))
         self._zi = np.zeros(self.TAPS - 1)
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
-        from scipy.signal import lfilter
-
         if len(samples) % 2:
             raise ValueError("the line takes whole 8 kHz samples: an even number of 16 kHz ones")
-        filtered, self._zi = lfilter(self._taps, 1.0, samples.astype(np.float64), zi=self._zi)
+        filtered, self._zi = fir_step(self._taps, samples.astype(np.float64), self._zi)
         return np.clip(np.rint(filtered[::2]), -32768, 32767).astype(np.int16)
 
 
