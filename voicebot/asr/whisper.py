@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import numpy as np
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_more
+from voicebot.asr.features import log_mel
 from voicebot.asr.whisper_digits import digit_search, looks_looped, pick
 from voicebot.audio.types import Audio
 from voicebot.errors import ModelError
@@ -38,8 +40,12 @@ FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
 MAX_FRAMES = 3000  # the 30 s window the model was trained on
 PAD_SECONDS = 3.0  # silence after the utterance: the model expects speech to end before the window does
 # A one-word answer ("yes", "three") in a 4 s window loops ("Yes. Yes? Yes, yes."): the model was
-# trained on speech filling a small part of a 30 s window, so short turns get at least this much.
-MIN_WINDOW_SECONDS = 10.0
+# trained on speech filling a small part of a 30 s window. Digit, yes/no and choice prompts always
+# get at least this much; an open answer is first heard in the utterance's own window (+ PAD_SECONDS,
+# at least `min_window`) and heard again in this one only when that reading looks looped
+# (`looks_repeated`): the encoder's cost follows the window (docs/asr.md, "Where the time goes").
+SAFE_WINDOW_SECONDS = 10.0
+MIN_WINDOW_SECONDS = float(os.environ.get("VOICEBOT_ASR_MIN_WINDOW", "0") or 0)
 TOKENS_PER_SECOND = 6  # generous: callers speak ~3 words (~4 tokens) a second
 NO_SPEECH_THRESHOLD = 0.6
 # Open-speech turns also return the beam's runner-up readings; the NLU lets each vote on the intent.
@@ -78,6 +84,7 @@ class _Utterance:
     started: float
     encoded: np.ndarray | None = None  # [1, frames // 2, d_model]
     first: Reading = field(default=("", None, ()))
+    frames: int = 0  # the window `encoded` was computed on
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class WhisperRecognizer:
         threads: int = 0,
         bias: bool = True,
         denoise: bool = True,
+        min_window: float | None = None,
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -117,10 +125,13 @@ class WhisperRecognizer:
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"{model_dir}: cannot load Whisper model ({exc})") from None
         self._tokenizer = Tokenizer(hf, self._model.is_multilingual, task="transcribe", language="en")
-        self._features = FeatureExtractor(feature_size=self._model.n_mels)
+        self._features = FeatureExtractor(feature_size=self._model.n_mels)  # its Mel filterbank, computed once
         self.beam_size = int(beam_size)
         self.bias = _flag(bias)
         self.denoise = _flag(denoise)  # off only to measure what it buys (bench_asr --option denoise=false)
+        # open answers' window floor in seconds; SAFE_WINDOW_SECONDS (10) is the path before this
+        # floor existed (bench_asr --option min_window=10)
+        self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
@@ -139,8 +150,6 @@ class WhisperRecognizer:
 
     # ---- one utterance -----------------------------------------------------------------------
     def _prepare(self, audio: Audio, hints: Hints) -> _Utterance:
-        import ctranslate2
-
         pcm = audio.canonical()
         started = time.perf_counter()
         samples = pcm.to_float()
@@ -148,13 +157,25 @@ class WhisperRecognizer:
             samples = suppress_noise(samples, pcm.rate)
         utt = _Utterance(pcm.duration, samples, hints, started)
         if samples.shape[0]:
-            # one at a time: a batched encoder pass measured no cheaper per utterance on 2 cores
-            features = ctranslate2.StorageView.from_array(np.ascontiguousarray(self._window(samples)[None]))
-            utt.encoded = np.asarray(self._model.encode(features))
+            self._encode(utt, self.min_window if hints.kind == "free" else SAFE_WINDOW_SECONDS)
         return utt
+
+    def _encode(self, utt: _Utterance, floor: float) -> None:
+        """Encoder output for the utterance in a window of at least `floor` seconds; one at a time:
+        a batched encoder pass measured no cheaper per utterance on 2 cores."""
+        import ctranslate2
+
+        seconds = max(utt.samples.shape[0] / 16000 + PAD_SECONDS, floor)
+        utt.frames = min(MAX_FRAMES, math.ceil(seconds * FRAMES_PER_SECOND / 100) * 100)
+        features = log_mel(self._features, utt.samples, utt.frames)
+        utt.encoded = np.asarray(self._model.encode(ctranslate2.StorageView.from_array(features[None])))
 
     def _finish(self, utt: _Utterance) -> Transcript:
         hints = utt.hints
+        if utt.encoded is not None and utt.frames < SAFE_WINDOW_SECONDS * FRAMES_PER_SECOND \
+                and looks_repeated(utt.first[0], utt.duration):
+            self._encode(utt, SAFE_WINDOW_SECONDS)  # a short window's loop: hear it as before
+            utt.first = self._decode([utt], self._settings(hints))[0]
         text, confidence, alternatives = utt.first
         if hints.kind == "digits":
             text, confidence = self._digits(utt)
@@ -194,14 +215,6 @@ class WhisperRecognizer:
             return (" ".join(found), None) if found else answers[0]
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))
-
-    def _window(self, samples: np.ndarray) -> np.ndarray:
-        """Log-Mel features of the utterance plus padding, at most the model's 30 s window."""
-        seconds = max(samples.shape[0] / 16000 + PAD_SECONDS, MIN_WINDOW_SECONDS)
-        frames = min(MAX_FRAMES, math.ceil(seconds * FRAMES_PER_SECOND / 100) * 100)
-        padded = np.zeros(frames * 160, dtype=np.float32)
-        padded[: min(samples.shape[0], padded.shape[0])] = samples[: padded.shape[0]]
-        return self._features(padded, padding=0)[:, :frames]
 
     def _prompt(self, hints: Hints, attempt: int = 0) -> list[int]:
         tok = self._tokenizer
@@ -262,6 +275,20 @@ class WhisperRecognizer:
             return "", None, ()  # line noise, not speech: an empty transcript beats a hallucination
         others = tuple(dict.fromkeys(r for r in readings[1:] if r and r != readings[0]))
         return readings[0], float(math.exp(avg_logprob)), others
+
+
+def looks_repeated(text: str, seconds: float) -> bool:
+    """A reading a short window made loop: one word or a short phrase said three times or more in
+    a row ("Yes. Yes? Yes, yes.", "the card the card the card"), or more words than a caller says
+    in the time (~3 a second; the decoder's token budget ran out)."""
+    words = re.findall(r"[\w']+", text.lower())
+    if len(words) > 4 * seconds + 4:
+        return True
+    for n in (1, 2, 3):
+        for i in range(len(words) - 3 * n + 1):
+            if words[i:i + n] == words[i + n:i + 2 * n] == words[i + 2 * n:i + 3 * n]:
+                return True
+    return False
 
 
 def _flag(value: object) -> bool:
