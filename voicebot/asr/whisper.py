@@ -40,11 +40,13 @@ FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
 MAX_FRAMES = 3000  # the 30 s window the model was trained on
 PAD_SECONDS = 3.0  # silence after the utterance: the model expects speech to end before the window does
 # A one-word answer ("yes", "three") in a 4 s window loops ("Yes. Yes? Yes, yes."): the model was
-# trained on speech filling a small part of a 30 s window. Digit, yes/no and choice prompts always
-# get at least this much; an open answer is first heard in the utterance's own window (+ PAD_SECONDS,
-# at least `min_window`) and heard again in this one only when that reading looks looped
-# (`looks_repeated`): the encoder's cost follows the window (docs/asr.md, "Where the time goes").
+# trained on speech filling a small part of a 30 s window. Digit, yes/no and choice prompts and
+# open answers shorter than SHORT_SECONDS always get at least this much (one-word answers still
+# doubled in a 6-8 s window: "Agent. Agent."). A longer open answer is first heard in its own
+# window (+ PAD_SECONDS, at least `min_window`) and heard again in this one only when that reading
+# looks looped (`looks_repeated`): the encoder's cost follows the window (docs/asr.md).
 SAFE_WINDOW_SECONDS = 10.0
+SHORT_SECONDS = 2.0
 MIN_WINDOW_SECONDS = float(os.environ.get("VOICEBOT_ASR_MIN_WINDOW", "0") or 0)
 TOKENS_PER_SECOND = 6  # generous: callers speak ~3 words (~4 tokens) a second
 NO_SPEECH_THRESHOLD = 0.6
@@ -157,7 +159,8 @@ class WhisperRecognizer:
             samples = suppress_noise(samples, pcm.rate)
         utt = _Utterance(pcm.duration, samples, hints, started)
         if samples.shape[0]:
-            self._encode(utt, self.min_window if hints.kind == "free" else SAFE_WINDOW_SECONDS)
+            own = hints.kind == "free" and utt.duration >= SHORT_SECONDS
+            self._encode(utt, self.min_window if own else SAFE_WINDOW_SECONDS)
         return utt
 
     def _encode(self, utt: _Utterance, floor: float) -> None:
@@ -278,17 +281,18 @@ class WhisperRecognizer:
 
 
 def looks_repeated(text: str, seconds: float) -> bool:
-    """A reading a short window made loop: one word or a short phrase said three times or more in
-    a row ("Yes. Yes? Yes, yes.", "the card the card the card"), or more words than a caller says
-    in the time (~3 a second; the decoder's token budget ran out)."""
+    """A reading a short window made loop: a word twice in a row ("Transfer. Transfer."), two
+    words twice in a row ("my card my card"), a phrase of three or more words twice anywhere ("I'd
+    like to open a new savings account. I'd like to open the new savings"), or more words than a
+    caller says in the time (~3 a second: the decoder's token budget ran out)."""
     words = re.findall(r"[\w']+", text.lower())
     if len(words) > 4 * seconds + 4:
         return True
-    for n in (1, 2, 3):
-        for i in range(len(words) - 3 * n + 1):
-            if words[i:i + n] == words[i + n:i + 2 * n] == words[i + 2 * n:i + 3 * n]:
-                return True
-    return False
+    for i in range(len(words)):
+        if words[i:i + 1] == words[i + 1:i + 2] or (i + 4 <= len(words) and words[i:i + 2] == words[i + 2:i + 4]):
+            return True
+    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    return len(set(trigrams)) < len(trigrams)
 
 
 def _flag(value: object) -> bool:
