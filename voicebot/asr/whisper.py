@@ -63,9 +63,12 @@ Reading = tuple[str, "float | None", tuple[str, ...]]  # text, confidence, runne
 
 def asr_threads() -> int:
     """CTranslate2 intra-op threads for Whisper: the one place this is decided (VOICEBOT_ASR_THREADS,
-    default every core). One decode runs at a time per model (inter_threads=1), and the batch that
-    decode carries is what shares the recogniser between calls, so it may use all the cores."""
-    return max(1, int(os.environ.get("VOICEBOT_ASR_THREADS", "0")) or (os.cpu_count() or 1))
+    default 1). One decode runs at a time per model (inter_threads=1) and the batch it carries is
+    what shares the recogniser between calls. A second intra-op thread cost more than it gave on
+    2 shared cores: the decoder's per-token products are too small to split, and a thread waiting
+    for a descheduled peer spins; one thread measured −16 % CPU and −15 % wall time per utterance
+    at load average 6.5 with identical transcripts (docs/asr.md, "Where the time goes")."""
+    return max(1, int(os.environ.get("VOICEBOT_ASR_THREADS", "0") or 0) or 1)
 
 
 def default_model_dir() -> Path:
