@@ -243,11 +243,12 @@ class WhisperRecognizer:
         )
 
     def _first_readings(self, utts: list[_Utterance]) -> None:
-        """The first decode of every utterance, one `generate` per distinct setting."""
-        groups: dict[_Decode, list[_Utterance]] = {}
+        """The first decode of every utterance, one `generate` per distinct setting and window
+        (a batch's encoder outputs must be equally long; padding one would change what it hears)."""
+        groups: dict[tuple[_Decode, int], list[_Utterance]] = {}
         for utt in utts:
-            groups.setdefault(self._settings(utt.hints), []).append(utt)
-        for settings, group in groups.items():
+            groups.setdefault((self._settings(utt.hints), utt.frames), []).append(utt)
+        for (settings, _), group in groups.items():
             for utt, reading in zip(group, self._decode(group, settings)):
                 utt.first = reading
 
