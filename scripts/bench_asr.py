@@ -114,9 +114,8 @@ def profile(set_names: list[str], options: dict) -> None:
         pcm = timed("resample to 16 kHz", a.canonical)
         samples = timed("noise suppression", lambda: suppress_noise(pcm.to_float(), pcm.rate))
         utt = w._Utterance(pcm.duration, samples, Hints(), 0.0)
-        floor = recognizer.min_window
-        seconds_w = max(samples.shape[0] / 16000 + w.PAD_SECONDS, floor)
-        utt.frames = min(w.MAX_FRAMES, -(-int(seconds_w * 100) // 100) * 100)
+        own = pcm.duration >= w.SHORT_SECONDS
+        utt.frames = w.window_frames(samples.shape[0] / 16000, recognizer.min_window if own else w.SAFE_WINDOW_SECONDS)
         feats = timed("log-Mel features", lambda: w.log_mel(recognizer._features, samples, utt.frames))
         features = ctranslate2.StorageView.from_array(feats[None])
         utt.encoded = timed("encoder", lambda: np.asarray(recognizer._model.encode(features)))

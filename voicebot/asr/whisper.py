@@ -171,8 +171,7 @@ class WhisperRecognizer:
         a batched encoder pass measured no cheaper per utterance on 2 cores."""
         import ctranslate2
 
-        seconds = max(utt.samples.shape[0] / 16000 + PAD_SECONDS, floor)
-        utt.frames = min(MAX_FRAMES, math.ceil(seconds * FRAMES_PER_SECOND / 100) * 100)
+        utt.frames = window_frames(utt.samples.shape[0] / 16000, floor)
         features = log_mel(self._features, utt.samples, utt.frames)
         utt.encoded = np.asarray(self._model.encode(ctranslate2.StorageView.from_array(features[None])))
 
@@ -282,6 +281,13 @@ class WhisperRecognizer:
             return "", None, ()  # line noise, not speech: an empty transcript beats a hallucination
         others = tuple(dict.fromkeys(r for r in readings[1:] if r and r != readings[0]))
         return readings[0], float(math.exp(avg_logprob)), others
+
+
+def window_frames(seconds: float, floor: float) -> int:
+    """Mel frames of the window for `seconds` of speech: the speech plus PAD_SECONDS, at least
+    `floor` seconds, a multiple of 100 frames (1 s), at most the model's 30 s."""
+    padded = max(seconds + PAD_SECONDS, floor)
+    return min(MAX_FRAMES, math.ceil(round(padded * FRAMES_PER_SECOND, 6) / 100) * 100)
 
 
 def looks_repeated(text: str, seconds: float) -> bool:
