@@ -2,10 +2,12 @@
 decoding across calls.
 
 faster-whisper always encodes a 30 s window (~1.2 s per caller turn on 2 cores). Here the log-Mel
-features are cut to the utterance plus ~3 s of padding (a multiple of 100 frames) and fed to
-`ctranslate2.models.Whisper.generate` directly: ~4x faster with the same WER. A short window
-makes the decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows
-the audio duration, repeats are penalised, and "no speech" results are dropped. The line's noise
+features (of the speech only: voicebot/asr/features.py) are cut to the utterance plus ~3 s of
+padding (a multiple of 100 frames; at least 10 s for short answers and closed prompts) and fed to
+`ctranslate2.models.Whisper.generate` directly, on one intra-op thread. A short window makes the
+decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows the audio
+duration, repeats are penalised, "no speech" results are dropped, and a reading that still looks
+looped is heard again in the 10 s window. The line's noise
 floor is subtracted first (voicebot/asr/denoise.py): telephone WER fell on every voice.
 
 Each utterance is encoded once; every decode of it (the first reading, the digit prompts tried
