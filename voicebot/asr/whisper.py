@@ -3,7 +3,7 @@ decoding across calls.
 
 faster-whisper always encodes a 30 s window (~1.2 s per caller turn on 2 cores). Here the log-Mel
 features (of the speech only: voicebot/asr/features.py) are cut to the utterance plus ~3 s of
-padding (a multiple of 100 frames; at least 10 s for short answers and closed prompts) and fed to
+padding (a multiple of 100 frames, at least 10 s unless VOICEBOT_ASR_MIN_WINDOW says less) and fed to
 `ctranslate2.models.Whisper.generate` directly, on one intra-op thread. A short window makes the
 decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows the audio
 duration, repeats are penalised, "no speech" results are dropped, and a reading that still looks
@@ -44,12 +44,14 @@ PAD_SECONDS = 3.0  # silence after the utterance: the model expects speech to en
 # A one-word answer ("yes", "three") in a 4 s window loops ("Yes. Yes? Yes, yes."): the model was
 # trained on speech filling a small part of a 30 s window. Digit, yes/no and choice prompts and
 # open answers shorter than SHORT_SECONDS always get at least this much (one-word answers still
-# doubled in a 6-8 s window: "Agent. Agent."). A longer open answer is first heard in its own
-# window (+ PAD_SECONDS, at least `min_window`) and heard again in this one only when that reading
-# looks looped (`looks_repeated`): the encoder's cost follows the window (docs/asr.md).
+# doubled in a 6-8 s window: "Agent. Agent."). With VOICEBOT_ASR_MIN_WINDOW below 10 a longer open
+# answer is first heard in its own window (+ PAD_SECONDS, at least that many seconds) and heard
+# again in this one only when that reading looks looped (`looks_repeated`). The encoder's cost
+# follows the window (−5-8 % CPU per turn), but it stays opt-in: on the held-out Piper sentences
+# WER rose 0.094 → 0.113 and a replayed call heard "my account" as "my spouse" (docs/asr.md).
 SAFE_WINDOW_SECONDS = 10.0
 SHORT_SECONDS = 2.0
-MIN_WINDOW_SECONDS = float(os.environ.get("VOICEBOT_ASR_MIN_WINDOW", "0") or 0)
+MIN_WINDOW_SECONDS = float(os.environ.get("VOICEBOT_ASR_MIN_WINDOW", "10") or 10)
 TOKENS_PER_SECOND = 6  # generous: callers speak ~3 words (~4 tokens) a second
 NO_SPEECH_THRESHOLD = 0.6
 # Open-speech turns also return the beam's runner-up readings; the NLU lets each vote on the intent.
@@ -136,8 +138,8 @@ class WhisperRecognizer:
         self.beam_size = int(beam_size)
         self.bias = _flag(bias)
         self.denoise = _flag(denoise)  # off only to measure what it buys (bench_asr --option denoise=false)
-        # open answers' window floor in seconds; SAFE_WINDOW_SECONDS (10) is the path before this
-        # floor existed (bench_asr --option min_window=10)
+        # open answers' window floor in seconds (default VOICEBOT_ASR_MIN_WINDOW, 10; bench_asr
+        # --option min_window=0 hears answers of 2 s or more in their own window)
         self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
