@@ -11,7 +11,10 @@ CPU figure drifts less) and seconds per utterance per backend and set (a Rich ta
 
     --compare KEY=VALUE   also measure whisper with these options (the baseline), utterance by
                           utterance alternating with the options under test, so both see the same load
-    --profile             where one whisper `transcribe` spends its time, stage by stage"""
+    --profile             where one whisper `transcribe` spends its time, stage by stage
+    --intents VOICES      intent accuracy instead of WER: the NLU dev phrases (intents/test/heldout.jsonl,
+                          every --every-th row) voiced by VOICES over the telephone line, recognised
+                          by whisper and understood by the trained NLU with the runner-up readings"""
 
 from __future__ import annotations
 
@@ -86,6 +89,34 @@ def bench(backend: str, set_name: str, options: dict, compare: dict | None = Non
     return out
 
 
+def intents(voices: list[str], every: int, options: dict, compare: dict | None) -> None:
+    """Intent accuracy and RTF of whisper with `options` (and `compare`, alternating) on the NLU
+    dev phrases voiced by `voices`."""
+    from voicebot import speechgen
+    from voicebot.bench.speed import HELDOUT, _rows
+    from voicebot.nlu import load_model
+
+    rows, model = _rows(HELDOUT, every), load_model()
+    runs = [(options, get_recognizer("whisper", **options))]
+    if compare is not None:
+        runs.append((compare, get_recognizer("whisper", **compare)))
+    right, cpu, wall, seconds, n = [0] * len(runs), [0.0] * len(runs), [0.0] * len(runs), 0.0, 0
+    for voice in voices:
+        for i, row in enumerate(rows):
+            audio = read_wav(speechgen.speak(row["text"], voice, speechgen.TELEPHONE))
+            seconds, n = seconds + audio.duration, n + 1
+            for k in (range(len(runs)) if i % 2 == 0 else reversed(range(len(runs)))):
+                c, w = time.process_time(), time.perf_counter()
+                heard = runs[k][1].transcribe(audio, Hints())
+                cpu[k] += time.process_time() - c
+                wall[k] += time.perf_counter() - w
+                right[k] += model.understand(heard.text, heard.alternatives).intent == row["intent"]
+    for k, (opts, _) in enumerate(runs):
+        print(f"whisper {opts or 'defaults'}: intent accuracy {right[k] / n:.4f} ({right[k]}/{n}), "
+              f"wall RTF {wall[k] / seconds:.4f}, CPU RTF {cpu[k] / seconds:.4f}")
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+
+
 def profile(set_names: list[str], options: dict) -> None:
     """Wall and CPU time of each stage of WhisperRecognizer.transcribe, per utterance, on free
     (open-speech) prompts: the same calls transcribe makes, timed one by one."""
@@ -138,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", action="append", default=None,
                     help="whisper baseline option KEY=VALUE measured in the same run (e.g. min_window=10)")
     ap.add_argument("--profile", action="store_true", help="time each stage of whisper's transcribe instead")
+    ap.add_argument("--intents", help="comma-separated voices: measure intent accuracy on the NLU dev phrases")
+    ap.add_argument("--every", type=int, default=2, help="with --intents: every n-th phrase")
     ap.add_argument("--json", type=Path, help="write all results (with per-file texts) here")
     args = ap.parse_args(argv)
     options = dict(o.split("=", 1) for o in args.option)
@@ -145,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         profile(args.sets.split(","), options)
         return 0
     compare = dict(o.split("=", 1) for o in args.compare) if args.compare is not None else None
+    if args.intents:
+        intents(args.intents.split(","), args.every, options, compare)
+        return 0
     table = Table(title="ASR benchmark (telephone sets: 8 kHz μ-law, 300-3400 Hz, 15 dB SNR)")
     for col in ("backend", "options", "set", "utts", "WER", "RTF", "CPU RTF", "s/utt"):
         table.add_column(col)
