@@ -61,3 +61,19 @@ def test_looped_reading_is_heard_again_in_ten_seconds(whisper, speak, telephone,
     text = whisper._finish(utt).text.lower()
     assert seen == [1000] and utt.frames == 1000
     assert "balance" in text and not w.looks_repeated(text, audio.duration), text
+
+
+def test_settings_from_the_environment(monkeypatch):
+    from voicebot.errors import ConfigError
+
+    monkeypatch.setenv("VOICEBOT_ASR_THREADS", "2")
+    assert w.asr_threads() == 2
+    monkeypatch.delenv("VOICEBOT_ASR_THREADS")
+    assert w.asr_threads() == 1
+    monkeypatch.setenv("VOICEBOT_ASR_THREADS", "two")
+    with pytest.raises(ConfigError, match="VOICEBOT_ASR_THREADS"):
+        w.asr_threads()
+    monkeypatch.setenv("VOICEBOT_ASR_MIN_WINDOW", "0")
+    assert w._env_number("VOICEBOT_ASR_MIN_WINDOW", 10.0) == 0.0
+    monkeypatch.delenv("VOICEBOT_ASR_MIN_WINDOW")
+    assert w._env_number("VOICEBOT_ASR_MIN_WINDOW", w.SAFE_WINDOW_SECONDS) == 10.0
