@@ -6,13 +6,23 @@ sentences voiced by Piper and flite through an 8 kHz μ-law noisy telephone line
 A set name ending in "+" (e.g. flite:kal+) voices testsets.CHECK_SENTENCES instead, a second
 sentence set to check that a change is not fitted to the main one.
 
-Prints WER, real-time factor and seconds per utterance per backend and set (a Rich table)."""
+Prints WER, real-time factor (wall clock, and CPU time of the process: on a shared machine the
+CPU figure drifts less) and seconds per utterance per backend and set (a Rich table).
+
+    --compare KEY=VALUE   also measure whisper with these options (the baseline), utterance by
+                          utterance alternating with the options under test, so both see the same load
+    --profile             where one whisper `transcribe` spends its time, stage by stage
+    --intents VOICES      intent accuracy instead of WER: the NLU dev phrases (intents/test/heldout.jsonl,
+                          every --every-th row) voiced by VOICES over the telephone line, recognised
+                          by whisper and understood by the trained NLU with the runner-up readings"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -49,20 +59,106 @@ def vosk_options() -> dict:
     return {"model": str(Path(next(iter(spec.submodule_search_locations))) / "model")} if spec else {}
 
 
-def bench(backend: str, set_name: str, options: dict) -> dict:
-    recognizer = get_recognizer(backend, **options)
-    pairs, audio_s, proc_s, rows = [], 0.0, 0.0, []
-    for utt in utterances(set_name):
-        result = recognizer.transcribe(read_wav(utt.path), Hints())
-        pairs.append((utt.text, result.text))
-        audio_s += result.audio_seconds
-        proc_s += result.processing_seconds
-        rows.append({"file": str(utt.path), "reference": utt.text, "text": result.text, "seconds": round(result.processing_seconds, 3)})
-    return {
-        "backend": backend, "set": set_name, "options": options, "utterances": len(pairs),
-        "wer": round(corpus_wer(pairs), 4), "rtf": round(proc_s / audio_s, 4) if audio_s else 0.0,
-        "seconds_per_utterance": round(proc_s / len(pairs), 3) if pairs else 0.0, "results": rows,
-    }
+def bench(backend: str, set_name: str, options: dict, compare: dict | None = None) -> list[dict]:
+    """One row per recogniser: `options`, and with `compare` the baseline options measured in the
+    same loop (each utterance goes to both, alternating which goes first)."""
+    recognizers = [get_recognizer(backend, **options)] + ([get_recognizer(backend, **compare)] if compare is not None else [])
+    stats = [{"pairs": [], "audio": 0.0, "wall": 0.0, "cpu": 0.0, "rows": []} for _ in recognizers]
+    for i, utt in enumerate(utterances(set_name)):
+        audio = read_wav(utt.path)
+        order = list(enumerate(recognizers))
+        for k, recognizer in (order if i % 2 == 0 else order[::-1]):
+            cpu, wall = time.process_time(), time.perf_counter()
+            result = recognizer.transcribe(audio, Hints())
+            st = stats[k]
+            st["cpu"] += time.process_time() - cpu
+            st["wall"] += time.perf_counter() - wall
+            st["pairs"].append((utt.text, result.text))
+            st["audio"] += result.audio_seconds
+            st["rows"].append({"file": str(utt.path), "reference": utt.text, "text": result.text,
+                               "seconds": round(result.processing_seconds, 3)})
+    out = []
+    for opts, st in zip([options, compare], stats):
+        n, audio_s = len(st["pairs"]), st["audio"] or 1.0
+        out.append({
+            "backend": backend, "set": set_name, "options": opts, "utterances": n,
+            "wer": round(corpus_wer(st["pairs"]), 4), "rtf": round(st["wall"] / audio_s, 4),
+            "cpu_rtf": round(st["cpu"] / audio_s, 4), "seconds_per_utterance": round(st["wall"] / n, 3) if n else 0.0,
+            "results": st["rows"],
+        })
+    return out
+
+
+def intents(voices: list[str], every: int, options: dict, compare: dict | None) -> None:
+    """Intent accuracy and RTF of whisper with `options` (and `compare`, alternating) on the NLU
+    dev phrases voiced by `voices`."""
+    from voicebot import speechgen
+    from voicebot.bench.speed import HELDOUT, _rows
+    from voicebot.nlu import load_model
+
+    rows, model = _rows(HELDOUT, every), load_model()
+    runs = [(options, get_recognizer("whisper", **options))]
+    if compare is not None:
+        runs.append((compare, get_recognizer("whisper", **compare)))
+    right, cpu, wall, seconds, n = [0] * len(runs), [0.0] * len(runs), [0.0] * len(runs), 0.0, 0
+    for voice in voices:
+        for i, row in enumerate(rows):
+            audio = read_wav(speechgen.speak(row["text"], voice, speechgen.TELEPHONE))
+            seconds, n = seconds + audio.duration, n + 1
+            for k in (range(len(runs)) if i % 2 == 0 else reversed(range(len(runs)))):
+                c, w = time.process_time(), time.perf_counter()
+                heard = runs[k][1].transcribe(audio, Hints())
+                cpu[k] += time.process_time() - c
+                wall[k] += time.perf_counter() - w
+                right[k] += model.understand(heard.text, heard.alternatives).intent == row["intent"]
+    for k, (opts, _) in enumerate(runs):
+        print(f"whisper {opts or 'defaults'}: intent accuracy {right[k] / n:.4f} ({right[k]}/{n}), "
+              f"wall RTF {wall[k] / seconds:.4f}, CPU RTF {cpu[k] / seconds:.4f}")
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+
+
+def profile(set_names: list[str], options: dict) -> None:
+    """Wall and CPU time of each stage of WhisperRecognizer.transcribe, per utterance, on free
+    (open-speech) prompts: the same calls transcribe makes, timed one by one."""
+    import ctranslate2
+    import numpy as np
+
+    from voicebot.asr import whisper as w
+    from voicebot.asr.denoise import suppress_noise
+
+    recognizer = get_recognizer("whisper", **options)
+    audio = [read_wav(u.path) for name in set_names for u in utterances(name)]
+    recognizer.transcribe(audio[0], Hints())
+    spent: dict[str, list[float]] = {}
+
+    def timed(stage: str, fn):
+        cpu, wall = time.process_time(), time.perf_counter()
+        out = fn()
+        row = spent.setdefault(stage, [0.0, 0.0])
+        row[0] += time.perf_counter() - wall
+        row[1] += time.process_time() - cpu
+        return out
+
+    seconds = sum(a.duration for a in audio)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for a in audio:
+        pcm = timed("resample to 16 kHz", a.canonical)
+        samples = timed("noise suppression", lambda: suppress_noise(pcm.to_float(), pcm.rate))
+        utt = w._Utterance(pcm.duration, samples, Hints(), 0.0)
+        own = pcm.duration >= w.SHORT_SECONDS
+        utt.frames = w.window_frames(samples.shape[0] / 16000, recognizer.min_window if own else w.SAFE_WINDOW_SECONDS)
+        feats = timed("log-Mel features", lambda: w.log_mel(recognizer._features, samples, utt.frames))
+        features = ctranslate2.StorageView.from_array(feats[None])
+        utt.encoded = timed("encoder", lambda: np.asarray(recognizer._model.encode(features)))
+        utt.first = timed("decoder (beam, n-best)", lambda: recognizer._decode([utt], recognizer._settings(Hints()))[0])
+        timed("loop guard, re-decode, hints", lambda: recognizer._finish(utt))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    n = len(audio)
+    print(f"{n} utterances, {seconds:.1f} s of audio ({options or 'defaults'}); load average {os.getloadavg()[0]:.1f}")
+    print(f"{'stage':32} {'wall ms/utt':>12} {'cpu ms/utt':>11} {'share of wall':>14}")
+    for stage, (ws, cs) in spent.items():
+        print(f"{stage:32} {ws / n * 1000:12.1f} {cs / n * 1000:11.1f} {ws / wall:14.0%}")
+    print(f"{'total':32} {wall / n * 1000:12.1f} {cpu / n * 1000:11.1f}   (RTF wall {wall / seconds:.3f}, cpu {cpu / seconds:.3f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,20 +166,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="whisper,moonshine,pocketsphinx,vosk")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--option", action="append", default=[], help="backend option KEY=VALUE (e.g. beam_size=5, denoise=false)")
+    ap.add_argument("--compare", action="append", default=None,
+                    help="whisper baseline option KEY=VALUE measured in the same run (e.g. min_window=10)")
+    ap.add_argument("--profile", action="store_true", help="time each stage of whisper's transcribe instead")
+    ap.add_argument("--intents", help="comma-separated voices: measure intent accuracy on the NLU dev phrases")
+    ap.add_argument("--every", type=int, default=2, help="with --intents: every n-th phrase")
     ap.add_argument("--json", type=Path, help="write all results (with per-file texts) here")
     args = ap.parse_args(argv)
     options = dict(o.split("=", 1) for o in args.option)
+    if args.profile:
+        profile(args.sets.split(","), options)
+        return 0
+    compare = dict(o.split("=", 1) for o in args.compare) if args.compare is not None else None
+    if args.intents:
+        intents(args.intents.split(","), args.every, options, compare)
+        return 0
     table = Table(title="ASR benchmark (telephone sets: 8 kHz μ-law, 300-3400 Hz, 15 dB SNR)")
-    for col in ("backend", "set", "utts", "WER", "RTF", "s/utt"):
+    for col in ("backend", "options", "set", "utts", "WER", "RTF", "CPU RTF", "s/utt"):
         table.add_column(col)
     report = []
     for backend in args.backends.split(","):
         for set_name in (["korean"] if backend == "vosk" else args.sets.split(",")):
-            row = bench(backend, set_name, vosk_options() if backend == "vosk" else options if backend == "whisper" else {})
-            report.append(row)
-            print(f"{backend} {set_name}: WER {row['wer']:.3f} RTF {row['rtf']:.3f}", file=sys.stderr, flush=True)
-            table.add_row(backend, set_name, str(row["utterances"]), f"{row['wer']:.3f}", f"{row['rtf']:.3f}", f"{row['seconds_per_utterance']:.3f}")
+            opts = vosk_options() if backend == "vosk" else options if backend == "whisper" else {}
+            for row in bench(backend, set_name, opts, compare if backend == "whisper" else None):
+                report.append(row)
+                label = ",".join(f"{k}={v}" for k, v in row["options"].items())
+                print(f"{backend} [{label}] {set_name}: WER {row['wer']:.3f} RTF {row['rtf']:.3f} CPU RTF {row['cpu_rtf']:.3f}",
+                      file=sys.stderr, flush=True)
+                table.add_row(backend, label, set_name, str(row["utterances"]), f"{row['wer']:.3f}", f"{row['rtf']:.3f}",
+                              f"{row['cpu_rtf']:.3f}", f"{row['seconds_per_utterance']:.3f}")
     Console().print(table)
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

@@ -2,10 +2,12 @@
 decoding across calls.
 
 faster-whisper always encodes a 30 s window (~1.2 s per caller turn on 2 cores). Here the log-Mel
-features are cut to the utterance plus ~3 s of padding (a multiple of 100 frames) and fed to
-`ctranslate2.models.Whisper.generate` directly: ~4x faster with the same WER. A short window
-makes the decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows
-the audio duration, repeats are penalised, and "no speech" results are dropped. The line's noise
+features (of the speech only: voicebot/asr/features.py) are cut to the utterance plus ~3 s of
+padding (a multiple of 100 frames, at least 10 s unless VOICEBOT_ASR_MIN_WINDOW says less) and fed to
+`ctranslate2.models.Whisper.generate` directly, on one intra-op thread. A short window makes the
+decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows the audio
+duration, repeats are penalised, "no speech" results are dropped, and a reading that still looks
+looped is heard again in the 10 s window. The line's noise
 floor is subtracted first (voicebot/asr/denoise.py): telephone WER fell on every voice.
 
 Each utterance is encoded once; every decode of it (the first reading, the digit prompts tried
@@ -19,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,17 +32,36 @@ import numpy as np
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_more
+from voicebot.asr.features import log_mel
 from voicebot.asr.whisper_digits import digit_search, looks_looped, pick
 from voicebot.audio.types import Audio
-from voicebot.errors import ModelError
+from voicebot.errors import ConfigError, ModelError
 from voicebot.events import Transcript
 
 FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
 MAX_FRAMES = 3000  # the 30 s window the model was trained on
 PAD_SECONDS = 3.0  # silence after the utterance: the model expects speech to end before the window does
 # A one-word answer ("yes", "three") in a 4 s window loops ("Yes. Yes? Yes, yes."): the model was
-# trained on speech filling a small part of a 30 s window, so short turns get at least this much.
-MIN_WINDOW_SECONDS = 10.0
+# trained on speech filling a small part of a 30 s window. Digit, yes/no and choice prompts and
+# open answers shorter than SHORT_SECONDS always get at least this much (one-word answers still
+# doubled in a 6-8 s window: "Agent. Agent."). With VOICEBOT_ASR_MIN_WINDOW below 10 a longer open
+# answer is first heard in its own window (+ PAD_SECONDS, at least that many seconds) and heard
+# again in this one only when that reading looks looped (`looks_repeated`). The encoder's cost
+# follows the window (−5-8 % CPU per turn), but it stays opt-in: on the held-out Piper sentences
+# WER rose 0.094 → 0.113 and a replayed call heard "my account" as "my spouse" (docs/asr.md).
+SAFE_WINDOW_SECONDS = 10.0
+SHORT_SECONDS = 2.0
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected a number") from None
+
+
+MIN_WINDOW_SECONDS = _env_number("VOICEBOT_ASR_MIN_WINDOW", SAFE_WINDOW_SECONDS)
 TOKENS_PER_SECOND = 6  # generous: callers speak ~3 words (~4 tokens) a second
 NO_SPEECH_THRESHOLD = 0.6
 # Open-speech turns also return the beam's runner-up readings; the NLU lets each vote on the intent.
@@ -55,9 +77,12 @@ Reading = tuple[str, "float | None", tuple[str, ...]]  # text, confidence, runne
 
 def asr_threads() -> int:
     """CTranslate2 intra-op threads for Whisper: the one place this is decided (VOICEBOT_ASR_THREADS,
-    default every core). One decode runs at a time per model (inter_threads=1), and the batch that
-    decode carries is what shares the recogniser between calls, so it may use all the cores."""
-    return max(1, int(os.environ.get("VOICEBOT_ASR_THREADS", "0")) or (os.cpu_count() or 1))
+    default 1). One decode runs at a time per model (inter_threads=1) and the batch it carries is
+    what shares the recogniser between calls. A second intra-op thread cost more than it gave on
+    2 shared cores: the decoder's per-token products are too small to split, and a thread waiting
+    for a descheduled peer spins; one thread measured −16 % CPU and −15 % wall time per utterance
+    at load average 6.5 with identical transcripts (docs/asr.md, "Where the time goes")."""
+    return max(1, int(_env_number("VOICEBOT_ASR_THREADS", 1)))
 
 
 def default_model_dir() -> Path:
@@ -78,6 +103,7 @@ class _Utterance:
     started: float
     encoded: np.ndarray | None = None  # [1, frames // 2, d_model]
     first: Reading = field(default=("", None, ()))
+    frames: int = 0  # the window `encoded` was computed on
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,7 @@ class WhisperRecognizer:
         threads: int = 0,
         bias: bool = True,
         denoise: bool = True,
+        min_window: float | None = None,
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -117,10 +144,13 @@ class WhisperRecognizer:
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"{model_dir}: cannot load Whisper model ({exc})") from None
         self._tokenizer = Tokenizer(hf, self._model.is_multilingual, task="transcribe", language="en")
-        self._features = FeatureExtractor(feature_size=self._model.n_mels)
+        self._features = FeatureExtractor(feature_size=self._model.n_mels)  # its Mel filterbank, computed once
         self.beam_size = int(beam_size)
         self.bias = _flag(bias)
         self.denoise = _flag(denoise)  # off only to measure what it buys (bench_asr --option denoise=false)
+        # open answers' window floor in seconds (default VOICEBOT_ASR_MIN_WINDOW, 10; bench_asr
+        # --option min_window=0 hears answers of 2 s or more in their own window)
+        self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
@@ -139,8 +169,6 @@ class WhisperRecognizer:
 
     # ---- one utterance -----------------------------------------------------------------------
     def _prepare(self, audio: Audio, hints: Hints) -> _Utterance:
-        import ctranslate2
-
         pcm = audio.canonical()
         started = time.perf_counter()
         samples = pcm.to_float()
@@ -148,13 +176,25 @@ class WhisperRecognizer:
             samples = suppress_noise(samples, pcm.rate)
         utt = _Utterance(pcm.duration, samples, hints, started)
         if samples.shape[0]:
-            # one at a time: a batched encoder pass measured no cheaper per utterance on 2 cores
-            features = ctranslate2.StorageView.from_array(np.ascontiguousarray(self._window(samples)[None]))
-            utt.encoded = np.asarray(self._model.encode(features))
+            own = hints.kind == "free" and utt.duration >= SHORT_SECONDS
+            self._encode(utt, self.min_window if own else SAFE_WINDOW_SECONDS)
         return utt
+
+    def _encode(self, utt: _Utterance, floor: float) -> None:
+        """Encoder output for the utterance in a window of at least `floor` seconds; one at a time:
+        a batched encoder pass measured no cheaper per utterance on 2 cores."""
+        import ctranslate2
+
+        utt.frames = window_frames(utt.samples.shape[0] / 16000, floor)
+        features = log_mel(self._features, utt.samples, utt.frames)
+        utt.encoded = np.asarray(self._model.encode(ctranslate2.StorageView.from_array(features[None])))
 
     def _finish(self, utt: _Utterance) -> Transcript:
         hints = utt.hints
+        if utt.encoded is not None and utt.frames < SAFE_WINDOW_SECONDS * FRAMES_PER_SECOND \
+                and looks_repeated(utt.first[0], utt.duration):
+            self._encode(utt, SAFE_WINDOW_SECONDS)  # a short window's loop: hear it as before
+            utt.first = self._decode([utt], self._settings(hints))[0]
         text, confidence, alternatives = utt.first
         if hints.kind == "digits":
             text, confidence = self._digits(utt)
@@ -195,14 +235,6 @@ class WhisperRecognizer:
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))
 
-    def _window(self, samples: np.ndarray) -> np.ndarray:
-        """Log-Mel features of the utterance plus padding, at most the model's 30 s window."""
-        seconds = max(samples.shape[0] / 16000 + PAD_SECONDS, MIN_WINDOW_SECONDS)
-        frames = min(MAX_FRAMES, math.ceil(seconds * FRAMES_PER_SECOND / 100) * 100)
-        padded = np.zeros(frames * 160, dtype=np.float32)
-        padded[: min(samples.shape[0], padded.shape[0])] = samples[: padded.shape[0]]
-        return self._features(padded, padding=0)[:, :frames]
-
     def _prompt(self, hints: Hints, attempt: int = 0) -> list[int]:
         tok = self._tokenizer
         if not self.bias:
@@ -224,11 +256,12 @@ class WhisperRecognizer:
         )
 
     def _first_readings(self, utts: list[_Utterance]) -> None:
-        """The first decode of every utterance, one `generate` per distinct setting."""
-        groups: dict[_Decode, list[_Utterance]] = {}
+        """The first decode of every utterance, one `generate` per distinct setting and window
+        (a batch's encoder outputs must be equally long; padding one would change what it hears)."""
+        groups: dict[tuple[_Decode, int], list[_Utterance]] = {}
         for utt in utts:
-            groups.setdefault(self._settings(utt.hints), []).append(utt)
-        for settings, group in groups.items():
+            groups.setdefault((self._settings(utt.hints), utt.frames), []).append(utt)
+        for (settings, _), group in groups.items():
             for utt, reading in zip(group, self._decode(group, settings)):
                 utt.first = reading
 
@@ -262,6 +295,28 @@ class WhisperRecognizer:
             return "", None, ()  # line noise, not speech: an empty transcript beats a hallucination
         others = tuple(dict.fromkeys(r for r in readings[1:] if r and r != readings[0]))
         return readings[0], float(math.exp(avg_logprob)), others
+
+
+def window_frames(seconds: float, floor: float) -> int:
+    """Mel frames of the window for `seconds` of speech: the speech plus PAD_SECONDS, at least
+    `floor` seconds, a multiple of 100 frames (1 s), at most the model's 30 s."""
+    padded = max(seconds + PAD_SECONDS, floor)
+    return min(MAX_FRAMES, math.ceil(round(padded * FRAMES_PER_SECOND, 6) / 100) * 100)
+
+
+def looks_repeated(text: str, seconds: float) -> bool:
+    """A reading a short window made loop: a word twice in a row ("Transfer. Transfer."), two
+    words twice in a row ("my card my card"), a phrase of three or more words twice anywhere ("I'd
+    like to open a new savings account. I'd like to open the new savings"), or more words than a
+    caller says in the time (~3 a second: the decoder's token budget ran out)."""
+    words = re.findall(r"[\w']+", text.lower())
+    if len(words) > 4 * seconds + 4:
+        return True
+    for i in range(len(words)):
+        if words[i:i + 1] == words[i + 1:i + 2] or (i + 4 <= len(words) and words[i:i + 2] == words[i + 2:i + 4]):
+            return True
+    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    return len(set(trigrams)) < len(trigrams)
 
 
 def _flag(value: object) -> bool:
