@@ -64,10 +64,11 @@ MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
 # the pause goes on; dropped if the caller does). Its result ends the turn before the hang-over
 # when the words already answer the prompt AND the pause has reached END_AT_MS for the prompt's
 # kind: starting the decode is decoupled from ending the turn, so the decode's time hides behind
-# the pause. Ending at 150 ms cut callers off at the gaps between words (46 % of development
-# intent turns instead of 28 %, scripts/eval_turn_end.py); starting a decode early cuts no one.
+# the pause. 270 ms is where a decode started at 240 ms ended turns before (on the next frame);
+# ending at 240 ms or 180 ms cut more development callers off at the gaps between words
+# (scripts/eval_turn_end.py --end-at, docs/realtime.md "Endpointing"), so every kind keeps 270.
 SPECULATE_AT_MS = 120
-END_AT_MS = {"yesno": 240, "csat": 240, "choice": 240, "digits": 240, "intent": 240, "free": 240}
+END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 MIN_OWN_SPEECH_MS = 120  # less of the caller's own voice in an "utterance": echo or a noise
 RESUME_AFTER_MS = 300  # paused, and the caller went quiet without a turn: play on
 
