@@ -96,11 +96,17 @@ def _timed(loader: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
+def is_import_cycle(exc: BaseException) -> bool:
+    """importlib's `_DeadlockError` (not importable by name): a lazy import met another loader
+    thread's import cycle; load_together runs that loader again alone."""
+    return isinstance(exc, RuntimeError) and type(exc).__name__ == "_DeadlockError"
+
+
 def _attempt(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except RuntimeError as exc:
-        if type(exc).__name__ != "_DeadlockError":
+        if not is_import_cycle(exc):
             raise
         log.debug("import cycle across loader threads (%s); loading again alone", exc)
         return _RETRY

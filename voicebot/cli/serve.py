@@ -14,7 +14,7 @@ import typer
 
 from voicebot.cli.app import app, console, err_console, fail
 from voicebot.cli.calls import DEFAULT_FLOW, DbOpt, FlowOpt, open_worker_store
-from voicebot.registry import load_together
+from voicebot.registry import is_import_cycle, load_together
 
 DEFAULT_HTTP = "127.0.0.1:8080"
 
@@ -137,7 +137,7 @@ def serve(
         try:
             return load_call_models(flow, backend, tts) if sip_address else None
         except Exception as exc:
-            if type(exc).__name__ == "_DeadlockError":  # load_together loads it again alone
+            if is_import_cycle(exc):  # load_together loads it again alone
                 raise
             return exc
 
