@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from voicebot.audio import read_wav
+from secret_support import without_random_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 VOICEBOT = [sys.executable, "-m", "voicebot"]
@@ -31,7 +32,7 @@ def test_text_replay_then_report(tmp_path):
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert (record["outcome"], record["csat"], record["authenticated"]) == ("self_service", 5, True)
-    assert "2468" not in done.stdout and "12345678" not in done.stdout
+    assert "2468" not in without_random_hex(done.stdout) and "12345678" not in done.stdout
     angry = run("replay", "--text", "this is a disgrace, I am furious, you people are useless", db=db)
     assert angry.returncode == 0, angry.stderr
     report = run("report", "--json", "--db", str(db), db=db)
@@ -50,7 +51,7 @@ def test_audio_replay_writes_stereo_call(tmp_path):
     done = run("replay", *demo, "--caller-id", "+15551230001", "--json", str(tmp_path / "r.json"),
                "--audio-out", str(out), db=db)
     assert done.returncode == 0, done.stderr
-    assert "2468" not in done.stdout and "12345678" not in done.stdout  # the PIN never reaches the screen
+    assert "2468" not in without_random_hex(done.stdout) and "12345678" not in done.stdout  # the PIN never reaches the screen
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["outcome"] == "self_service" and record["turns"][1]["caller"]["intent"] == "report_lost_card"
     wav = read_wav(out / f"{record['call_id']}.wav")

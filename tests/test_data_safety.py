@@ -23,6 +23,7 @@ from rich.console import Console
 from voicebot.flow import load_flow
 from voicebot.pipeline.prompts import POLICY_MARKER, PromptCache, PublicText
 from voicebot.speechgen import CLEAN
+from secret_support import without_random_hex
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +50,8 @@ SECRETS = {"PIN": written_forms(PIN), "customer number": written_forms(CUSTOMER)
 
 
 def leaks(data: bytes) -> list[str]:
-    text = data.decode("latin-1").lower()
-    text_utf16 = data.decode("utf-16-le", errors="ignore").lower()  # SQLite may store UTF-16
+    text = without_random_hex(data.decode("latin-1")).lower()
+    text_utf16 = without_random_hex(data.decode("utf-16-le", errors="ignore")).lower()  # SQLite may store UTF-16
     return [f"{what} as {form!r}" for what, forms in SECRETS.items() for form in forms
             if form in text or form in text_utf16]
 

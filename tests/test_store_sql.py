@@ -16,6 +16,7 @@ from voicebot.flow.scripted import pressed, said
 from voicebot.store import open_store
 from voicebot.store.pins import hash_pin
 from voicebot.store.schema import HEAD
+from secret_support import without_random_hex
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_pins_are_salted_scrypt_hashes(db_path):
     assert len(salts) == 2  # one salt per customer
     for salt, digest in rows:
         assert bytes(digest) in (hash_pin("2468", bytes(salt)), hash_pin("1357", bytes(salt)))
-    dump = "\n".join(sqlite3.connect(db_path).iterdump())
+    dump = without_random_hex("\n".join(sqlite3.connect(db_path).iterdump()))
     assert "2468" not in dump and "1357" not in dump
 
 
@@ -80,12 +81,12 @@ def test_no_pin_or_customer_id_in_record_db_or_logs(db_path, caplog):
     engine.handle(pressed("2468"))
     engine.handle(said("oh and 2468 was my pin", "deny", yesno="no"))
     engine.handle(pressed("5"))
-    record = json.dumps(engine.record.to_dict())
-    dump = "\n".join(line for line in sqlite3.connect(db_path).iterdump()
-                     if line.startswith(('INSERT INTO "calls"', 'INSERT INTO "turns"')))
+    record = without_random_hex(json.dumps(engine.record.to_dict()))
+    dump = without_random_hex("\n".join(line for line in sqlite3.connect(db_path).iterdump()
+                     if line.startswith(('INSERT INTO "calls"', 'INSERT INTO "turns"'))))
     assert "branch" not in dump and "balance please" in dump
     for secret in ("2468", "1357", "12345678", "1 2 3 4", "one three five seven"):
-        assert secret not in record and secret not in dump and secret not in caplog.text
+        assert secret not in record and secret not in dump and secret not in without_random_hex(caplog.text)
     turns = engine.record.to_dict()["turns"]
     assert turns[2]["caller"]["text"] == "****" and turns[2]["caller"]["entities"]["digits"] == "****"
     assert turns[4]["caller"]["text"] == "****" and turns[5]["caller"]["dtmf"] == "****"
