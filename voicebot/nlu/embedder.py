@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.cache import cache_dir
+from voicebot.envvars import env_count
 from voicebot.errors import ModelError
 
 MAX_TOKENS = 48  # caller turns are short; a short max_length keeps latency low
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def nlu_threads() -> int:
-    return int(os.environ.get("VOICEBOT_NLU_THREADS", "1"))
+    return max(1, env_count("VOICEBOT_NLU_THREADS", 1))
 
 
 def model_dir() -> Path:

@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from voicebot.envvars import env_count
+
 log = logging.getLogger(__name__)
 
 _pool: ThreadPoolExecutor | None = None
@@ -55,7 +57,7 @@ def tune_malloc() -> bool:
 def worker_count() -> int:
     from voicebot.pipeline.batching import MAX_BATCH
 
-    return max(1, int(os.environ.get("VOICEBOT_WORKERS", "0")) or (os.cpu_count() or 1) + MAX_BATCH)
+    return max(1, env_count("VOICEBOT_WORKERS", 0) or (os.cpu_count() or 1) + MAX_BATCH)
 
 
 def shared_pool() -> ThreadPoolExecutor:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from voicebot.audio.types import Audio
+from voicebot.envvars import env_count
 from voicebot.errors import ModelError
 from voicebot.tts.base import register
 
@@ -26,7 +26,7 @@ def tts_threads() -> int:
     """onnxruntime intra-op threads for Piper (VOICEBOT_TTS_THREADS, default 1). One: the cores are
     shared with Whisper's decodes (CTranslate2 takes them as its intra-op threads) and other calls'
     renders; a second Piper thread spin-waits on a busy 2-core box instead of helping."""
-    return max(1, int(os.environ.get("VOICEBOT_TTS_THREADS", "1")))
+    return max(1, env_count("VOICEBOT_TTS_THREADS", 1))
 
 
 def _session(path: Path):
