@@ -11,7 +11,9 @@ to the sound card plays out for the output buffer (`OUT_LATENCY_S`). The output 
 (a speaker that underruns clicks, on a loaded machine), so when the Session pauses or stops a
 prompt (`BargedIn`, `Interrupted`) the transport drops what the card still holds instead of
 letting it play out: the output callback itself aborts the stream (PortAudio's paAbort: ALSA drop,
-which flushes the PulseAudio stream) and the stream is started again. From the callback, not with
+which flushes the PulseAudio stream) and the stream is started again. What the flush dropped
+(PortAudio's output delay at that callback) leaves the echo canceller's reference
+(`Session.unplayed`): each flush would otherwise shift the echo ~50 ms ahead of its reference. From the callback, not with
 `Stream.abort()`, which cancels the callback thread (pthread_cancel) possibly inside Python.
 Measured on a private PulseAudio server: tests/test_mic_bargein.py, docs/realtime.md."""
 
@@ -84,10 +86,14 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
             log.debug("microphone overflow")
         mic.put(indata[:, 0].copy())
 
-    def play(outdata, frames, _time, _status) -> None:
+    dropped = [0.0]  # s of bot audio the last flush dropped, for the echo canceller's reference
+
+    def play(outdata, frames, time_info, _status) -> None:
         if flush.is_set():
             flush.clear()
             outdata.fill(0)
+            # what was queued ahead of this block (PortAudio's delay to the DAC) is never played
+            dropped[0] = min(0.5, max(0.0, time_info.outputBufferDacTime - time_info.currentTime))
             raise sd.CallbackAbort  # the stream stops, dropping its buffer; the pump restarts it
         out = session.read(frames * 1000 // rate).samples
         outdata[:, 0] = np.pad(out[:frames], (0, frames - min(frames, out.shape[0])))
@@ -117,6 +123,8 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
                 except queue.Empty:
                     pass
                 if not speaker.active:  # aborted by its callback (a flush), or by an error
+                    session.unplayed(dropped[0])
+                    dropped[0] = 0.0
                     _restart(speaker)
             time.sleep(TAIL_S)
     finally:
