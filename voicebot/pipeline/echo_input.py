@@ -10,10 +10,7 @@ starts primed with one push of silence, so a push-then-read transport never find
 shortfall padded with zeros would shift the reference against the echo for the rest of the call);
 its echo arrives at least one frame after the read anyway. A read-first transport gets no prime
 (a loudspeaker's echo can come back within 5 ms). The canceller estimates the remaining delay
-(sound-card buffers, the line's round trip). A transport that drops bot audio it had read (a
-sound card's buffer flushed on barge-in) says so with `unplayed`: those samples leave the
-reference, else every later echo would arrive that much before its reference (the microphone
-call's 50 ms flush made AEC3's echo path acausal after each barge-in). Caller audio is processed in whole 10 ms blocks: 10,
+(sound-card buffers, the line's round trip). Caller audio is processed in whole 10 ms blocks: 10,
 20 and 30 ms frames pass without delay; other sizes wait for the rest of their block."""
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ class EchoInput:
         self._far = np.zeros(0, np.int16)
         self._near = np.zeros(0, np.int16)
         self._to_rate: Resampler | None = None
-        self._skip = 0  # samples of the next reads to leave out (dropped, already aligned)
 
     def played(self, bot: Audio) -> None:
         """The bot audio the transport just read (any rate; converted to the caller's)."""
@@ -46,22 +42,7 @@ class EchoInput:
             self._early.append(bot)
             return
         samples = self._to_rate(bot)
-        if self._skip:
-            cut = min(self._skip, samples.shape[0])
-            samples, self._skip = samples[cut:], self._skip - cut
         self._far = np.concatenate([self._far, samples])[-FAR_KEEP_S * self.rate :]
-
-    def unplayed(self, seconds: float) -> None:
-        """The last `seconds` of bot audio read never reached the line: out of the reference.
-        What is still queued goes at once; what was already aligned with caller audio cannot be
-        taken back, so as much of the next reads is left out instead (a flushed speaker plays
-        silence first: the prompt is paused or stopped)."""
-        if self.name == "off" or self._to_rate is None:
-            return  # no reference kept, or none aligned yet
-        drop = round(seconds * self.rate)
-        queued = min(drop, self._far.shape[0])
-        self._far = self._far[: self._far.shape[0] - queued]
-        self._skip += drop - queued
 
     def cancel(self, near: Audio) -> Audio:
         """The caller audio with the bot's echo removed (whole 10 ms blocks of it)."""

@@ -6,7 +6,6 @@ What a transport calls (all cheap; none waits on a model, the store, the webhook
     session.push(audio)         caller audio, any rate and any frame size (resampled per call by
                                 one streaming resampler, re-buffered to the VAD's frame)
     session.read(ms, rate=None) the next `ms` of bot audio (silence when there is nothing to play)
-    session.unplayed(seconds)   the transport dropped that much of what it read (a flushed speaker)
     session.dtmf("1")           keys pressed (stops an interruptible prompt)
     session.key_down()          a key is being pressed, its digits to follow (stops it at once)
     session.hangup()            the caller hung up or their audio ran out
@@ -164,12 +163,6 @@ class Session:
         with self._lock:
             self._echo.played(frame)  # the reference the echo canceller cancels against
         return frame
-
-    def unplayed(self, seconds: float) -> None:
-        """The transport dropped the last `seconds` of bot audio it read (a flushed sound card):
-        the echo canceller's reference leaves them out, so it stays aligned with the echo."""
-        with self._lock:
-            self._echo.unplayed(seconds)
 
     def dtmf(self, digits: str) -> None:
         self.key_down()
