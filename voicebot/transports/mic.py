@@ -30,7 +30,6 @@ from typing import TextIO
 
 import numpy as np
 
-from voicebot.audio import Audio
 from voicebot.errors import VoicebotError
 from voicebot.pipeline import Session
 from voicebot.pipeline.events import BargedIn, Interrupted
@@ -121,8 +120,8 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
                                 latency=OUT_LATENCY_S, callback=play) as speaker:
             while not session.done and time.monotonic() - started < max_seconds:
                 try:
-                    block, captured_at = mic.get(timeout=0.1)
-                    session.push(card.cancel(block, captured_at))
+                    samples, captured_at = mic.get(timeout=0.1)
+                    session.push(card.cancel(samples, captured_at))
                 except queue.Empty:
                     pass
                 if not speaker.active:  # aborted by its callback (a flush), or by an error
