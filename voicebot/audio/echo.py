@@ -20,7 +20,8 @@ How the Session uses it (one canceller per call; it holds that call's adaptive f
 
 Backends (chosen by name, measured in docs/realtime.md with scripts/eval_echo.py):
 - "webrtc": WebRTC AEC3 (the audio-processing module of Chrome) through LiveKit's Python SDK
-  (`livekit.rtc.AudioProcessingModule`), with its high-pass filter; the default.
+  (`livekit.rtc.AudioProcessingModule`), with its high-pass filter; the default. On a line shown
+  to carry no echo it passes the caller through (voicebot.audio.echo_free).
 - "speex": speexdsp's MDF echo canceller through `pyaec` (aec-rs), a smaller alternative.
 - "off": passes near through unchanged (a line that cancels echo itself, or for comparisons).
 """
@@ -155,8 +156,16 @@ class NoEchoCanceller:
         pass
 
 
+def _webrtc(rate: int = 8000, **options: object) -> EchoCanceller:
+    """AEC3 that steps aside on a line without echo (its suppressor held a caller's first words
+    back ~0.5 s there): voicebot.audio.echo_free."""
+    from voicebot.audio.echo_free import EchoFreeBypass  # it builds on this module
+
+    return EchoFreeBypass(WebRtcEchoCanceller(rate, **options))
+
+
 BACKENDS: dict[str, Callable[..., EchoCanceller]] = {
-    "webrtc": WebRtcEchoCanceller,
+    "webrtc": _webrtc,
     "speex": SpeexEchoCanceller,
     "off": NoEchoCanceller,
 }
