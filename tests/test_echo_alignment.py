@@ -30,7 +30,7 @@ def prompt() -> np.ndarray:
 
 
 def _card(prompt: np.ndarray, gain: float, flush_at: int | None = None, stall: tuple[int, int] | None = None,
-          caller: np.ndarray | None = None) -> dict[str, np.ndarray]:
+          caller: np.ndarray | None = None, echo_from: int = 0) -> dict[str, np.ndarray]:
     """Each 10 ms tick: the card plays the block due now (silence if none: an underrun), the
     transport tops its buffer up to BUFFER blocks (not during `stall` = (first tick, ticks)), and
     the microphone block (echo, line noise, caller) is cancelled by the timestamp-aligned
@@ -41,7 +41,7 @@ def _card(prompt: np.ndarray, gain: float, flush_at: int | None = None, stall: t
     source = (prompt[k:k + BLOCK] for k in range(0, prompt.size - BLOCK + 1, BLOCK))
     buffer: deque[tuple[int, np.ndarray]] = deque()  # (tick it plays at, block)
     played: deque[np.ndarray] = deque([np.zeros(BLOCK, np.int16)] * ECHO_BLOCKS, maxlen=ECHO_BLOCKS)
-    out: dict[str, list[np.ndarray]] = {"near": [], "timed": [], "counted": []}
+    out: dict[str, list[np.ndarray]] = {"near": [], "timed": [], "counted": [], "free": []}
     for k in range(prompt.size // BLOCK - 2 * BUFFER):
         now = T0 + k * BLOCK / RATE
         if k == flush_at:
@@ -51,20 +51,24 @@ def _card(prompt: np.ndarray, gain: float, flush_at: int | None = None, stall: t
             while len(buffer) < BUFFER:
                 due = buffer[-1][0] + 1 if buffer else k
                 block = next(source, np.zeros(BLOCK, np.int16))
-                card.played.place(T0 + due * BLOCK / RATE + rng.uniform(-0.001, 0.001), block)
+                # the card ran dry before this block (PortAudio flags an output underflow); the
+                # timestamps scatter as through ALSA's PulseAudio plugin
+                card.played.place(T0 + due * BLOCK / RATE + rng.uniform(-0.01, 0.01), block,
+                                  gap=k > 0 and not buffer)
                 counted.played(Audio(block, RATE))
                 buffer.append((due, block))
         heard = buffer.popleft()[1] if buffer and buffer[0][0] <= k else np.zeros(BLOCK, np.int16)
         echo = played[0]
         played.append(heard)
-        near = echo * gain + rng.normal(0, 10, BLOCK)
+        near = echo * (gain if k >= echo_from else 0.0) + rng.normal(0, 10, BLOCK)
         if caller is not None:
             part = caller[k * BLOCK:(k + 1) * BLOCK]
             near[:part.size] += part
         near = np.clip(near, -32768, 32767).astype(np.int16)
         out["near"].append(near)
-        out["timed"].append(card.cancel(near, now + rng.uniform(-0.001, 0.001)).samples)
+        out["timed"].append(card.cancel(near, now + rng.uniform(-0.01, 0.01)).samples)
         out["counted"].append(counted.cancel(Audio(near, RATE)).samples)
+        out["free"].append(np.array([card._aec.echo_free]))
     return {name: np.concatenate(blocks) for name, blocks in out.items()}
 
 
@@ -111,3 +115,47 @@ def test_a_line_without_echo_passes_the_caller_through_while_the_bot_talks(promp
     alone = np.concatenate([bare.process(Audio(near[k:k + BLOCK], RATE), Audio(played[k:k + BLOCK], RATE)).samples
                             for k in range(0, near.size - BLOCK + 1, BLOCK)])
     assert kept_db(alone) <= -20.0, kept_db(alone)  # what the bypass is for
+
+
+def test_echo_is_told_from_a_caller_by_correlation_not_level(prompt):
+    """voicebot.audio.echo_detect on renders: the prompt's echo (-10 dB, 70 ms late, through a
+    line hybrid or a room) is judged echo; a caller as loud as that echo, talking 1 s into the
+    prompt on a line without echo, never is."""
+    from voicebot.audio.echo_detect import ECHO_SHARE, EchoCorrelator
+    from voicebot.audio.echo_path import echo_of, place
+    from voicebot.speechgen import TELEPHONE_QUIET
+
+    far = Audio(prompt, RATE)
+
+    def shares(near: Audio) -> list[float]:
+        judge, seen = EchoCorrelator(RATE), []
+        for k in range(0, min(near.num_samples, far.num_samples) - BLOCK + 1, BLOCK):
+            judge.push(near.samples[k:k + BLOCK], far.samples[k:k + BLOCK])
+            if (k // BLOCK + 1) % 10 == 0 and judge.share is not None:
+                seen.append(judge.share)
+        return seen
+
+    for kind in ("line", "room"):
+        echo = shares(echo_of(far, kind, -10.0, 70.0))
+        assert len(echo) >= 50 and min(echo) >= ECHO_SHARE, (kind, min(echo))
+    for words, voice in (("I lost my debit card", "piper"), ("what is my balance", "espeak:en-us"),
+                         ("no I need to report fraud", "flite:kal")):
+        caller = read_wav(speak(words, voice, TELEPHONE_QUIET)).canonical(RATE)
+        seen = shares(place(caller, 1.0, far.num_samples / RATE))
+        assert seen and max(seen) < ECHO_SHARE, (words, max(seen))
+
+
+def test_echo_appearing_on_a_line_that_had_none_is_cancelled_again(prompt):
+    """The line carries no echo for 3 s (the canceller steps aside), then the speaker's echo comes
+    back at -10 dB (a speakerphone switched on) and, 0.4 s later, the prompt pauses for 1 s (as
+    the echo let through pauses it) and resumes. Judged by level (0.6 s of loud microphone in the
+    last second of bot speech) the pause came first and the line stayed echo-free, so the echo
+    paused every prompt after it; judged by correlation the canceller is back before the prompt
+    resumes, and the resumed prompt's echo is cancelled."""
+    cut = int(3.4 * RATE)
+    paused = np.concatenate([prompt[:cut], np.zeros(RATE, np.int16), prompt[cut:]])
+    run = _card(paused, 10 ** (-10 / 20), echo_from=300)
+    free = run["free"].reshape(-1)
+    assert free[250:300].all(), "a line without echo: the canceller steps aside"
+    assert not free[440:].any(), "echo heard: cancelling again before the prompt resumes"
+    assert _erle_db(run, "timed", 4.5, 6.0) >= 15

@@ -13,12 +13,21 @@ The rule, on 10 ms blocks of the aligned near (microphone) and far (what was pla
 while the bot is audibly playing (loudest far block of the last `DELAY_BLOCKS`, the echo delays
 AEC3 covers, above `FAR_ACTIVE_DBFS`), a near block is *quiet* when it is `ERL_DB` below that far
 level or under `FLOOR_DBFS` (either way too weak for the barge-in detector, which ignores chunks
-under -50 dBFS). After `ENTER_BLOCKS` of bot speech with at most `ENTER_LOUD` loud blocks, the
-line is echo-free and the canceller's output is replaced by its input; `LEAVE_LOUD` loud blocks
-among the last `WINDOW_BLOCKS` of bot speech turn the canceller's output back on. Echo is loud in
-nearly every block of bot speech; a caller talking over a prompt is loud only until the prompt
-pauses for them (plus the echo window), a cough for its length, so neither turns it back.
-The canceller keeps running on every block (its filter stays adapted for when echo appears).
+under -50 dBFS). After `ENTER_BLOCKS` of bot speech with at most `ENTER_LOUD` loud blocks, and
+no echo heard by correlation (below), the line is echo-free and the canceller's output is
+replaced by its input.
+
+Leaving is decided by what the microphone carries, not by how loud it is
+(voicebot.audio.echo_detect): as soon as the microphone is a linear copy of the reference (the
+bot's echo: explained share >= 0.55 over the last second), the canceller's output is back.
+Deciding it by level (0.6 s of loud microphone in the last 1 s of bot speech) deadlocked on a
+speakerphone: echo let through by the bypass paused the prompt (a barge-in within ~0.15 s), so
+the bot never played long enough to count the echo as echo. The correlation is judged on the
+last second, the pause included, so the echo that caused a pause is recognised after it. The
+level rule stays as a fallback (`LEAVE_LOUD` loud blocks among the last `WINDOW_BLOCKS` of bot
+speech) for an echo too distorted to correlate. A caller talking over a prompt is loud but not
+a copy of it, so the bypass stays on for them.
+The canceller keeps running on every block (its filter keeps adapting, for when echo appears).
 Starting state: cancelling (a line is assumed to echo until shown otherwise).
 
 Switching skips or repeats AEC3's internal delay (~8 ms at 16 kHz) once; it happens while only
@@ -31,6 +40,7 @@ from collections import deque
 import numpy as np
 
 from voicebot.audio.echo import BLOCK_MS, EchoCanceller
+from voicebot.audio.echo_detect import EchoCorrelator, dbfs
 from voicebot.audio.types import Audio
 
 FAR_ACTIVE_DBFS = -45.0  # the bot is playing (its echo could be on the line)
@@ -54,6 +64,7 @@ class EchoFreeBypass:
         self.echo_free = False
         self._far_db: deque[float] = deque([-120.0] * DELAY_BLOCKS, maxlen=DELAY_BLOCKS)
         self._loud: deque[bool] = deque(maxlen=WINDOW_BLOCKS)  # per block of bot speech
+        self._corr = EchoCorrelator(self.rate)
 
     def process(self, near: Audio, far: Audio) -> Audio:
         cleaned = self.inner.process(near, far)
@@ -62,22 +73,21 @@ class EchoFreeBypass:
         f = far.to_mono().samples.reshape(-1, block)
         out = cleaned.samples.reshape(-1, block).copy()
         for i in range(n.shape[0]):
-            self._far_db.append(_dbfs(f[i]))
-            self._judge(_dbfs(n[i]), max(self._far_db))
+            self._corr.push(n[i], f[i])
+            self._far_db.append(dbfs(f[i]))
+            self._judge(dbfs(n[i]), max(self._far_db))
             if self.echo_free:
                 out[i] = n[i]
         return Audio(out.reshape(-1), self.rate)
 
     def _judge(self, near_db: float, far_db: float) -> None:
+        if self._corr.echo:  # the microphone carries the bot's own voice: cancel it
+            self.echo_free = False
         if far_db < FAR_ACTIVE_DBFS:
             return  # the bot is silent: nothing to learn about its echo
         self._loud.append(near_db >= max(far_db - ERL_DB, FLOOR_DBFS))
         if self.echo_free:
             self.echo_free = sum(self._loud) < LEAVE_LOUD
-        elif len(self._loud) >= ENTER_BLOCKS:
+        elif len(self._loud) >= ENTER_BLOCKS and not self._corr.echo:
             self.echo_free = sum(list(self._loud)[-ENTER_BLOCKS:]) <= ENTER_LOUD
 
-
-def _dbfs(x: np.ndarray) -> float:
-    v = x.astype(np.float32)
-    return float(10 * np.log10(float(np.dot(v, v)) / (v.size * 32768.0**2) + 1e-12))

@@ -7,13 +7,21 @@ runs dry (an underrun on a loaded machine): both change when the audio read so f
 the echo then arrives before its reference, which AEC3 cannot model (3 of 3 live speakerphone
 runs ended with a prompt cut by its own echo after a barge-in).
 
-So each block read for the speaker is placed on a timeline at PortAudio's `outputBufferDacTime`
-(when it will be heard), each microphone block is looked up at its `inputBufferAdcTime` (when it
-was heard), and a flush clears the timeline from the moment it takes effect. Both times come from
-one clock (PortAudio's stream time). Consecutive blocks stay sample-contiguous (a timestamp within
-`SNAP_S` of where the previous block ended is taken as that position: callback times jitter), and
-the reference is read `LEAD_S` later than the capture time, so an error in the timestamps up to
-that much still leaves the echo after its reference (AEC3 estimates the remaining delay)."""
+So each block read for the speaker is placed on a timeline where PortAudio says it will be heard
+(`outputBufferDacTime`), each microphone block is looked up where it was heard, and a flush clears
+the timeline from the moment it takes effect. Both times come from one clock (PortAudio's stream
+time), but only at the events that move audio against it: the first block of a stream (the call's
+start, the restart after a flush), a speaker block after an output underflow (the card played
+silence), a microphone block after an input overflow (blocks lost). Between them each block
+follows the previous one, sample for sample. Through ALSA's PulseAudio plugin the timestamps
+scatter up to ±10 ms around the true times and wander by several ms over seconds, while the
+samples flow without a gap: on the PulseAudio speakerphone (tests/test_mic_call.py) the echo's
+delay behind the counted reference held within 1 ms for 14 s, while taking each timestamp that
+differed by more than 4 ms at its word (the first version) jumped the reference back and forth by
+up to a block, and re-anchoring on the median timestamp moved it 5 ms each time; either threw
+AEC3 off the echo (its output as loud as its input for 0.1-0.3 s, the prompt paused by its own
+voice). The reference is read `LEAD_S` later than the capture time, so two anchors' errors up to
+that much still leave the echo after its reference (AEC3 estimates the remaining delay)."""
 
 from __future__ import annotations
 
@@ -25,8 +33,7 @@ from voicebot.audio import Audio
 from voicebot.audio.echo import EchoCanceller, make_echo_canceller
 
 KEEP_S = 2.0  # timeline kept (a pump starved this long only loses its reference)
-SNAP_S = 0.004
-LEAD_S = 0.01
+LEAD_S = 0.02
 
 
 class Timeline:
@@ -36,25 +43,31 @@ class Timeline:
         self.rate = rate
         self._ring = np.zeros(int(KEEP_S * rate), np.int16)
         self._end: int | None = None  # position after the last sample written
+        self._anchor = True  # the next block starts a stream: placed at its own time
         self._lock = threading.Lock()
 
-    def place(self, at: float, samples: np.ndarray) -> None:
-        pos = round(at * self.rate)
+    def place(self, at: float, samples: np.ndarray, gap: bool = False) -> None:
+        """The next block played: right after the previous one, or at `at` when the speaker
+        started (again) or ran dry before it (`gap`, PortAudio's output underflow)."""
         with self._lock:
-            if self._end is not None and abs(pos - self._end) <= SNAP_S * self.rate:
-                pos = self._end  # the block after the last one
-            elif self._end is not None and pos > self._end:
-                self._clear(self._end, pos)  # a gap (underrun): silence was played
+            pos = self._end
+            if pos is None or gap or self._anchor:
+                pos = round(at * self.rate)
+                if self._end is not None and pos > self._end:
+                    self._clear(self._end, pos)  # the silence the card played
+            self._anchor = False
             self._write(pos, samples)
             self._end = pos + samples.shape[0]
 
     def cut(self, at: float) -> None:
-        """Nothing placed from `at` on is played (the speaker was flushed)."""
+        """Nothing placed from `at` on is played (the speaker was flushed); the next block placed
+        starts a new stream, at its own time."""
         pos = round(at * self.rate)
         with self._lock:
             if self._end is not None and self._end > pos:
                 self._clear(pos, self._end)
                 self._end = pos
+            self._anchor = True
 
     def span(self, at: float, n: int) -> np.ndarray:
         pos = round(at * self.rate)
@@ -85,12 +98,13 @@ class CardEcho:
         self._aec: EchoCanceller | None = make_echo_canceller(name, rate) if name != "off" else None
         self._next: float | None = None  # capture time where the previous block ended
 
-    def cancel(self, near: np.ndarray, captured_at: float) -> Audio:
-        """The microphone block with the speaker's echo removed (`captured_at`: its ADC time)."""
+    def cancel(self, near: np.ndarray, captured_at: float, overflowed: bool = False) -> Audio:
+        """The microphone block with the speaker's echo removed (`captured_at`: its ADC time;
+        `overflowed`: blocks were lost before it)."""
         if self._aec is None:
             return Audio(near, self.rate)
-        if self._next is not None and abs(captured_at - self._next) <= SNAP_S:
-            captured_at = self._next  # contiguous with the previous block
-        self._next = captured_at + near.shape[0] / self.rate
-        far = self.played.span(captured_at + LEAD_S, near.shape[0])
+        at = captured_at if self._next is None or overflowed else self._next
+        self._next = at + near.shape[0] / self.rate
+        far = self.played.span(at + LEAD_S, near.shape[0])
         return self._aec.process(Audio(near, self.rate), Audio(far, self.rate))
+
