@@ -2,9 +2,10 @@
 blocks are pushed into the Session and the speaker's blocks are read from it, so the bot hears the
 caller while it speaks (barge-in). The bot's own voice comes back from the speakers into the
 microphone: the transport cancels it (WebRTC AEC3, `echo="webrtc"`; voicebot.transports.mic_echo)
-against what the speaker played while each microphone block was captured, by PortAudio's
-timestamps, before the Session's VAD and barge-in detector hear it. Digit keys (0-9 * #) typed in the terminal are DTMF, gathered
-into an answer at a digits prompt like a phone's keys (voicebot.transports.sip.dtmf).
+against what the speaker played while each microphone block was captured (blocks counted; the
+card's timestamps only where a stream starts, underruns or overflows), before the Session's VAD
+and barge-in detector hear it. Digit keys (0-9 * #) typed in the terminal are DTMF, gathered into
+an answer at a digits prompt like a phone's keys (voicebot.transports.sip.dtmf).
 
 Latency (what a caller hears after talking over the bot): the microphone's blocks reach the
 Session after the input buffer (`IN_LATENCY_S`, 10 ms blocks), and the bot's audio already handed
@@ -72,7 +73,7 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
     device = _device(device)
     rate = session.rate
     # speaker echo (voicebot.audio.echo names: "webrtc", "speex", "off") is cancelled here, where
-    # the card's timestamps say what played when; the Session's own count-based canceller is off
+    # a flush or an underrun is seen; the Session's own count-based canceller is off
     session.cancel_echo("off")
     card = CardEcho(echo, rate)
     block = rate * BLOCK_MS // 1000
