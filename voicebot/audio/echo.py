@@ -16,12 +16,14 @@ How the Session uses it (one canceller per call; it holds that call's adaptive f
   ~0.6 ms per 10 ms at 8 kHz on this 2-core machine (scripts/eval_echo.py), so it needs no worker.
 - The line delay (time from handing a frame to the transport to its echo arriving) may be up to
   ~250 ms for "webrtc" (AEC3 estimates it) and up to `tail_ms` for "speex".
-- `reset()` when the call is re-connected or the line changes; nothing to do between prompts.
+- `reset()` when the call is re-connected or the line changes; nothing to do between prompts
+  ("webrtc" starts afresh by itself after 2 s of silence played, see WebRtcEchoCanceller).
 
 Backends (chosen by name, measured in docs/realtime.md with scripts/eval_echo.py):
 - "webrtc": WebRTC AEC3 (the audio-processing module of Chrome) through LiveKit's Python SDK
   (`livekit.rtc.AudioProcessingModule`), with its high-pass filter; the default. On a line shown
-  to carry no echo it passes the caller through (voicebot.audio.echo_free).
+  to carry no echo it passes the caller through until the microphone correlates with what was
+  played (voicebot.audio.echo_free, voicebot.audio.echo_detect).
 - "speex": speexdsp's MDF echo canceller through `pyaec` (aec-rs), a smaller alternative.
 - "off": passes near through unchanged (a line that cancels echo itself, or for comparisons).
 """
