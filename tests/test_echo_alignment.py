@@ -1,8 +1,10 @@
 """The microphone call's echo reference stays aligned with the echo when the sound card's output
 buffer is flushed (barge-in) or runs dry (an underrun), and WebRTC AEC3 steps aside on a line
-without echo (voicebot/audio/echo_free.py). A simulated card: 10 ms blocks, 50 ms of output
-buffer, PortAudio-style timestamps (when each block read will be heard, when each microphone block
-was heard), the echo 10 dB down 30 ms after it played; a real Piper prompt. No devices."""
+without echo until the microphone correlates with what was played (voicebot/audio/echo_free.py,
+echo_detect.py). A simulated card: 10 ms blocks, 50 ms of output buffer, PortAudio-style
+timestamps scattered ±10 ms as through ALSA's PulseAudio plugin (when each block read will be
+heard, when each microphone block was heard), the echo 10 dB down 30 ms after it played; a real
+Piper prompt. No devices."""
 
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ def _card(prompt: np.ndarray, gain: float, flush_at: int | None = None, stall: t
     transport tops its buffer up to BUFFER blocks (not during `stall` = (first tick, ticks)), and
     the microphone block (echo, line noise, caller) is cancelled by the timestamp-aligned
     `CardEcho` and, for comparison, by the Session's count-based `EchoInput`. At `flush_at` the
-    buffer is dropped. Returns near, timed (CardEcho) and counted (EchoInput) output."""
+    buffer is dropped. The echo comes back from tick `echo_from` on. Returns near, timed (CardEcho)
+    and counted (EchoInput) output, and per tick whether the canceller stepped aside (`free`)."""
     rng = np.random.default_rng(1)
     card, counted = CardEcho("webrtc", RATE), EchoInput("webrtc")
     source = (prompt[k:k + BLOCK] for k in range(0, prompt.size - BLOCK + 1, BLOCK))
