@@ -106,6 +106,16 @@ class MonitorTap:
         with self._lock:
             return [(self._t0 + k * BLOCK / RATE, level) for k, level in enumerate(self._levels)]
 
+    def block_of(self, t: float) -> int:
+        """The position of the block that starts at `t` (a time read from `blocks`)."""
+        with self._lock:
+            return round((t - self._t0) * RATE / BLOCK)
+
+    def time_of(self, block: int) -> float:
+        """When block number `block` started, on the current anchor."""
+        with self._lock:
+            return self._t0 + block * BLOCK / RATE
+
     def first_sound_after(self, t: float, threshold_dbfs: float = -45.0) -> float | None:
         """Start time of the first 10 ms block louder than the threshold at or after `t`."""
         return next((at for at, level in self.blocks() if at >= t and level > threshold_dbfs), None)
@@ -152,7 +162,23 @@ def wait_until(predicate, timeout: float, step: float = 0.01) -> bool:
     return False
 
 
-def tap_offset(env: dict[str, str], tmp_path: Path, mic: MonitorTap, bot: MonitorTap) -> float:
+class RigOffset:
+    """Where one click played into both sinks lies on each tap, as block positions; `seconds`
+    reads them with each tap's current clock anchor. A tap's anchor only moves earlier as blocks
+    arrive with less delay, and both taps' anchors go on moving after the click was heard (on a
+    loaded machine by several ms): an offset fixed in seconds at that moment would go stale."""
+
+    def __init__(self, mic: MonitorTap, mic_block: int, bot: MonitorTap, bot_block: int) -> None:
+        self._mic, self._mic_block, self._bot, self._bot_block = mic, mic_block, bot, bot_block
+        self.measured = self.seconds  # as read when the click was heard
+
+    @property
+    def seconds(self) -> float:
+        """The `bot` tap's reading minus the `mic` tap's, for one sound."""
+        return self._bot.time_of(self._bot_block) - self._mic.time_of(self._mic_block)
+
+
+def tap_offset(env: dict[str, str], tmp_path: Path, mic: MonitorTap, bot: MonitorTap) -> RigOffset:
     """The rig's own error between two taps: one click played into both sinks at once (a combine
     sink over `caller` and `bot`, nothing else in between) is heard at `bot` this many seconds
     after `mic` (about 0, within a block). A measurement on the two taps subtracts it."""
@@ -171,6 +197,7 @@ def tap_offset(env: dict[str, str], tmp_path: Path, mic: MonitorTap, bot: Monito
         play_into(env, "rig_both", wav, wait=True)
         assert wait_until(lambda: mic.first_sound_after(started, -30) and bot.first_sound_after(started, -30), 5), \
             "the rig's click never reached both monitors"
-        return bot.first_sound_after(started, -30) - mic.first_sound_after(started, -30)
+        return RigOffset(mic, mic.block_of(mic.first_sound_after(started, -30)),
+                         bot, bot.block_of(bot.first_sound_after(started, -30)))
     finally:
         subprocess.run(["pactl", "unload-module", module], env=env, check=False)

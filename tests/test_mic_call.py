@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pulse_support import start_pulse, stop_pulse
+from pulse_support import MonitorTap, start_pulse, stop_pulse
 
 from voicebot.speechgen import speak
 from secret_support import without_random_hex
@@ -171,15 +171,22 @@ def _wait_talking(monitor: SinkMonitor, timeout: float = 120.0) -> float:
 
 
 def test_the_bots_own_voice_fed_back_does_not_interrupt_it(pulse, tmp_path):
-    """The speaker's output comes back into the microphone 10 dB down (an open speakerphone)."""
+    """The speaker's output comes back into the microphone 10 dB down (an open speakerphone):
+    the greeting, the menu and, after 6 s without an answer, the re-prompt (the prompt after a
+    long pause, where AEC3 once let its echo through) all play without a pause."""
     subprocess.run(["pactl", "load-module", "module-loopback", "source=bot.monitor", "sink=caller",
                     "latency_msec=60"], env=pulse, check=True, capture_output=True)
     subprocess.run(["pactl", "set-sink-volume", "caller", "-10dB"], env=pulse, check=True)
-    proc = _call(pulse, tmp_path, 14)
-    out, err = proc.communicate(timeout=180)
+    with MonitorTap(pulse, "caller.monitor") as mic:
+        since = time.monotonic()
+        proc = _call(pulse, tmp_path, 14)
+        out, err = proc.communicate(timeout=180)
+        heard = mic.sounding_for(since)
     record = json.loads(out)
+    # the echo did reach the microphone (the bot's prompts, ~9 s of them, came back)
+    assert heard >= 3.0 and len(record["turns"]) >= 2, (heard, err[-2000:])
     assert record["turns"][0]["bot"]["interrupted"] is False, err[-2000:]
-    assert "talks over the prompt" not in err
+    assert "talks over the prompt" not in err, err[-2000:]
 
 
 def _wait_turn(monitor: SinkMonitor, quiet_s: float = 1.0, timeout: float = 120.0) -> None:

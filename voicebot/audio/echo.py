@@ -16,11 +16,14 @@ How the Session uses it (one canceller per call; it holds that call's adaptive f
   ~0.6 ms per 10 ms at 8 kHz on this 2-core machine (scripts/eval_echo.py), so it needs no worker.
 - The line delay (time from handing a frame to the transport to its echo arriving) may be up to
   ~250 ms for "webrtc" (AEC3 estimates it) and up to `tail_ms` for "speex".
-- `reset()` when the call is re-connected or the line changes; nothing to do between prompts.
+- `reset()` when the call is re-connected or the line changes; nothing to do between prompts
+  ("webrtc" starts afresh by itself after 2 s of silence played, see WebRtcEchoCanceller).
 
 Backends (chosen by name, measured in docs/realtime.md with scripts/eval_echo.py):
 - "webrtc": WebRTC AEC3 (the audio-processing module of Chrome) through LiveKit's Python SDK
-  (`livekit.rtc.AudioProcessingModule`), with its high-pass filter; the default.
+  (`livekit.rtc.AudioProcessingModule`), with its high-pass filter; the default. On a line shown
+  to carry no echo it passes the caller through until the microphone correlates with what was
+  played (voicebot.audio.echo_free, voicebot.audio.echo_detect).
 - "speex": speexdsp's MDF echo canceller through `pyaec` (aec-rs), a smaller alternative.
 - "off": passes near through unchanged (a line that cancels echo itself, or for comparisons).
 """
@@ -65,13 +68,27 @@ def _blocks(near: Audio, far: Audio, rate: int) -> tuple[np.ndarray, np.ndarray]
             np.ascontiguousarray(far.to_mono().samples).reshape(shape))
 
 
-class WebRtcEchoCanceller:
-    """WebRTC AEC3 + high-pass filter (LiveKit's FFI build of webrtc audio processing)."""
+IDLE_RESET_S = 2.0  # a fresh AEC3 after this much silence played (WebRtcEchoCanceller)
 
-    def __init__(self, rate: int = 8000, noise_suppression: bool = False) -> None:
+
+class WebRtcEchoCanceller:
+    """WebRTC AEC3 + high-pass filter (LiveKit's FFI build of webrtc audio processing).
+
+    After `IDLE_RESET_S` of silence played it starts afresh: once converged, AEC3 let the first
+    0.1-0.3 s of the next prompt's echo through nearly whole after a long pause (on the PulseAudio
+    speakerphone of tests/test_mic_call.py, the re-prompt 6 s after the menu: its output 0-7 dB
+    under its input in 3 of 5 calls, one of them paused by its own voice; replayed offline on
+    those calls' recordings, whatever the reference's alignment), while a fresh AEC3 holds a
+    prompt's first echo 60 dB down (the same replays with a reset after 2 s of silence: no leak).
+    The cost: a caller who talks in the first ~0.5 s of a prompt after such a pause is held back
+    as at the start of a call, on a line with echo (without echo voicebot.audio.echo_free passes
+    them untouched)."""
+
+    def __init__(self, rate: int = 8000, noise_suppression: bool = False, idle_reset_s: float = IDLE_RESET_S) -> None:
         if rate not in RATES:
             raise ValueError(f"WebRTC audio processing takes {RATES} Hz, not {rate}")
         self.rate, self._ns = rate, noise_suppression
+        self._idle_blocks = round(idle_reset_s * 1000) // BLOCK_MS
         self.reset()
 
     def reset(self) -> None:
@@ -85,12 +102,16 @@ class WebRtcEchoCanceller:
         # Time from process_reverse_stream (handing the frame out) to its echo in process_stream.
         # 0 = unknown: AEC3's delay estimator finds the real line delay by itself.
         self._apm.set_stream_delay_ms(0)
+        self._silent = 0  # blocks of silence played since the last sound
 
     def process(self, near: Audio, far: Audio) -> Audio:
         n, f = _blocks(near, far, self.rate)
         out = np.empty_like(n)
         block = n.shape[1]
         for i in range(n.shape[0]):
+            self._silent = 0 if f[i].any() else self._silent + 1
+            if self._silent == self._idle_blocks:
+                self.reset()
             far_frame = self._rtc.AudioFrame(bytearray(f[i].tobytes()), self.rate, 1, block)
             self._apm.process_reverse_stream(far_frame)
             near_frame = self._rtc.AudioFrame(bytearray(n[i].tobytes()), self.rate, 1, block)
@@ -155,8 +176,16 @@ class NoEchoCanceller:
         pass
 
 
+def _webrtc(rate: int = 8000, **options: object) -> EchoCanceller:
+    """AEC3 that steps aside on a line without echo (its suppressor held a caller's first words
+    back ~0.5 s there): voicebot.audio.echo_free."""
+    from voicebot.audio.echo_free import EchoFreeBypass  # it builds on this module
+
+    return EchoFreeBypass(WebRtcEchoCanceller(rate, **options))
+
+
 BACKENDS: dict[str, Callable[..., EchoCanceller]] = {
-    "webrtc": WebRtcEchoCanceller,
+    "webrtc": _webrtc,
     "speex": SpeexEchoCanceller,
     "off": NoEchoCanceller,
 }

@@ -1,9 +1,11 @@
 """A live call through the sound card (sounddevice/PortAudio), full duplex: the microphone's
 blocks are pushed into the Session and the speaker's blocks are read from it, so the bot hears the
-caller while it speaks (barge-in). The bot's own voice comes back from the speakers into the microphone: the call cancels it
-(WebRTC AEC3, `echo="webrtc"`, against the blocks handed to the speaker) before the VAD and the
-barge-in detector hear the microphone. Digit keys (0-9 * #) typed in the terminal are DTMF, gathered
-into an answer at a digits prompt like a phone's keys (voicebot.transports.sip.dtmf).
+caller while it speaks (barge-in). The bot's own voice comes back from the speakers into the
+microphone: the transport cancels it (WebRTC AEC3, `echo="webrtc"`; voicebot.transports.mic_echo)
+against what the speaker played while each microphone block was captured (blocks counted; the
+card's timestamps only where a stream starts, underruns or overflows), before the Session's VAD
+and barge-in detector hear it. Digit keys (0-9 * #) typed in the terminal are DTMF, gathered into
+an answer at a digits prompt like a phone's keys (voicebot.transports.sip.dtmf).
 
 Latency (what a caller hears after talking over the bot): the microphone's blocks reach the
 Session after the input buffer (`IN_LATENCY_S`, 10 ms blocks), and the bot's audio already handed
@@ -11,7 +13,8 @@ to the sound card plays out for the output buffer (`OUT_LATENCY_S`). The output 
 (a speaker that underruns clicks, on a loaded machine), so when the Session pauses or stops a
 prompt (`BargedIn`, `Interrupted`) the transport drops what the card still holds instead of
 letting it play out: the output callback itself aborts the stream (PortAudio's paAbort: ALSA drop,
-which flushes the PulseAudio stream) and the stream is started again. From the callback, not with
+which flushes the PulseAudio stream) and the stream is started again; what it dropped leaves the
+echo reference (it was never played). From the callback, not with
 `Stream.abort()`, which cancels the callback thread (pthread_cancel) possibly inside Python.
 Measured on a private PulseAudio server: tests/test_mic_bargein.py, docs/realtime.md."""
 
@@ -28,10 +31,10 @@ from typing import TextIO
 
 import numpy as np
 
-from voicebot.audio import Audio
 from voicebot.errors import VoicebotError
 from voicebot.pipeline import Session
 from voicebot.pipeline.events import BargedIn, Interrupted
+from voicebot.transports.mic_echo import CardEcho
 from voicebot.transports.sip.dtmf import DigitCollector
 
 log = logging.getLogger(__name__)
@@ -67,30 +70,37 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
     """Run the call until it ends or `max_seconds`. `keys`: where typed keys come from (default
     the terminal on stdin, when it is one); `on_key` sees every key as it is typed."""
     sd = check_microphone(device)
-    session.cancel_echo(echo)  # speaker echo: voicebot.audio.echo names ("webrtc", "speex", "off")
     device = _device(device)
     rate = session.rate
+    # speaker echo (voicebot.audio.echo names: "webrtc", "speex", "off") is cancelled here, where
+    # a flush or an underrun is seen; the Session's own count-based canceller is off
+    session.cancel_echo("off")
+    card = CardEcho(echo, rate)
     block = rate * BLOCK_MS // 1000
 
     # The input callback only queues the block (a callback that waited on the Session's lock while
     # a worker holds it would make the card drop blocks); this thread pushes it into the Session.
     # The output callback reads the Session directly: `read` never waits on a model, and reading
     # when the card asks keeps the speaker exactly OUT_LATENCY_S behind, with no queue to grow.
-    mic: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+    mic: queue.SimpleQueue[tuple[np.ndarray, float, bool]] = queue.SimpleQueue()
     flush = threading.Event()  # drop what the speaker holds (set on the audio path)
 
-    def heard(indata, _frames, _time, status) -> None:
+    def heard(indata, _frames, time_info, status) -> None:
         if status.input_overflow:
             log.debug("microphone overflow")
-        mic.put(indata[:, 0].copy())
+        mic.put((indata[:, 0].copy(), time_info.inputBufferAdcTime or time_info.currentTime,
+                 bool(status.input_overflow)))
 
-    def play(outdata, frames, _time, _status) -> None:
+    def play(outdata, frames, time_info, status) -> None:
         if flush.is_set():
             flush.clear()
             outdata.fill(0)
+            card.played.cut(time_info.currentTime)  # what the card held is never heard
             raise sd.CallbackAbort  # the stream stops, dropping its buffer; the pump restarts it
         out = session.read(frames * 1000 // rate).samples
         outdata[:, 0] = np.pad(out[:frames], (0, frames - min(frames, out.shape[0])))
+        card.played.place(time_info.outputBufferDacTime or time_info.currentTime + OUT_LATENCY_S, outdata[:, 0],
+                          gap=bool(status.output_underflow))
 
     def stopped(event) -> None:  # on the audio path, under the Session's lock: only flag it
         match event:
@@ -113,7 +123,8 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
                                 latency=OUT_LATENCY_S, callback=play) as speaker:
             while not session.done and time.monotonic() - started < max_seconds:
                 try:
-                    session.push(Audio(mic.get(timeout=0.1), rate))
+                    samples, captured_at, overflowed = mic.get(timeout=0.1)
+                    session.push(card.cancel(samples, captured_at, overflowed))
                 except queue.Empty:
                     pass
                 if not speaker.active:  # aborted by its callback (a flush), or by an error

@@ -1,0 +1,110 @@
+"""The sound card's echo reference, aligned by time instead of by counting samples.
+
+The speaker's echo in a microphone block is what the speaker played while that block was
+captured. Counting samples read against samples pushed (the Session's own `EchoInput`, right for
+a telephone line) goes wrong on a sound card whenever its output buffer is flushed (barge-in) or
+runs dry (an underrun on a loaded machine): both change when the audio read so far is played, and
+the echo then arrives before its reference, which AEC3 cannot model (3 of 3 live speakerphone
+runs ended with a prompt cut by its own echo after a barge-in).
+
+So each block read for the speaker is placed on a timeline where PortAudio says it will be heard
+(`outputBufferDacTime`), each microphone block is looked up where it was heard, and a flush clears
+the timeline from the moment it takes effect. Both times come from one clock (PortAudio's stream
+time), but only at the events that move audio against it: the first block of a stream (the call's
+start, the restart after a flush), a speaker block after an output underflow (the card played
+silence), a microphone block after an input overflow (blocks lost). Between them each block
+follows the previous one, sample for sample. Through ALSA's PulseAudio plugin the timestamps
+scatter up to ±10 ms around the true times and wander by several ms over seconds, while the
+samples flow without a gap: on the PulseAudio speakerphone (tests/test_mic_call.py) the echo's
+delay behind the counted reference held within 1 ms for 14 s, while taking each timestamp that
+differed by more than 4 ms at its word (the first version) jumped the reference back and forth by
+up to a block, and re-anchoring on the median timestamp moved it 5 ms each time; either threw
+AEC3 off the echo (its output as loud as its input for 0.1-0.3 s, the prompt paused by its own
+voice). The reference is read `LEAD_S` later than the capture time, so two anchors' errors up to
+that much still leave the echo after its reference (AEC3 estimates the remaining delay)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from voicebot.audio import Audio
+from voicebot.audio.echo import EchoCanceller, make_echo_canceller
+
+KEEP_S = 2.0  # timeline kept (a pump starved this long only loses its reference)
+LEAD_S = 0.02
+
+
+class Timeline:
+    """Samples placed at absolute positions (stream time × rate) in a ring; unwritten is silence."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._ring = np.zeros(int(KEEP_S * rate), np.int16)
+        self._end: int | None = None  # position after the last sample written
+        self._anchor = True  # the next block starts a stream: placed at its own time
+        self._lock = threading.Lock()
+
+    def place(self, at: float, samples: np.ndarray, gap: bool = False) -> None:
+        """The next block played: right after the previous one, or at `at` when the speaker
+        started (again) or ran dry before it (`gap`, PortAudio's output underflow)."""
+        with self._lock:
+            pos = self._end
+            if pos is None or gap or self._anchor:
+                pos = round(at * self.rate)
+                if self._end is not None and pos > self._end:
+                    self._clear(self._end, pos)  # the silence the card played
+            self._anchor = False
+            self._write(pos, samples)
+            self._end = pos + samples.shape[0]
+
+    def cut(self, at: float) -> None:
+        """Nothing placed from `at` on is played (the speaker was flushed); the next block placed
+        starts a new stream, at its own time."""
+        pos = round(at * self.rate)
+        with self._lock:
+            if self._end is not None and self._end > pos:
+                self._clear(pos, self._end)
+                self._end = pos
+            self._anchor = True
+
+    def span(self, at: float, n: int) -> np.ndarray:
+        pos = round(at * self.rate)
+        with self._lock:
+            idx = np.arange(pos, pos + n)
+            out = self._ring[idx % self._ring.shape[0]].copy()
+            if self._end is None:
+                return np.zeros(n, np.int16)
+            out[(idx >= self._end) | (idx < self._end - self._ring.shape[0])] = 0
+            return out
+
+    def _write(self, pos: int, samples: np.ndarray) -> None:
+        idx = np.arange(pos, pos + samples.shape[0]) % self._ring.shape[0]
+        self._ring[idx] = samples
+
+    def _clear(self, start: int, end: int) -> None:
+        end = min(end, start + self._ring.shape[0])
+        self._ring[np.arange(start, end) % self._ring.shape[0]] = 0
+
+
+class CardEcho:
+    """One call's canceller on the microphone side of the sound card (voicebot.audio.echo by
+    name: "webrtc", "speex", "off"), against the timeline of what the speaker played."""
+
+    def __init__(self, name: str, rate: int) -> None:
+        self.rate = rate
+        self.played = Timeline(rate)
+        self._aec: EchoCanceller | None = make_echo_canceller(name, rate) if name != "off" else None
+        self._next: float | None = None  # capture time where the previous block ended
+
+    def cancel(self, near: np.ndarray, captured_at: float, overflowed: bool = False) -> Audio:
+        """The microphone block with the speaker's echo removed (`captured_at`: its ADC time;
+        `overflowed`: blocks were lost before it)."""
+        if self._aec is None:
+            return Audio(near, self.rate)
+        at = captured_at if self._next is None or overflowed else self._next
+        self._next = at + near.shape[0] / self.rate
+        far = self.played.span(at + LEAD_S, near.shape[0])
+        return self._aec.process(Audio(near, self.rate), Audio(far, self.rate))
+
