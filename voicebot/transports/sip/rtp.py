@@ -36,6 +36,7 @@ class _StrictSession(RTPSession):
     dropped = 0
     _heard = False
     on_key_down: Callable[[], None] | None = None
+    on_packet: Callable[[bytes], None] | None = None  # every accepted packet as it arrives (a benchmark's probe)
     _key_timestamp: int | None = None
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -52,6 +53,8 @@ class _StrictSession(RTPSession):
             self.accept_from = addr
             self.update_remote(addr)
         self._heard = True
+        if self.on_packet is not None:
+            self.on_packet(data)
         if (data[1] & 0x7F) == self._dtmf_payload_type:
             self._key_started(data)
         super()._handle_rtp(data, addr)
