@@ -221,7 +221,7 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
         lines = stages.get(c.call_id, [])
         for end, heard in c.turn_marks:
             mine = next((w for w in lines if end - 1.0 < w["ended_at"] < heard), None)
-            turns_out.append({"latency_s": heard - end, **(split_turn(end, heard, mine) if mine else {})})
+            turns_out.append({"latency_s": round(heard - end, 3), **(split_turn(end, heard, mine) if mine else {})})
     return {"calls": n, "turns": turns_out, "errors": [c.error for c in callers if c.error],
             "peak_rss_mb": round(peak, 1), "connected_rss_mb": round(held.result(), 1), "cpu_s": cpu,
             "call_min": sum(c.connected_s for c in callers) / 60}
@@ -248,6 +248,7 @@ def _level(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tup
             "stages_p50_ms": {k: _p([t[k] for t in turns_out if k in t], 50) for k in STAGES},
             "stages_mean_ms": {k: round(float(np.mean(v)), 1) for k in STAGES
                                if (v := [t[k] for t in turns_out if k in t])},
+            "slowest": sorted(turns_out, key=lambda t: -t["latency_s"])[:3],
             "speculative_share": round(sum(bool(t.get("speculative")) for t in turns_out) / max(1, len(turns_out)), 2),
             "cpu_s_per_call_min": round(sum(r["cpu_s"] for r in results) / call_min, 2) if call_min else None,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
@@ -260,6 +261,8 @@ def _passed(result: dict, p95: float) -> bool:
 
 
 def _plan(args) -> list[int]:
+    if args.levels:
+        return [int(n) for n in args.levels.split(",")]
     levels, n = [], 1
     while n <= args.max:
         levels.append(n)
@@ -346,6 +349,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--max", type=int, default=24)
     parser.add_argument("--p95", type=float, default=1.0)
+    parser.add_argument("--levels", default=None, help="these numbers of calls (e.g. 1,6,12) instead of 1, 2, 4, … --max")
     parser.add_argument("--min-turns", type=int, default=20, help="caller turns per level at least")
     parser.add_argument("--baseline", choices=("in-process", "batch1", "none"), default="in-process",
                         help="same-run baseline: the caller audio through Sessions in one process (no SIP), "

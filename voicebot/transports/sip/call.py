@@ -8,7 +8,8 @@ the Session's barge-in (its echo gate compares the caller's audio with the frame
 moment) stops the prompt. Nothing in a tick waits on a model: push, read and dtmf only queue work
 for the shared worker pool, so a turn that takes a second to recognise delays that call's answer,
 never anybody's RTP. The event loop only moves packets: caller frames, keys and the hang-up come
-in through a queue, bot frames go out through `loop.call_soon_threadsafe`."""
+in through a queue, bot frames go out through the RTP leg's `feed` (a deque its media clock
+drains: no wake-up of the loop per frame)."""
 
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ class SipCall:
         speaking = before or self.port.speaking  # a prompt that ended or began inside this frame
         send, self._tail = speaking or self._tail > 0, TAIL_FRAMES if speaking else max(0, self._tail - 1)
         if send:
-            self.loop.call_soon_threadsafe(self.leg.play, frame)
+            self.leg.feed(frame)
         self._time_answer(frame if send else None)
 
     def _time_answer(self, frame: Audio | None) -> None:
