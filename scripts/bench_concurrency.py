@@ -19,7 +19,8 @@ level passes when every turn was answered and the p95 latency is <= --p95 second
 to show the curve). `cpu_s_per_call_min` is the worker's CPU time (user + system, from /proc) per
 minute of connected call, less sensitive to other jobs than wall time. `rss_mb_per_call` is the
 worker's resident memory growth per extra call: its size with N callers connected (sampled before
-anyone speaks) against one caller.
+anyone speaks) against one caller, after one uncounted warm-up call (the models' first decodes and
+renders grow the process once, ~110 MB, which the first measured level used to carry).
 
 The same-run baseline (`--baseline in-process`, the default) is the same caller audio (μ-law
 round-tripped) replayed at 1x through N Sessions in one process on the same models
@@ -273,14 +274,15 @@ def _plan(args) -> list[int]:
 def measure(args, turns: list[tuple[Audio, float]], env: dict[str, str], label: str) -> dict:
     """One worker process (its own fresh store) through the levels."""
     port = _free_udp()
+    root = Path(args.worker_root) if args.worker_root else ROOT  # another checkout's worker: an A/B run
     db = args.db or f"sqlite:////tmp/voicebot-bench-{os.getpid()}-{label}.db"
     log = Path(f"/tmp/voicebot-bench-{os.getpid()}-{label}.log")  # the worker's log, kept for a look afterwards
     if not args.db:  # the demo customers, so the caller's number and PIN authenticate
-        subprocess.run([sys.executable, "-m", "voicebot", "db", "init", "--demo", "--db", db], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "voicebot", "db", "init", "--demo", "--db", db], cwd=root, check=True,
                        stdout=subprocess.DEVNULL)
     worker = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--sip", f"127.0.0.1:{port}", "--db", db,
                                "--max-calls", "200", "--max-decode-queue", "200"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
+                              cwd=root, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
                               env={**os.environ, "VOICEBOT_LOG": "INFO", **env})
     try:
         while "serve: ready" not in log.read_text(errors="replace"):
@@ -288,6 +290,9 @@ def measure(args, turns: list[tuple[Audio, float]], env: dict[str, str], label: 
                 raise SystemExit(f"worker did not start: {log.read_text()[-800:]}")
             time.sleep(0.5)
         time.sleep(1.0)
+        cold = _rss_mb(worker.pid)
+        if args.warmup:  # one call first, not counted: the models' first real decodes and renders
+            asyncio.run(_round(1, ("127.0.0.1", port), worker.pid, log, turns))  # grow buffers once
         idle, cpu = _rss_mb(worker.pid), _cpu_s(worker.pid)
         time.sleep(5.0)
         idle_cpu = (_cpu_s(worker.pid) - cpu) / 5.0  # what the worker burns with no call at all
@@ -308,7 +313,7 @@ def measure(args, turns: list[tuple[Audio, float]], env: dict[str, str], label: 
         per_call = ((largest["connected_rss_mb"] - levels[0]["connected_rss_mb"]) / (largest["calls"] - 1)
                     if largest["calls"] > 1 else None)
         return {"concurrent_calls": best, "rss_mb_per_call": round(per_call, 2) if per_call is not None else None,
-                "idle_rss_mb": round(idle, 1), "idle_cpu_s_per_s": round(idle_cpu, 3),
+                "cold_rss_mb": round(cold, 1), "idle_rss_mb": round(idle, 1), "idle_cpu_s_per_s": round(idle_cpu, 3),
                 "load_avg_1m_at_start": load, "levels": levels}
     finally:
         worker.terminate()
@@ -355,6 +360,10 @@ def main() -> None:
                         help="same-run baseline: the caller audio through Sessions in one process (no SIP), "
                              "a worker with decode batches of one, or none")
     parser.add_argument("--no-baseline", dest="baseline", action="store_const", const="none")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="skip the uncounted first call (then rss_mb_per_call includes one-time growth)")
+    parser.add_argument("--worker-root", default=None,
+                        help="run the worker from this checkout (e.g. `git archive` of an older commit) for an A/B run")
     parser.add_argument("--in-process-levels", default=None, help=argparse.SUPPRESS)  # the child's job
     parser.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file with the demo customers)")
     args = parser.parse_args()
