@@ -202,3 +202,27 @@ def test_a_call_recording_that_is_not_kept_holds_no_audio():
             recording.bot(frame)
     assert kept.duration == pytest.approx(1.0) and kept.stereo().num_samples == 16000
     assert dropped.duration == 0 and dropped.stereo().num_samples == 0
+
+
+def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
+    """Calls share one synthesizer under a lock; a sentence already in memory must not wait for it
+    (the lock is held here the whole time, as a long render of another call's sentence would)."""
+    import threading
+
+    from voicebot.pipeline.prompts import PromptCache
+    from voicebot.transports.sip.admission import GuardedPrompts
+
+    cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    cache.warm(["Please say your PIN."])
+    lock = threading.Lock()
+    prompts = GuardedPrompts(cache, lock)
+    out: list[Audio] = []
+    with lock:  # another call's render
+        reader = threading.Thread(target=lambda: out.extend(prompts.stream("Please say your PIN.")))
+        reader.start()
+        reader.join(60)
+        served_during_render = not reader.is_alive()
+    reader.join()
+    assert served_during_render and out and out[0].num_samples > 0
+    fresh = list(prompts.stream("Your balance is four dollars."))  # not cached: rendered under the lock
+    assert fresh and fresh[0].num_samples > 0 and cache.cached("Your balance is four dollars.") is None
