@@ -169,11 +169,9 @@ def worker_stages(log: Path, call_ids: set[str]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for line in log.read_text(errors="replace").splitlines():
         head, sep, rest = line.partition(": turn stages ")
-        if sep:
-            call_id = head.rsplit(":", 1)[-1] if head.rsplit(":", 1)[-1] in call_ids else \
-                next((c for c in call_ids if head.endswith(c)), None)
-            if call_id:
-                out.setdefault(call_id, []).append(json.loads(rest))
+        call_id = head.partition("voicebot.transports.sip.call:")[2]  # the logger's name, then the Call-ID
+        if sep and call_id in call_ids:
+            out.setdefault(call_id, []).append(json.loads(rest))
     return out
 
 
