@@ -226,3 +226,23 @@ def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
     assert served_during_render and out and out[0].num_samples > 0
     fresh = list(prompts.stream("Your balance is four dollars."))  # not cached: rendered under the lock
     assert fresh and fresh[0].num_samples > 0 and cache.cached("Your balance is four dollars.") is None
+
+
+def test_a_long_prompt_leaves_the_worker_no_bigger():
+    """Piper's onnxruntime arena used to keep the activations of the longest sentence ever
+    rendered (+180 MB for this one, for the life of the worker); it gives them back now."""
+    from voicebot.pipeline.workers import tune_malloc
+    from voicebot.tts.piper import PiperSynthesizer
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    tune_malloc()  # as a worker runs
+    voice = PiperSynthesizer()
+    voice.synthesize("Hello.")
+    before = rss_mb()
+    audio = voice.synthesize("I can't find an unblocked debit card ending in four five six seven on your "
+                             "account, so I haven't blocked anything at all today.")
+    assert audio.duration > 4
+    assert rss_mb() - before < 60
