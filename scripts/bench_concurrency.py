@@ -86,6 +86,21 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def _audio_threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the worker's audio path, per thread: its event loop (the main thread:
+    RTP in and out) and each call's clock thread (named call-…), not the models' and workers'."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if task.name == str(pid) or comm.startswith("call-"):
+            out[task.name] = (int(fields[11]) + int(fields[12])) / TICKS
+    return out
+
+
 def _speech(text: str) -> tuple[Audio, float]:
     """A caller turn as the line carries it (8 kHz, μ-law round trip) and where its speech ends (s)."""
     from voicebot import speechgen
@@ -196,10 +211,14 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
     rng = random.Random(n)
     peak = 0.0
 
+    audio_start = _audio_threads_cpu(pid)
+    audio_seen = dict(audio_start)  # the last reading of each audio thread (a call's ends with it)
+
     async def watch_rss() -> None:
         nonlocal peak
         while True:
             peak = max(peak, _rss_mb(pid))
+            audio_seen.update(_audio_threads_cpu(pid))
             await asyncio.sleep(0.25)
 
     async def connected_rss() -> float:
@@ -211,6 +230,8 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
     cpu = _cpu_s(pid)
     await asyncio.gather(*(c.run(rng.uniform(0, 3.0)) for c in callers))
     cpu = _cpu_s(pid) - cpu
+    audio_seen.update(_audio_threads_cpu(pid))
+    audio_cpu = sum(v - audio_start.get(t, 0.0) for t, v in audio_seen.items())
     watcher.cancel()
     await uas.stop()
     await asyncio.sleep(0.5)  # the worker's last log lines
@@ -223,6 +244,7 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
             turns_out.append({"latency_s": round(heard - end, 3), **(split_turn(end, heard, mine) if mine else {})})
     return {"calls": n, "turns": turns_out, "errors": [c.error for c in callers if c.error],
             "peak_rss_mb": round(peak, 1), "connected_rss_mb": round(held.result(), 1), "cpu_s": cpu,
+            "audio_cpu_s": audio_cpu,
             "call_min": sum(c.connected_s for c in callers) / 60}
 
 
@@ -250,6 +272,10 @@ def _level(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tup
             "slowest": sorted(turns_out, key=lambda t: -t["latency_s"])[:3],
             "speculative_share": round(sum(bool(t.get("speculative")) for t in turns_out) / max(1, len(turns_out)), 2),
             "cpu_s_per_call_min": round(sum(r["cpu_s"] for r in results) / call_min, 2) if call_min else None,
+            "cpu_s_per_call": round(sum(r["cpu_s"] for r in results) / (n * rounds), 2),
+            # event loop + call threads only, per second of connected call (ms/s = tenths of a % of a core)
+            "audio_cpu_ms_per_call_s": round(sum(r["audio_cpu_s"] for r in results) / call_min / 60 * 1000, 2)
+            if call_min else None,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "connected_rss_mb": results[0]["connected_rss_mb"], "load_avg_1m": round(os.getloadavg()[0], 2)}
 
