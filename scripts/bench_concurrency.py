@@ -5,28 +5,37 @@ demo customers), then levels of N simultaneous callers (N = 1, 2, 4, 6, …) wri
 SIP/RTP stack: each caller dials, waits for the greeting and menu to end, and says three turns of
 the lost-card call — "I lost my card.", the customer number, the PIN (Piper, sent as 20 ms G.711
 packets at real time; callers start up to 3 s apart), each once the bot has gone quiet — and
-measures each turn's latency: from the end of its speech to the first packet of the bot's answer
-(VAD hang-over and the jitter buffer included). A level runs rounds of its N calls until it has
---min-turns turns (at most 3 rounds), so its p95 ranks enough turns. A level passes when every
-turn was answered and the p95 latency is <= --p95 seconds; `concurrent_calls` is the largest N up
-to which every level passed (levels go on to 3x the limit, to show the curve).
-`rss_mb_per_call` is the worker's resident memory growth per extra call: its size with N callers
-connected (sampled before anyone speaks) against one caller.
+measures each turn's latency: from the last loud sample of its speech (as sent) to the first loud
+sample of the bot's answer as it reaches the caller's RTP socket (VAD hang-over, the worker's
+jitter buffer and send pacing included; the caller phone's own jitter buffer is not). Each turn is
+split into stages with the worker's log (the worker and the callers share one monotonic clock):
+`in` (RTP, jitter buffer, tick and VAD tail up to the last voiced frame), `endpoint` (hang-over or
+the speculative decode's early end), `handoff`, `asr`, `nlu`, `flow`, `tts_first`, `glue`, `out`
+(first rendered sentence queued → its first loud frame handed to the RTP leg: the prompt's leading
+quiet and the 20 ms read clock) and `wire` (the paced sender and loopback). A level runs rounds of
+its N calls until it has --min-turns turns (at most 3 rounds), so its p95 ranks enough turns. A
+level passes when every turn was answered and the p95 latency is <= --p95 seconds;
+`concurrent_calls` is the largest N up to which every level passed (levels go on to 3x the limit,
+to show the curve). `cpu_s_per_call_min` is the worker's CPU time (user + system, from /proc) per
+minute of connected call, less sensitive to other jobs than wall time. `rss_mb_per_call` is the
+worker's resident memory growth per extra call: its size with N callers connected (sampled before
+anyone speaks) against one caller, after one uncounted warm-up call (the models' first decodes and
+renders grow the process once, ~110 MB, which the first measured level used to carry).
 
-The same-run baseline (`--baseline`, on by default) is a second worker with the shared decoder's
-batches limited to one utterance (VOICEBOT_DECODE_BATCH=1: turns queue and decode one at a time),
-measured at the same levels. The load average is printed per level: other jobs on the machine
+The same-run baseline (`--baseline in-process`, the default) is the same caller audio (μ-law
+round-tripped) replayed at 1x through N Sessions in one process on the same models
+(voicebot/bench/concurrency.py, in a child process): what the SIP transport adds is the
+difference. `--baseline batch1` is a second worker with decode batches of one
+(VOICEBOT_DECODE_BATCH=1). The load average is printed per level: other jobs on the machine
 inflate every latency here.
 
-`voicebot bench` measures the same limit without SIP (N paced Sessions in one process,
-voicebot/bench/concurrency.py); this script adds the SIP/RTP transport and a separate worker.
-
-Usage: python scripts/bench_concurrency.py [--json] [--max N] [--p95 1.0]"""
+Usage: python scripts/bench_concurrency.py [--json] [--max N] [--p95 1.0] [--baseline in-process|batch1|none]"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import random
@@ -45,12 +54,17 @@ import numpy as np  # noqa: E402
 from aiosipua import SipUAC, SipUAS, build_sdp  # noqa: E402
 
 from voicebot.audio import Audio, read_wav  # noqa: E402
+from voicebot.audio.g711 import ulaw_decode, ulaw_encode  # noqa: E402
 from voicebot.transports.sip.messages import StrictUdpTransport  # noqa: E402
 from voicebot.transports.sip.rtp import RtpLeg  # noqa: E402
 
 SILENCE_GAP_S = 1.2  # no bot packet for this long: the bot has finished speaking
 TURNS = ("I lost my card.", "one two three four five six seven eight", "two four six eight")
 MAX_ROUNDS = 3
+LOUD = 500  # the threshold voicebot.bench.latency uses for "speech" in and out
+STAGES = ("in_ms", "endpoint_ms", "handoff_ms", "asr_ms", "nlu_ms", "flow_ms", "tts_first_ms", "glue_ms",
+          "out_ms", "wire_ms")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _free_udp() -> int:
@@ -66,11 +80,34 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _audio_threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the worker's audio path, per thread: its event loop (the main thread:
+    RTP in and out) and each call's clock thread (named call-…), not the models' and workers'."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if task.name == str(pid) or comm.startswith("call-"):
+            out[task.name] = (int(fields[11]) + int(fields[12])) / TICKS
+    return out
+
+
 def _speech(text: str) -> tuple[Audio, float]:
+    """A caller turn as the line carries it (8 kHz, μ-law round trip) and where its speech ends (s)."""
     from voicebot import speechgen
 
     audio = read_wav(speechgen.speak(text)).canonical(8000)
-    loud = np.flatnonzero(np.abs(audio.samples.astype(np.int32)) > 500)
+    audio = Audio(ulaw_decode(ulaw_encode(audio.samples)).astype(np.int16), 8000)
+    loud = np.flatnonzero(np.abs(audio.samples.astype(np.int32)) > LOUD)
     end_s = (loud[-1] + 1) / 8000 if len(loud) else audio.duration
     return audio, end_s
 
@@ -78,19 +115,34 @@ def _speech(text: str) -> tuple[Audio, float]:
 class Caller:
     def __init__(self, uac: SipUAC, worker: tuple[str, int], turns: list[tuple[Audio, float]]) -> None:
         self.uac, self.worker, self.turns = uac, worker, turns
-        self.heard: list[float] = []
-        self.latencies: list[float] = []
+        self.last_packet = 0.0
+        self.loud_at: list[float] = []  # arrival (+ offset in the packet) of each loud bot packet
+        self.turn_marks: list[tuple[float, float]] = []  # (end of the caller's speech, first loud reply)
+        self.call_id = ""
+        self.connected_s = 0.0
         self.error: str | None = None
+
+    def _packet(self, data: bytes) -> None:
+        now = time.monotonic()
+        self.last_packet = now
+        if (data[1] & 0x7F) != 0 or len(data) <= 12:
+            return
+        loud = np.flatnonzero(np.abs(ulaw_decode(data[12:]).astype(np.int32)) > LOUD)
+        if loud.size:
+            self.loud_at.append(now + loud[0] / 8000)  # that sample plays this long after the packet's first
 
     async def run(self, delay: float) -> None:
         await asyncio.sleep(delay)
         leg = await RtpLeg.open("127.0.0.1", ("127.0.0.1", 9), 0, 101, signal_ip="127.0.0.1")
-        leg.on_audio = lambda _frame: self.heard.append(time.monotonic())
+        leg._rtp.on_packet = self._packet
         offer = build_sdp("127.0.0.1", leg.local_port, 0, "PCMU")
         call = self.uac.send_invite("sip:bench@127.0.0.1", f"sip:bot@{self.worker[0]}:{self.worker[1]}",
                                     self.worker, offer)
+        self.call_id = call.call_id
+        answered = None
         try:
             await call.wait_answered(timeout=15)
+            answered = time.monotonic()
             leg.connect(call.sdp_answer.rtp_address)
             for speech, end_s in self.turns:
                 await self._bot_finished(30)
@@ -99,33 +151,58 @@ class Caller:
                 leg.play(speech)  # then silence, as a phone without silence suppression sends
                 leg.play(Audio(np.zeros(8000 * 8, np.int16), 8000))
                 spoke_until = started + end_s
-                reply = await self._first_packet_after(spoke_until, 20)
-                self.latencies.append(reply - spoke_until)
+                reply = await self._first_loud_after(spoke_until, 20)
+                self.turn_marks.append((spoke_until, reply))
         except Exception as exc:  # a refused or broken call counts against the round
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
+            if answered is not None:
+                self.connected_s = time.monotonic() - answered
             call.hangup(self.uac)
             await leg.close()
 
     async def _bot_finished(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.heard and time.monotonic() - self.heard[-1] >= SILENCE_GAP_S:
+            if self.last_packet and time.monotonic() - self.last_packet >= SILENCE_GAP_S:
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError("the bot never finished its greeting")
 
-    async def _first_packet_after(self, since: float, timeout: float) -> float:
+    async def _first_loud_after(self, since: float, timeout: float) -> float:
         deadline = since + timeout
         while time.monotonic() < deadline:
-            later = [t for t in self.heard if t > since]
-            if later:
-                return later[0]
+            i = bisect.bisect_right(self.loud_at, since)
+            if i < len(self.loud_at):
+                return self.loud_at[i]
             await asyncio.sleep(0.01)
         raise TimeoutError("no answer to the caller's turn")
 
 
-async def _round(n: int, worker: tuple[str, int], pid: int, turns: list[tuple[Audio, float]]) -> dict:
+def worker_stages(log: Path, call_ids: set[str]) -> dict[str, list[dict]]:
+    """The worker's "turn stages" lines (voicebot/transports/sip/call.py) of these calls."""
+    out: dict[str, list[dict]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        head, sep, rest = line.partition(": turn stages ")
+        call_id = head.partition("voicebot.transports.sip.call:")[2]  # the logger's name, then the Call-ID
+        if sep and call_id in call_ids:
+            out.setdefault(call_id, []).append(json.loads(rest))
+    return out
+
+
+def split_turn(end: float, heard: float, w: dict) -> dict:
+    """Every millisecond from the caller's last loud sample to the first loud one it heard back."""
+    last_voiced = w["ended_at"] - w["endpoint_ms"] / 1000
+    work = (w["queued_at"] - w["picked_at"]) * 1000
+    parts = {"in_ms": (last_voiced - end) * 1000, "endpoint_ms": w["endpoint_ms"],
+             "handoff_ms": (w["picked_at"] - w["ended_at"]) * 1000, "asr_ms": w["asr_ms"], "nlu_ms": w["nlu_ms"],
+             "flow_ms": w["flow_ms"], "tts_first_ms": w["tts_first_ms"],
+             "glue_ms": work - w["asr_ms"] - w["nlu_ms"] - w["flow_ms"] - w["tts_first_ms"],
+             "out_ms": (w["sent_at"] - w["queued_at"]) * 1000, "wire_ms": (heard - w["sent_at"]) * 1000}
+    return {k: round(v, 1) for k, v in parts.items()} | {"speculative": w["speculative"]}
+
+
+async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]]) -> dict:
     transport = StrictUdpTransport(local_addr=("127.0.0.1", 0))
     uac = SipUAC(transport)
     uas = SipUAS(transport, uac=uac)
@@ -134,10 +211,14 @@ async def _round(n: int, worker: tuple[str, int], pid: int, turns: list[tuple[Au
     rng = random.Random(n)
     peak = 0.0
 
+    audio_start = _audio_threads_cpu(pid)
+    audio_seen = dict(audio_start)  # the last reading of each audio thread (a call's ends with it)
+
     async def watch_rss() -> None:
         nonlocal peak
         while True:
             peak = max(peak, _rss_mb(pid))
+            audio_seen.update(_audio_threads_cpu(pid))
             await asyncio.sleep(0.25)
 
     async def connected_rss() -> float:
@@ -146,70 +227,118 @@ async def _round(n: int, worker: tuple[str, int], pid: int, turns: list[tuple[Au
 
     watcher = asyncio.ensure_future(watch_rss())
     held = asyncio.ensure_future(connected_rss())
+    cpu = _cpu_s(pid)
     await asyncio.gather(*(c.run(rng.uniform(0, 3.0)) for c in callers))
+    cpu = _cpu_s(pid) - cpu
+    audio_seen.update(_audio_threads_cpu(pid))
+    audio_cpu = sum(v - audio_start.get(t, 0.0) for t, v in audio_seen.items())
     watcher.cancel()
     await uas.stop()
-    return {"calls": n, "latencies": [x for c in callers for x in c.latencies],
-            "errors": [c.error for c in callers if c.error], "peak_rss_mb": round(peak, 1),
-            "connected_rss_mb": round(held.result(), 1)}
+    await asyncio.sleep(0.5)  # the worker's last log lines
+    stages = worker_stages(log, {c.call_id for c in callers})
+    turns_out = []
+    for c in callers:
+        lines = stages.get(c.call_id, [])
+        for end, heard in c.turn_marks:
+            mine = next((w for w in lines if end - 1.0 < w["ended_at"] < heard), None)
+            turns_out.append({"latency_s": round(heard - end, 3), **(split_turn(end, heard, mine) if mine else {})})
+    return {"calls": n, "turns": turns_out, "errors": [c.error for c in callers if c.error],
+            "peak_rss_mb": round(peak, 1), "connected_rss_mb": round(held.result(), 1), "cpu_s": cpu,
+            "audio_cpu_s": audio_cpu,
+            "call_min": sum(c.connected_s for c in callers) / 60}
 
 
-def _level(n: int, worker: tuple[str, int], pid: int, turns: list[tuple[Audio, float]], min_turns: int) -> dict:
+def _p(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def _level(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]],
+           min_turns: int) -> dict:
     """Rounds of N calls until the level has `min_turns` turns (at most MAX_ROUNDS rounds)."""
     rounds = min(MAX_ROUNDS, max(1, -(-min_turns // (n * len(turns)))))
-    results = [asyncio.run(_round(n, worker, pid, turns)) for _ in range(rounds)]
-    latencies = sorted(x for r in results for x in r["latencies"])
+    results = [asyncio.run(_round(n, worker, pid, log, turns)) for _ in range(rounds)]
+    turns_out = [t for r in results for t in r["turns"]]
+    latencies = sorted(t["latency_s"] for t in turns_out)
     expected = rounds * n * len(turns)
     p95 = float(np.percentile(latencies, 95)) if latencies else None
+    call_min = sum(r["call_min"] for r in results)
     return {"calls": n, "rounds": rounds, "turns": len(latencies), "turns_expected": expected,
             "errors": [e for r in results for e in r["errors"]],
             "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
             "latency_p95_s": round(p95, 3) if p95 is not None else None,
+            "stages_p50_ms": {k: _p([t[k] for t in turns_out if k in t], 50) for k in STAGES},
+            "stages_mean_ms": {k: round(float(np.mean(v)), 1) for k in STAGES
+                               if (v := [t[k] for t in turns_out if k in t])},
+            "slowest": sorted(turns_out, key=lambda t: -t["latency_s"])[:3],
+            "speculative_share": round(sum(bool(t.get("speculative")) for t in turns_out) / max(1, len(turns_out)), 2),
+            "cpu_s_per_call_min": round(sum(r["cpu_s"] for r in results) / call_min, 2) if call_min else None,
+            "cpu_s_per_call": round(sum(r["cpu_s"] for r in results) / (n * rounds), 2),
+            # event loop + call threads only, per second of connected call (ms/s = tenths of a % of a core)
+            "audio_cpu_ms_per_call_s": round(sum(r["audio_cpu_s"] for r in results) / call_min / 60 * 1000, 2)
+            if call_min else None,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "connected_rss_mb": results[0]["connected_rss_mb"], "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def _passed(result: dict, p95: float) -> bool:
+    return not result["errors"] and result["turns"] == result["turns_expected"] \
+        and result["latency_p95_s"] is not None and result["latency_p95_s"] <= p95
+
+
+def _plan(args) -> list[int]:
+    if args.levels:
+        return [int(n) for n in args.levels.split(",")]
+    levels, n = [], 1
+    while n <= args.max:
+        levels.append(n)
+        n = n + 1 if n < 2 else n + 2
+    return levels
 
 
 def measure(args, turns: list[tuple[Audio, float]], env: dict[str, str], label: str) -> dict:
     """One worker process (its own fresh store) through the levels."""
     port = _free_udp()
+    root = Path(args.worker_root) if args.worker_root else ROOT  # another checkout's worker: an A/B run
     db = args.db or f"sqlite:////tmp/voicebot-bench-{os.getpid()}-{label}.db"
-    log = f"/tmp/voicebot-bench-{os.getpid()}-{label}.log"  # the worker's log, kept for a look afterwards
+    log = Path(f"/tmp/voicebot-bench-{os.getpid()}-{label}.log")  # the worker's log, kept for a look afterwards
     if not args.db:  # the demo customers, so the caller's number and PIN authenticate
-        subprocess.run([sys.executable, "-m", "voicebot", "db", "init", "--demo", "--db", db], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "voicebot", "db", "init", "--demo", "--db", db], cwd=root, check=True,
                        stdout=subprocess.DEVNULL)
     worker = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--sip", f"127.0.0.1:{port}", "--db", db,
                                "--max-calls", "200", "--max-decode-queue", "200"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
+                              cwd=root, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
                               env={**os.environ, "VOICEBOT_LOG": "INFO", **env})
     try:
-        while "serve: ready" not in Path(log).read_text(errors="replace"):
+        while "serve: ready" not in log.read_text(errors="replace"):
             if worker.poll() is not None:
-                raise SystemExit(f"worker did not start: {Path(log).read_text()[-800:]}")
+                raise SystemExit(f"worker did not start: {log.read_text()[-800:]}")
             time.sleep(0.5)
         time.sleep(1.0)
-        idle = _rss_mb(worker.pid)
+        cold = _rss_mb(worker.pid)
+        if args.warmup:  # one call first, not counted: the models' first real decodes and renders
+            asyncio.run(_round(1, ("127.0.0.1", port), worker.pid, log, turns))  # grow buffers once
+        idle, cpu = _rss_mb(worker.pid), _cpu_s(worker.pid)
+        time.sleep(5.0)
+        idle_cpu = (_cpu_s(worker.pid) - cpu) / 5.0  # what the worker burns with no call at all
         load = round(os.getloadavg()[0], 2)  # other work on the machine skews every latency here
         levels, best, passing = [], 0, True
-        n = 1
-        while n <= args.max:
-            result = _level(n, ("127.0.0.1", port), worker.pid, turns, args.min_turns)
+        for n in _plan(args):
+            result = _level(n, ("127.0.0.1", port), worker.pid, log, turns, args.min_turns)
             levels.append(result)
             if not args.json:
                 print(label, json.dumps(result), flush=True)
-            ok = not result["errors"] and result["turns"] == result["turns_expected"] \
-                and result["latency_p95_s"] is not None and result["latency_p95_s"] <= args.p95
-            passing = passing and ok
+            passing = passing and _passed(result, args.p95)
             if passing:
                 best = n
             if result["turns"] < result["turns_expected"] or (result["latency_p95_s"] or 99) > 3 * args.p95:
                 break  # far past the limit: more calls only measure the queue
-            n = n + 1 if n < 2 else n + 2
         largest = levels[-1]
         # What each extra held call costs: the worker's size with N calls in vs with one call in.
         per_call = ((largest["connected_rss_mb"] - levels[0]["connected_rss_mb"]) / (largest["calls"] - 1)
                     if largest["calls"] > 1 else None)
         return {"concurrent_calls": best, "rss_mb_per_call": round(per_call, 2) if per_call is not None else None,
-                "idle_rss_mb": round(idle, 1), "load_avg_1m_at_start": load, "levels": levels}
+                "cold_rss_mb": round(cold, 1), "idle_rss_mb": round(idle, 1), "idle_cpu_s_per_s": round(idle_cpu, 3),
+                "load_avg_1m_at_start": load, "levels": levels}
     finally:
         worker.terminate()
         try:
@@ -221,25 +350,70 @@ def measure(args, turns: list[tuple[Audio, float]], env: dict[str, str], label: 
             os.remove(path)
 
 
+def in_process(args, turns: list[tuple[Audio, float]], levels: list[int]) -> dict:
+    """The same caller audio through N paced Sessions in this process (no SIP): the baseline."""
+    from voicebot.bench import concurrency
+    from voicebot.bench.latency import Material, warm
+    from voicebot.cli.serve import load_call_models
+    from voicebot.evalcalls import DEFAULT_FLOW
+
+    flow, stack = load_call_models(DEFAULT_FLOW, "whisper", "piper")
+    mat = Material((tuple(a.canonical() for a, _ in turns),), turns[0][0].canonical())
+    warm(stack, mat)
+    load = round(os.getloadavg()[0], 2)
+    steps, best, passing = [], 0, True
+    for n in levels:
+        cpu = time.process_time()
+        wall = time.monotonic()
+        step = concurrency.level(stack, flow, mat, n, min_turns=args.min_turns)
+        step["cpu_s_per_call_min"] = round((time.process_time() - cpu) / (n * (time.monotonic() - wall) / 60), 2)
+        steps.append(step)
+        passing = passing and concurrency._passed(step)
+        best = n if passing else best
+    return {"concurrent_calls": best, "load_avg_1m_at_start": load, "levels": steps}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--max", type=int, default=24)
     parser.add_argument("--p95", type=float, default=1.0)
+    parser.add_argument("--levels", default=None, help="these numbers of calls (e.g. 1,6,12) instead of 1, 2, 4, … --max")
     parser.add_argument("--min-turns", type=int, default=20, help="caller turns per level at least")
-    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
-                        help="skip the same-run baseline worker (decode batches of one)")
+    parser.add_argument("--baseline", choices=("in-process", "batch1", "none"), default="in-process",
+                        help="same-run baseline: the caller audio through Sessions in one process (no SIP), "
+                             "a worker with decode batches of one, or none")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_const", const="none")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="skip the uncounted first call (then rss_mb_per_call includes one-time growth)")
+    parser.add_argument("--worker-root", default=None,
+                        help="run the worker from this checkout (e.g. `git archive` of an older commit) for an A/B run")
+    parser.add_argument("--in-process-levels", default=None, help=argparse.SUPPRESS)  # the child's job
     parser.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file with the demo customers)")
     args = parser.parse_args()
     turns = [_speech(t) for t in TURNS]
+    if args.in_process_levels:
+        print(json.dumps(in_process(args, turns, [int(n) for n in args.in_process_levels.split(",")])))
+        return
     out = measure(args, turns, {}, "build")
     out.update(p95_limit_s=args.p95, cpus=os.cpu_count(), min_turns_per_level=args.min_turns,
                turns_per_call=list(TURNS))
-    if args.baseline:
+    if args.baseline == "batch1":
         base = measure(args, turns, {"VOICEBOT_DECODE_BATCH": "1"}, "baseline")
         out["baseline"] = {"name": "the same worker, decode batches of one (VOICEBOT_DECODE_BATCH=1)",
                            **{k: base[k] for k in ("concurrent_calls", "rss_mb_per_call", "load_avg_1m_at_start",
                                                    "levels")}}
+    elif args.baseline == "in-process":
+        levels = ",".join(str(level["calls"]) for level in out["levels"])
+        child = subprocess.run([sys.executable, __file__, "--in-process-levels", levels, "--min-turns",
+                                str(args.min_turns), "--p95", str(args.p95)], cwd=ROOT, check=True,
+                               capture_output=True, text=True)
+        base = json.loads(child.stdout.strip().splitlines()[-1])
+        out["baseline"] = {"name": "the same caller audio through N Sessions in one process, no SIP "
+                                   "(voicebot/bench/concurrency.py)", **base}
+        if not args.json:
+            for step in base["levels"]:
+                print("in-process", json.dumps(step), flush=True)
     out["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out, indent=None if args.json else 2))
 

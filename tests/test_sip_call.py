@@ -76,7 +76,8 @@ def _heard_text(stack, path) -> str:
     return " ".join(stack.recognizer.transcribe(piece).text for piece in pieces).lower()
 
 
-def test_spoken_request_is_understood_and_answered(worker, stack, speak, tmp_path):
+def test_spoken_request_is_understood_and_answered(worker, stack, speak, tmp_path, caplog):
+    caplog.set_level("INFO", logger="voicebot.transports.sip.call")
     bank = __import__("voicebot.flow", fromlist=["load_flow"]).load_flow(BANK).spec
     wav = _caller_wav(tmp_path / "caller.wav", stack, speak("I lost my card."),
                       [bank.states["greeting"].say, bank.states["main_menu"].ask], tail_s=12.0)
@@ -90,6 +91,14 @@ def test_spoken_request_is_understood_and_answered(worker, stack, speak, tmp_pat
     heard = _heard_text(stack, caller.heard())
     assert "bank" in heard and "help" in heard, heard  # the greeting and menu reached the caller
     assert "customer number" in heard, heard  # ... and the answer to "I lost my card"
+    # the turn's stages are logged in order, up to its answer's first loud frame on the wire
+    # (scripts/bench_concurrency.py splits each turn's latency with them)
+    stages = [json.loads(r.getMessage().partition(": turn stages ")[2]) for r in caplog.records
+              if ": turn stages " in r.getMessage() and summary["call_id"] in r.getMessage()]
+    assert stages, "no turn stages logged"
+    first = stages[0]
+    assert first["ended_at"] <= first["picked_at"] <= first["queued_at"] <= first["sent_at"]
+    assert first["asr_ms"] > 0 and first["endpoint_ms"] > 0
 
 
 def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):

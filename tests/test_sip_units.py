@@ -152,3 +152,97 @@ def test_line_rate_gives_20_ms_per_tick_without_gaps_and_keeps_speech_band():
         assert np.array_equal(line, whole_rate(tone))  # the filter's state carries across ticks: no seams
         level = np.sqrt(np.mean(line[200:].astype(float) ** 2)) / (8000 / np.sqrt(2))
         assert (level > 0.9) if kept else (level < 0.01), (hz, level)
+
+
+def test_rtp_leg_sends_frames_fed_from_another_thread_in_order_one_per_tick():
+    """A call's clock thread feeds frames without touching the event loop; the media clock sends
+    them in order, one packet per 20 ms (counted on the RTP timestamps, not the wall clock), and
+    `stop_playing` drops what is still waiting."""
+    import threading
+
+    async def run() -> tuple[list[tuple[int, int]], int, int]:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        peer.setblocking(False)
+        leg = await RtpLeg.open("127.0.0.1", peer.getsockname(), 0, 101, signal_ip="127.0.0.1")
+        frames = [Audio(np.full(160, 600 * (k + 1), np.int16), 8000) for k in range(8)]
+        feeder = threading.Thread(target=lambda: [leg.feed(f) for f in frames])
+        feeder.start()
+        feeder.join()
+        queued = leg.queued_ms
+        got: list[tuple[int, int]] = []
+        loop = asyncio.get_running_loop()
+        while len(got) < len(frames):
+            data = await asyncio.wait_for(loop.sock_recv(peer, 2048), 5)
+            if data[1] & 0x7F == 0:
+                got.append((struct.unpack("!I", data[4:8])[0], data[12]))
+        leg.feed(Audio(np.full(1600, 3000, np.int16), 8000))  # ten more frames, then the caller barges in
+        leg.stop_playing()
+        left = leg.queued_ms
+        await leg.close()
+        peer.close()
+        return got, queued, left
+
+    got, queued, left = asyncio.run(run())
+    assert queued == 8 * 20 and left == 0
+    stamps = [ts for ts, _ in got]
+    assert [b - a for a, b in zip(stamps, stamps[1:])] == [160] * 7  # one 20 ms packet after another
+    expected = [ulaw_encode(np.full(160, 600 * (k + 1), np.int16))[0] for k in range(8)]
+    assert [first for _, first in got] == expected  # in the order fed
+
+
+def test_a_call_recording_that_is_not_kept_holds_no_audio():
+    from voicebot.pipeline.recording import CallRecording
+
+    kept, dropped = CallRecording(16000), CallRecording(16000, keep=False)
+    frame = Audio(np.full(320, 1000, np.int16), 16000)
+    for _ in range(50):
+        for recording in (kept, dropped):
+            recording.caller(frame)
+            recording.bot(frame)
+    assert kept.duration == pytest.approx(1.0) and kept.stereo().num_samples == 16000
+    assert dropped.duration == 0 and dropped.stereo().num_samples == 0
+
+
+def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
+    """Calls share one synthesizer under a lock; a sentence already in memory must not wait for it
+    (the lock is held here the whole time, as a long render of another call's sentence would)."""
+    import threading
+
+    from voicebot.pipeline.prompts import PromptCache
+    from voicebot.transports.sip.admission import GuardedPrompts
+
+    cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    cache.warm(["Please say your PIN."])
+    lock = threading.Lock()
+    prompts = GuardedPrompts(cache, lock)
+    out: list[Audio] = []
+    with lock:  # another call's render
+        reader = threading.Thread(target=lambda: out.extend(prompts.stream("Please say your PIN.")))
+        reader.start()
+        reader.join(60)
+        served_during_render = not reader.is_alive()
+    reader.join()
+    assert served_during_render and out and out[0].num_samples > 0
+    fresh = list(prompts.stream("Your balance is four dollars."))  # not cached: rendered under the lock
+    assert fresh and fresh[0].num_samples > 0 and cache.cached("Your balance is four dollars.") is None
+
+
+def test_a_long_prompt_leaves_the_worker_no_bigger():
+    """Piper's onnxruntime arena used to keep the activations of the longest sentence ever
+    rendered (+180 MB for this one, for the life of the worker); it gives them back now."""
+    from voicebot.pipeline.workers import tune_malloc
+    from voicebot.tts.piper import PiperSynthesizer
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    tune_malloc()  # as a worker runs
+    voice = PiperSynthesizer()
+    voice.synthesize("Hello.")
+    before = rss_mb()
+    audio = voice.synthesize("I can't find an unblocked debit card ending in four five six seven on your "
+                             "account, so I haven't blocked anything at all today.")
+    assert audio.duration > 4
+    assert rss_mb() - before < 60

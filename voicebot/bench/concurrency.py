@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from voicebot.bench.latency import Material, paced_call, pct, session_for
+from voicebot.bench.latency import STAGES, Material, paced_call, pct, session_for
 
 P95_LIMIT_MS = 1000.0
 STAGGER_S = 0.7
@@ -84,6 +84,7 @@ def level(stack: Any, flow: Any, mat: Material, n: int, min_turns: int = MIN_TUR
             "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "peak_rss_mb": round(peak[0], 1),
             "cpu_s_per_turn": round(cpu / len(turns), 3) if turns else None,
             "asr_p50_ms": pct([t["asr_ms"] for t in turns if "asr_ms" in t], 50),
+            "stages_p50_ms": {k: pct([t[k] for t in turns if k in t], 50) for k in STAGES},
             "decode_batches": dict(sorted(Counter(batches[decoded_before:]).items())),
             # speculative decodes at pauses included: more than 1 means the caller went on after one
             "decodes_per_turn": round(sum(batches[decoded_before:]) / len(turns), 2) if turns and batches else None,

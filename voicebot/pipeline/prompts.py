@@ -98,6 +98,14 @@ class PromptCache:
         key = f"{self.synth.name}|{self.synth.voice}|{self.rate}|{sentence}"
         return self.dir / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.wav"
 
+    def cached(self, sentence: str) -> Audio | None:
+        """The sentence's audio when it is already in memory, else None: no synthesis, no disk,
+        so a caller may ask without waiting for another call's render."""
+        audio = self._memory.get(self._path(sentence).name)
+        if audio is not None:
+            self.hits += 1
+        return audio
+
     def sentence_audio(self, sentence: str) -> Audio:
         path = self._path(sentence)
         if path.name in self._memory:

@@ -72,12 +72,13 @@ class Session:
     def __init__(self, engine: Engine, stack: Stack, *, rate: int = 16000, listener: Listener | None = None,
                  voicemail_dir: Path = Path("var/voicemail"), barge_in: BargeInDetector | None = None,
                  end_of_turn: EndOfTurn | None = None, recording_path: Path | None = None,
-                 inline: bool = False, adaptive: bool = True) -> None:
+                 inline: bool = False, adaptive: bool = True,
+                 keep_audio: bool = True) -> None:  # False: the call's audio is not kept in memory (SIP)
         from voicebot.pipeline.recording import CallRecording
 
         self.engine, self.stack, self.rate = engine, stack, rate
         self.events: list[Any] = []
-        self.recording = CallRecording(rate, recording_path)
+        self.recording = CallRecording(rate, recording_path, keep=keep_audio)
         self._listeners = [listener] if listener else []
         self.frame_ms = stack.vad.frame_ms
         self._frames = FrameBuffer(rate, self.frame_ms)

@@ -50,12 +50,16 @@ class GuardedNlu(_Guarded):
 
 
 class GuardedPrompts(_Guarded):
-    """PromptCache's memory is not thread-safe: one sentence at a time under the lock, so a
-    prompt's first sentence plays while the next renders (and other calls' sentences interleave)."""
+    """One render at a time under the lock (Piper's phonemizer is one native engine), sentence by
+    sentence, so a prompt's first sentence plays while the next renders (and other calls'
+    sentences interleave). A sentence already in memory (every fixed prompt) is taken without the
+    lock: one call's personal sentence (a name, a card) renders for ~0.5-1 s, and every other
+    call's answer waited for it."""
 
     def stream(self, text):
         for sentence in sentences(text):
-            yield self._call("sentence_audio", sentence)
+            audio = self._inner.cached(sentence)
+            yield audio if audio is not None else self._call("sentence_audio", sentence)
 
     def render(self, text):
         return self._call("render", text)

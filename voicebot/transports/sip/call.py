@@ -8,11 +8,13 @@ the Session's barge-in (its echo gate compares the caller's audio with the frame
 moment) stops the prompt. Nothing in a tick waits on a model: push, read and dtmf only queue work
 for the shared worker pool, so a turn that takes a second to recognise delays that call's answer,
 never anybody's RTP. The event loop only moves packets: caller frames, keys and the hang-up come
-in through a queue, bot frames go out through `loop.call_soon_threadsafe`."""
+in through a queue, bot frames go out through the RTP leg's `feed` (a deque its media clock
+drains: no wake-up of the loop per frame)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -24,6 +26,7 @@ from typing import Any
 from voicebot.audio import Audio
 from voicebot.events import Transcript
 from voicebot.flow.actions import Transfer
+from voicebot.pipeline.events import TurnTiming
 from voicebot.transports.sip.adapter import RATE, SessionPort
 from voicebot.transports.sip.dtmf import DigitCollector
 from voicebot.transports.sip.rtp import RtpLeg
@@ -38,6 +41,7 @@ MAX_LATE_S = 0.2  # the thread woke this late (a loaded machine): restart the cl
 TAIL_S = 0.3  # after the bot's last packet, before the BYE: the far end's buffer plays out
 SETTLE_S = 10.0  # after a hang-up: the workers close the record
 MAX_CALL_S = 3600.0
+LOUD = 500  # a bot frame this loud starts the answer the caller hears (the benchmark's threshold)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,10 @@ class SipCall:
         self._heard_ms = 0  # caller audio given to the Session (packets and filled silence)
         self._tail = 0  # frames still to send after the bot stopped speaking
         self.skipped = 0  # ticks whose bot frame was not taken: the sender was still full
+        # turn timing: the Session's TurnTiming, logged once the answer's first loud frame went out
+        self._timings: queue.SimpleQueue[TurnTiming] = queue.SimpleQueue()
+        self._pending: TurnTiming | None = None
+        self._quiet, self._onset = True, 0.0
         self.log = logging.LoggerAdapter(log, {"call_id": call_id})
         self.thread = threading.Thread(target=self._run, name=f"call-{call_id[:12]}", daemon=True)
         leg.on_audio = lambda frame: self._inbox.put(("audio", frame))
@@ -88,6 +96,8 @@ class SipCall:
     def _event(self, event: Any) -> None:
         if isinstance(event, Transcript):
             self.log.info("%s: turn recognised in %.2fs", self.call_id, event.processing_seconds)
+        elif isinstance(event, TurnTiming):
+            self._timings.put(event)
         elif isinstance(event, Transfer):
             uri = self._agent_uri(event)
             self.log.info("%s: flow transfers to %s (%s)", self.call_id, event.target, uri or "no SIP URI")
@@ -97,6 +107,7 @@ class SipCall:
                 self._transfer = Ended(None, queued=event)
 
     def _run(self) -> None:
+        _name_thread(self.thread.name)
         ended: Ended | None = None
         try:
             self.port.start()
@@ -166,7 +177,34 @@ class SipCall:
         speaking = before or self.port.speaking  # a prompt that ended or began inside this frame
         send, self._tail = speaking or self._tail > 0, TAIL_FRAMES if speaking else max(0, self._tail - 1)
         if send:
-            self.loop.call_soon_threadsafe(self.leg.play, frame)
+            self.leg.feed(frame)
+        self._time_answer(frame if send else None)
+
+    def _time_answer(self, frame: Audio | None) -> None:
+        """Log each turn's stages (time.perf_counter, the clock time.monotonic reads too, so a
+        caller on the same machine can line them up with its own) with the moment the answer's
+        first loud frame was handed to the RTP leg. The TurnTiming comes after the prompt has
+        rendered, its first frames may have gone out already: the onset is kept until it comes."""
+        loud = frame is not None and int(abs(frame.samples.astype("int32")).max(initial=0)) >= LOUD
+        if loud and self._quiet:
+            self._onset = time.perf_counter()
+        self._quiet = not loud
+        if self._pending is None:
+            try:
+                self._pending = self._timings.get_nowait()
+            except queue.Empty:
+                return
+        timing, onset = self._pending, self._onset
+        if timing.queued_at and onset < timing.queued_at:
+            return
+        self._pending = None
+        if not timing.queued_at:  # the turn said nothing (a transfer, a hang-up)
+            return
+        self.log.info("%s: turn stages %s", self.call_id, json.dumps({
+            "ended_at": timing.ended_at, "picked_at": timing.picked_at, "queued_at": timing.queued_at,
+            "sent_at": onset, "endpoint_ms": timing.endpoint_ms, "asr_ms": timing.asr_ms,
+            "nlu_ms": timing.nlu_ms, "flow_ms": timing.flow_ms, "tts_first_ms": timing.tts_first_ms,
+            "speculative": timing.speculative}))
 
     def _fill_silence(self) -> None:
         """A phone with silence suppression sends nothing (or a CN packet) while the caller is
@@ -202,3 +240,14 @@ class SipCall:
             if kind == "hangup":
                 return None  # gone before the last words: nothing to transfer or hang up
         return self._transfer or Ended(None)
+
+
+def _name_thread(name: str) -> None:
+    """The OS name of this thread (Linux: `top -H`, /proc/PID/task/TID/comm): a call's audio path
+    is told apart from the models' threads (scripts/bench_concurrency.py counts its CPU so)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass

@@ -8,6 +8,7 @@ the port change nothing (aiortp alone would decode them as audio or reset the st
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -36,6 +37,7 @@ class _StrictSession(RTPSession):
     dropped = 0
     _heard = False
     on_key_down: Callable[[], None] | None = None
+    on_packet: Callable[[bytes], None] | None = None  # every accepted packet as it arrives (a benchmark's probe)
     _key_timestamp: int | None = None
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -52,6 +54,8 @@ class _StrictSession(RTPSession):
             self.accept_from = addr
             self.update_remote(addr)
         self._heard = True
+        if self.on_packet is not None:
+            self.on_packet(data)
         if (data[1] & 0x7F) == self._dtmf_payload_type:
             self._key_started(data)
         super()._handle_rtp(data, addr)
@@ -80,12 +84,29 @@ class _StrictSession(RTPSession):
 
 class RtpLeg:
     """Caller audio out through `on_audio(Audio at 8 kHz)` / `on_dtmf(key)` (at the key's release)
-    / `on_key_down()` (the moment a key is pressed); bot audio in by `play(Audio)`, sent one packet
-    every 20 ms by aiortp's media clock however fast it is queued."""
+    / `on_key_down()` (the moment a key is pressed); bot audio in by `play(Audio)` on the event
+    loop, or `feed(Audio)` from any thread, sent one packet every 20 ms by aiortp's media clock
+    however fast it is queued.
+
+    `feed` is what a call's own 20 ms clock uses: the frame is encoded on the caller's thread and
+    left in a deque the media clock's next tick moves to the paced sender. Handing each frame to
+    the event loop instead (call_soon_threadsafe) woke the loop through its self-pipe 50 times a
+    second per call, on top of the packets in and the pacer's own ticks."""
 
     def __init__(self, session: _StrictSession, payload_type: int) -> None:
         self._rtp, self.payload_type = session, payload_type
         self._encode = _ENCODE[payload_type]
+        self._outbox: deque[bytes] = deque()  # encoded frames fed from another thread
+        sender, clock = session._paced_sender, session._pacer_clock
+        if sender is not None and clock is not None:
+            tick = sender.tick
+
+            def pace() -> None:
+                while self._outbox:
+                    sender.enqueue(self._outbox.popleft())
+                tick()
+
+            clock._on_tick = pace
         self.on_audio: Callable[[Audio], None] | None = None
         self.on_dtmf: Callable[[str], None] | None = None
         self.received = 0  # audio frames delivered (after reordering and concealment)
@@ -118,7 +139,8 @@ class RtpLeg:
     @property
     def queued_ms(self) -> int:
         """Bot audio waiting for its turn on the wire."""
-        return self._rtp._paced_sender.queue_depth * 20 if self._rtp._paced_sender else 0
+        sender = self._rtp._paced_sender
+        return (len(self._outbox) + (sender.queue_depth if sender else 0)) * 1000 * FRAME // RATE
 
     @property
     def dropped(self) -> int:
@@ -130,14 +152,23 @@ class RtpLeg:
                                                      "paced_sent") if k in stats)
 
     def play(self, audio: Audio) -> None:
+        """Queue audio for the wire (on the event loop)."""
+        for payload in self._payloads(audio):
+            self._rtp.send_audio_auto(payload)
+
+    def feed(self, audio: Audio) -> None:
+        """Queue audio for the wire from any thread (a call's clock): sent from the next tick on."""
+        self._outbox.extend(self._payloads(audio))
+
+    def _payloads(self, audio: Audio) -> list[bytes]:
         pcm = audio.canonical(RATE).samples
         pad = (-len(pcm)) % FRAME
         if pad:
             pcm = np.concatenate([pcm, np.zeros(pad, np.int16)])
-        for start in range(0, len(pcm), FRAME):
-            self._rtp.send_audio_auto(self._encode(pcm[start:start + FRAME]))
+        return [self._encode(pcm[start:start + FRAME]) for start in range(0, len(pcm), FRAME)]
 
     def stop_playing(self) -> None:
+        self._outbox.clear()
         if self._rtp._paced_sender is not None:
             self._rtp._paced_sender.discard()
 

@@ -221,7 +221,8 @@ class SipServer:
         engine = CallEngine(self.flow, self.store, caller_id=caller, now=datetime.now(timezone.utc),
                             call_id=record_id)
         log.info("%s: caller %s, record %s", call_id, _masked(caller), record_id)
-        return Session(engine, self.stack, listener=TurnTimer())  # turn latency on this worker's /metrics
+        # turn latency on this worker's /metrics; the call's audio is not kept (nothing here saves it)
+        return Session(engine, self.stack, listener=TurnTimer(), keep_audio=False)
 
     # ---- in-dialog requests -----------------------------------------------------------------
     def _bye(self, invite: Any, _request: Any) -> None:
