@@ -128,6 +128,7 @@ class WhisperRecognizer:
         bias: bool = True,
         denoise: bool = True,
         min_window: float | None = None,
+        short_seconds: float = SHORT_SECONDS,
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -151,6 +152,7 @@ class WhisperRecognizer:
         # open answers' window floor in seconds (default VOICEBOT_ASR_MIN_WINDOW, 10; bench_asr
         # --option min_window=0 hears answers of 2 s or more in their own window)
         self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
+        self.short_seconds = float(short_seconds)  # open answers shorter than this keep the 10 s window
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
@@ -176,7 +178,7 @@ class WhisperRecognizer:
             samples = suppress_noise(samples, pcm.rate)
         utt = _Utterance(pcm.duration, samples, hints, started)
         if samples.shape[0]:
-            own = hints.kind == "free" and utt.duration >= SHORT_SECONDS
+            own = hints.kind == "free" and utt.duration >= self.short_seconds
             self._encode(utt, self.min_window if own else SAFE_WINDOW_SECONDS)
         return utt
 
