@@ -26,8 +26,13 @@ _pool_lock = threading.Lock()
 # glibc malloc settings (mallopt parameter numbers from malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 MALLOC_ARENAS = 2
-MALLOC_MMAP_BYTES = 128 * 1024
-MALLOC_TRIM_BYTES = 256 * 1024
+# Fixed (not glibc's rising threshold) but above CTranslate2's per-decode buffers: it allocates
+# every intermediate with posix_memalign and frees it after the op (logits 1 MB a beam step, the
+# encoder's attention scores 6 MB for a 10 s window). At 128 KB / 256 KB each of those was a fresh
+# mmap, page-faulted and zeroed: 2.4 M page faults instead of 70 k for 6 utterances, and Whisper
+# took twice the CPU in any process that had loaded a Stack (docs/asr.md, "Where the time goes").
+MALLOC_MMAP_BYTES = 8 * 1024 * 1024
+MALLOC_TRIM_BYTES = 2 * MALLOC_MMAP_BYTES  # glibc's own ratio; a lower one trims and re-faults the heap each op
 _tuned = False
 
 
