@@ -171,7 +171,7 @@ def profile(set_names: list[str], options: dict) -> None:
         pcm = timed("resample to 16 kHz", a.canonical)
         samples = timed("noise suppression", lambda: suppress_noise(pcm.to_float(), pcm.rate))
         utt = w._Utterance(pcm.duration, samples, Hints(), 0.0)
-        own = pcm.duration >= recognizer.short_seconds
+        own = pcm.duration >= getattr(recognizer, "short_seconds", w.SHORT_SECONDS)  # (older revisions: the constant)
         utt.frames = w.window_frames(samples.shape[0] / 16000, recognizer.min_window if own else w.SAFE_WINDOW_SECONDS)
         feats = timed("log-Mel features", lambda: w.log_mel(recognizer._features, samples, utt.frames))
         features = ctranslate2.StorageView.from_array(feats[None])
