@@ -12,6 +12,9 @@ CPU figure drifts less) and seconds per utterance per backend and set (a Rich ta
     --compare KEY=VALUE   also measure whisper with these options (the baseline), utterance by
                           utterance alternating with the options under test, so both see the same load
     --profile             where one whisper `transcribe` spends its time, stage by stage
+    --malloc MODE         glibc malloc as a serving process sets it ("serving", the default:
+                          voicebot.pipeline.workers.tune_malloc, as Stack.load does), left alone
+                          ("glibc"), or "MMAP_KB,TRIM_KB" (e.g. 128,256: the settings before 8 MB)
     --intents VOICES      intent accuracy instead of WER: the NLU dev phrases (intents/test/heldout.jsonl,
                           every --every-th row) voiced by VOICES over the telephone line, recognised
                           by whisper and understood by the trained NLU with the runner-up readings"""
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -63,14 +67,15 @@ def bench(backend: str, set_name: str, options: dict, compare: dict | None = Non
     """One row per recogniser: `options`, and with `compare` the baseline options measured in the
     same loop (each utterance goes to both, alternating which goes first)."""
     recognizers = [get_recognizer(backend, **options)] + ([get_recognizer(backend, **compare)] if compare is not None else [])
-    stats = [{"pairs": [], "audio": 0.0, "wall": 0.0, "cpu": 0.0, "rows": []} for _ in recognizers]
+    stats = [{"pairs": [], "audio": 0.0, "wall": 0.0, "cpu": 0.0, "faults": 0, "rows": []} for _ in recognizers]
     for i, utt in enumerate(utterances(set_name)):
         audio = read_wav(utt.path)
         order = list(enumerate(recognizers))
         for k, recognizer in (order if i % 2 == 0 else order[::-1]):
-            cpu, wall = time.process_time(), time.perf_counter()
+            faults, cpu, wall = _faults(), time.process_time(), time.perf_counter()
             result = recognizer.transcribe(audio, Hints())
             st = stats[k]
+            st["faults"] += _faults() - faults
             st["cpu"] += time.process_time() - cpu
             st["wall"] += time.perf_counter() - wall
             st["pairs"].append((utt.text, result.text))
@@ -84,9 +89,30 @@ def bench(backend: str, set_name: str, options: dict, compare: dict | None = Non
             "backend": backend, "set": set_name, "options": opts, "utterances": n,
             "wer": round(corpus_wer(st["pairs"]), 4), "rtf": round(st["wall"] / audio_s, 4),
             "cpu_rtf": round(st["cpu"] / audio_s, 4), "seconds_per_utterance": round(st["wall"] / n, 3) if n else 0.0,
+            "page_faults_per_utterance": round(st["faults"] / n) if n else 0,
             "results": st["rows"],
         })
     return out
+
+
+def _faults() -> int:
+    """Minor page faults of the process so far (each a page the kernel had to map and zero)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def set_malloc(mode: str) -> str:
+    """glibc's malloc settings for this run: what a serving process uses, glibc's own, or given."""
+    from voicebot.pipeline import workers
+
+    if mode == "serving":
+        workers.tune_malloc()
+        return f"serving: mmap threshold {workers.MALLOC_MMAP_BYTES // 1024} KB, trim {workers.MALLOC_TRIM_BYTES // 1024} KB"
+    if mode == "glibc":
+        return "glibc defaults"
+    mmap_kb, trim_kb = (int(v) for v in mode.split(","))
+    workers.MALLOC_MMAP_BYTES, workers.MALLOC_TRIM_BYTES = mmap_kb * 1024, trim_kb * 1024
+    workers.tune_malloc()
+    return f"mmap threshold {mmap_kb} KB, trim {trim_kb} KB"
 
 
 def intents(voices: list[str], every: int, options: dict, compare: dict | None) -> None:
@@ -145,7 +171,7 @@ def profile(set_names: list[str], options: dict) -> None:
         pcm = timed("resample to 16 kHz", a.canonical)
         samples = timed("noise suppression", lambda: suppress_noise(pcm.to_float(), pcm.rate))
         utt = w._Utterance(pcm.duration, samples, Hints(), 0.0)
-        own = pcm.duration >= w.SHORT_SECONDS
+        own = pcm.duration >= getattr(recognizer, "short_seconds", w.SHORT_SECONDS)  # (older revisions: the constant)
         utt.frames = w.window_frames(samples.shape[0] / 16000, recognizer.min_window if own else w.SAFE_WINDOW_SECONDS)
         feats = timed("log-Mel features", lambda: w.log_mel(recognizer._features, samples, utt.frames))
         features = ctranslate2.StorageView.from_array(feats[None])
@@ -172,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--intents", help="comma-separated voices: measure intent accuracy on the NLU dev phrases")
     ap.add_argument("--every", type=int, default=2, help="with --intents: every n-th phrase")
     ap.add_argument("--json", type=Path, help="write all results (with per-file texts) here")
+    ap.add_argument("--malloc", default="serving", help='"serving" (default), "glibc" or "MMAP_KB,TRIM_KB"')
     args = ap.parse_args(argv)
+    print(f"malloc: {set_malloc(args.malloc)}; load average {os.getloadavg()}", file=sys.stderr, flush=True)
     options = dict(o.split("=", 1) for o in args.option)
     if args.profile:
         profile(args.sets.split(","), options)
@@ -191,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             for row in bench(backend, set_name, opts, compare if backend == "whisper" else None):
                 report.append(row)
                 label = ",".join(f"{k}={v}" for k, v in row["options"].items())
-                print(f"{backend} [{label}] {set_name}: WER {row['wer']:.3f} RTF {row['rtf']:.3f} CPU RTF {row['cpu_rtf']:.3f}",
+                print(f"{backend} [{label}] {set_name}: WER {row['wer']:.3f} RTF {row['rtf']:.3f} CPU RTF {row['cpu_rtf']:.3f} "
+                      f"page faults/utt {row['page_faults_per_utterance']}",
                       file=sys.stderr, flush=True)
                 table.add_row(backend, label, set_name, str(row["utterances"]), f"{row['wer']:.3f}", f"{row['rtf']:.3f}",
                               f"{row['cpu_rtf']:.3f}", f"{row['seconds_per_utterance']:.3f}")

@@ -140,6 +140,27 @@ def test_decoder_queue_is_bounded_and_one_bad_request_fails_alone():
         futures[1].result(10)
 
 
+def test_decoder_gives_freed_memory_back_only_when_nothing_waits(monkeypatch):
+    from voicebot.pipeline import batching
+
+    echo = _Echo(delay=0.0)
+    echo.gate.clear()
+    trims: list[int] = []
+    monkeypatch.setattr(batching, "trim_malloc", lambda: trims.append(len(echo.seen)))
+    batcher = DecodeBatcher(echo, max_batch=1, gather_s=0)
+    futures = [batcher.submit(_audio(1))]
+    deadline = time.monotonic() + 10
+    while not echo.seen and time.monotonic() < deadline:  # the decoder holds the first one
+        time.sleep(0.01)
+    futures += [batcher.submit(_audio(v)) for v in (2, 3)]  # these queue behind it
+    echo.gate.set()
+    assert [f.result(10).text for f in futures] == ["1", "2", "3"]
+    deadline = time.monotonic() + 10
+    while not trims and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert trims == [3]  # not after the first two decodes (others waited), once after the last
+
+
 def test_backends_that_cannot_batch_are_used_as_they_are():
     class Plain:
         name = "plain"

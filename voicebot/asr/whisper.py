@@ -128,6 +128,7 @@ class WhisperRecognizer:
         bias: bool = True,
         denoise: bool = True,
         min_window: float | None = None,
+        short_seconds: float = SHORT_SECONDS,
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -151,6 +152,7 @@ class WhisperRecognizer:
         # open answers' window floor in seconds (default VOICEBOT_ASR_MIN_WINDOW, 10; bench_asr
         # --option min_window=0 hears answers of 2 s or more in their own window)
         self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
+        self.short_seconds = float(short_seconds)  # open answers shorter than this keep the 10 s window
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
@@ -176,7 +178,7 @@ class WhisperRecognizer:
             samples = suppress_noise(samples, pcm.rate)
         utt = _Utterance(pcm.duration, samples, hints, started)
         if samples.shape[0]:
-            own = hints.kind == "free" and utt.duration >= SHORT_SECONDS
+            own = hints.kind == "free" and utt.duration >= self.short_seconds
             self._encode(utt, self.min_window if own else SAFE_WINDOW_SECONDS)
         return utt
 
@@ -281,20 +283,31 @@ class WhisperRecognizer:
             repetition_penalty=s.repetition_penalty,
             no_repeat_ngram_size=s.no_repeat_ngram_size,
             return_scores=True,
-            return_no_speech_prob=True,
             suppress_blank=True,
             num_hypotheses=min(s.n_best, self.beam_size),  # the beam holds them anyway: no extra cost
         )
-        return [self._reading(result, budget + 1) for result, budget in zip(results, budgets)]
+        return [self._reading(result, budget + 1, utt, s.prompt) for result, budget, utt in zip(results, budgets, utts)]
 
-    def _reading(self, result, cap: int) -> Reading:
+    def _reading(self, result, cap: int, utt: _Utterance, prompt: tuple[int, ...]) -> Reading:
         eot = self._tokenizer.eot
         readings = [self._tokenizer.decode([t for t in ids[:cap] if t < eot]).strip() for ids in result.sequences_ids]
         avg_logprob = result.scores[0] if result.scores else 0.0
-        if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < -1.0:
+        if avg_logprob < -1.0 and self._no_speech_prob(utt, prompt) > NO_SPEECH_THRESHOLD:
             return "", None, ()  # line noise, not speech: an empty transcript beats a hallucination
         others = tuple(dict.fromkeys(r for r in readings[1:] if r and r != readings[0]))
         return readings[0], float(math.exp(avg_logprob)), others
+
+    def _no_speech_prob(self, utt: _Utterance, prompt: tuple[int, ...]) -> float:
+        """The model's "no speech" probability at the start of the transcript. Asked only for an
+        unlikely reading (the test above needs both): returned by every decode it cost 3-6 ms of
+        CPU per call, for one reading in ten. It depends on the prompt and the audio only, so one
+        greedy step gives the value the beam search would have (bit for bit: tests/test_asr_rtf.py)."""
+        import ctranslate2
+
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(utt.encoded))
+        result = self._model.generate(features, [list(prompt)], beam_size=1, max_length=len(prompt) + 1,
+                                      return_no_speech_prob=True)[0]
+        return result.no_speech_prob
 
 
 def window_frames(seconds: float, floor: float) -> int:

@@ -28,8 +28,13 @@ _pool_lock = threading.Lock()
 # glibc malloc settings (mallopt parameter numbers from malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 MALLOC_ARENAS = 2
-MALLOC_MMAP_BYTES = 128 * 1024
-MALLOC_TRIM_BYTES = 256 * 1024
+# Fixed (not glibc's rising threshold) but above CTranslate2's per-decode buffers: it allocates
+# every intermediate with posix_memalign and frees it after the op (logits 1 MB a beam step, the
+# encoder's attention scores 6 MB for a 10 s window). At 128 KB / 256 KB each of those was a fresh
+# mmap, page-faulted and zeroed: 2.4 M page faults instead of 70 k for 6 utterances, and Whisper
+# took twice the CPU in any process that had loaded a Stack (docs/asr.md, "Where the time goes").
+MALLOC_MMAP_BYTES = 8 * 1024 * 1024
+MALLOC_TRIM_BYTES = 2 * MALLOC_MMAP_BYTES  # glibc's own ratio; a lower one trims and re-faults the heap each op
 _tuned = False
 
 
@@ -52,6 +57,17 @@ def tune_malloc() -> bool:
     _tuned = all(libc.mallopt(param, value) == 1 for param, value in (
         (_M_ARENA_MAX, MALLOC_ARENAS), (_M_MMAP_THRESHOLD, MALLOC_MMAP_BYTES), (_M_TRIM_THRESHOLD, MALLOC_TRIM_BYTES)))
     return _tuned
+
+
+def trim_malloc() -> None:
+    """Give the free pages of every malloc arena back to the system (glibc's malloc_trim). With the
+    8 MB mmap threshold freed decode buffers stay in the arenas for the next decode; the decoder
+    thread calls this when its queue runs dry (voicebot/pipeline/batching.py), so an idle process
+    holds no more than it did at 128 KB. A no-op off glibc or before tune_malloc."""
+    if _tuned:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def worker_count() -> int:

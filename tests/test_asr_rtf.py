@@ -1,0 +1,88 @@
+"""What made Whisper cheaper without changing what it hears (docs/asr.md, "Where the time goes"):
+the "no speech" probability is asked for only when a reading is unlikely, and a serving process's
+malloc settings no longer turn every CTranslate2 buffer into fresh pages. No timing here: the
+assertions are on values and page-fault counts, which do not depend on the machine's speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from voicebot.asr.base import Hints, get_recognizer
+from voicebot.asr.testsets import telephone_set
+from voicebot.audio import Audio, read_wav
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    return get_recognizer("whisper")
+
+
+def _line_noise(seconds: float = 3.0) -> Audio:
+    rng = np.random.default_rng(1)
+    return Audio((rng.normal(0, 0.01, int(8000 * seconds)) * 32767).astype(np.int16), 8000)
+
+
+def test_no_speech_probability_of_one_step_is_the_beam_searchs(whisper, speak, telephone):
+    import ctranslate2
+
+    audio = [read_wav(u.path) for u in telephone_set("flite:kal")[:2]]
+    audio.append(read_wav(speak("two four six eight", "piper", telephone)))
+    audio.append(_line_noise())
+    for a, hints in zip(audio, (Hints(), Hints("yesno"), Hints("digits", length=4), Hints())):
+        utt = whisper._prepare(a, hints)
+        s = whisper._settings(hints)
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(utt.encoded))
+        options = dict(beam_size=whisper.beam_size, max_length=len(s.prompt) + 20, return_scores=True,
+                       repetition_penalty=s.repetition_penalty, no_repeat_ngram_size=s.no_repeat_ngram_size,
+                       suppress_blank=True, num_hypotheses=s.n_best)
+        full = whisper._model.generate(features, [list(s.prompt)], return_no_speech_prob=True, **options)[0]
+        lean = whisper._model.generate(features, [list(s.prompt)], **options)[0]
+        assert whisper._no_speech_prob(utt, s.prompt) == full.no_speech_prob
+        assert (lean.sequences_ids, lean.scores) == (full.sequences_ids, full.scores)  # the readings do not change
+
+
+def test_line_noise_is_heard_as_nothing_and_speech_skips_the_extra_step(whisper, monkeypatch):
+    asked = []
+    real = whisper._no_speech_prob
+    monkeypatch.setattr(whisper, "_no_speech_prob", lambda utt, prompt: asked.append(1) or real(utt, prompt))
+    assert whisper.transcribe(_line_noise(), Hints()).text == ""
+    assert asked == [1]
+    sentence = read_wav(telephone_set("piper")[0].path)
+    heard = whisper.transcribe(sentence, Hints())
+    assert heard.text and heard.confidence > 0.37  # exp(-1): likely enough that nobody asks
+    assert asked == [1]
+
+
+_FAULTS = """
+import json, resource, sys
+from voicebot.pipeline.workers import tune_malloc
+from voicebot.asr.base import Hints, get_recognizer
+from voicebot.asr.testsets import telephone_set
+from voicebot.audio import read_wav
+assert tune_malloc()
+whisper = get_recognizer("whisper")
+audio = [read_wav(u.path) for u in telephone_set("piper")[:4]]
+whisper.transcribe(audio[0], Hints())
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for a in audio:
+    whisper.transcribe(a, Hints())
+print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / len(audio)))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings")
+def test_serving_malloc_settings_do_not_fault_in_every_decode_buffer():
+    """With the 128 KB mmap threshold a serving process had, each of CTranslate2's per-op buffers
+    was a fresh mapping: ~65,000 minor page faults per utterance (Whisper at twice the CPU); with
+    the current settings a few hundred."""
+    out = subprocess.run([sys.executable, "-c", _FAULTS], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    faults = json.loads(out.stdout.strip().splitlines()[-1])
+    assert faults < 5000, faults
