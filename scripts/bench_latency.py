@@ -2,7 +2,7 @@
 path in the same run (voicebot/bench/latency.py; `voicebot bench` runs the same measurement
 with everything else).
 
-    python scripts/bench_latency.py [--json] [--repeat N]
+    python scripts/bench_latency.py [--json] [--repeat N] [--frame-ms 20]
 
 Per turn the stages add up to the latency (`per_turn`; `stages_mean_ms` sum to
 `turn_latency_mean_ms`). The load average is printed: compare against the baseline of the same run.
@@ -30,14 +30,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--frame-ms", type=int, default=latency.LINE_FRAME_MS,
+                        help="the line's cadence: caller frames in and bot frames out (RTP: 20 ms)")
     args = parser.parse_args()
+    latency.LINE_FRAME_MS = args.frame_ms
     load_start = round(os.getloadavg()[0], 2)  # other jobs on the cores inflate every time
     flow = load_flow(ROOT / "flows" / "bank.yml")
     stack = Stack.load(asr="whisper", tts="piper")
     stack.prompts.warm(fixed_prompts(flow))
     mat = latency.material()
     latency.warm(stack, mat)
-    result = {**latency.compare(stack, flow, mat, args.repeat), "cpu_count": os.cpu_count(),
+    result = {**latency.compare(stack, flow, mat, args.repeat), "line_frame_ms": args.frame_ms,
+              "cpu_count": os.cpu_count(),
               "load_average_1min_start": load_start, "load_average_1min": round(os.getloadavg()[0], 2)}
     if args.json:
         print(json.dumps(result, indent=2))

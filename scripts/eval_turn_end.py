@@ -12,10 +12,14 @@ Reported per setting, per kind:
   false_endpoint_rate  turns ended before the caller's last word (cut off mid-sentence or at a
                        hesitation; the definition the latency work must not make worse)
   latency_ms p50/p95   true end of speech → turn ended, for turns ended after it; a turn ended by
-                       a speculative decode counts that decode's wall time on this machine on top
-                       (in a live call the decision waits for it)
+                       a speculative decode ends no sooner than that decode's start plus its wall
+                       time on this machine (in a live call the decision waits for it; replays run
+                       in virtual time, where a decode takes none)
+  decodes_per_turn     recognitions run per turn (speculations dropped because the caller went on
+                       included): the CPU price of speculating early
 
-    python scripts/eval_turn_end.py [--json] [--speculate-at MS,MS] [--voices piper,flite:slt]
+    python scripts/eval_turn_end.py [--json] [--speculate-at MS,MS] [--end-at MS,MS]
+                                    [--pause-below-db DB,off] [--voices piper,flite:slt]
 """
 
 from __future__ import annotations
@@ -123,15 +127,15 @@ def run(case: Case, stack) -> dict:
     session = Session(Listening(case.expect), stack)
     session.listen(Ask("", case.expect), "eval")
     closes: list[int] = []
-    decodes: list[float] = []
+    decodes: list[tuple[int, float]] = []  # (sample the decode started at, its wall time in ms)
     speculate = session._runner.speculate
 
     def timed(audio, expect):
-        started = time.perf_counter()
+        at, started = session._pushed, time.perf_counter()  # the audio path waits in settle()
         try:
             return speculate(audio, expect)
         finally:
-            decodes.append((time.perf_counter() - started) * 1000)
+            decodes.append((at, (time.perf_counter() - started) * 1000))
 
     session._runner.speculate = timed
     session.subscribe(lambda e: closes.append(round(session.now * session.rate)) if isinstance(e, SpeechEnded) else None)
@@ -144,12 +148,14 @@ def run(case: Case, stack) -> dict:
         return {"label": case.label, "kind": case.kind, "ended": False}
     first = closes[0]
     by_decode = bool(timings) and timings[0].endpoint_ms < session._ep.hang_over_ms
-    wait = decodes[-1] if by_decode and decodes else 0.0
+    decided = [(at, ms) for at, ms in decodes if at <= first]
+    at, wait = decided[-1] if by_decode and decided else (first, 0.0)
+    ended = max(first, at + wait * session.rate / 1000)  # the close waits for the deciding decode
     false_end = first < case.speech_end - session.rate * session.frame_ms // 1000
-    latency = (first - case.speech_end) * 1000 / session.rate + wait
+    latency = (ended - case.speech_end) * 1000 / session.rate
     return {"label": case.label, "kind": case.kind, "ended": True, "false_endpoint": false_end,
             "latency_ms": None if false_end else round(latency, 1), "by_decode": by_decode,
-            "decode_ms": round(wait, 1)}
+            "decode_ms": round(wait, 1), "decodes": len(decodes)}
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -162,7 +168,8 @@ def summarise(rows: list[dict]) -> dict:
                      "never_ended": sum(not r["ended"] for r in sel),
                      "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat else None,
                      "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
-                     "ended_by_decode": round(np.mean([bool(r.get("by_decode")) for r in sel]), 2)}
+                     "ended_by_decode": round(np.mean([bool(r.get("by_decode")) for r in sel]), 2),
+                     "decodes_per_turn": round(np.mean([r.get("decodes", 0) for r in sel]), 2)}
     return out
 
 
@@ -172,6 +179,9 @@ def main() -> None:
     parser.add_argument("--speculate-at", default="",
                         help="comma-separated pauses (ms) at which recognition starts, one run each "
                              "(default: the Session's own)")
+    parser.add_argument("--end-at", default="",
+                        help="comma-separated least pauses (ms, every prompt kind) at which a complete "
+                             "speculative decode ends the turn, one run each (default: the Session's own)")
     parser.add_argument("--pause-below-db", default="",
                         help="comma-separated VadConfig.pause_below_db values (off: webrtcvad alone), one run each")
     parser.add_argument("--voices", default=",".join(VOICES))
@@ -184,19 +194,22 @@ def main() -> None:
     stack.recognizer.transcribe(todo[0].audio)  # the first decode allocates: not a caller's wait
     result = {"hang_over_ms": session_mod.HANG_OVER_MS, "skipped_unalignable": skipped,
               "load_average_1min": round(os.getloadavg()[0], 2), "settings": {}}
-    own = session_mod.SPECULATE_AT_MS
+    own, own_end = session_mod.SPECULATE_AT_MS, dict(session_mod.END_AT_MS)
     gates = [None if v == "off" else float(v) for v in args.pause_below_db.split(",")] if args.pause_below_db \
         else [stack.vad.pause_below_db]
     for gate in gates:
         stack.vad = replace(stack.vad, pause_below_db=gate)
         for at in [int(v) for v in args.speculate_at.split(",")] if args.speculate_at else [None]:
-            session_mod.SPECULATE_AT_MS = at or own
-            rows = [run(c, stack) for c in todo]
-            name = f"gate {gate} dB, speculate at {at or 'default'}"
-            result["settings"][name] = {"pause_below_db": gate, "speculate_at_ms": session_mod.SPECULATE_AT_MS,
-                                        **summarise(rows), **({"rows": rows} if args.rows else {})}
-            for kind, s in summarise(rows).items():  # progress on stderr, the JSON on stdout
-                print(f"{name}  {kind:7s} {s}", file=sys.stderr if args.json else sys.stdout, flush=True)
+            for end in [int(v) for v in args.end_at.split(",")] if args.end_at else [None]:
+                session_mod.SPECULATE_AT_MS = at or own
+                session_mod.END_AT_MS = {k: end for k in own_end} if end else own_end
+                rows = [run(c, stack) for c in todo]
+                name = f"gate {gate} dB, speculate at {at or 'default'}, end at {end or 'default'}"
+                result["settings"][name] = {"pause_below_db": gate, "speculate_at_ms": session_mod.SPECULATE_AT_MS,
+                                            "end_at_ms": session_mod.END_AT_MS,
+                                            **summarise(rows), **({"rows": rows} if args.rows else {})}
+                for kind, s in summarise(rows).items():  # progress on stderr, the JSON on stdout
+                    print(f"{name}  {kind:7s} {s}", file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(result, indent=2))
 

@@ -278,3 +278,75 @@ def test_a_failing_recogniser_is_a_no_match_counted_in_metrics(speak, tmp_path):
     assert engine.record.turns[0].to_dict().get("intent") in (None, "out_of_scope")
     assert engine.record.to_dict()["outcome"] == "abandoned"  # the caller hung up; the record is kept
     assert ERRORS.labels("asr")._value.get() == before + 1
+
+
+class InstantYes:
+    """A recogniser that hears "yes" at once, noting the pause (ms) at which each decode started."""
+
+    name = "instant"
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.started_at_pause: list[int] = []
+
+    def transcribe(self, audio, hints=None) -> Transcript:
+        self.started_at_pause.append(self.session._ep.pause_ms)  # the audio path waits in settle()
+        return Transcript("yes", self.name, audio.duration, 0.0)
+
+    def partials(self, frames, hints=None):
+        return iter(())
+
+
+class YesNlu:
+    def understand(self, text, alternatives=()) -> Understood:
+        return Understood(text, "affirm", 0.95, "neutral", 0.0, {"yesno": "yes"})
+
+
+class AskingYesNo:
+    """The Engine seam with no dialogue: it only listens for a yes/no answer."""
+
+    done, state = False, "confirm"
+
+    def __init__(self) -> None:
+        from voicebot.flow.record import CallRecord
+
+        self.record = CallRecord("t", None, NOON)
+
+    @property
+    def expecting(self):
+        from voicebot.flow.actions import Expect
+
+        return Expect("yesno")
+
+    def start(self):
+        return []
+
+    def handle(self, event):
+        return []
+
+    def hangup(self):
+        return []
+
+    def advance(self, seconds: float) -> None:
+        pass
+
+
+def test_recognition_starts_early_but_the_turn_ends_only_at_the_end_of_turn_pause(speak):
+    """Decoding starts at SPECULATE_AT_MS of pause (hidden behind the pause); a complete answer
+    ends the turn at END_AT_MS for the prompt's kind, not sooner, and before the hang-over."""
+    from voicebot.flow.actions import Ask, Expect
+    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline.events import TurnTiming
+
+    recognizer = InstantYes()
+    session = Session(AskingYesNo(), Stack(recognizer, YesNlu(), None))
+    recognizer.session = session
+    session.listen(Ask("", Expect("yesno")), "confirm")
+    speech = read_wav(speak("yes", "piper")).canonical() + Audio.silence(1.0)
+    for frame in speech.frames(20):
+        session.push(frame)
+        session.settle()
+    timing = [e for e in session.events if isinstance(e, TurnTiming)]
+    assert len(timing) == 1 and timing[0].speculative
+    assert recognizer.started_at_pause[0] == session_mod.SPECULATE_AT_MS  # one VAD frame's rounding aside
+    assert session_mod.END_AT_MS["yesno"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["yesno"]

@@ -102,6 +102,8 @@ def test_a_quiet_tail_counts_as_pause_on_a_quiet_line_and_the_words_are_kept(spe
     assert gated < plain and gated - last_loud >= 360 * 16  # sooner, never before the hang-over ran
     kept = ended[0].audio.samples
     assert kept.shape[0] >= words.num_samples - int(0.35 * 16000)  # pre-roll aside, the words are all there
+    # the gate moves only where the pause starts: the recogniser gets the very same samples
+    assert np.array_equal(kept, ended_plain[0].audio.samples)
 
 
 def test_the_pause_gate_changes_nothing_on_a_noisy_line(speak):

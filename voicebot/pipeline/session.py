@@ -60,10 +60,15 @@ HANG_OVER_MS = {"yesno": 360, "csat": 360, "choice": 450, "digits": 750, "intent
 FIXED_HANG_OVER_MS = 600  # without adaptive endpointing (the old path, kept as a baseline)
 VOICEMAIL_PAUSE_MS = 3000  # a message ends at a long pause, or at the flow's max_seconds
 MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
-# A pause this long starts recognition before the turn is known to be over; its result ends the
-# turn at once when the words already answer the prompt. 240 ms, not less: at 150 ms the gaps
-# between words end 46 % of development intent turns early instead of 28 % (scripts/eval_turn_end.py).
-SPECULATE_AT_MS = 240
+# A pause this long starts recognition before the turn is known to be over (the decode runs while
+# the pause goes on; dropped if the caller does). Its result ends the turn before the hang-over
+# when the words already answer the prompt AND the pause has reached END_AT_MS for the prompt's
+# kind: starting the decode is decoupled from ending the turn, so the decode's time hides behind
+# the pause. 270 ms is where a decode started at 240 ms ended turns before (on the next frame);
+# ending at 240 ms or 180 ms cut more development callers off at the gaps between words
+# (scripts/eval_turn_end.py --end-at, docs/realtime.md "Endpointing"), so every kind keeps 270.
+SPECULATE_AT_MS = 120
+END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 MIN_OWN_SPEECH_MS = 120  # less of the caller's own voice in an "utterance": echo or a noise
 RESUME_AFTER_MS = 300  # paused, and the caller went quiet without a turn: play on
 
@@ -100,7 +105,7 @@ class Session:
         self._barged = False  # a prompt is paused for caller speech; the worker decides its fate
         self._barge_pending = False
         self._paused_quiet = 0
-        self._last_voiced = 0  # sample count at the caller's last voiced frame
+        self._last_voiced = 0  # sample count at the caller's last sounding frame (the pause's start)
         self._speculative: tuple[Future, int] | None = None
         self._stale_spec: Future | None = None
         self._last_played = Audio(np.zeros(stack.vad.frame_ms * rate // 1000, np.int16), rate)
@@ -221,7 +226,7 @@ class Session:
         heard = self._detector.hear(frame, self._last_played, voiced)
         if not speaking:
             self._detector.reset()  # only speech over a prompt counts towards barging into it
-        if voiced:
+        if self._ep.last_sounding:  # where the pause count restarts (webrtcvad, or its quiet-tail gate)
             self._last_voiced = self._pushed
         self._own.append(heard.own_speech)
         if was_open and self._ep.in_speech:
@@ -285,7 +290,9 @@ class Session:
             audio = self._ep.utterance_so_far()
             self._speculative = (shared_pool().submit(self._runner.speculate, audio, expect), self._last_voiced)
         elif spec is not None and spec[0].done() and not spec[0].cancelled() and spec[0].exception() is None:
-            if spec[0].result()[1]:  # the turn is complete: no need to wait out the hang-over
+            kind = self._listening.expect.kind if self._listening else "intent"
+            # the turn is complete and the pause long enough: no need to wait out the hang-over
+            if spec[0].result()[1] and self._ep.pause_ms >= END_AT_MS.get(kind, max(END_AT_MS.values())):
                 for event in self._ep.close_now():
                     self._speculative = spec
                     self._utterance_ended(event)

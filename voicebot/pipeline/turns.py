@@ -115,7 +115,9 @@ class TurnRunner:
             return False, None
         if expect.kind in ("digits", "csat"):
             length = 1 if expect.kind == "csat" else expect.length
-            return bool(length) and len(digits_in(text)) >= length, None
+            complete = bool(length) and len(digits_in(text)) >= length
+            # understood here, during the pause, when it will be kept: not after the turn ends
+            return complete, self.understand(transcript.text, transcript.alternatives) if complete else None
         if expect.kind not in ("yesno", "intent"):
             return False, None
         understood = self.understand(transcript.text, transcript.alternatives)
