@@ -290,7 +290,7 @@ class InstantYes:
         self.started_at_pause: list[int] = []
 
     def transcribe(self, audio, hints=None) -> Transcript:
-        self.started_at_pause.append(self.session._ep.pause_ms)  # the audio path waits in settle()
+        self.started_at_pause.append(self.session._ep.quiet_ms)  # the audio path waits in settle()
         return Transcript("yes", self.name, audio.duration, 0.0)
 
     def partials(self, frames, hints=None):
