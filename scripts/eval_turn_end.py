@@ -11,6 +11,9 @@ Each turn goes through a fresh Session (real Whisper, real NLU) frame by frame i
 Reported per setting, per kind:
   false_endpoint_rate  turns ended before the caller's last word (cut off mid-sentence or at a
                        hesitation; the definition the latency work must not make worse)
+  cut_off              how many of them (callers cut off early)
+  end_wait_ms_mean     true end of speech → turn ended, mean over the turns ended after it, in
+                       virtual time (a decode takes no time: what the endpointing rule waits)
   latency_ms p50/p95   true end of speech → turn ended, for turns ended after it; a turn ended by
                        a speculative decode ends no sooner than that decode's start plus its wall
                        time on this machine (in a live call the decision waits for it; replays run
@@ -48,6 +51,7 @@ from voicebot.pipeline.events import TurnTiming  # noqa: E402
 
 VOICES = ("piper", "flite:slt", "espeak:en-us")
 PAUSES = (0.3, 0.5)
+OFF = 10 ** 6  # --speculate-at off: the early decode never starts
 # Development answers (distinct from the benchmark's "no thank you", "no that's all", 12345678, 2468)
 YESNO = [("yes that's right", 1), ("no not at the moment", 1), ("yes please go ahead", 1),
          ("no I don't think so", 1)]
@@ -153,8 +157,10 @@ def run(case: Case, stack) -> dict:
     ended = max(first, at + wait * session.rate / 1000)  # the close waits for the deciding decode
     false_end = first < case.speech_end - session.rate * session.frame_ms // 1000
     latency = (ended - case.speech_end) * 1000 / session.rate
+    wait_ms = (first - case.speech_end) * 1000 / session.rate  # virtual time: decodes take none
     return {"label": case.label, "kind": case.kind, "ended": True, "false_endpoint": false_end,
             "latency_ms": None if false_end else round(latency, 1), "by_decode": by_decode,
+            "end_wait_ms": None if false_end else round(wait_ms, 1),
             "decode_ms": round(wait, 1), "decodes": len(decodes)}
 
 
@@ -163,8 +169,10 @@ def summarise(rows: list[dict]) -> dict:
     for kind in sorted({r["kind"] for r in rows}) + ["all"]:
         sel = [r for r in rows if kind in ("all", r["kind"])]
         lat = [r["latency_ms"] for r in sel if r.get("latency_ms") is not None]
-        out[kind] = {"turns": len(sel), "false_endpoint_rate": round(np.mean([bool(r.get("false_endpoint"))
-                                                                                for r in sel]), 3),
+        waits = [r["end_wait_ms"] for r in sel if r.get("end_wait_ms") is not None]
+        out[kind] = {"turns": len(sel), "cut_off": sum(bool(r.get("false_endpoint")) for r in sel),
+                     "false_endpoint_rate": round(np.mean([bool(r.get("false_endpoint")) for r in sel]), 3),
+                     "end_wait_ms_mean": round(float(np.mean(waits)), 1) if waits else None,
                      "never_ended": sum(not r["ended"] for r in sel),
                      "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat else None,
                      "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
@@ -177,8 +185,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--speculate-at", default="",
-                        help="comma-separated pauses (ms) at which recognition starts, one run each "
-                             "(default: the Session's own)")
+                        help="comma-separated quiet (ms) at which the early decode starts, one run each "
+                             "(off: no early decode, only the standard one; default: the Session's own)")
     parser.add_argument("--end-at", default="",
                         help="comma-separated least pauses (ms, every prompt kind) at which a complete "
                              "speculative decode ends the turn, one run each (default: the Session's own)")
@@ -199,7 +207,7 @@ def main() -> None:
         else [stack.vad.pause_below_db]
     for gate in gates:
         stack.vad = replace(stack.vad, pause_below_db=gate)
-        for at in [int(v) for v in args.speculate_at.split(",")] if args.speculate_at else [None]:
+        for at in [OFF if v == "off" else int(v) for v in args.speculate_at.split(",")] if args.speculate_at else [None]:
             for end in [int(v) for v in args.end_at.split(",")] if args.end_at else [None]:
                 session_mod.SPECULATE_AT_MS = at or own
                 session_mod.END_AT_MS = {k: end for k in own_end} if end else own_end
