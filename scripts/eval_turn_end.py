@@ -21,8 +21,8 @@ Reported per setting, per kind:
   decodes_per_turn     recognitions run per turn (speculations dropped because the caller went on
                        included): the CPU price of speculating early
 
-    python scripts/eval_turn_end.py [--json] [--speculate-at MS,MS] [--end-at MS,MS]
-                                    [--pause-below-db DB,off] [--voices piper,flite:slt]
+    python scripts/eval_turn_end.py [--json] [--speculate-at MS,MS|off] [--end-at MS,MS] [--snr-db 20]
+        [--kinds intent,yesno,digits] [--pause-below-db DB,off] [--voices piper,flite:slt]
 """
 
 from __future__ import annotations
@@ -100,18 +100,18 @@ def turngen_now():
     return datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def cases(voices: tuple[str, ...]) -> tuple[list[Case], list[str]]:
+def cases(voices: tuple[str, ...], snr_db: float = turngen.SNR_DB) -> tuple[list[Case], list[str]]:
     out, skipped = [], []
     tail = int(turngen.TAIL_S * turngen.RATE)
     for voice in voices:
         for i, (text, k) in enumerate(turngen.DEV_SENTENCES + YESNO):
             kind = "intent" if i < len(turngen.DEV_SENTENCES) else "yesno"
             expect = Expect(kind)
-            t = turngen.turn(text, voice, seed=i)
+            t = turngen.turn(text, voice, seed=i, snr_db=snr_db)
             out.append(Case(kind, expect, t.audio, t.speech_end, f"{voice}|{text}|whole"))
             for pause in PAUSES:
                 try:
-                    t = turngen.turn(text, voice, cut_after=k, pause_s=pause, seed=i)
+                    t = turngen.turn(text, voice, cut_after=k, pause_s=pause, seed=i, snr_db=snr_db)
                 except ValueError:  # Whisper could not align the render word by word
                     skipped.append(f"{voice}|{text}")
                     break
@@ -119,7 +119,7 @@ def cases(voices: tuple[str, ...]) -> tuple[list[Case], list[str]]:
         for i, (groups, length) in enumerate(DIGITS):
             expect = Expect("digits", length)
             for pause in (0.0, *PAUSES):
-                t = turngen.groups(groups, voice, pause, seed=100 + i)
+                t = turngen.groups(groups, voice, pause, seed=100 + i, snr_db=snr_db)
                 out.append(Case("digits", expect, t.audio, t.audio.num_samples - tail,
                                 f"{voice}|{' / '.join(groups)}|{pause}"))
     return out, skipped
@@ -193,14 +193,19 @@ def main() -> None:
     parser.add_argument("--pause-below-db", default="",
                         help="comma-separated VadConfig.pause_below_db values (off: webrtcvad alone), one run each")
     parser.add_argument("--voices", default=",".join(VOICES))
+    parser.add_argument("--snr-db", type=float, default=turngen.SNR_DB,
+                        help="line noise below the speech (20: the development line; 60: a quiet line, "
+                             "where the VAD's pause gate acts)")
+    parser.add_argument("--kinds", default="intent,yesno,digits", help="which prompt kinds to run")
     parser.add_argument("--rows", action="store_true", help="every turn's outcome in the JSON")
     args = parser.parse_args()
     from voicebot.pipeline import Stack
 
     stack = Stack.load(asr="whisper", tts=None)
-    todo, skipped = cases(tuple(args.voices.split(",")))
+    todo, skipped = cases(tuple(args.voices.split(",")), args.snr_db)
+    todo = [c for c in todo if c.kind in args.kinds.split(",")]
     stack.recognizer.transcribe(todo[0].audio)  # the first decode allocates: not a caller's wait
-    result = {"hang_over_ms": session_mod.HANG_OVER_MS, "skipped_unalignable": skipped,
+    result = {"hang_over_ms": session_mod.HANG_OVER_MS, "skipped_unalignable": skipped, "snr_db": args.snr_db,
               "load_average_1min": round(os.getloadavg()[0], 2), "settings": {}}
     own, own_end = session_mod.SPECULATE_AT_MS, dict(session_mod.END_AT_MS)
     gates = [None if v == "off" else float(v) for v in args.pause_below_db.split(",")] if args.pause_below_db \
