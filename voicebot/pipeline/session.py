@@ -266,9 +266,8 @@ class Session:
         early_spec, self._early = self._early, None
         if early is not None:
             usable, since = early, self._last_sounding
-        else:
-            usable = spec[0] if spec is not None and spec[1] == self._last_voiced else None
-            since = self._last_voiced
+        else:  # the hang-over (or a complete standard decode) ended it
+            usable, since = _kept(spec, self._last_voiced, early_spec, self._last_sounding), self._last_voiced
         for other in (spec, early_spec):
             if other is not None and other[0] is not usable:
                 other[0].cancel()  # its result is not the turn's (running: it finishes unused)
@@ -395,6 +394,19 @@ class Session:
                 listener(event)
             except Exception:  # a printer or webhook listener failing must not end the call
                 log.exception("listener %r failed on %s", listener, type(event).__name__)
+
+
+def _kept(standard: tuple[Future, int] | None, last_voiced: int, early: tuple[Future, int] | None,
+          last_sounding: int) -> Future | None:
+    """The decode a turn ended by the hang-over keeps: the standard one (the audio the recogniser
+    always got) when the caller did not go on after it started and it is done; else an early one
+    still valid (a live line whose decodes are slower than the pause: it started first), else the
+    standard one still running. Replays (settled after every frame) always take the first."""
+    standard = standard[0] if standard is not None and standard[1] == last_voiced else None
+    early = early[0] if early is not None and early[1] == last_sounding else None
+    if standard is not None and (standard.done() or early is None):
+        return standard
+    return early
 
 
 def _finished(future: Future) -> bool:
