@@ -76,6 +76,11 @@ MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
 SPECULATE_AT_MS = 120
 END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 STANDARD_SPECULATE_AT_MS = 240
+# Where the early clock counts the pause gate's quiet: short answers, whose evidence (a yes/no, the
+# digit count) does not depend on where the caller pauses. A request's does: on a quiet line the
+# gate doubled the development callers cut off at a mid-sentence gap (8 → 16 of 68 intent turns,
+# scripts/eval_turn_end.py --snr-db 60), so requests count webrtcvad's pause.
+GATED_KINDS = frozenset({"yesno", "csat", "choice", "digits"})
 MIN_OWN_SPEECH_MS = 120  # less of the caller's own voice in an "utterance": echo or a noise
 RESUME_AFTER_MS = 300  # paused, and the caller went quiet without a turn: play on
 
@@ -265,9 +270,9 @@ class Session:
         spec, self._speculative = self._speculative, None
         early_spec, self._early = self._early, None
         if early is not None:
-            usable, since = early, self._last_sounding
+            usable, since = early, self._early_clock()[1]
         else:  # the hang-over (or a complete standard decode) ended it
-            usable, since = _kept(spec, self._last_voiced, early_spec, self._last_sounding), self._last_voiced
+            usable, since = _kept(spec, self._last_voiced, early_spec, self._early_clock()[1]), self._last_voiced
         for other in (spec, early_spec):
             if other is not None and other[0] is not usable:
                 other[0].cancel()  # its result is not the turn's (running: it finishes unused)
@@ -293,7 +298,7 @@ class Session:
         does not go on."""
         if not self.adaptive or self.stack.recognizer is None or self.voicemail is not None:
             return
-        self._early = self._went_on(self._early, self._last_sounding)
+        self._early = self._went_on(self._early, self._early_clock()[1])
         self._speculative = self._went_on(self._speculative, self._last_voiced)
         if not self._ep.in_speech or self._barge_pending:
             return
@@ -302,11 +307,12 @@ class Session:
             self._stale_spec = stale = None
         early, spec = self._early, self._speculative
         kind = self._listening.expect.kind if self._listening else "intent"
-        if early is None and spec is None and stale is None and self._ep.quiet_ms >= SPECULATE_AT_MS \
+        quiet_ms, since = self._early_clock()
+        if early is None and spec is None and stale is None and quiet_ms >= SPECULATE_AT_MS \
                 and self._ep.pause_ms < STANDARD_SPECULATE_AT_MS:
-            self._early = (self._decode(), self._last_sounding)
+            self._early = (self._decode(), since)
         elif early is not None and _finished(early[0]):
-            if early[0].result()[1] and self._ep.quiet_ms >= END_AT_MS.get(kind, max(END_AT_MS.values())):
+            if early[0].result()[1] and quiet_ms >= END_AT_MS.get(kind, max(END_AT_MS.values())):
                 for event in self._ep.close_now():
                     self._utterance_ended(event, early[0])
                 return
@@ -319,6 +325,14 @@ class Session:
             for event in self._ep.close_now():  # the words answer the prompt: no need for the hang-over
                 self._speculative = spec
                 self._utterance_ended(event)
+
+    def _early_clock(self) -> tuple[int, int]:
+        """The early decode's pause (ms) and where it started (sample): the gated quiet for short
+        answers, webrtcvad's pause for requests (GATED_KINDS)."""
+        kind = self._listening.expect.kind if self._listening else "intent"
+        if kind in GATED_KINDS:
+            return self._ep.quiet_ms, self._last_sounding
+        return self._ep.pause_ms, self._last_voiced
 
     def _decode(self) -> Future:
         expect = self._listening.expect if self._listening else Expect()
