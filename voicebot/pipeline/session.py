@@ -61,11 +61,11 @@ FIXED_HANG_OVER_MS = 600  # without adaptive endpointing (the old path, kept as 
 VOICEMAIL_PAUSE_MS = 3000  # a message ends at a long pause, or at the flow's max_seconds
 MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
 # Two speculative decodes, two clocks (docs/realtime.md "Endpointing"):
-# - EARLY: at SPECULATE_AT_MS of quiet (the VAD's pause gate: a word's decay already counts as
-#   pause) recognition starts while the pause goes on. Its result ends the turn before the
+# - EARLY: at SPECULATE_AT_MS of pause (the early clock, below) recognition starts while the
+#   pause goes on. Its result ends the turn before the
 #   hang-over only on evidence that the caller has finished: the words answer the prompt
 #   (TurnRunner.speculate: non-empty, the digit count, a clear yes/no or rating, a request the NLU
-#   is sure of that does not end mid-phrase) AND the quiet has reached END_AT_MS for the kind.
+#   is sure of that does not end mid-phrase) AND that pause has reached END_AT_MS for the kind.
 #   Its result is used for nothing else.
 # - STANDARD: when the early decode has not ended the turn, recognition starts again at
 #   STANDARD_SPECULATE_AT_MS of webrtcvad's own pause on the utterance so far, kept when the caller
@@ -76,11 +76,9 @@ MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
 SPECULATE_AT_MS = 120
 END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 STANDARD_SPECULATE_AT_MS = 240
-# Where the early clock counts the pause gate's quiet: short answers, whose evidence (a yes/no, the
-# digit count) does not depend on where the caller pauses. A request's does: on a quiet line the
-# gate doubled the development callers cut off at a mid-sentence gap (8 → 16 of 68 intent turns,
-# scripts/eval_turn_end.py --snr-db 60), so requests count webrtcvad's pause.
-GATED_KINDS = frozenset({"yesno", "csat", "choice", "digits"})
+# The early clock is the endpointer's `quiet_ms`: webrtcvad's pause unless VadConfig.pause_below_db
+# gates a word's quiet decay (off: on a quiet development line the 40 dB gate cut off more
+# callers for every kind, scripts/eval_turn_end.py --snr-db 60; docs/realtime.md).
 MIN_OWN_SPEECH_MS = 120  # less of the caller's own voice in an "utterance": echo or a noise
 RESUME_AFTER_MS = 300  # paused, and the caller went quiet without a turn: play on
 
@@ -327,12 +325,9 @@ class Session:
                 self._utterance_ended(event)
 
     def _early_clock(self) -> tuple[int, int]:
-        """The early decode's pause (ms) and where it started (sample): the gated quiet for short
-        answers, webrtcvad's pause for requests (GATED_KINDS)."""
-        kind = self._listening.expect.kind if self._listening else "intent"
-        if kind in GATED_KINDS:
-            return self._ep.quiet_ms, self._last_sounding
-        return self._ep.pause_ms, self._last_voiced
+        """The early decode's pause (ms) and the sample where it started: the endpointer's quiet
+        (webrtcvad's pause, or its gated quiet when VadConfig.pause_below_db is set)."""
+        return self._ep.quiet_ms, self._last_sounding
 
     def _decode(self) -> Future:
         expect = self._listening.expect if self._listening else Expect()
