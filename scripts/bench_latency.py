@@ -71,9 +71,6 @@ KINDS = ((("intent",), ("yesno",), ("csat",)),
 
 
 def decisions() -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from eval_turn_end import Listening
-
     from voicebot.audio import Audio
     from voicebot.events import Transcript
     from voicebot.flow.actions import Ask, Expect
@@ -84,7 +81,7 @@ def decisions() -> None:
     for call, kinds in zip(latency.material().calls, KINDS):
         for audio, kind in zip(call, kinds):
             expect = Expect(*kind)
-            session = Session(Listening(expect), stack)
+            session = Session(latency.Listening(expect), stack)
             session.listen(Ask("", expect), "bench")
             for frame in (audio + Audio.silence(1.5)).frames(session.frame_ms):
                 session.push(frame)

@@ -32,7 +32,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +43,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from voicebot import turngen  # noqa: E402
 from voicebot.audio import Audio  # noqa: E402
+from voicebot.bench.latency import Listening  # noqa: E402
 from voicebot.events import SpeechEnded  # noqa: E402
 from voicebot.flow.actions import Ask, Expect  # noqa: E402
-from voicebot.flow.record import CallRecord  # noqa: E402
 from voicebot.pipeline import session as session_mod  # noqa: E402
 from voicebot.pipeline.events import TurnTiming  # noqa: E402
 
@@ -66,38 +66,6 @@ class Case:
     audio: Audio
     speech_end: int  # the caller's last sample of speech (16 kHz)
     label: str
-
-
-@dataclass
-class Listening:
-    """The Engine seam with no dialogue: it only says what the prompt expects."""
-
-    expect: Expect
-    record: CallRecord = field(default_factory=lambda: CallRecord("eval", None, turngen_now()))
-    done: bool = False
-    state: str = "eval"
-
-    @property
-    def expecting(self) -> Expect:
-        return self.expect
-
-    def start(self):
-        return []
-
-    def handle(self, event):
-        return []
-
-    def hangup(self):
-        return []
-
-    def advance(self, seconds: float) -> None:
-        pass
-
-
-def turngen_now():
-    from datetime import datetime, timezone
-
-    return datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def cases(voices: tuple[str, ...], snr_db: float = turngen.SNR_DB) -> tuple[list[Case], list[str]]:

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from voicebot.audio import Audio, read_wav
+from voicebot.bench.latency import Listening
 from voicebot.events import Prompt, Spoken, Transcript, Understood
 from voicebot.flow import CallEngine, flow_from_text, load_flow
+from voicebot.flow.actions import Expect
 from voicebot.pipeline import Session, Stack
 from voicebot.pipeline.events import BargedIn, Interrupted
 from voicebot.store import open_store
@@ -302,44 +304,15 @@ class YesNlu:
         return Understood(text, "affirm", 0.95, "neutral", 0.0, {"yesno": "yes"})
 
 
-class AskingYesNo:
-    """The Engine seam with no dialogue: it only listens for a yes/no answer."""
-
-    done, state = False, "confirm"
-
-    def __init__(self) -> None:
-        from voicebot.flow.record import CallRecord
-
-        self.record = CallRecord("t", None, NOON)
-
-    @property
-    def expecting(self):
-        from voicebot.flow.actions import Expect
-
-        return Expect("yesno")
-
-    def start(self):
-        return []
-
-    def handle(self, event):
-        return []
-
-    def hangup(self):
-        return []
-
-    def advance(self, seconds: float) -> None:
-        pass
-
-
 def test_recognition_starts_early_but_the_turn_ends_only_at_the_end_of_turn_pause(speak):
     """Decoding starts at SPECULATE_AT_MS of pause (hidden behind the pause); a complete answer
     ends the turn at END_AT_MS for the prompt's kind, not sooner, and before the hang-over."""
-    from voicebot.flow.actions import Ask, Expect
+    from voicebot.flow.actions import Ask
     from voicebot.pipeline import session as session_mod
     from voicebot.pipeline.events import TurnTiming
 
     recognizer = InstantYes()
-    session = Session(AskingYesNo(), Stack(recognizer, YesNlu(), None))
+    session = Session(Listening(Expect("yesno")), Stack(recognizer, YesNlu(), None))
     recognizer.session = session
     session.listen(Ask("", Expect("yesno")), "confirm")
     speech = read_wav(speak("yes", "piper")).canonical() + Audio.silence(1.0)
@@ -376,16 +349,8 @@ class SureNlu:
         return Understood(text, "check_balance", 0.99, "neutral", 0.0, {})
 
 
-class AskingIntent(AskingYesNo):
-    @property
-    def expecting(self):
-        from voicebot.flow.actions import Expect
-
-        return Expect("intent")
-
-
 def _one_turn(speak, text_heard: str, engine, kind: str):
-    from voicebot.flow.actions import Ask, Expect
+    from voicebot.flow.actions import Ask
     from voicebot.pipeline.events import TurnTiming
 
     recognizer = Hearing(text_heard)
@@ -408,7 +373,7 @@ def test_a_decode_without_evidence_never_ends_the_turn_early(speak, heard):
     webrtcvad's pause: the audio the recogniser got before the early decode existed)."""
     from voicebot.pipeline import session as session_mod
 
-    recognizer, timing, _ = _one_turn(speak, heard, AskingIntent(), "intent")
+    recognizer, timing, _ = _one_turn(speak, heard, Listening(Expect("intent")), "intent")
     assert len(timing) == 1 and timing[0].endpoint_ms >= session_mod.HANG_OVER_MS["intent"]
     early, standard = recognizer.decodes[0], recognizer.decodes[-1]
     assert early[1] == session_mod.SPECULATE_AT_MS  # a request's early clock is webrtcvad's pause
@@ -418,6 +383,6 @@ def test_a_decode_without_evidence_never_ends_the_turn_early(speak, heard):
 def test_a_complete_request_ends_the_turn_at_the_early_decode(speak):
     from voicebot.pipeline import session as session_mod
 
-    recognizer, timing, heard = _one_turn(speak, "I would like to check my balance.", AskingIntent(), "intent")
+    recognizer, timing, heard = _one_turn(speak, "I would like to check my balance.", Listening(Expect("intent")), "intent")
     assert len(recognizer.decodes) == 1 and heard[0].text.startswith("I would like")
     assert session_mod.END_AT_MS["intent"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["intent"]

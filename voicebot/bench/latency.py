@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,39 @@ def material(calls: tuple[tuple[str, ...], ...] = CALLS, voice: str = "piper") -
 
     return Material(tuple(tuple(read_wav(speak(t, voice)).canonical() for t in call) for call in calls),
                     read_wav(speak(BARGE, voice)).canonical())
+
+
+@dataclass
+class Listening:
+    """The Engine seam with no dialogue: it only says what the prompt expects (endpointing
+    measurements: scripts/eval_turn_end.py, bench_latency.py --decisions, tests)."""
+
+    expect: Any
+    record: Any = field(default_factory=lambda: _record())
+    done: bool = False
+    state: str = "listening"
+
+    @property
+    def expecting(self) -> Any:
+        return self.expect
+
+    def start(self) -> list:
+        return []
+
+    def handle(self, event) -> list:
+        return []
+
+    def hangup(self) -> list:
+        return []
+
+    def advance(self, seconds: float) -> None:
+        pass
+
+
+def _record():
+    from voicebot.flow.record import CallRecord
+
+    return CallRecord("listening", None, NOON)
 
 
 class NeverBargeIn:
