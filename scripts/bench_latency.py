@@ -2,7 +2,12 @@
 path in the same run (voicebot/bench/latency.py; `voicebot bench` runs the same measurement
 with everything else).
 
-    python scripts/bench_latency.py [--json] [--repeat N]
+    python scripts/bench_latency.py [--json] [--repeat N] [--frame-ms 20]
+    python scripts/bench_latency.py --decisions   # where each turn ends, in virtual time
+
+`--decisions`: the benchmark's turns, one Session each at the prompt kind it answers, replayed in
+virtual time (a decode takes no time): the pause at which each turn ends and whether the early
+decode ended it, i.e. what the endpointing decides when decodes keep up (no CPU speed in it).
 
 Per turn the stages add up to the latency (`per_turn`; `stages_mean_ms` sum to
 `turn_latency_mean_ms`). The load average is printed: compare against the baseline of the same run.
@@ -30,14 +35,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--frame-ms", type=int, default=latency.LINE_FRAME_MS,
+                        help="the line's cadence: caller frames in and bot frames out (RTP: 20 ms)")
+    parser.add_argument("--decisions", action="store_true", help="where each turn ends, in virtual time")
     args = parser.parse_args()
+    if args.decisions:
+        return decisions()
+    latency.LINE_FRAME_MS = args.frame_ms
     load_start = round(os.getloadavg()[0], 2)  # other jobs on the cores inflate every time
     flow = load_flow(ROOT / "flows" / "bank.yml")
     stack = Stack.load(asr="whisper", tts="piper")
     stack.prompts.warm(fixed_prompts(flow))
     mat = latency.material()
     latency.warm(stack, mat)
-    result = {**latency.compare(stack, flow, mat, args.repeat), "cpu_count": os.cpu_count(),
+    result = {**latency.compare(stack, flow, mat, args.repeat), "line_frame_ms": args.frame_ms,
+              "cpu_count": os.cpu_count(),
               "load_average_1min_start": load_start, "load_average_1min": round(os.getloadavg()[0], 2)}
     if args.json:
         print(json.dumps(result, indent=2))
@@ -51,6 +63,34 @@ def main() -> None:
         print(f"{'':18s} mean {r['turn_latency_mean_ms']} ms = stages (mean) {r['stages_mean_ms']}")
     print(f"p50 speed-up {result['p50_speedup']}x; {result['cpu_count']} cores, load average "
           f"{result['load_average_1min_start']} at start, {result['load_average_1min']} at end")
+
+
+KINDS = ((("intent",), ("yesno",), ("csat",)),
+         (("intent",), ("digits", 8), ("digits", 4), ("yesno",), ("csat",)),
+         (("intent",), ("digits", 8), ("digits", 4), ("yesno",), ("yesno",)))  # latency.CALLS' prompts
+
+
+def decisions() -> None:
+    from voicebot.audio import Audio
+    from voicebot.events import Transcript
+    from voicebot.flow.actions import Ask, Expect
+    from voicebot.pipeline import Session
+    from voicebot.pipeline.events import TurnTiming
+
+    stack = Stack.load(asr="whisper", tts=None)
+    for call, kinds in zip(latency.material().calls, KINDS):
+        for audio, kind in zip(call, kinds):
+            expect = Expect(*kind)
+            session = Session(latency.Listening(expect), stack)
+            session.listen(Ask("", expect), "bench")
+            for frame in (audio + Audio.silence(1.5)).frames(session.frame_ms):
+                session.push(frame)
+                session.settle()
+            timing = next(e for e in session.events if isinstance(e, TurnTiming))
+            heard = next(e for e in session.events if isinstance(e, Transcript))
+            early = timing.endpoint_ms < session._ep.hang_over_ms
+            print(f"{':'.join(map(str, kind)):9s} ended at {timing.endpoint_ms} ms of pause "
+                  f"({'early decode' if early else 'hang-over / standard decode'})  {heard.text!r}")
 
 
 if __name__ == "__main__":

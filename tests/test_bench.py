@@ -76,7 +76,7 @@ def test_paced_call_measures_each_turn_and_barge_in_against_the_blocking_path():
     assert sum(turns[0][k] for k in latency.STAGES) == pytest.approx(turns[0]["latency_ms"], abs=1.0)
     assert all(-60 <= turns[0][k] <= turns[0]["latency_ms"] for k in latency.STAGES)  # marks on one clock
     assert turns[0]["endpoint_ms"] > 0 and turns[0]["lead_ms"] >= 0
-    assert len(stalls) > 100  # one push+read per 30 ms frame of the call
+    assert len(stalls) > 100  # one push+read per line frame (latency.LINE_FRAME_MS) of the call
     realtime = latency.one_barge_in(stack, flow, mat.barge, blocking=False)
     assert not math.isnan(realtime) and realtime > 0  # the caller's words stop the greeting
     assert math.isnan(latency.one_barge_in(stack, flow, mat.barge, blocking=True))  # it plays to the end

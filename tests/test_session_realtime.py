@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from voicebot.audio import Audio, read_wav
+from voicebot.bench.latency import Listening
 from voicebot.events import Prompt, Spoken, Transcript, Understood
 from voicebot.flow import CallEngine, flow_from_text, load_flow
+from voicebot.flow.actions import Expect
 from voicebot.pipeline import Session, Stack
 from voicebot.pipeline.events import BargedIn, Interrupted
 from voicebot.store import open_store
@@ -278,3 +280,109 @@ def test_a_failing_recogniser_is_a_no_match_counted_in_metrics(speak, tmp_path):
     assert engine.record.turns[0].to_dict().get("intent") in (None, "out_of_scope")
     assert engine.record.to_dict()["outcome"] == "abandoned"  # the caller hung up; the record is kept
     assert ERRORS.labels("asr")._value.get() == before + 1
+
+
+class InstantYes:
+    """A recogniser that hears "yes" at once, noting the pause (ms) at which each decode started."""
+
+    name = "instant"
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.started_at_pause: list[int] = []
+
+    def transcribe(self, audio, hints=None) -> Transcript:
+        self.started_at_pause.append(self.session._ep.quiet_ms)  # the audio path waits in settle()
+        return Transcript("yes", self.name, audio.duration, 0.0)
+
+    def partials(self, frames, hints=None):
+        return iter(())
+
+
+class YesNlu:
+    def understand(self, text, alternatives=()) -> Understood:
+        return Understood(text, "affirm", 0.95, "neutral", 0.0, {"yesno": "yes"})
+
+
+def test_recognition_starts_early_but_the_turn_ends_only_at_the_end_of_turn_pause(speak):
+    """Decoding starts at SPECULATE_AT_MS of pause (hidden behind the pause); a complete answer
+    ends the turn at END_AT_MS for the prompt's kind, not sooner, and before the hang-over."""
+    from voicebot.flow.actions import Ask
+    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline.events import TurnTiming
+
+    recognizer = InstantYes()
+    session = Session(Listening(Expect("yesno")), Stack(recognizer, YesNlu(), None))
+    recognizer.session = session
+    session.listen(Ask("", Expect("yesno")), "confirm")
+    speech = read_wav(speak("yes", "piper")).canonical() + Audio.silence(1.0)
+    for frame in speech.frames(20):
+        session.push(frame)
+        session.settle()
+    timing = [e for e in session.events if isinstance(e, TurnTiming)]
+    assert len(timing) == 1 and timing[0].speculative
+    assert recognizer.started_at_pause[0] == session_mod.SPECULATE_AT_MS  # one VAD frame's rounding aside
+    assert session_mod.END_AT_MS["yesno"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["yesno"]
+
+
+class Hearing:
+    """A recogniser that hears `text` at once, noting each decode's pause clocks (quiet, webrtcvad)
+    and length in samples."""
+
+    name = "hearing"
+
+    def __init__(self, text: str) -> None:
+        self.text, self.session = text, None
+        self.decodes: list[tuple[int, int, int]] = []
+
+    def transcribe(self, audio, hints=None) -> Transcript:
+        ep = self.session._ep
+        self.decodes.append((ep.quiet_ms, ep.pause_ms, audio.num_samples))
+        return Transcript(self.text, self.name, audio.duration, 0.0)
+
+    def partials(self, frames, hints=None):
+        return iter(())
+
+
+class SureNlu:
+    def understand(self, text, alternatives=()) -> Understood:
+        return Understood(text, "check_balance", 0.99, "neutral", 0.0, {})
+
+
+def _one_turn(speak, text_heard: str, engine, kind: str):
+    from voicebot.flow.actions import Ask
+    from voicebot.pipeline.events import TurnTiming
+
+    recognizer = Hearing(text_heard)
+    session = Session(engine, Stack(recognizer, SureNlu() if kind == "intent" else YesNlu(), None))
+    recognizer.session = session
+    session.listen(Ask("", Expect(kind)), "s")
+    speech = read_wav(speak("I would like to check my balance", "piper")).canonical() + Audio.silence(1.5)
+    for frame in speech.frames(20):
+        session.push(frame)
+        session.settle()
+    timing = [e for e in session.events if isinstance(e, TurnTiming)]
+    heard = [e for e in session.events if isinstance(e, Transcript)]
+    return recognizer, timing, heard
+
+
+@pytest.mark.parametrize("heard", ["", "I would like to check the balance of"])
+def test_a_decode_without_evidence_never_ends_the_turn_early(speak, heard):
+    """Nothing heard, or a sure request that stops mid-phrase: the turn waits for the hang-over,
+    and the kept result is the standard decode's (started at STANDARD_SPECULATE_AT_MS of
+    webrtcvad's pause: the audio the recogniser got before the early decode existed)."""
+    from voicebot.pipeline import session as session_mod
+
+    recognizer, timing, _ = _one_turn(speak, heard, Listening(Expect("intent")), "intent")
+    assert len(timing) == 1 and timing[0].endpoint_ms >= session_mod.HANG_OVER_MS["intent"]
+    early, standard = recognizer.decodes[0], recognizer.decodes[-1]
+    assert early[1] == session_mod.SPECULATE_AT_MS  # a request's early clock is webrtcvad's pause
+    assert standard[1] == session_mod.STANDARD_SPECULATE_AT_MS and timing[0].speculative
+
+
+def test_a_complete_request_ends_the_turn_at_the_early_decode(speak):
+    from voicebot.pipeline import session as session_mod
+
+    recognizer, timing, heard = _one_turn(speak, "I would like to check my balance.", Listening(Expect("intent")), "intent")
+    assert len(recognizer.decodes) == 1 and heard[0].text.startswith("I would like")
+    assert session_mod.END_AT_MS["intent"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["intent"]

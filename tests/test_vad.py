@@ -90,18 +90,35 @@ def _close_sample(audio: Audio, config: VadConfig) -> tuple[int, list[SpeechEnde
     return closed, ended
 
 
-def test_a_quiet_tail_counts_as_pause_on_a_quiet_line_and_the_words_are_kept(speak):
-    """On a clean line webrtcvad calls a word's fading tail speech; the pause gate (opt-in) counts
-    it as pause, so the turn ends sooner, and the utterance still holds every loud sample."""
+def _quiet_start(audio: Audio, config: VadConfig) -> tuple[int, int]:
+    """Sample where the last stretch of `quiet_ms` and of `pause_ms` started (in an open utterance)."""
+    ep, seen, quiet_from, pause_from = Endpointer(config, audio.rate), 0, None, None
+    for frame in audio.frames(config.frame_ms):
+        seen += frame.num_samples
+        ep.push(frame)
+        if ep.in_speech:
+            quiet_from = seen - ep.quiet_ms * 16 if ep.quiet_ms else quiet_from
+            pause_from = seen - ep.pause_ms * 16 if ep.pause_ms else pause_from
+    return quiet_from, pause_from
+
+
+def test_a_quiet_tail_counts_as_quiet_on_a_quiet_line_and_changes_nothing_else(speak):
+    """On a clean line webrtcvad calls a word's fading tail speech; the pause gate counts it as
+    quiet (the early end of turn's clock), while the hang-over and the recogniser's samples stay
+    webrtcvad's: a turn that waits for the hang-over ends and is heard exactly as without it."""
     words = read_wav(speak("no thank you", "piper")).canonical()
     audio = words + Audio.silence(1.5)
     last_loud = int(np.flatnonzero(np.abs(words.samples.astype(np.int32)) > 500)[-1])
     gated, ended = _close_sample(audio, VadConfig(hang_over_ms=360, pause_below_db=40.0))
     plain, ended_plain = _close_sample(audio, VadConfig(hang_over_ms=360, pause_below_db=None))
     assert len(ended) == len(ended_plain) == 1
-    assert gated < plain and gated - last_loud >= 360 * 16  # sooner, never before the hang-over ran
+    assert gated == plain and gated - last_loud >= 360 * 16  # the hang-over is webrtcvad's
     kept = ended[0].audio.samples
     assert kept.shape[0] >= words.num_samples - int(0.35 * 16000)  # pre-roll aside, the words are all there
+    assert np.array_equal(kept, ended_plain[0].audio.samples)  # the recogniser gets the very same samples
+    quiet_from, pause_from = _quiet_start(audio, VadConfig(hang_over_ms=360, pause_below_db=40.0))
+    assert quiet_from < pause_from and quiet_from >= last_loud - 30 * 16  # sooner, not inside the words
+    assert _quiet_start(audio, VadConfig(hang_over_ms=360, pause_below_db=None)) == (pause_from, pause_from)
 
 
 def test_the_pause_gate_changes_nothing_on_a_noisy_line(speak):

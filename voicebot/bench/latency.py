@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ QUIET_AFTER_BOT_S = 0.6
 LOUD = 500
 STAYS_QUIET_MS = 400  # the bot's audio stopped, not paused between two sentences
 MAX_CALL_S = 200
+# The line's cadence: the caller's frames arrive, and the bot's are taken, 20 ms at a time, as on
+# an RTP line (ptime 20, transports/sip/call.py). The Session re-buffers to its VAD frame (30 ms).
+LINE_FRAME_MS = 20
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,39 @@ def material(calls: tuple[tuple[str, ...], ...] = CALLS, voice: str = "piper") -
 
     return Material(tuple(tuple(read_wav(speak(t, voice)).canonical() for t in call) for call in calls),
                     read_wav(speak(BARGE, voice)).canonical())
+
+
+@dataclass
+class Listening:
+    """The Engine seam with no dialogue: it only says what the prompt expects (endpointing
+    measurements: scripts/eval_turn_end.py, bench_latency.py --decisions, tests)."""
+
+    expect: Any
+    record: Any = field(default_factory=lambda: _record())
+    done: bool = False
+    state: str = "listening"
+
+    @property
+    def expecting(self) -> Any:
+        return self.expect
+
+    def start(self) -> list:
+        return []
+
+    def handle(self, event) -> list:
+        return []
+
+    def hangup(self) -> list:
+        return []
+
+    def advance(self, seconds: float) -> None:
+        pass
+
+
+def _record():
+    from voicebot.flow.record import CallRecord
+
+    return CallRecord("listening", None, NOON)
 
 
 class NeverBargeIn:
@@ -103,7 +139,7 @@ def paced_call(session: Any, turns: tuple[Audio, ...], stalls: list[float]) -> l
     A caller frame is pushed when its last sample has been said (as a live line delivers it: the
     frame holding the last loud sample reaches the Session up to one frame after that sample); the
     bot's frame plays from the moment it is read."""
-    ms, rate = session.frame_ms, session.rate
+    ms, rate = LINE_FRAME_MS, session.rate
     hop = rate * ms // 1000
     silence = Audio.silence(ms / 1000, rate)
     results, pending = [], list(turns)
@@ -191,7 +227,7 @@ def _stages(end: float, first: float, t: Any, lead_ms: float) -> dict:
 def barge_in_stop(session: Any, words: Audio, at_s: float = 2.0) -> float:
     """Caller talks over the greeting at `at_s`: ms from their onset until the bot goes quiet
     (NaN: the prompt played on)."""
-    ms, rate = session.frame_ms, session.rate
+    ms, rate = LINE_FRAME_MS, session.rate
     caller = Audio.silence(at_s, rate) + words + Audio.silence(2.0, rate)
     onset = int(at_s * rate) + speech_start(words)
     session.start()

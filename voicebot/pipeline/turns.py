@@ -101,6 +101,8 @@ class TurnRunner:
         model (Smart Turn) decides when one is plugged in; otherwise what was said decides. The
         understanding made on the way is handed on, so a kept result is not understood twice."""
         transcript = self.s.stack.recognizer.transcribe(audio, hints_for(expect))
+        if not transcript.text.strip():  # heard nothing: never evidence that the caller finished
+            return transcript, False, None
         finished = self.eot.finished(audio, expect) if self.eot is not None else None
         understood = None
         if finished is None:
@@ -115,14 +117,17 @@ class TurnRunner:
             return False, None
         if expect.kind in ("digits", "csat"):
             length = 1 if expect.kind == "csat" else expect.length
-            return bool(length) and len(digits_in(text)) >= length, None
+            complete = bool(length) and len(digits_in(text)) >= length
+            # understood here, during the pause, when it will be kept: not after the turn ends
+            return complete, self.understand(transcript.text, transcript.alternatives) if complete else None
         if expect.kind not in ("yesno", "intent"):
             return False, None
         understood = self.understand(transcript.text, transcript.alternatives)
         if expect.kind == "yesno":
             yes_no = understood.entities.get("yesno") in ("yes", "no") or understood.intent in ("affirm", "deny")
             return yes_no, understood
-        return understood.intent != "out_of_scope" and understood.confidence >= COMPLETE_CONFIDENCE, understood
+        sure = understood.intent != "out_of_scope" and understood.confidence >= COMPLETE_CONFIDENCE
+        return sure and not mid_phrase(text), understood
 
     # ---- the stages -------------------------------------------------------------------------
     def _recognised(self, audio: Audio, speculative: Future | None) -> tuple[Transcript, Understood | None]:
@@ -215,6 +220,24 @@ class TurnRunner:
         audio = Audio(np.concatenate(parts) if parts else np.zeros(0, np.int16), s.rate)
         s._emit(Spoken(text, audio))
         return first
+
+
+# A sentence does not end on these: "I want to check the balance of" / "my card and" is a caller
+# pausing mid-phrase, however sure the NLU already is of the request.
+DANGLING = frozenset("""a an the my your our his her their its to of for from with without at into
+onto under as than and or but nor so because if when while whether since until unless although
+though then also i i'm i'd i'll we he she they is are was were be been am want wanted need needed
+um uh er erm hmm""".split())
+
+
+def mid_phrase(text: str) -> bool:
+    """The words stop where a sentence cannot end: a trailing comma, dash or ellipsis, or a last
+    word that needs more after it (an article, preposition, conjunction, pronoun, auxiliary)."""
+    text = text.strip()
+    if text.endswith((",", "-", "...", "…", ";", ":")):
+        return True
+    words = text.lower().rstrip(".?!").split()
+    return bool(words) and words[-1].strip(",.?!\"'") in DANGLING
 
 
 def _ms(start: float) -> float:

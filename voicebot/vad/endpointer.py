@@ -26,12 +26,14 @@ class VadConfig:
     trigger_ratio: float = 0.6  # share of voiced frames in the pre-roll window that opens speech
     min_speech_ms: int = 200  # shorter bursts (clicks, coughs) are dropped
     max_speech_s: float = 30.0  # a caller who never pauses is cut here
-    # Inside an utterance, a frame this far below its loudest frame so far counts as a pause even
-    # when webrtcvad still calls it voiced: on a quiet line webrtcvad hears the last ~100 ms of a
-    # word's decay as speech, which delays the end of turn by that much. Off by default: at 40 dB
-    # it ended no more development turns early, but a replayed call (flite kal, telephone, PIN
-    # "one one one one") was misheard with it (tests/test_conversation_audio.py). None: webrtcvad
-    # alone (scripts/eval_turn_end.py --pause-below-db measures a value).
+    # Inside an utterance, a frame this far below its loudest frame so far is "quiet" even when
+    # webrtcvad still calls it voiced: on a quiet line webrtcvad hears the last ~100 ms of a word's
+    # decay as speech. The gate feeds only `quiet_ms` (the clock of the Session's EARLY end of
+    # turn, which also needs the words to answer the prompt); the hang-over, `pause_ms` and which
+    # samples go to ASR follow webrtcvad alone, so a turn that waits for the hang-over ends, and is
+    # heard, exactly as without the gate. None: no gate (quiet_ms == pause_ms). Off by default: on
+    # a quiet development line 40 dB cut off more callers for every prompt kind (8 → 16 of 68
+    # requests, 4 → 5 of 36 digit strings, 13 → 22 of 34 yes/no; scripts/eval_turn_end.py --snr-db 60).
     pause_below_db: float | None = None
 
     def __post_init__(self) -> None:
@@ -54,12 +56,14 @@ class Endpointer:
         self._hang = max(1, config.hang_over_ms // config.frame_ms)
         self._voiced: list[Audio] = []
         self._triggered = False
-        self._silent_run = 0
+        self._silent_run = 0  # frames since webrtcvad's last voiced frame (the hang-over's count)
+        self._quiet_run = 0  # frames since the last sounding frame (the gated count, `quiet_ms`)
         self._samples_seen = 0
         self._start_sample = 0
         self.max_speech_s = config.max_speech_s
         self._peak = 0.0  # loudest frame energy of the open utterance
-        self.last_voiced = False  # the VAD's verdict on the last frame pushed
+        self.last_voiced = False  # webrtcvad's verdict on the last frame pushed
+        self.last_sounding = False  # webrtcvad's verdict gated by pause_below_db
         self.last_cut = False  # the last utterance was cut at max_speech_s, not ended by a pause
 
     @property
@@ -77,8 +81,13 @@ class Endpointer:
 
     @property
     def pause_ms(self) -> int:
-        """Silence since the last voiced frame of an open utterance (0 outside one)."""
+        """Silence since webrtcvad's last voiced frame of an open utterance (0 outside one)."""
         return self._silent_run * self.config.frame_ms if self._triggered else 0
+
+    @property
+    def quiet_ms(self) -> int:
+        """Pause since the last sounding frame (webrtcvad gated by `pause_below_db`): >= pause_ms."""
+        return self._quiet_run * self.config.frame_ms if self._triggered else 0
 
     def utterance_so_far(self) -> Audio:
         """The open utterance up to now (for a speculative decode at a pause)."""
@@ -99,6 +108,7 @@ class Endpointer:
             if self._triggered and is_speech:
                 sounding = energy >= self._peak * 10 ** (-self.config.pause_below_db / 10)
             self._peak = max(self._peak, energy) if (self._triggered or is_speech) else 0.0
+        self.last_sounding = sounding
         self._samples_seen += frame.num_samples
         events: list[SpeechStarted | SpeechEnded] = []
         if not self._triggered:
@@ -106,7 +116,7 @@ class Endpointer:
             self._pre_roll.append(frame)
             voiced = sum(1 for _, s in self._ring if s)
             if voiced >= self.config.trigger_ratio * self._ring.maxlen:
-                self._triggered, self._silent_run = True, 0
+                self._triggered, self._silent_run, self._quiet_run = True, 0, 0
                 self._voiced = list(self._pre_roll)
                 self._start_sample = self._samples_seen - sum(f.num_samples for f in self._voiced)
                 self._ring.clear()
@@ -114,7 +124,8 @@ class Endpointer:
                 events.append(SpeechStarted(self._start_sample / self.rate))
             return events
         self._voiced.append(frame)
-        self._silent_run = 0 if sounding else self._silent_run + 1
+        self._silent_run = 0 if is_speech else self._silent_run + 1
+        self._quiet_run = 0 if sounding else self._quiet_run + 1
         too_long = len(self._voiced) * self.config.frame_ms >= self.max_speech_s * 1000
         if self._silent_run >= self._hang or too_long:
             self.last_cut = too_long and self._silent_run < self._hang
@@ -126,10 +137,12 @@ class Endpointer:
         return self._close() if self._triggered else []
 
     def _close(self) -> list[SpeechEnded]:
-        # Drop most of the trailing silence but keep a little tail for the recogniser.
+        # Drop most of the trailing silence but keep 200 ms after webrtcvad's last voiced frame for
+        # the recogniser (not after the gated pause start: the gate must not shorten a word's decay).
         keep_tail = max(0, self._silent_run - 200 // self.config.frame_ms)
         frames = self._voiced[: len(self._voiced) - keep_tail] if keep_tail else self._voiced
-        self._triggered, self._voiced, self._silent_run, self._peak = False, [], 0, 0.0
+        self._triggered, self._voiced, self._peak = False, [], 0.0
+        self._silent_run = self._quiet_run = 0
         if not frames:
             return []
         samples = np.concatenate([f.samples for f in frames])
