@@ -98,7 +98,18 @@ def test_spoken_request_is_understood_and_answered(worker, stack, speak, tmp_pat
     assert stages, "no turn stages logged"
     first = stages[0]
     assert first["ended_at"] <= first["picked_at"] <= first["queued_at"] <= first["sent_at"]
-    assert first["asr_ms"] > 0 and first["endpoint_ms"] > 0
+    # a kept speculative decode was done before the turn ended: no ASR wait is left then
+    assert first["endpoint_ms"] > 0 and (first["asr_ms"] > 0 or first["speculative"])
+
+
+def _udp_drops(port: int) -> int:
+    """Datagrams the kernel dropped on the UDP socket bound to `port` (its receive buffer was full:
+    they never reached the worker), from /proc/net/udp's last column."""
+    for line in open("/proc/net/udp").read().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            return int(fields[-1])
+    return 0
 
 
 def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
@@ -113,7 +124,9 @@ def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
             if rng.random() < 0.5:
                 data = bytes([0x80, 0]) + data
             junk.sendto(data, ("127.0.0.1", call.leg.local_port))
-            time.sleep(0.005)  # a burst would overflow the socket's buffer in the kernel: uncounted
+            time.sleep(0.005)  # spaced: a burst would overflow the socket's buffer in the kernel
+    time.sleep(0.5)
+    lost_in_kernel = _udp_drops(call.leg.local_port)  # a loaded machine can still stall the loop
     caller.command("reinvite")  # a session refresh mid-call changes nothing either
     time.sleep(1.0)
     caller.keys("3")  # main menu: report a lost card → authentication
@@ -128,7 +141,7 @@ def test_keys_authenticate_and_random_rtp_changes_nothing(worker, tmp_path):
     record = _record(worker, summary)
     assert record["authenticated"] is True, json.dumps(record["turns"])
     assert "report_lost_card" in record["intents"]
-    assert summary["rtp_dropped"] >= 200
+    assert summary["rtp_dropped"] + lost_in_kernel >= 200  # every junk datagram was refused
 
 
 def test_hangup_mid_prompt_leaves_an_abandoned_record(worker, tmp_path):
