@@ -64,6 +64,7 @@ def test_looped_reading_is_heard_again_in_ten_seconds(whisper, speak, telephone,
 
 
 def test_settings_from_the_environment(monkeypatch):
+    from voicebot.envvars import env_number
     from voicebot.errors import ConfigError
 
     monkeypatch.setenv("VOICEBOT_ASR_THREADS", "2")
@@ -74,6 +75,6 @@ def test_settings_from_the_environment(monkeypatch):
     with pytest.raises(ConfigError, match="VOICEBOT_ASR_THREADS"):
         w.asr_threads()
     monkeypatch.setenv("VOICEBOT_ASR_MIN_WINDOW", "0")
-    assert w._env_number("VOICEBOT_ASR_MIN_WINDOW", 10.0) == 0.0
+    assert env_number("VOICEBOT_ASR_MIN_WINDOW", 10.0) == 0.0
     monkeypatch.delenv("VOICEBOT_ASR_MIN_WINDOW")
-    assert w._env_number("VOICEBOT_ASR_MIN_WINDOW", w.SAFE_WINDOW_SECONDS) == 10.0
+    assert env_number("VOICEBOT_ASR_MIN_WINDOW", w.SAFE_WINDOW_SECONDS) == 10.0

@@ -35,7 +35,8 @@ from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_mo
 from voicebot.asr.features import log_mel
 from voicebot.asr.whisper_digits import digit_search, looks_looped, pick
 from voicebot.audio.types import Audio
-from voicebot.errors import ConfigError, ModelError
+from voicebot.envvars import env_count, env_number
+from voicebot.errors import ModelError
 from voicebot.events import Transcript
 
 FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
@@ -53,15 +54,7 @@ SAFE_WINDOW_SECONDS = 10.0
 SHORT_SECONDS = 2.0
 
 
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ConfigError(f"{name}={value!r}: expected a number") from None
-
-
-MIN_WINDOW_SECONDS = _env_number("VOICEBOT_ASR_MIN_WINDOW", SAFE_WINDOW_SECONDS)
+MIN_WINDOW_SECONDS = env_number("VOICEBOT_ASR_MIN_WINDOW", SAFE_WINDOW_SECONDS)
 TOKENS_PER_SECOND = 6  # generous: callers speak ~3 words (~4 tokens) a second
 NO_SPEECH_THRESHOLD = 0.6
 # Open-speech turns also return the beam's runner-up readings; the NLU lets each vote on the intent.
@@ -82,7 +75,7 @@ def asr_threads() -> int:
     2 shared cores: the decoder's per-token products are too small to split, and a thread waiting
     for a descheduled peer spins; one thread measured −16 % CPU and −15 % wall time per utterance
     at load average 6.5 with identical transcripts (docs/asr.md, "Where the time goes")."""
-    return max(1, int(_env_number("VOICEBOT_ASR_THREADS", 1)))
+    return max(1, env_count("VOICEBOT_ASR_THREADS", 1))
 
 
 def default_model_dir() -> Path:

@@ -12,7 +12,6 @@ past MAX_WAITING, a caller's worker blocks until there is room (memory stays bou
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -22,6 +21,7 @@ from typing import Any
 
 from voicebot.asr.base import FREE, Hints, partials_at_end
 from voicebot.audio import Audio
+from voicebot.envvars import env_count
 from voicebot.events import Transcript
 from voicebot.pipeline.workers import trim_malloc
 
@@ -135,6 +135,6 @@ def shared_recognizer(recognizer: Any) -> Any:
         batcher = _batchers.get(id(recognizer))
         if batcher is None or batcher.inner is not recognizer:
             # VOICEBOT_DECODE_BATCH=1: one utterance per decode (the benchmark's same-run baseline)
-            size = int(os.environ.get("VOICEBOT_DECODE_BATCH", "0")) or MAX_BATCH
+            size = env_count("VOICEBOT_DECODE_BATCH", 0) or MAX_BATCH
             batcher = _batchers[id(recognizer)] = DecodeBatcher(recognizer, max_batch=size)
         return batcher
