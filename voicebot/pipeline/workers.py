@@ -10,6 +10,7 @@ intra-op threads are set in one place (voicebot.asr.whisper.asr_threads)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -48,11 +49,7 @@ def tune_malloc() -> bool:
     global _tuned
     if _tuned:
         return True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+    if (libc := glibc()) is None:
         return False
     _tuned = all(libc.mallopt(param, value) == 1 for param, value in (
         (_M_ARENA_MAX, MALLOC_ARENAS), (_M_MMAP_THRESHOLD, MALLOC_MMAP_BYTES), (_M_TRIM_THRESHOLD, MALLOC_TRIM_BYTES)))
@@ -65,9 +62,18 @@ def trim_malloc() -> None:
     thread calls this when its queue runs dry (voicebot/pipeline/batching.py), so an idle process
     holds no more than it did at 128 KB. A no-op off glibc or before tune_malloc."""
     if _tuned:
-        import ctypes
+        glibc().malloc_trim(0)
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+@functools.cache
+def glibc():
+    """The C library's handle, opened once (None off glibc): malloc settings, trims, thread names."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
 
 
 def worker_count() -> int:

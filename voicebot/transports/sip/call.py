@@ -245,9 +245,7 @@ class SipCall:
 def _name_thread(name: str) -> None:
     """The OS name of this thread (Linux: `top -H`, /proc/PID/task/TID/comm): a call's audio path
     is told apart from the models' threads (scripts/bench_concurrency.py counts its CPU so)."""
-    try:
-        import ctypes
+    from voicebot.pipeline.workers import glibc
 
-        ctypes.CDLL("libc.so.6").prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
+    if (libc := glibc()) is not None:
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
