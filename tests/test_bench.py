@@ -106,6 +106,7 @@ def test_quick_bench_json_through_the_cli(tmp_path, monkeypatch):
     assert data["baselines"]["turn_latency_p95_ms"]["value"] == blocking["turn_latency_p95_ms"] > 0
     assert data["barge_in_stop_ms_p95"] > 0 and data["baselines"]["barge_in_stop_ms_p95"]["value"] is None
     assert 100 < data["rss_mb_start"] < 4000 and -20 < data["rss_mb_per_call"] < 200 and data["cold_start_s"] > 0.5
+    assert data["cold_start_first_s"] > 0.5 and len(data["details"]["memory"]["starts_s"]) == 2  # first start apart
     assert set(data["wer"]) == {"whisper", "faster-whisper (packaged defaults)"} and data["wer"]["whisper"] < 0.5
     assert data["baselines"]["asr_rtf"]["value"] > 0 and data["baselines"]["nlu_ms_per_utterance"]["name"] == "keyword matching"
     assert data["intent_accuracy"]["trained on telephone_asr"] > data["intent_accuracy"]["keywords on telephone_asr"]

@@ -88,6 +88,7 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
         "rss_mb_start": cold["ready"]["rss_mb_start"],
         "rss_mb_per_call": conc["rss_mb_per_call"],
         "cold_start_s": cold["ready"]["cold_start_s"],
+        "cold_start_first_s": cold["ready"]["first_start_s"],
         "wer": {name: r["wer"] for name, r in asr.items()},
         "intent_accuracy": {
             **{f"{name} → trained NLU": r["intent_accuracy"] for name, r in intents.items()},
