@@ -84,19 +84,20 @@ class AuthMixin:
         nothing about whether a number exists; at most max_pin_attempts per call, after which
         the answer counts as an unusable PIN."""
         auth = self.spec.authentication
-        if not isinstance(event, Understood) or self._digit_prefix \
+        if isinstance(event, NoInput) or self._digit_prefix \
                 or self._id_corrections >= self.spec.escalation.max_pin_attempts:
             return False
         digits = event_digits(event)
         renumbered = len(digits) == auth.id_length != auth.pin_length
-        if not renumbered and (digits or not spotted_state(event.text, {"id": auth.correct_id_phrases})):
+        if not renumbered and (digits or isinstance(event, DtmfPressed)
+                               or not spotted_state(event.text, {"id": auth.correct_id_phrases})):
             return False
         self._id_corrections += 1
         if not renumbered:
             self._ask_customer_id(auth.id_again)
             return True
         self._secrets.add(digits)
-        self._id_spoken, self._candidate_id = True, digits
+        self._id_spoken, self._candidate_id = isinstance(event, Understood), digits
         self._ask_pin(auth.id_again)
         return True
 
