@@ -95,6 +95,16 @@ def test_a_wrong_customer_number_is_put_right_in_the_same_call(call):
     assert record["authenticated"] is True and record["outcome"] == "self_service"
 
 
+@pytest.mark.parametrize("voice", ["piper", "flite:slt"])
+def test_a_customer_number_taken_back_at_the_pin_prompt(call, voice):
+    """A keyed number the caller knows was wrong: saying so at the PIN prompt asks for the number
+    again (without it a keyed number would only get the PIN asked again), and the right number
+    and PIN authenticate."""
+    record = call(["what's my balance", "dtmf:12345679", "my customer number was wrong",
+                   "dtmf:12345678", "two four six eight", "no thanks", "dtmf:4"], voice, TELEPHONE)
+    assert record["authenticated"] is True and record["outcome"] == "self_service"
+
+
 @pytest.mark.parametrize("pin, said, voice, channel", [
     ("1111", "one one one one", "flite:slt", TELEPHONE),
     ("2222", "two two two two", "piper", TELEPHONE),

@@ -166,6 +166,42 @@ def test_a_keyed_customer_number_is_asked_again_after_the_second_mismatch(flow, 
     assert engine.record.authenticated
 
 
+@pytest.mark.parametrize("taken_back", ["sorry, I think my customer number was wrong",
+                                        "hang on, I gave you the wrong number"])
+def test_a_customer_number_taken_back_at_the_pin_prompt_is_asked_again(flow, store, taken_back):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(said("one two three four five six seven nine"))  # misheard, or misspoken
+    again = text_of(engine.handle(said(taken_back, "update_address", 0.3)))
+    assert "eight-digit customer number" in again and "don't match" not in again and not engine.done
+    engine.handle(said("one two three four five six seven eight"))
+    answer = engine.handle(said("two four six eight"))
+    assert engine.record.authenticated and "dollars" in text_of(answer)
+    assert engine.record.failures == 0  # a correction is not a failed answer
+
+
+def test_eight_digits_at_the_pin_prompt_are_the_corrected_customer_number(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(pressed("12345679"))
+    asked = text_of(engine.handle(said("no, it's one two three four five six seven eight")))
+    assert "four-digit PIN" in asked and "should be" not in asked
+    engine.handle(said("two four six eight"))
+    assert engine.record.authenticated
+
+
+def test_taking_the_number_back_is_bounded_and_reveals_nothing(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    for _ in range(flow.spec.escalation.max_pin_attempts):
+        engine.handle(pressed("99999999"))  # unknown: the PIN is asked for all the same
+        assert "eight-digit" in text_of(engine.handle(said("my number was wrong")))
+    engine.handle(pressed("99999999"))
+    for _ in range(flow.spec.escalation.max_pin_attempts):  # now an unusable PIN answer each time
+        engine.handle(said("my number was wrong"))
+    assert (engine.record.outcome, engine.record.reason) == ("escalated", "repeated_failures")
+
+
 def test_a_restart_does_not_reset_the_attempt_limit(flow, store):
     engine = start(flow, store)
     engine.handle(said("balance", "check_balance"))

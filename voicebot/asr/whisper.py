@@ -31,7 +31,7 @@ import numpy as np
 
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
-from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_more
+from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_a_request, says_more
 from voicebot.asr.features import log_mel
 from voicebot.asr.whisper_digits import digit_search, looks_looped, pick
 from voicebot.audio.types import Audio
@@ -210,6 +210,8 @@ class WhisperRecognizer:
         answers: list[tuple[str, float | None]] = []
         for attempt in range(len(DIGIT_PROMPTS)):
             text, confidence, _ = utt.first if attempt == 0 else self._decode([utt], self._settings(hints, attempt))[0]
+            if attempt == 0 and says_a_request(text, hints):  # "my number was wrong": no digits to find
+                return text, confidence
             digits = apply_hints(text, hints)
             if hints.length and len(digits) == hints.length:
                 # a group looped to the full length counts only if another prompt agrees
@@ -226,7 +228,12 @@ class WhisperRecognizer:
             found = pick(finished, hints.length, DIGIT_MARGIN)
             if found and looks_looped(found) and found[: len(found) // 2] in heard:
                 found = found[: len(found) // 2]  # a group stretched to the full length: keep the group
-            return (" ".join(found), None) if found else answers[0]
+            if found:
+                return " ".join(found), None
+            # no number of that length: an open reading tells "my number was wrong" (heard as "1"
+            # under a digit prompt) from a group said before a pause
+            openly = self._decode([utt], self._settings(FREE))[0]
+            return openly[:2] if says_a_request(openly[0], hints) else answers[0]
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))
 

@@ -8,7 +8,9 @@ have misheard it; digits right within one re-prompt rose from 0.70 to 0.75 on th
 scripts/bench_digits.py), after every second one when it was keyed;
 across calls, wrong PINs per customer number are kept (hashed) and after `lockout_failures` within
 `lockout_minutes` the number is locked and the caller goes to a person. An unknown number and a
-wrong PIN get the same reply, after the PIN, so nobody learns which numbers exist."""
+wrong PIN get the same reply, after the PIN, so nobody learns which numbers exist. A caller who
+takes the number back at the PIN prompt ("sorry, my customer number was wrong", or the eight
+digits again) is asked for it, or has it taken, anew."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from datetime import timedelta
 
 from voicebot.events import DtmfPressed, NoInput, Understood
 from voicebot.flow.actions import Expect
-from voicebot.flow.inputs import event_digits
+from voicebot.flow.inputs import event_digits, spotted_state
 from voicebot.flow.speech import number_words
 
 
@@ -75,6 +77,29 @@ class AuthMixin:
         self._id_spoken = not isinstance(event, DtmfPressed)
         self._candidate_id = digits  # known or not, the PIN comes next (no enumeration)
         self._ask_pin()
+
+    def _id_taken_back(self, event: Understood | DtmfPressed | NoInput) -> bool:
+        """At the PIN prompt: "my customer number was wrong" asks for the number again, and an
+        answer of the number's length (not the PIN's) is taken as the corrected number. Both say
+        nothing about whether a number exists; at most max_pin_attempts per call, after which
+        the answer counts as an unusable PIN."""
+        auth = self.spec.authentication
+        if isinstance(event, NoInput) or self._digit_prefix \
+                or self._id_corrections >= self.spec.escalation.max_pin_attempts:
+            return False
+        digits = event_digits(event)
+        renumbered = len(digits) == auth.id_length != auth.pin_length
+        if not renumbered and (digits or isinstance(event, DtmfPressed)
+                               or not spotted_state(event.text, {"id": auth.correct_id_phrases})):
+            return False
+        self._id_corrections += 1
+        if not renumbered:
+            self._ask_customer_id(auth.id_again)
+            return True
+        self._secrets.add(digits)
+        self._id_spoken, self._candidate_id = isinstance(event, Understood), digits
+        self._ask_pin(auth.id_again)
+        return True
 
     def _auth_pin_answer(self, event: Understood | DtmfPressed) -> None:
         auth, limits = self.spec.authentication, self.spec.escalation

@@ -82,6 +82,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         self._digit_prefix = ""  # the first group of an ID/PIN said in groups
         self._pin_mismatches = 0  # customer number + PIN pairs that did not match, this call
         self._id_spoken = False  # the customer number came by voice (it may have been misheard)
+        self._id_corrections = 0  # customer numbers taken back at the PIN prompt, this call
 
     # --- the API the Session calls -------------------------------------------------------
     def start(self) -> list[Action]:
@@ -146,6 +147,8 @@ class CallEngine(AuthMixin, HandoffMixin):
             return self._auth_id_answer(event) if kind == "auth_id" else self._auth_pin_answer(event)
         if isinstance(event, NoInput):
             return self._failed(self.spec.messages.no_input, "no_input")
+        if kind == "auth_pin" and self._id_taken_back(event):
+            return  # before the global phrases: "I gave the wrong number" is not a wrong call
         if self._global_intent(event, pending):
             return
         state = self.spec.states[self.state_name]

@@ -130,6 +130,17 @@ class AuthSpec(Strict):
     restart_after_mismatches: int = 2
     restart_after_spoken_mismatches: int = 1
     restart: str = "Let's start again."
+    # Said at the PIN prompt, these take back the customer number ("sorry, my number was wrong";
+    # a digit-free answer there that names the number at all is about the number): it is asked
+    # again at once (an answer of id_length digits there is taken as the
+    # corrected number too). Not an error, but bounded like one: at most max_pin_attempts per call.
+    correct_id_phrases: list[str] = [
+        "customer number", "account number", "number was wrong", "number is wrong", "number's wrong",
+        "gave the wrong number", "gave you the wrong", "said the wrong number", "not my number",
+        "isn't my number", "misheard", "heard it wrong", "got it wrong",
+        "got my number wrong", "number again", "start again", "start over", "different number",
+        "correct my number", "change the number", "change my number"]
+    id_again: str = "No problem."
     locked: str = "For your security, I'll connect you with a specialist who can verify you."
     verified: str = "Thank you, {first_name}, you're verified."
 

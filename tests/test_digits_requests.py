@@ -1,0 +1,33 @@
+"""A digits prompt answered with words of a request ("my customer number was wrong") keeps the
+words, so the flow can act on them; misheard digits ("Cameron, Cameron…") are still searched."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.asr import Hints, get_recognizer
+from voicebot.asr.domain import says_a_request
+from voicebot.audio import Audio, read_wav
+from voicebot.cli.transcribe import as_prompt_would
+from voicebot.speechgen import TELEPHONE
+
+PIN = Hints("digits", length=4)
+
+
+def test_request_words_are_told_from_misheard_digits():
+    assert says_a_request("My customer number was wrong.", PIN)
+    assert says_a_request("I want to talk to an agent", PIN)
+    assert not says_a_request("Cameron, Cameron, Cameron, Cameron.", PIN)  # robotic "seven seven…"
+    assert not says_a_request("We are on the Iron States, Heaven.", PIN)  # "… zero nine eight seven"
+    assert not says_a_request("my number is 1 2 3 4", PIN)  # digits: the number itself
+    assert not says_a_request("my customer number was wrong", Hints())  # open prompts: nothing to keep
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["flite:slt", "piper"])
+def test_a_request_at_a_pin_prompt_is_heard_as_words(speak, voice):
+    """flite slt's "my customer number was wrong" came out as "1" under the digit prompt."""
+    audio = Audio.silence(0.5) + read_wav(speak("my customer number was wrong", voice, TELEPHONE)).canonical() \
+        + Audio.silence(1.0)
+    heard = as_prompt_would(get_recognizer("whisper"), audio, PIN)
+    assert "number" in heard.lower() and not any(c.isdigit() for c in heard)
