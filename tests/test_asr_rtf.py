@@ -120,3 +120,42 @@ def test_resident_bytes_is_the_process_size():
     big = np.ones(64 * 2**20 // 8)  # 64 MB, touched
     assert workers.resident_bytes() > 64 * 2**20
     del big
+
+
+def test_wider_encoder_hears_the_same_bit_for_bit(whisper):
+    """The encoder's two-thread copy (used when a core is spare) gives the single-thread encoder's
+    output exactly: the threads split the products' rows, not their sums."""
+    import ctranslate2
+
+    from voicebot.asr import whisper as w
+    from voicebot.asr.features import log_mel
+
+    if whisper._wide is None:
+        pytest.skip("one core: no wider encoder")
+    for utt in telephone_set("flite:slt")[:3]:
+        samples = whisper._prepare(read_wav(utt.path), Hints()).samples
+        features = ctranslate2.StorageView.from_array(log_mel(whisper._features, samples, 1000)[None])
+        assert np.array_equal(np.asarray(whisper._wide.encode(features)), np.asarray(whisper._model.encode(features)))
+    assert w.cores.encoder_threads() >= 2
+
+
+def test_spare_cores_follow_the_idle_time_since_the_last_look(tmp_path, monkeypatch):
+    from voicebot.asr import threads
+
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_INTERVAL_S", 0.0)
+
+    def ticks(user, nice, idle):  # user nice system idle iowait irq softirq steal guest guest_nice
+        stat.write_text(f"cpu  {user} {nice} 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+
+    ticks(100, 0, 900)
+    spare = threads.SpareCores(path=str(stat))
+    assert spare.available()  # since boot: 1.8 cores idle
+    ticks(290, 0, 910)  # then both cores busy: 10 idle ticks of 200
+    assert not spare.available()
+    ticks(390, 0, 1010)  # one core busy, one idle
+    assert spare.available()
+    ticks(400, 190, 1020)  # niced work on the other core is not idle
+    assert not spare.available()
+    assert not threads.SpareCores(path=str(tmp_path / "missing")).available()
