@@ -115,6 +115,7 @@ class WhisperRecognizer:
         min_window: float | None = None,
         short_seconds: float = SHORT_SECONDS,
         encoder_threads: int = 0,  # 0: VOICEBOT_ASR_ENCODER_THREADS
+        wide_when: str = "spare",  # "always": the wider encoder whatever the load (idle-machine benchmarks)
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -143,7 +144,9 @@ class WhisperRecognizer:
         # --option min_window=0 hears answers of 2 s or more in their own window)
         self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
         self.short_seconds = float(short_seconds)  # open answers shorter than this keep the 10 s window
-        self._spare = SpareCores()
+        if wide_when not in ("spare", "always"):
+            raise ModelError(f"whisper option wide_when={wide_when!r}: expected 'spare' or 'always'")
+        self._spare = SpareCores(need=0.0 if wide_when == "always" else cores.SPARE_CORES)
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
