@@ -124,6 +124,15 @@ def _exclusive(on: bool, pause_s: float = 0.25):
         time.sleep(pause_s)
 
 
+def _has_option(name: str) -> bool:
+    """Whether this tree's whisper takes the option (an older checkout measured as the baseline may not)."""
+    import inspect
+
+    from voicebot.asr.whisper import WhisperRecognizer
+
+    return name in inspect.signature(WhisperRecognizer).parameters
+
+
 def _faults() -> int:
     """Minor page faults of the process so far (each a page the kernel had to map and zero)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -271,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         lone_decodes(args.sets.split(","), options, args.exclusive)
         return 0
     compare = dict(o.split("=", 1) for o in args.compare) if args.compare is not None else None
-    if args.exclusive:  # the machine is idle while each transcribe runs: a core is spare by construction
+    if args.exclusive and _has_option("wide_when"):  # the machine is idle while each transcribe runs: a core is spare
         options.setdefault("wide_when", "always")
         if compare is not None:
             compare.setdefault("wide_when", "always")

@@ -4,7 +4,8 @@ decoding across calls.
 faster-whisper always encodes a 30 s window (~1.2 s per caller turn on 2 cores). Here the log-Mel
 features (of the speech only: voicebot/asr/features.py) are cut to the utterance plus ~3 s of
 padding (a multiple of 100 frames, at least 10 s unless VOICEBOT_ASR_MIN_WINDOW says less) and fed to
-`ctranslate2.models.Whisper.generate` directly, on one intra-op thread. A short window makes the
+`ctranslate2.models.Whisper.generate` directly, on one intra-op thread (the encoder on two when a
+core is spare: voicebot/asr/threads.py). A short window makes the
 decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows the audio
 duration, repeats are penalised, "no speech" results are dropped, and a reading that still looks
 looped is heard again in the 10 s window. The line's noise

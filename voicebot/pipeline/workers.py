@@ -6,7 +6,7 @@ one decoder thread (voicebot/pipeline/batching.py), which decodes the turns of s
 batched pass, and waits. So the pool has a worker per core for NLU, the flow and Piper, plus one per
 request a batch can carry: fewer, and concurrent turns could never fill a batch. A waiting worker
 costs no CPU; MiniLM runs on one onnxruntime thread (voicebot.nlu.embedder.nlu_threads) and Whisper's
-intra-op threads are set in one place (voicebot.asr.whisper.asr_threads)."""
+intra-op threads are set in one place (voicebot/asr/threads.py)."""
 
 from __future__ import annotations
 
