@@ -143,7 +143,7 @@ def test_spare_cores_follow_the_idle_time_since_the_last_look(tmp_path, monkeypa
     from voicebot.asr import threads
 
     stat = tmp_path / "stat"
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)  # /proc/stat sums both
     monkeypatch.setattr(threads, "MIN_INTERVAL_S", 0.0)
 
     def ticks(user, nice, idle):  # user nice system idle iowait irq softirq steal guest guest_nice

@@ -38,7 +38,15 @@ def encoder_threads() -> int:
     """Intra-op threads for the encoder when a core is spare (VOICEBOT_ASR_ENCODER_THREADS, default
     2, at most the machine's cores). Above asr_threads() the encoder runs on a second copy of the
     model (+~50 MB); 0 or 1: no copy, the encoder shares the decoder's threads."""
-    return min(env_count("VOICEBOT_ASR_ENCODER_THREADS", 2), os.cpu_count() or 1)
+    return min(env_count("VOICEBOT_ASR_ENCODER_THREADS", 2), usable_cores())
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's cpuset), else all."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class SpareCores:
@@ -50,6 +58,7 @@ class SpareCores:
         self._lock = threading.Lock()
         self._last: tuple[float, int, int] | None = None  # (monotonic time, spare ticks, all ticks)
         self._verdict = False
+        self._cpus = os.cpu_count() or 1  # /proc/stat's first line sums every CPU of the machine
 
     def available(self) -> bool:
         now = time.monotonic()
@@ -61,10 +70,10 @@ class SpareCores:
                 return False
             spare, total = ticks
             if self._last is None:  # first look: the machine since boot
-                self._verdict = total > 0 and spare / total * (os.cpu_count() or 1) >= self.need
+                self._verdict = total > 0 and spare / total * self._cpus >= self.need
             elif total > self._last[2]:
                 share = (spare - self._last[1]) / (total - self._last[2])
-                self._verdict = share * (os.cpu_count() or 1) >= self.need
+                self._verdict = share * self._cpus >= self.need
             self._last = (now, spare, total)
             return self._verdict
 
