@@ -36,7 +36,7 @@ def asr_threads() -> int:
 
 def encoder_threads() -> int:
     """Intra-op threads for the encoder when a core is spare (VOICEBOT_ASR_ENCODER_THREADS, default
-    2, at most the machine's cores). Above asr_threads() the encoder runs on a second copy of the
+    2, at most the cores this process may use). Above asr_threads() the encoder runs on a second copy of the
     model (+~50 MB); 0 or 1: no copy, the encoder shares the decoder's threads."""
     return min(env_count("VOICEBOT_ASR_ENCODER_THREADS", 2), usable_cores())
 

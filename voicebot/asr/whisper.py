@@ -30,16 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from voicebot.asr import threads as cores
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_more
 from voicebot.asr.features import log_mel
-from voicebot.asr import threads as cores
 from voicebot.asr.threads import SpareCores, asr_threads
 from voicebot.asr.whisper_digits import digit_search, looks_looped, pick
 from voicebot.audio.types import Audio
 from voicebot.envvars import env_number
-from voicebot.errors import ModelError
+from voicebot.errors import ConfigError, ModelError
 from voicebot.events import Transcript
 
 FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
@@ -146,7 +146,7 @@ class WhisperRecognizer:
         self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
         self.short_seconds = float(short_seconds)  # open answers shorter than this keep the 10 s window
         if wide_when not in ("spare", "always"):
-            raise ModelError(f"whisper option wide_when={wide_when!r}: expected 'spare' or 'always'")
+            raise ConfigError(f"whisper option wide_when={wide_when!r}: expected 'spare' or 'always'")
         self._spare = SpareCores(need=0.0 if wide_when == "always" else cores.SPARE_CORES)
 
     # ---- the Recognizer Protocol ------------------------------------------------------------

@@ -60,7 +60,7 @@ def tune_malloc() -> bool:
 # the decode buffers were last back in place: a trim at every idle moment cost the next decode
 # ~6,500 page faults (+7 % CPU, +13 % wall on 2 busy cores: docs/asr.md), and a lone call's
 # every turn paid it — the early decode of a turn follows seconds of the bot talking.
-TRIM_SLACK_BYTES = 16 * 1024 * 1024
+TRIM_SLACK_BYTES = 8 * 1024 * 1024  # bounds what an idle process holds beyond its decode buffers
 _trim_lock = threading.Lock()
 _resident_after_trim: int | None = None  # RSS at the first idle moment after the last trim
 
