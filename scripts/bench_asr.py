@@ -15,6 +15,13 @@ CPU figure drifts less) and seconds per utterance per backend and set (a Rich ta
     --malloc MODE         glibc malloc as a serving process sets it ("serving", the default:
                           voicebot.pipeline.workers.tune_malloc, as Stack.load does), left alone
                           ("glibc"), or "MMAP_KB,TRIM_KB" (e.g. 128,256: the settings before 8 MB)
+    --exclusive           each transcribe at real-time priority (SCHED_FIFO, needs root), with a
+                          pause between: other processes cannot take the cores meanwhile, so a
+                          shared machine gives an idle one's wall times (whisper's wider encoder is
+                          then used whatever the load: wide_when=always)
+    --lone-decodes        a lone call's decodes through the shared decoder thread with idle gaps:
+                          its malloc trim only once the process grew (today) vs a trim at every
+                          idle moment (before), alternating; wall, CPU and page faults per decode
     --intents VOICES      intent accuracy instead of WER: the NLU dev phrases (intents/test/heldout.jsonl,
                           every --every-th row) voiced by VOICES over the telephone line, recognised
                           by whisper and understood by the trained NLU with the runner-up readings"""
@@ -22,6 +29,7 @@ CPU figure drifts less) and seconds per utterance per backend and set (a Rich ta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -63,7 +71,7 @@ def vosk_options() -> dict:
     return {"model": str(Path(next(iter(spec.submodule_search_locations))) / "model")} if spec else {}
 
 
-def bench(backend: str, set_name: str, options: dict, compare: dict | None = None) -> list[dict]:
+def bench(backend: str, set_name: str, options: dict, compare: dict | None = None, exclusive: bool = False) -> list[dict]:
     """One row per recogniser: `options`, and with `compare` the baseline options measured in the
     same loop (each utterance goes to both, alternating which goes first)."""
     recognizers = [get_recognizer(backend, **options)] + ([get_recognizer(backend, **compare)] if compare is not None else [])
@@ -72,12 +80,14 @@ def bench(backend: str, set_name: str, options: dict, compare: dict | None = Non
         audio = read_wav(utt.path)
         order = list(enumerate(recognizers))
         for k, recognizer in (order if i % 2 == 0 else order[::-1]):
-            faults, cpu, wall = _faults(), time.process_time(), time.perf_counter()
-            result = recognizer.transcribe(audio, Hints())
+            with _exclusive(exclusive):
+                faults, cpu, wall = _faults(), time.process_time(), time.perf_counter()
+                result = recognizer.transcribe(audio, Hints())
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             st = stats[k]
             st["faults"] += _faults() - faults
-            st["cpu"] += time.process_time() - cpu
-            st["wall"] += time.perf_counter() - wall
+            st["cpu"] += cpu
+            st["wall"] += wall
             st["pairs"].append((utt.text, result.text))
             st["audio"] += result.audio_seconds
             st["rows"].append({"file": str(utt.path), "reference": utt.text, "text": result.text,
@@ -93,6 +103,34 @@ def bench(backend: str, set_name: str, options: dict, compare: dict | None = Non
             "results": st["rows"],
         })
     return out
+
+
+@contextlib.contextmanager
+def _exclusive(on: bool, pause_s: float = 0.25):
+    """Every thread of the process at real-time priority while the block runs (a burst of a few
+    hundred ms), then back, then a pause so the machine's other work goes on."""
+    if not on:
+        yield
+        return
+    threads = [int(t) for t in os.listdir("/proc/self/task")]
+    for tid in threads:
+        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(1))
+    try:
+        yield
+    finally:
+        for tid in threads:
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        time.sleep(pause_s)
+
+
+def _has_option(name: str) -> bool:
+    """Whether this tree's whisper takes the option (an older checkout measured as the baseline may not)."""
+    import inspect
+
+    from voicebot.asr.whisper import WhisperRecognizer
+
+    return name in inspect.signature(WhisperRecognizer).parameters
 
 
 def _faults() -> int:
@@ -140,6 +178,37 @@ def intents(voices: list[str], every: int, options: dict, compare: dict | None) 
     for k, (opts, _) in enumerate(runs):
         print(f"whisper {opts or 'defaults'}: intent accuracy {right[k] / n:.4f} ({right[k]}/{n}), "
               f"wall RTF {wall[k] / seconds:.4f}, CPU RTF {cpu[k] / seconds:.4f}")
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+
+
+def lone_decodes(set_names: list[str], options: dict, exclusive: bool) -> None:
+    """Each utterance decoded through a DecodeBatcher after another decode and 0.3 s of idle, with
+    the decoder's trim policy of today and of before (a trim whenever the queue ran dry)."""
+    from voicebot.pipeline import batching, workers
+
+    recognizer = batching.DecodeBatcher(get_recognizer("whisper", **options), gather_s=0)
+    audio = [read_wav(u.path) for name in set_names for u in utterances(name)]
+    recognizer.transcribe(audio[0])
+    policies = {"today": workers.trim_malloc, "before": lambda: workers.glibc().malloc_trim(0)}
+    spent = {k: [0.0, 0.0, 0] for k in policies}
+    try:
+        for i, a in enumerate(audio):
+            for name in (list(policies) if i % 2 else list(policies)[::-1]):
+                batching.trim_malloc = policies[name]
+                recognizer.transcribe(audio[i - 1])  # the queue then runs dry: this policy's trim
+                time.sleep(0.3)
+                with _exclusive(exclusive):
+                    faults, cpu, wall = _faults(), time.process_time(), time.perf_counter()
+                    recognizer.transcribe(a)
+                    row = spent[name]
+                    row[0] += time.perf_counter() - wall
+                    row[1] += time.process_time() - cpu
+                    row[2] += _faults() - faults
+    finally:
+        batching.trim_malloc = policies["today"]
+    for name, (wall, cpu, faults) in spent.items():
+        print(f"trim {name}: wall {wall / len(audio) * 1000:.1f} ms, CPU {cpu / len(audio) * 1000:.1f} ms, "
+              f"page faults {faults / len(audio):.0f} per decode ({len(audio)} decodes)")
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
@@ -195,17 +264,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", action="append", default=None,
                     help="whisper baseline option KEY=VALUE measured in the same run (e.g. min_window=10)")
     ap.add_argument("--profile", action="store_true", help="time each stage of whisper's transcribe instead")
+    ap.add_argument("--lone-decodes", action="store_true", help="decoder thread's malloc trim, today vs before")
     ap.add_argument("--intents", help="comma-separated voices: measure intent accuracy on the NLU dev phrases")
     ap.add_argument("--every", type=int, default=2, help="with --intents: every n-th phrase")
     ap.add_argument("--json", type=Path, help="write all results (with per-file texts) here")
     ap.add_argument("--malloc", default="serving", help='"serving" (default), "glibc" or "MMAP_KB,TRIM_KB"')
+    ap.add_argument("--exclusive", action="store_true", help="each transcribe at real-time priority (root): idle-machine wall times")
     args = ap.parse_args(argv)
     print(f"malloc: {set_malloc(args.malloc)}; load average {os.getloadavg()}", file=sys.stderr, flush=True)
     options = dict(o.split("=", 1) for o in args.option)
     if args.profile:
         profile(args.sets.split(","), options)
         return 0
+    if args.lone_decodes:
+        lone_decodes(args.sets.split(","), options, args.exclusive)
+        return 0
     compare = dict(o.split("=", 1) for o in args.compare) if args.compare is not None else None
+    if args.exclusive and _has_option("wide_when"):  # the machine is idle while each transcribe runs: a core is spare
+        options.setdefault("wide_when", "always")
+        if compare is not None:
+            compare.setdefault("wide_when", "always")
     if args.intents:
         intents(args.intents.split(","), args.every, options, compare)
         return 0
@@ -216,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     for backend in args.backends.split(","):
         for set_name in (["korean"] if backend == "vosk" else args.sets.split(",")):
             opts = vosk_options() if backend == "vosk" else options if backend == "whisper" else {}
-            for row in bench(backend, set_name, opts, compare if backend == "whisper" else None):
+            for row in bench(backend, set_name, opts, compare if backend == "whisper" else None, args.exclusive):
                 report.append(row)
                 label = ",".join(f"{k}={v}" for k, v in row["options"].items())
                 print(f"{backend} [{label}] {set_name}: WER {row['wer']:.3f} RTF {row['rtf']:.3f} CPU RTF {row['cpu_rtf']:.3f} "

@@ -86,3 +86,76 @@ def test_serving_malloc_settings_do_not_fault_in_every_decode_buffer():
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     faults = json.loads(out.stdout.strip().splitlines()[-1])
     assert faults < 5000, faults
+
+
+def test_idle_decoder_trims_only_what_the_process_grew_by(monkeypatch):
+    """A trim at every idle moment made the next decode fault its buffers in again (~6,500 pages);
+    now the first idle moment after a trim notes the process's size, and the next trim waits until
+    it has grown by more than TRIM_SLACK_BYTES."""
+    from voicebot.pipeline import workers
+
+    trims: list[int] = []
+    sizes = iter([100, 110, 116, 117, 90, 95, 106, 107, 40])
+    mb = 2**20
+
+    class Libc:
+        def malloc_trim(self, pad):
+            trims.append(pad)
+
+    monkeypatch.setattr(workers, "_tuned", True)
+    monkeypatch.setattr(workers, "glibc", lambda: Libc())
+    monkeypatch.setattr(workers, "TRIM_SLACK_BYTES", 16 * mb)
+    monkeypatch.setattr(workers, "_resident_after_trim", None)
+    monkeypatch.setattr(workers, "resident_bytes", lambda: next(sizes) * mb)
+    done = [workers.trim_malloc() for _ in range(9)]
+    assert done == [False, False, False, True, False, False, False, True, False]
+    assert trims == [0, 0]
+
+
+def test_resident_bytes_is_the_process_size():
+    from voicebot.pipeline import workers
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("no /proc")
+    big = np.ones(64 * 2**20 // 8)  # 64 MB, touched
+    assert workers.resident_bytes() > 64 * 2**20
+    del big
+
+
+def test_wider_encoder_hears_the_same_bit_for_bit(whisper):
+    """The encoder's two-thread copy (used when a core is spare) gives the single-thread encoder's
+    output exactly: the threads split the products' rows, not their sums."""
+    import ctranslate2
+
+    from voicebot.asr import whisper as w
+    from voicebot.asr.features import log_mel
+
+    if whisper._wide is None:
+        pytest.skip("one core: no wider encoder")
+    for utt in telephone_set("flite:slt")[:3]:
+        samples = whisper._prepare(read_wav(utt.path), Hints()).samples
+        features = ctranslate2.StorageView.from_array(log_mel(whisper._features, samples, 1000)[None])
+        assert np.array_equal(np.asarray(whisper._wide.encode(features)), np.asarray(whisper._model.encode(features)))
+    assert w.cores.encoder_threads() >= 2
+
+
+def test_spare_cores_follow_the_idle_time_since_the_last_look(tmp_path, monkeypatch):
+    from voicebot.asr import threads
+
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)  # /proc/stat sums both
+    monkeypatch.setattr(threads, "MIN_INTERVAL_S", 0.0)
+
+    def ticks(user, nice, idle):  # user nice system idle iowait irq softirq steal guest guest_nice
+        stat.write_text(f"cpu  {user} {nice} 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+
+    ticks(100, 0, 900)
+    spare = threads.SpareCores(path=str(stat))
+    assert spare.available()  # since boot: 1.8 cores idle
+    ticks(290, 0, 910)  # then both cores busy: 10 idle ticks of 200
+    assert not spare.available()
+    ticks(390, 0, 1010)  # one core busy, one idle
+    assert spare.available()
+    ticks(400, 190, 1020)  # niced work on the other core is not idle
+    assert not spare.available()
+    assert not threads.SpareCores(path=str(tmp_path / "missing")).available()

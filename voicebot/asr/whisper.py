@@ -4,7 +4,8 @@ decoding across calls.
 faster-whisper always encodes a 30 s window (~1.2 s per caller turn on 2 cores). Here the log-Mel
 features (of the speech only: voicebot/asr/features.py) are cut to the utterance plus ~3 s of
 padding (a multiple of 100 frames, at least 10 s unless VOICEBOT_ASR_MIN_WINDOW says less) and fed to
-`ctranslate2.models.Whisper.generate` directly, on one intra-op thread. A short window makes the
+`ctranslate2.models.Whisper.generate` directly, on one intra-op thread (the encoder on two when a
+core is spare: voicebot/asr/threads.py). A short window makes the
 decoder prone to loops on noisy audio, so decoding is guarded: the token budget follows the audio
 duration, repeats are penalised, "no speech" results are dropped, and a reading that still looks
 looped is heard again in the 10 s window. The line's noise
@@ -29,14 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from voicebot.asr import threads as cores
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, says_a_request, says_more
 from voicebot.asr.features import log_mel
+from voicebot.asr.threads import SpareCores, asr_threads
 from voicebot.asr.whisper_digits import digit_search, looks_looped, pick
 from voicebot.audio.types import Audio
-from voicebot.envvars import env_count, env_number
-from voicebot.errors import ModelError
+from voicebot.envvars import env_number
+from voicebot.errors import ConfigError, ModelError
 from voicebot.events import Transcript
 
 FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
@@ -66,16 +69,6 @@ N_BEST = 5
 DIGIT_MARGIN = 3.0
 
 Reading = tuple[str, "float | None", tuple[str, ...]]  # text, confidence, runner-up readings
-
-
-def asr_threads() -> int:
-    """CTranslate2 intra-op threads for Whisper: the one place this is decided (VOICEBOT_ASR_THREADS,
-    default 1). One decode runs at a time per model (inter_threads=1) and the batch it carries is
-    what shares the recogniser between calls. A second intra-op thread cost more than it gave on
-    2 shared cores: the decoder's per-token products are too small to split, and a thread waiting
-    for a descheduled peer spins; one thread measured −16 % CPU and −15 % wall time per utterance
-    at load average 6.5 with identical transcripts (docs/asr.md, "Where the time goes")."""
-    return max(1, env_count("VOICEBOT_ASR_THREADS", 1))
 
 
 def default_model_dir() -> Path:
@@ -122,6 +115,8 @@ class WhisperRecognizer:
         denoise: bool = True,
         min_window: float | None = None,
         short_seconds: float = SHORT_SECONDS,
+        encoder_threads: int = 0,  # 0: VOICEBOT_ASR_ENCODER_THREADS
+        wide_when: str = "spare",  # "always": the wider encoder whatever the load (idle-machine benchmarks)
     ) -> None:
         import ctranslate2
         import tokenizers
@@ -132,8 +127,12 @@ class WhisperRecognizer:
         if not (model_dir / "model.bin").is_file():
             raise ModelError(f"{model_dir}: not a CTranslate2 Whisper model directory (no model.bin)")
         threads = int(threads) or asr_threads()
+        wide = int(encoder_threads) or cores.encoder_threads()
         try:
             self._model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
+            # the encoder's copy with more threads, used when a core is spare (voicebot/asr/threads.py)
+            self._wide = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8",
+                                                    intra_threads=wide) if wide > threads else None
             hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"{model_dir}: cannot load Whisper model ({exc})") from None
@@ -146,6 +145,9 @@ class WhisperRecognizer:
         # --option min_window=0 hears answers of 2 s or more in their own window)
         self.min_window = MIN_WINDOW_SECONDS if min_window is None else float(min_window)
         self.short_seconds = float(short_seconds)  # open answers shorter than this keep the 10 s window
+        if wide_when not in ("spare", "always"):
+            raise ConfigError(f"whisper option wide_when={wide_when!r}: expected 'spare' or 'always'")
+        self._spare = SpareCores(need=0.0 if wide_when == "always" else cores.SPARE_CORES)
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
@@ -177,12 +179,14 @@ class WhisperRecognizer:
 
     def _encode(self, utt: _Utterance, floor: float) -> None:
         """Encoder output for the utterance in a window of at least `floor` seconds; one at a time:
-        a batched encoder pass measured no cheaper per utterance on 2 cores."""
+        a batched encoder pass measured no cheaper per utterance on 2 cores. On the wider copy when
+        a core is spare: the same output, bit for bit (tests/test_asr_rtf.py), in less wall time."""
         import ctranslate2
 
         utt.frames = window_frames(utt.samples.shape[0] / 16000, floor)
         features = log_mel(self._features, utt.samples, utt.frames)
-        utt.encoded = np.asarray(self._model.encode(ctranslate2.StorageView.from_array(features[None])))
+        model = self._wide if self._wide is not None and self._spare.available() else self._model
+        utt.encoded = np.asarray(model.encode(ctranslate2.StorageView.from_array(features[None])))
 
     def _finish(self, utt: _Utterance) -> Transcript:
         hints = utt.hints

@@ -6,7 +6,7 @@ one decoder thread (voicebot/pipeline/batching.py), which decodes the turns of s
 batched pass, and waits. So the pool has a worker per core for NLU, the flow and Piper, plus one per
 request a batch can carry: fewer, and concurrent turns could never fill a batch. A waiting worker
 costs no CPU; MiniLM runs on one onnxruntime thread (voicebot.nlu.embedder.nlu_threads) and Whisper's
-intra-op threads are set in one place (voicebot.asr.whisper.asr_threads)."""
+intra-op threads are set in one place (voicebot/asr/threads.py)."""
 
 from __future__ import annotations
 
@@ -56,13 +56,45 @@ def tune_malloc() -> bool:
     return _tuned
 
 
-def trim_malloc() -> None:
-    """Give the free pages of every malloc arena back to the system (glibc's malloc_trim). With the
-    8 MB mmap threshold freed decode buffers stay in the arenas for the next decode; the decoder
-    thread calls this when its queue runs dry (voicebot/pipeline/batching.py), so an idle process
-    holds no more than it did at 128 KB. A no-op off glibc or before tune_malloc."""
-    if _tuned:
+# The decoder's idle moments hand memory back only once the process has grown this much since
+# the decode buffers were last back in place: a trim at every idle moment cost the next decode
+# ~6,500 page faults (+7 % CPU, +13 % wall on 2 busy cores: docs/asr.md), and a lone call's
+# every turn paid it — the early decode of a turn follows seconds of the bot talking.
+TRIM_SLACK_BYTES = 8 * 1024 * 1024  # bounds what an idle process holds beyond its decode buffers
+_trim_lock = threading.Lock()
+_resident_after_trim: int | None = None  # RSS at the first idle moment after the last trim
+
+
+def trim_malloc() -> bool:
+    """Give the free pages of every malloc arena back to the system (glibc's malloc_trim) when the
+    process holds more than TRIM_SLACK_BYTES above its size at the first idle moment after the last
+    trim (its decode buffers faulted in again by then). The decoder thread calls this whenever its
+    queue runs dry (voicebot/pipeline/batching.py): the 8 MB mmap threshold keeps freed buffers in
+    the arenas, and without trims a soak held 720 MB against 596 MB. A steady process keeps its
+    decode buffers (no page faults per decode); one that grows is trimmed within TRIM_SLACK_BYTES.
+    True when it trimmed; a no-op off glibc or before tune_malloc."""
+    global _resident_after_trim
+    if not _tuned:
+        return False
+    with _trim_lock:
+        resident = resident_bytes()
+        if _resident_after_trim is None:
+            _resident_after_trim = resident
+            return False
+        if resident - _resident_after_trim <= TRIM_SLACK_BYTES:
+            return False
         glibc().malloc_trim(0)
+        _resident_after_trim = None
+        return True
+
+
+def resident_bytes() -> int:
+    """The process's resident set size (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 @functools.cache
