@@ -308,7 +308,7 @@ def test_recognition_starts_early_but_the_turn_ends_only_at_the_end_of_turn_paus
     """Decoding starts at SPECULATE_AT_MS of pause (hidden behind the pause); a complete answer
     ends the turn at END_AT_MS for the prompt's kind, not sooner, and before the hang-over."""
     from voicebot.flow.actions import Ask
-    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline import session as session_mod, speculation
     from voicebot.pipeline.events import TurnTiming
 
     recognizer = InstantYes()
@@ -321,8 +321,8 @@ def test_recognition_starts_early_but_the_turn_ends_only_at_the_end_of_turn_paus
         session.settle()
     timing = [e for e in session.events if isinstance(e, TurnTiming)]
     assert len(timing) == 1 and timing[0].speculative
-    assert recognizer.started_at_pause[0] == session_mod.SPECULATE_AT_MS  # one VAD frame's rounding aside
-    assert session_mod.END_AT_MS["yesno"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["yesno"]
+    assert recognizer.started_at_pause[0] == speculation.SPECULATE_AT_MS  # one VAD frame's rounding aside
+    assert speculation.END_AT_MS["yesno"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["yesno"]
 
 
 class Hearing:
@@ -371,18 +371,18 @@ def test_a_decode_without_evidence_never_ends_the_turn_early(speak, heard):
     """Nothing heard, or a sure request that stops mid-phrase: the turn waits for the hang-over,
     and the kept result is the standard decode's (started at STANDARD_SPECULATE_AT_MS of
     webrtcvad's pause: the audio the recogniser got before the early decode existed)."""
-    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline import session as session_mod, speculation
 
     recognizer, timing, _ = _one_turn(speak, heard, Listening(Expect("intent")), "intent")
     assert len(timing) == 1 and timing[0].endpoint_ms >= session_mod.HANG_OVER_MS["intent"]
     early, standard = recognizer.decodes[0], recognizer.decodes[-1]
-    assert early[1] == session_mod.SPECULATE_AT_MS  # a request's early clock is webrtcvad's pause
-    assert standard[1] == session_mod.STANDARD_SPECULATE_AT_MS and timing[0].speculative
+    assert early[1] == speculation.SPECULATE_AT_MS  # a request's early clock is webrtcvad's pause
+    assert standard[1] == speculation.STANDARD_SPECULATE_AT_MS and timing[0].speculative
 
 
 def test_a_complete_request_ends_the_turn_at_the_early_decode(speak):
-    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline import session as session_mod, speculation
 
     recognizer, timing, heard = _one_turn(speak, "I would like to check my balance.", Listening(Expect("intent")), "intent")
     assert len(recognizer.decodes) == 1 and heard[0].text.startswith("I would like")
-    assert session_mod.END_AT_MS["intent"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["intent"]
+    assert speculation.END_AT_MS["intent"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["intent"]
