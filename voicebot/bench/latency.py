@@ -70,6 +70,7 @@ class Listening:
     record: Any = field(default_factory=lambda: _record())
     done: bool = False
     state: str = "listening"
+    hold_records: bool = False
 
     @property
     def expecting(self) -> Any:
@@ -85,6 +86,9 @@ class Listening:
         return []
 
     def advance(self, seconds: float) -> None:
+        pass
+
+    def flush_records(self) -> None:
         pass
 
 

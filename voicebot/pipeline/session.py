@@ -78,6 +78,7 @@ class Session:
         from voicebot.pipeline.recording import CallRecording
 
         self.engine, self.stack, self.rate = engine, stack, rate
+        engine.hold_records = not inline  # the store and webhook wait until an answer is queued
         self.events: list[Any] = []
         self.recording = CallRecording(rate, recording_path, keep=keep_audio)
         self._listeners = [listener] if listener else []

@@ -186,6 +186,12 @@ class TurnRunner:
     def perform(self, actions: list[Action]) -> float | None:
         """Speak, listen, record: what the engine asked for. Returns when (time.perf_counter) the
         first audio was queued, None when nothing was said."""
+        try:
+            return self._perform(actions)
+        finally:  # the record's writes (held by the engine) after the answer is queued
+            self.s.engine.flush_records()
+
+    def _perform(self, actions: list[Action]) -> float | None:
         s = self.s
         asks = [a for a in actions if isinstance(a, Ask)]
         interruptible = bool(asks) and asks[-1].barge_in  # nothing to answer: nothing to barge into
