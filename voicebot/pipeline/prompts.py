@@ -22,7 +22,7 @@ from voicebot.cache import cache_dir
 from voicebot.errors import AudioError
 from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
-from voicebot.tts.base import sentences, trim_silence
+from voicebot.tts.base import first_clause, sentences, trim_silence
 
 
 # Piper logs every text it speaks at DEBUG; prompts carry names and balances, and a DEBUG log is
@@ -107,26 +107,35 @@ class PromptCache:
         return audio
 
     def sentence_audio(self, sentence: str) -> Audio:
+        return next(self._sentence(sentence, split=False))  # one render: no split
+
+    def _sentence(self, sentence: str, split: bool) -> Iterator[Audio]:
+        """The sentence's audio; `split`: a personal one (synthesized now, whatever its length) in
+        two renders, its first clause first (tts.base.first_clause), so its words start sooner."""
         path = self._path(sentence)
         if path.name in self._memory:
             self.hits += 1
-            return self._memory[path.name]
+            yield self._memory[path.name]
+            return
         public = self.public.allows(sentence)
-        audio = self._from_disk(path)  # only public sentences were ever written (by any flow)
+        # only public sentences are ever written; a personal one is never read back either (a file
+        # left by an older voicebot would replay one caller's name or balance to another)
+        audio = self._from_disk(path) if public else None
         if audio is not None:
             self.hits += 1
         else:
             self.misses += 1
-            audio = self.synth.synthesize(sentence).canonical(self.rate)
-            if not public:
+            if not public:  # personal: for this call only, kept nowhere
                 self.private += 1
-                return trim_silence(audio)  # personal: for this call only, kept nowhere
+                for part in (first_clause(sentence) if split else None) or (sentence,):
+                    yield trim_silence(self.synth.synthesize(part).canonical(self.rate))
+                return
+            audio = self.synth.synthesize(sentence).canonical(self.rate)
             write_wav(path, audio)  # atomic: tmp file + rename
         # Trimmed as it leaves the cache (the files keep the render): the answer starts sooner.
         audio = trim_silence(audio)
-        if public:
-            self._memory[path.name] = audio
-        return audio
+        self._memory[path.name] = audio  # public
+        yield audio
 
     @staticmethod
     def _from_disk(path: Path) -> Audio | None:
@@ -136,9 +145,11 @@ class PromptCache:
             return None
 
     def stream(self, text: str) -> Iterator[Audio]:
-        """Sentence by sentence: cached sentences come back at once, new ones as rendered."""
-        for sentence in sentences(text):
-            yield self.sentence_audio(sentence)
+        """Sentence by sentence: cached sentences come back at once, new ones as rendered. The
+        answer waits only for its first render: a personal first sentence comes in two (its first
+        clause, then the rest); the later sentences render while the first plays."""
+        for i, sentence in enumerate(sentences(text)):
+            yield from self._sentence(sentence, split=i == 0)
 
     def render(self, text: str) -> Audio:
         parts = [a.samples for a in self.stream(text)] or [np.zeros(0, np.int16)]

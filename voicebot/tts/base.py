@@ -46,6 +46,21 @@ def sentences(text: str) -> list[str]:
     return [s for s in (p.strip() for p in _SENTENCE_END.split(text)) if s]
 
 
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+MIN_CLAUSE_WORDS = 3  # "Thank you," alone is no clause of its own: "Thank you, Alice," is
+
+
+def first_clause(sentence: str) -> tuple[str, str] | None:
+    """`sentence` cut after its first clause of MIN_CLAUSE_WORDS words or more (at a comma,
+    semicolon or colon) with at least two words after it; None when it has no such cut. Rendered
+    one after the other, the clause plays while the rest renders (Piper pauses at the mark either way)."""
+    for cut in _CLAUSE_END.finditer(sentence):
+        head, tail = sentence[: cut.start()], sentence[cut.end() :]
+        if len(head.split()) >= MIN_CLAUSE_WORDS and len(tail.split()) >= 2:
+            return head, tail
+    return None
+
+
 # A synthesized sentence starts with ~50 ms and ends with 0.1-0.3 s of near silence (Piper). The
 # lead delays every answer by that much; the tail keeps the line "busy" after the words end. Both
 # are cut to a few ms of lead (no click on the first phoneme) and a tail that still leaves a
