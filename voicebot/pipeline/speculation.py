@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from voicebot.events import Transcript, Understood
 
-SPECULATE_AT_MS = 120
+SPECULATE_AT_MS = 60
 END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 STANDARD_SPECULATE_AT_MS = 240
 
