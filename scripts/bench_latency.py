@@ -28,7 +28,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from voicebot.bench import latency  # noqa: E402
 from voicebot.flow import load_flow  # noqa: E402
 from voicebot.pipeline import Stack  # noqa: E402
-from voicebot.pipeline.prompts import fixed_prompts  # noqa: E402
 
 
 def main() -> None:
@@ -45,7 +44,7 @@ def main() -> None:
     load_start = round(os.getloadavg()[0], 2)  # other jobs on the cores inflate every time
     flow = load_flow(ROOT / "flows" / "bank.yml")
     stack = Stack.load(asr="whisper", tts="piper")
-    stack.prompts.warm(fixed_prompts(flow))
+    stack.prompts.follow(flow)  # the flow's caching policy, as `serve` and `call` take it
     mat = latency.material()
     latency.warm(stack, mat)
     result = {**latency.compare(stack, flow, mat, args.repeat), "line_frame_ms": args.frame_ms,

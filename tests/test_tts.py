@@ -136,8 +136,10 @@ def test_a_personal_first_sentence_starts_with_its_first_clause(tmp_path):
     assert first_clause("Thank you, Alice, you're verified.") == ("Thank you, Alice,", "you're verified.")
     assert first_clause("Yes, sir.") is None and first_clause("Your balance is ten dollars.") is None
     cache = PromptCache("piper", rate=8000, directory=tmp_path)
-    cache.follow(load_flow("flows/bank.yml"))
+    cache.follow(load_flow("flows/bank.yml"))  # renders the flow's fixed openings too ("Thank you,")
+    hits = cache.hits
     parts = list(cache.stream("Thank you, Alice, you're verified. Thank you, Bob, you're verified."))
-    assert len(parts) == 3 and cache.private == 2
+    assert len(parts) == 3 and cache.private == 2 and cache.hits == hits + 1  # the opening was ready
     assert parts[0].duration < 0.7 * (parts[0].duration + parts[1].duration)
     assert all(not is_silent(p) for p in parts)
+    assert cache._path("Alice, you're verified.").name not in cache._memory  # the rest: kept nowhere

@@ -22,7 +22,7 @@ from voicebot.cache import cache_dir
 from voicebot.errors import AudioError
 from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
-from voicebot.tts.base import first_clause, sentences, trim_silence
+from voicebot.tts.base import clause_cuts, first_clause, sentences, trim_silence
 
 
 # Piper logs every text it speaks at DEBUG; prompts carry names and balances, and a DEBUG log is
@@ -38,6 +38,7 @@ class PublicText:
         self.fixed: set[str] = set()
         self.public: list[re.Pattern[str]] = []
         self.personal: list[re.Pattern[str]] = []
+        self.openings: set[str] = set()  # fixed first clauses of personal templates
 
     @classmethod
     def of_flow(cls, flow: object) -> PublicText:
@@ -48,7 +49,9 @@ class PublicText:
             for sentence in sentences(text):
                 if not fields(sentence):
                     policy.fixed.add(sentence)
-                elif names <= PUBLIC_VARS:
+                    continue
+                policy.openings.update(_fixed_opening(sentence))  # "Thank you," of "Thank you, {name}, …"
+                if names <= PUBLIC_VARS:
                     if len(re.sub(r"\{\w+\}|\W", "", sentence)) >= 3:  # needs words of its own
                         policy.public.append(_pattern(sentence, ".+?"))
                 else:
@@ -56,11 +59,18 @@ class PublicText:
         return policy
 
     def allows(self, sentence: str) -> bool:
-        if sentence in self.fixed:  # the flow's own words ("{recap}Thank you…" also matches them)
+        if sentence in self.fixed or sentence in self.openings:  # the flow's own words ("{recap}Thank you…" also matches them)
             return True
         if any(p.fullmatch(sentence) for p in self.personal):
             return False
         return sentence in self.fixed or any(p.fullmatch(sentence) for p in self.public)
+
+
+def _fixed_opening(template_sentence: str) -> list[str]:
+    """The clause a template sentence opens with when it holds no field ("Thank you," of "Thank
+    you, {first_name}, you're verified."), else nothing."""
+    cuts = clause_cuts(template_sentence)
+    return [cuts[0][0]] if cuts and not fields(cuts[0][0]) and cuts[0][0].strip() else []
 
 
 def _pattern(template_sentence: str, wildcard: str) -> re.Pattern[str]:
@@ -92,7 +102,7 @@ class PromptCache:
     def follow(self, flow: object) -> int:
         """Take the flow's caching policy and render its fixed prompts; returns how many were new."""
         self.public = PublicText.of_flow(flow)
-        return self.warm(fixed_prompts(flow))
+        return self.warm(fixed_prompts(flow) + sorted(self.public.openings))
 
     def _path(self, sentence: str) -> Path:
         key = f"{self.synth.name}|{self.synth.voice}|{self.rate}|{sentence}"
@@ -109,9 +119,15 @@ class PromptCache:
     def sentence_audio(self, sentence: str) -> Audio:
         return next(self._sentence(sentence, split=False))  # one render: no split
 
+    def _split(self, sentence: str) -> tuple[str, str] | None:
+        """Where a personal sentence is cut so its first words play sooner: after an opening the
+        flow fixes ("Thank you," — cached), else after its first clause of 3+ words."""
+        return next(((h, t) for h, t in clause_cuts(sentence) if self.public.allows(h)), None) \
+            or first_clause(sentence)
+
     def _sentence(self, sentence: str, split: bool) -> Iterator[Audio]:
         """The sentence's audio; `split`: a personal one (synthesized now, whatever its length) in
-        two renders, its first clause first (tts.base.first_clause), so its words start sooner."""
+        two, its opening first (`_split`), so its words start sooner."""
         path = self._path(sentence)
         if path.name in self._memory:
             self.hits += 1
@@ -127,8 +143,10 @@ class PromptCache:
             self.misses += 1
             if not public:  # personal: for this call only, kept nowhere
                 self.private += 1
-                for part in (first_clause(sentence) if split else None) or (sentence,):
-                    yield trim_silence(self.synth.synthesize(part).canonical(self.rate))
+                head, tail = (self._split(sentence) if split else None) or ("", sentence)
+                if head:
+                    yield from self._sentence(head, split=False)  # a public opening is in memory
+                yield trim_silence(self.synth.synthesize(tail).canonical(self.rate))
                 return
             audio = self.synth.synthesize(sentence).canonical(self.rate)
             write_wav(path, audio)  # atomic: tmp file + rename

@@ -50,15 +50,17 @@ _CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
 MIN_CLAUSE_WORDS = 3  # "Thank you," alone is no clause of its own: "Thank you, Alice," is
 
 
+def clause_cuts(sentence: str) -> list[tuple[str, str]]:
+    """Every way to cut `sentence` after a clause (at a comma, semicolon or colon) that leaves at
+    least two words after it, first cut first. Rendered one after the other, the head plays while
+    the rest renders (Piper pauses at the mark either way)."""
+    cuts = ((sentence[: m.start()], sentence[m.end() :]) for m in _CLAUSE_END.finditer(sentence))
+    return [(head, tail) for head, tail in cuts if len(tail.split()) >= 2]
+
+
 def first_clause(sentence: str) -> tuple[str, str] | None:
-    """`sentence` cut after its first clause of MIN_CLAUSE_WORDS words or more (at a comma,
-    semicolon or colon) with at least two words after it; None when it has no such cut. Rendered
-    one after the other, the clause plays while the rest renders (Piper pauses at the mark either way)."""
-    for cut in _CLAUSE_END.finditer(sentence):
-        head, tail = sentence[: cut.start()], sentence[cut.end() :]
-        if len(head.split()) >= MIN_CLAUSE_WORDS and len(tail.split()) >= 2:
-            return head, tail
-    return None
+    """`sentence` cut after its first clause of MIN_CLAUSE_WORDS words or more; None without one."""
+    return next(((h, t) for h, t in clause_cuts(sentence) if len(h.split()) >= MIN_CLAUSE_WORDS), None)
 
 
 # A synthesized sentence starts with ~50 ms and ends with 0.1-0.3 s of near silence (Piper). The
