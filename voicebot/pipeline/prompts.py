@@ -20,6 +20,7 @@ import numpy as np
 from voicebot.audio import Audio, read_wav, write_wav
 from voicebot.cache import cache_dir
 from voicebot.errors import AudioError
+from voicebot.flow.hours import describe
 from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
 from voicebot.tts.base import clause_cuts, first_clause, sentences, trim_silence
@@ -39,13 +40,19 @@ class PublicText:
         self.public: list[re.Pattern[str]] = []
         self.personal: list[re.Pattern[str]] = []
         self.openings: set[str] = set()  # fixed first clauses of personal templates
+        self.known: list[str] = []  # templates filled with values the flow itself fixes (its hours)
 
     @classmethod
     def of_flow(cls, flow: object) -> PublicText:
         policy = cls()
         spec = getattr(flow, "spec", flow)
+        values = {"hours": sorted({describe(h) for h in spec.hours.values()})}  # what {hours} can say
         for _loc, text, _allowed in templates(spec):
             names = set(fields(text))
+            if names and names <= values.keys():  # "{hours}.": every way it is said, known at load
+                filled = [text.replace("{hours}", v) for v in values["hours"]]
+                policy.known += filled
+                policy.fixed.update(s for t in filled for s in sentences(t))
             for sentence in sentences(text):
                 if not fields(sentence):
                     policy.fixed.add(sentence)
@@ -102,7 +109,7 @@ class PromptCache:
     def follow(self, flow: object) -> int:
         """Take the flow's caching policy and render its fixed prompts; returns how many were new."""
         self.public = PublicText.of_flow(flow)
-        return self.warm(fixed_prompts(flow) + sorted(self.public.openings))
+        return self.warm(fixed_prompts(flow) + sorted(self.public.openings) + self.public.known)
 
     def _path(self, sentence: str) -> Path:
         key = f"{self.synth.name}|{self.synth.voice}|{self.rate}|{sentence}"
