@@ -5,9 +5,8 @@ backchannel (pipeline/turns.py); the barge-in detectors only decide that someone
 
 from __future__ import annotations
 
+import functools
 import re
-
-from voicebot.nlu.entities import NO, YES
 
 # Sounds and words a listener makes to show they are following, not to take the turn. Matched on
 # the whole recognised text (lower-cased, punctuation dropped), so "okay I lost my card" is a turn.
@@ -16,9 +15,16 @@ BACKCHANNELS = frozenset({
     "got it",
 })
 _HUM = re.compile(r"m+|m+h*m+|h+m+|u+h+|u+m+|a+h+|o+h+")  # mm, mhm, mmhmm, hmm, uhh, umm, ahh, oh
-# At a yes/no prompt the words the NLU reads as yes or no ("okay", "yeah", "uh huh", "that's
-# right") are the answer, never a backchannel.
-YESNO_ANSWERS = frozenset(w for phrase in YES + NO for w in phrase.split())
+
+
+@functools.cache
+def yesno_answers() -> frozenset[str]:
+    """At a yes/no prompt the words the NLU reads as yes or no ("okay", "yeah", "uh huh", "that's
+    right") are the answer, never a backchannel. (Imported on first use: the NLU package loads
+    its runtime, which `voicebot call` must not do before it has found a microphone.)"""
+    from voicebot.nlu.entities import NO, YES
+
+    return frozenset(w for phrase in YES + NO for w in phrase.split())
 
 
 def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -42,4 +48,4 @@ def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) 
 
 def not_a_turn(text: str, kind: str) -> bool:
     """What paused a prompt of this kind (Expect.kind) was not the caller's turn: the prompt resumes."""
-    return is_backchannel(text, YESNO_ANSWERS if kind == "yesno" else frozenset())
+    return is_backchannel(text, yesno_answers() if kind == "yesno" else frozenset())
