@@ -386,3 +386,47 @@ def test_a_complete_request_ends_the_turn_at_the_early_decode(speak):
     recognizer, timing, heard = _one_turn(speak, "I would like to check my balance.", Listening(Expect("intent")), "intent")
     assert len(recognizer.decodes) == 1 and heard[0].text.startswith("I would like")
     assert speculation.END_AT_MS["intent"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["intent"]
+
+
+class Gated(Hearing):
+    """Hears `text`, but each decode waits until the test opens the gate (a decode slower than
+    the pause, as on a live line)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.gate = threading.Event()
+
+    def transcribe(self, audio, hints=None) -> Transcript:
+        assert self.gate.wait(30), "the test never opened the gate"
+        return super().transcribe(audio, hints)
+
+
+def test_a_decode_finishing_between_frames_ends_the_turn_without_waiting_for_a_frame(speak):
+    """Live line: the early decode is still running when the pause passes END_AT_MS. When it
+    finishes, the turn ends then (its future's callback), not at the caller's next frame; and
+    the record's writes wait until the answer is queued (hold_records)."""
+    from voicebot.events import SpeechEnded
+    from voicebot.flow.actions import Ask
+    from voicebot.pipeline import speculation
+    from voicebot.pipeline.events import TurnTiming
+
+    recognizer = Gated("yes")
+    engine = Listening(Expect("yesno"))
+    session = Session(engine, Stack(recognizer, YesNlu(), None))
+    recognizer.session = session
+    assert engine.hold_records  # the Session holds the record's writes for after the answer
+    session.listen(Ask("", Expect("yesno")), "confirm")
+    for frame in read_wav(speak("yes", "piper")).canonical().frames(20):
+        session.push(frame)  # no settle: the decode runs on a worker, as on a live line
+    while session._ep.pause_ms < speculation.END_AT_MS["yesno"]:  # then quiet until END_AT has passed
+        session.push(Audio.silence(0.02))
+    pause_ms = session._ep.pause_ms
+    assert pause_ms < session._ep.hang_over_ms and session.hearing_speech
+    assert not any(isinstance(e, SpeechEnded) for e in session.events)  # the decode has not answered
+    recognizer.gate.set()
+    deadline = time.monotonic() + 30
+    while not any(isinstance(e, TurnTiming) for e in session.events) and time.monotonic() < deadline:
+        time.sleep(0.01)  # no frame is pushed meanwhile
+    timing = [e for e in session.events if isinstance(e, TurnTiming)]
+    assert len(timing) == 1 and timing[0].ended_by == "early decode", session.events
+    assert timing[0].endpoint_ms == pause_ms  # decided at the pause where the frames stopped
