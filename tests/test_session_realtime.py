@@ -430,3 +430,26 @@ def test_a_decode_finishing_between_frames_ends_the_turn_without_waiting_for_a_f
     timing = [e for e in session.events if isinstance(e, TurnTiming)]
     assert len(timing) == 1 and timing[0].ended_by == "early decode", session.events
     assert timing[0].endpoint_ms == pause_ms  # decided at the pause where the frames stopped
+
+
+def test_the_call_record_is_written_after_the_answer_is_queued(stack, tmp_path):
+    """The store (and a CRM webhook) never delay an answer: each turn's record is written once
+    its first audio is on the line; the whole record is there when the call is over."""
+    engine = _engine(tmp_path)
+    session = Session(engine, stack)
+    audio_queued_at_write: list[bool] = []
+    store, add_turn = engine.store, engine.store.add_turn
+
+    def spied(*args, **kwargs):
+        audio_queued_at_write.append(session.out.speaking)
+        return add_turn(*args, **kwargs)
+
+    store.add_turn = spied  # an instance attribute over the store's own method, for this test
+    session.start()
+    session.settle()
+    session.caller_text("what time does the branch open on saturday")
+    session.settle()
+    assert audio_queued_at_write == [True, True]  # the greeting's turn, then the answer's
+    session.hangup()
+    session.settle()
+    assert len(store.call(engine.record.call_id)["turns"]) == len(engine.record.turns) == 3
