@@ -82,9 +82,7 @@ class CallEngine(AuthMixin, HandoffMixin):
         self._digit_prefix = ""  # the first group of an ID/PIN said in groups
         self._pin_mismatches = 0  # customer number + PIN pairs that did not match, this call
         self._id_spoken = False  # the customer number came by voice (it may have been misheard)
-        # True: the record's writes (store, CRM webhook) wait for flush_records(): the Session
-        # calls it once a turn's answer is queued, so the caller never waits on the database
-        self.hold_records = False
+        self.hold_records = False  # True: record writes wait for flush_records() (after the answer)
         self._unwritten: list[tuple[Any, tuple]] = []
 
     # --- the API the Session calls -------------------------------------------------------
