@@ -188,8 +188,8 @@ class TurnRunner:
         first audio was queued, None when nothing was said."""
         try:
             return self._perform(actions)
-        finally:  # the record's writes (held by the engine) after the answer is queued
-            self.s.engine.flush_records()
+        finally:  # the record's writes held by the engine: once the answer's first audio is
+            self.s.engine.flush_records()  # queued (_speak), else now
 
     def _perform(self, actions: list[Action]) -> float | None:
         s = self.s
@@ -231,7 +231,9 @@ class TurnRunner:
                 parts.append(samples)
                 if not s.out.append(playback, samples):
                     break  # the caller barged in: render no more of it
-                first = first or time.perf_counter()
+                if first is None:
+                    first = time.perf_counter()
+                    s.engine.flush_records()  # the answer is on the line: now the record (not its rest)
         except Exception as exc:  # a voice that fails mid-call: the rest of this prompt is lost
             self._failed("tts", exc)
         s.out.rendered(playback)
