@@ -47,6 +47,7 @@ from voicebot.bench.latency import Listening  # noqa: E402
 from voicebot.events import SpeechEnded  # noqa: E402
 from voicebot.flow.actions import Ask, Expect  # noqa: E402
 from voicebot.pipeline import session as session_mod  # noqa: E402
+from voicebot.pipeline import speculation  # noqa: E402
 from voicebot.pipeline.events import TurnTiming  # noqa: E402
 
 VOICES = ("piper", "flite:slt", "espeak:en-us")
@@ -175,19 +176,19 @@ def main() -> None:
     stack.recognizer.transcribe(todo[0].audio)  # the first decode allocates: not a caller's wait
     result = {"hang_over_ms": session_mod.HANG_OVER_MS, "skipped_unalignable": skipped, "snr_db": args.snr_db,
               "load_average_1min": round(os.getloadavg()[0], 2), "settings": {}}
-    own, own_end = session_mod.SPECULATE_AT_MS, dict(session_mod.END_AT_MS)
+    own, own_end = speculation.SPECULATE_AT_MS, dict(speculation.END_AT_MS)
     gates = [None if v == "off" else float(v) for v in args.pause_below_db.split(",")] if args.pause_below_db \
         else [stack.vad.pause_below_db]
     for gate in gates:
         stack.vad = replace(stack.vad, pause_below_db=gate)
         for at in [OFF if v == "off" else int(v) for v in args.speculate_at.split(",")] if args.speculate_at else [None]:
             for end in [int(v) for v in args.end_at.split(",")] if args.end_at else [None]:
-                session_mod.SPECULATE_AT_MS = at or own
-                session_mod.END_AT_MS = {k: end for k in own_end} if end else own_end
+                speculation.SPECULATE_AT_MS = at or own
+                speculation.END_AT_MS = {k: end for k in own_end} if end else own_end
                 rows = [run(c, stack) for c in todo]
                 name = f"gate {gate} dB, speculate at {at or 'default'}, end at {end or 'default'}"
-                result["settings"][name] = {"pause_below_db": gate, "speculate_at_ms": session_mod.SPECULATE_AT_MS,
-                                            "end_at_ms": session_mod.END_AT_MS,
+                result["settings"][name] = {"pause_below_db": gate, "speculate_at_ms": speculation.SPECULATE_AT_MS,
+                                            "end_at_ms": speculation.END_AT_MS,
                                             **summarise(rows), **({"rows": rows} if args.rows else {})}
                 for kind, s in summarise(rows).items():  # progress on stderr, the JSON on stdout
                     print(f"{name}  {kind:7s} {s}", file=sys.stderr if args.json else sys.stdout, flush=True)

@@ -12,7 +12,8 @@ from voicebot.audio.echo import cancel, make_echo_canceller
 from voicebot.audio.types import Audio
 from voicebot.errors import ModelError
 from voicebot.linegen import RATE, barge_in_on, burst, caller_audio, scene
-from voicebot.vad.bargein import BargeInConfig, BargeInDetector, is_backchannel
+from voicebot.pipeline.backchannel import is_backchannel, not_a_turn
+from voicebot.vad.bargein import BargeInConfig, BargeInDetector
 
 PROMPT = "For security, please say or key in your eight digit customer number, one digit at a time."
 CALLERS = [("I lost my card yesterday", "flite:slt"), ("what is my balance", "espeak:en-us"),
@@ -86,3 +87,6 @@ def test_backchannels_are_not_turns(text, expected):
 
 def test_a_word_that_answers_the_prompt_is_never_a_backchannel():
     assert is_backchannel("yeah") and not is_backchannel("yeah", answers={"yeah", "okay", "right"})
+    # at a yes/no prompt the words the NLU reads as yes/no are the answer; a hum is still not a turn
+    assert not_a_turn("okay", "intent") and not not_a_turn("okay", "yesno")
+    assert not not_a_turn("uh huh", "yesno") and not_a_turn("umm i see", "yesno") and not_a_turn("", "yesno")

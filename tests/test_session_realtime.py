@@ -308,7 +308,7 @@ def test_recognition_starts_early_but_the_turn_ends_only_at_the_end_of_turn_paus
     """Decoding starts at SPECULATE_AT_MS of pause (hidden behind the pause); a complete answer
     ends the turn at END_AT_MS for the prompt's kind, not sooner, and before the hang-over."""
     from voicebot.flow.actions import Ask
-    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline import session as session_mod, speculation
     from voicebot.pipeline.events import TurnTiming
 
     recognizer = InstantYes()
@@ -321,8 +321,8 @@ def test_recognition_starts_early_but_the_turn_ends_only_at_the_end_of_turn_paus
         session.settle()
     timing = [e for e in session.events if isinstance(e, TurnTiming)]
     assert len(timing) == 1 and timing[0].speculative
-    assert recognizer.started_at_pause[0] == session_mod.SPECULATE_AT_MS  # one VAD frame's rounding aside
-    assert session_mod.END_AT_MS["yesno"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["yesno"]
+    assert recognizer.started_at_pause[0] == speculation.SPECULATE_AT_MS  # one VAD frame's rounding aside
+    assert speculation.END_AT_MS["yesno"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["yesno"]
 
 
 class Hearing:
@@ -371,18 +371,85 @@ def test_a_decode_without_evidence_never_ends_the_turn_early(speak, heard):
     """Nothing heard, or a sure request that stops mid-phrase: the turn waits for the hang-over,
     and the kept result is the standard decode's (started at STANDARD_SPECULATE_AT_MS of
     webrtcvad's pause: the audio the recogniser got before the early decode existed)."""
-    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline import session as session_mod, speculation
 
     recognizer, timing, _ = _one_turn(speak, heard, Listening(Expect("intent")), "intent")
     assert len(timing) == 1 and timing[0].endpoint_ms >= session_mod.HANG_OVER_MS["intent"]
     early, standard = recognizer.decodes[0], recognizer.decodes[-1]
-    assert early[1] == session_mod.SPECULATE_AT_MS  # a request's early clock is webrtcvad's pause
-    assert standard[1] == session_mod.STANDARD_SPECULATE_AT_MS and timing[0].speculative
+    assert early[1] == speculation.SPECULATE_AT_MS  # a request's early clock is webrtcvad's pause
+    assert standard[1] == speculation.STANDARD_SPECULATE_AT_MS and timing[0].speculative
 
 
 def test_a_complete_request_ends_the_turn_at_the_early_decode(speak):
-    from voicebot.pipeline import session as session_mod
+    from voicebot.pipeline import session as session_mod, speculation
 
     recognizer, timing, heard = _one_turn(speak, "I would like to check my balance.", Listening(Expect("intent")), "intent")
     assert len(recognizer.decodes) == 1 and heard[0].text.startswith("I would like")
-    assert session_mod.END_AT_MS["intent"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["intent"]
+    assert speculation.END_AT_MS["intent"] <= timing[0].endpoint_ms < session_mod.HANG_OVER_MS["intent"]
+
+
+class Gated(Hearing):
+    """Hears `text`, but each decode waits until the test opens the gate (a decode slower than
+    the pause, as on a live line)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.gate = threading.Event()
+
+    def transcribe(self, audio, hints=None) -> Transcript:
+        assert self.gate.wait(30), "the test never opened the gate"
+        return super().transcribe(audio, hints)
+
+
+def test_a_decode_finishing_between_frames_ends_the_turn_without_waiting_for_a_frame(speak):
+    """Live line: the early decode is still running when the pause passes END_AT_MS. When it
+    finishes, the turn ends then (its future's callback), not at the caller's next frame; and
+    the record's writes wait until the answer is queued (hold_records)."""
+    from voicebot.events import SpeechEnded
+    from voicebot.flow.actions import Ask
+    from voicebot.pipeline import speculation
+    from voicebot.pipeline.events import TurnTiming
+
+    recognizer = Gated("yes")
+    engine = Listening(Expect("yesno"))
+    session = Session(engine, Stack(recognizer, YesNlu(), None))
+    recognizer.session = session
+    assert engine.hold_records  # the Session holds the record's writes for after the answer
+    session.listen(Ask("", Expect("yesno")), "confirm")
+    for frame in read_wav(speak("yes", "piper")).canonical().frames(20):
+        session.push(frame)  # no settle: the decode runs on a worker, as on a live line
+    while session._ep.pause_ms < speculation.END_AT_MS["yesno"]:  # then quiet until END_AT has passed
+        session.push(Audio.silence(0.02))
+    pause_ms = session._ep.pause_ms
+    assert pause_ms < session._ep.hang_over_ms and session.hearing_speech
+    assert not any(isinstance(e, SpeechEnded) for e in session.events)  # the decode has not answered
+    recognizer.gate.set()
+    deadline = time.monotonic() + 30
+    while not any(isinstance(e, TurnTiming) for e in session.events) and time.monotonic() < deadline:
+        time.sleep(0.01)  # no frame is pushed meanwhile
+    timing = [e for e in session.events if isinstance(e, TurnTiming)]
+    assert len(timing) == 1 and timing[0].ended_by == "early decode", session.events
+    assert timing[0].endpoint_ms == pause_ms  # decided at the pause where the frames stopped
+
+
+def test_the_call_record_is_written_after_the_answer_is_queued(stack, tmp_path):
+    """The store (and a CRM webhook) never delay an answer: each turn's record is written once
+    its first audio is on the line; the whole record is there when the call is over."""
+    engine = _engine(tmp_path)
+    session = Session(engine, stack)
+    audio_queued_at_write: list[bool] = []
+    store, add_turn = engine.store, engine.store.add_turn
+
+    def spied(*args, **kwargs):
+        audio_queued_at_write.append(session.out.speaking)
+        return add_turn(*args, **kwargs)
+
+    store.add_turn = spied  # an instance attribute over the store's own method, for this test
+    session.start()
+    session.settle()
+    session.caller_text("what time does the branch open on saturday")
+    session.settle()
+    assert audio_queued_at_write == [True, True]  # the greeting's turn, then the answer's
+    session.hangup()
+    session.settle()
+    assert len(store.call(engine.record.call_id)["turns"]) == len(engine.record.turns) == 3

@@ -217,8 +217,10 @@ def test_over_sip_a_caller_dropped_with_a_killed_worker_calls_again_and_keeps_th
         again, _ = queue_up(tmp_path / "again", "+15557770001", worker_b.port)  # the same number calls back
         assert store.position(again["call_id"]) == 1 and store.position(second["call_id"]) == 2
         assert again["enqueued_at"] == first["enqueued_at"] and again["kept_from"] == first["id"]
-        told = store.call(again["call_id"])  # still waiting: the record so far, turn by turn
-        said = " ".join(t["bot"]["text"] for t in told["turns"])
+        def told_so_far():  # still waiting: the record so far, turn by turn (each turn written
+            said = " ".join(t["bot"]["text"] for t in store.call(again["call_id"])["turns"])  # once its
+            return said if "you keep your place" in said else None  # answer is on the line)
+        said = _until(told_so_far, 10, "the turn that put caller 1 back in line, in its record")
         assert "you keep your place" in said and "number 1 in line" in said, said
         [callback] = store.tasks("callback", open_only=True)
         assert callback["caller_id"] == "+15557770003"  # booked before the crash, still there

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voicebot.audio import write_wav
 from voicebot.audio.wavio import is_silent
 from voicebot.errors import ModelError
 from voicebot.pipeline.prompts import PromptCache
@@ -34,8 +35,12 @@ def test_prompt_cache_renders_once_and_at_telephone_rate(tmp_path):
     audio = cache.render("Welcome to Example Bank. Your balance is twelve dollars.")
     assert audio.rate == 8000 and cache.misses == 3  # only the dynamic sentence is new
     again = PromptCache("piper", rate=8000, directory=tmp_path)  # a new process reads the disk cache
-    again.render("How can I help you today?")
-    assert (again.hits, again.misses) == (1, 0)
+    assert again.warm(fixed) == 0 and again.hits == 2
+    # ... for public sentences only: a personal one found on disk (left by an older voicebot) is
+    # rendered again, never replayed to another caller
+    write_wav(again._path("Your balance is twelve dollars."), audio)
+    again.render("Your balance is twelve dollars.")
+    assert (again.misses, again.private) == (1, 1)
 
 
 def test_a_prompt_cache_from_before_the_public_only_policy_is_emptied_once(tmp_path):
@@ -120,3 +125,24 @@ def test_prompts_start_speaking_at_once_and_leave_a_short_tail(tmp_path):
     assert cut_lead <= KEEP_LEAD_MS + 20 and cut_tail <= KEEP_TAIL_MS + 40
     fresh = cache.render("Your balance is twelve dollars.")  # personal: synthesized, never cached
     assert _loud_edges(fresh)[0] <= KEEP_LEAD_MS + 20
+
+
+def test_a_personal_first_sentence_starts_with_its_first_clause(tmp_path):
+    """Synthesized for the call, a personal first sentence comes in two renders (its first clause,
+    then the rest) so its first audio is ready sooner; a later sentence, or a public one, in one."""
+    from voicebot.flow import load_flow
+    from voicebot.tts.base import first_clause
+
+    assert first_clause("Thank you, Alice, you're verified.") == ("Thank you, Alice,", "you're verified.")
+    assert first_clause("Yes, sir.") is None and first_clause("Your balance is ten dollars.") is None
+    cache = PromptCache("piper", rate=8000, directory=tmp_path)
+    cache.follow(load_flow("flows/bank.yml"))  # renders the flow's fixed openings too ("Thank you,")
+    hits = cache.hits
+    parts = list(cache.stream("Thank you, Alice, you're verified. Thank you, Bob, you're verified."))
+    assert len(parts) == 3 and cache.private == 2 and cache.hits == hits + 1  # the opening was ready
+    assert parts[0].duration < 0.7 * (parts[0].duration + parts[1].duration)
+    assert all(not is_silent(p) for p in parts)
+    assert cache._path("Alice, you're verified.").name not in cache._memory  # the rest: kept nowhere
+    # the hours the flow fixes are rendered at load, as every "{hours}." answer will say them
+    hours = "Our branches are open Monday to Friday, nine AM to five PM, and Saturday ten AM to two PM, Eastern time."
+    assert cache.public.allows(hours) and cache._path(hours).name in cache._memory

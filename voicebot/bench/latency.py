@@ -70,6 +70,7 @@ class Listening:
     record: Any = field(default_factory=lambda: _record())
     done: bool = False
     state: str = "listening"
+    hold_records: bool = False
 
     @property
     def expecting(self) -> Any:
@@ -85,6 +86,9 @@ class Listening:
         return []
 
     def advance(self, seconds: float) -> None:
+        pass
+
+    def flush_records(self) -> None:
         pass
 
 
@@ -184,26 +188,30 @@ def paced_call(session: Any, turns: tuple[Audio, ...], stalls: list[float]) -> l
             time.sleep(delay)
     session.hangup()
     session.settle()
-    for result, (timing, lead) in zip(results, _timings(session.events, rate)):
-        result.update(_stages(result.pop("_end"), result.pop("_first"), timing, lead))
+    for result, (timing, lead, kind) in zip(results, _timings(session.events, rate)):
+        result.update(_stages(result.pop("_end"), result.pop("_first"), timing, lead), prompt=kind)
     for result in results:
         result.pop("_end", None), result.pop("_first", None)
     return results
 
 
-def _timings(events: list, rate: int) -> list[tuple[Any, float]]:
-    """Each turn's TurnTiming with the leading quiet (ms) of the first prompt it queued."""
+def _timings(events: list, rate: int) -> list[tuple[Any, float, str]]:
+    """Each turn's TurnTiming with the leading quiet (ms) of the first prompt it queued and the
+    kind of prompt it answered."""
     from voicebot.events import SpeechEnded, Spoken
+    from voicebot.flow.actions import Ask
     from voicebot.pipeline.events import TurnTiming
 
-    out, lead = [], None
+    out, lead, kind, answered = [], None, "", ""
     for event in events:
         if isinstance(event, SpeechEnded):
-            lead = None
+            lead, answered = None, kind
+        elif isinstance(event, Ask):
+            kind = event.expect.kind
         elif isinstance(event, Spoken) and lead is None:
             lead = speech_start(event.audio) * 1000 / rate
         elif isinstance(event, TurnTiming):
-            out.append((event, lead or 0.0))
+            out.append((event, lead or 0.0, answered))
             lead = None
     return out
 
@@ -221,7 +229,10 @@ def _stages(end: float, first: float, t: Any, lead_ms: float) -> dict:
               "flow_ms": t.flow_ms, "tts_first_ms": t.tts_first_ms,
               "glue_ms": work - t.asr_ms - t.nlu_ms - t.flow_ms - t.tts_first_ms,
               "lead_ms": lead_ms, "read_ms": out - lead_ms}
-    return {**{k: round(v, 1) for k, v in stages.items()}, "speculative": t.speculative}
+    # which decode ended the turn, the pause it started at, its wait for a worker and its own time
+    decode = {"ended_by": t.ended_by, "decode_at_pause_ms": t.decode_at_pause_ms,
+              "decode_wait_ms": t.decode_wait_ms, "decode_ms": t.decode_ms}
+    return {**{k: round(v, 1) for k, v in stages.items()}, "speculative": t.speculative, **decode}
 
 
 def barge_in_stop(session: Any, words: Audio, at_s: float = 2.0) -> float:

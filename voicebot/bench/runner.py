@@ -47,7 +47,6 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
     from voicebot.bench import coldstart, concurrency, latency, machine, speed
     from voicebot.flow import load_flow
     from voicebot.pipeline import Stack
-    from voicebot.pipeline.prompts import fixed_prompts
 
     plan = QUICK if quick else FULL
     started = time.perf_counter()
@@ -64,7 +63,7 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
     cold = step("cold start and memory (fresh processes)", lambda: coldstart.run(plan.hold_calls))
     flow = load_flow(coldstart.ROOT / "flows" / "bank.yml")
     stack = Stack.load(asr="whisper", tts="piper")
-    stack.prompts.warm(fixed_prompts(flow))
+    stack.prompts.follow(flow)  # the flow's caching policy, as `serve` and `call` take it
     mat = latency.material(latency.CALLS[:plan.latency_calls])
     latency.warm(stack, mat)
     lat = step("turn latency and barge-in (1x real time, then the blocking path)", lambda: latency.compare(stack, flow, mat))

@@ -83,6 +83,8 @@ class CallEngine(AuthMixin, HandoffMixin):
         self._pin_mismatches = 0  # customer number + PIN pairs that did not match, this call
         self._id_spoken = False  # the customer number came by voice (it may have been misheard)
         self._id_corrections = 0  # customer numbers taken back at the PIN prompt, this call
+        self.hold_records = False  # True: record writes wait for flush_records() (after the answer)
+        self._unwritten: list[tuple[Any, tuple]] = []
 
     # --- the API the Session calls -------------------------------------------------------
     def start(self) -> list[Action]:
@@ -127,6 +129,12 @@ class CallEngine(AuthMixin, HandoffMixin):
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+    def flush_records(self) -> None:
+        """Write what the turns so far recorded and held (hold_records), in order."""
+        writes, self._unwritten = self._unwritten, []
+        for write, args in writes:
+            write(*args)
 
     @property
     def state(self) -> str:
@@ -388,13 +396,15 @@ class CallEngine(AuthMixin, HandoffMixin):
         turn.bot_text = " ".join(a.text for a in self._out if isinstance(a, (Say, Ask)))
         rec = self.record
         rec.turns.append(turn)
-        self.store.add_turn(rec.call_id, len(rec.turns) - 1, turn.to_dict())
+        self._unwritten.append((self.store.add_turn, (rec.call_id, len(rec.turns) - 1, turn.to_dict())))
         log.debug("call %s turn %d in %s: intent=%s", rec.call_id, len(rec.turns) - 1,
                   turn.state, turn.intent)
         if self.done:
             rec.sentiment_trajectory = list(self.policy.trajectory)
             rec.failures = self.policy.failures_total
             self._secrets.clear()
-            self.store.finish_call(rec.to_dict())
+            self._unwritten.append((self.store.finish_call, (rec.to_dict(),)))
+        if not self.hold_records:
+            self.flush_records()
         out, self._out = self._out, []
         return out

@@ -34,7 +34,8 @@ class Interrupted:
 class TurnTiming:
     """One caller turn through the workers, in milliseconds. `endpoint_ms`: from the last voiced
     frame to the turn's end decision (call time); the rest are worker wall time. `speculative`:
-    the recogniser's result from the first pause was kept (the caller did not go on). The
+    the recogniser's result from a pause was kept (the caller did not go on); `ended_by` and the
+    `decode_*` fields say which decode ended the turn and when it ran. The
     `*_at` marks (time.perf_counter seconds) let a benchmark account for every millisecond of a
     turn: the audio path closed the turn, a worker picked it up, its first audio was queued."""
 
@@ -48,6 +49,10 @@ class TurnTiming:
     ended_at: float = 0.0
     picked_at: float = 0.0
     queued_at: float = 0.0
+    ended_by: str = ""  # early decode | standard decode | hang-over[, decode running] | cut
+    decode_at_pause_ms: int = -1  # the kept decode started at this pause (-1: none kept)
+    decode_wait_ms: float = 0.0  # ... waited this long for a worker (the decoder's queue is in decode_ms)
+    decode_ms: float = 0.0  # ... recognised (and understood) in this long
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ import numpy as np
 from voicebot.audio import Audio, read_wav, write_wav
 from voicebot.cache import cache_dir
 from voicebot.errors import AudioError
+from voicebot.flow.hours import describe
 from voicebot.flow.templates import PUBLIC_VARS, fields, templates
 from voicebot.tts import get_synthesizer
-from voicebot.tts.base import sentences, trim_silence
+from voicebot.tts.base import clause_cuts, first_clause, sentences, trim_silence
 
 
 # Piper logs every text it speaks at DEBUG; prompts carry names and balances, and a DEBUG log is
@@ -38,17 +39,26 @@ class PublicText:
         self.fixed: set[str] = set()
         self.public: list[re.Pattern[str]] = []
         self.personal: list[re.Pattern[str]] = []
+        self.openings: set[str] = set()  # fixed first clauses of personal templates
+        self.known: list[str] = []  # templates filled with values the flow itself fixes (its hours)
 
     @classmethod
     def of_flow(cls, flow: object) -> PublicText:
         policy = cls()
         spec = getattr(flow, "spec", flow)
+        values = {"hours": sorted({describe(h) for h in spec.hours.values()})}  # what {hours} can say
         for _loc, text, _allowed in templates(spec):
             names = set(fields(text))
+            if names and names <= values.keys():  # "{hours}.": every way it is said, known at load
+                filled = [text.replace("{hours}", v) for v in values["hours"]]
+                policy.known += filled
+                policy.fixed.update(s for t in filled for s in sentences(t))
             for sentence in sentences(text):
                 if not fields(sentence):
                     policy.fixed.add(sentence)
-                elif names <= PUBLIC_VARS:
+                    continue
+                policy.openings.update(_fixed_opening(sentence))  # "Thank you," of "Thank you, {name}, …"
+                if names <= PUBLIC_VARS:
                     if len(re.sub(r"\{\w+\}|\W", "", sentence)) >= 3:  # needs words of its own
                         policy.public.append(_pattern(sentence, ".+?"))
                 else:
@@ -56,11 +66,18 @@ class PublicText:
         return policy
 
     def allows(self, sentence: str) -> bool:
-        if sentence in self.fixed:  # the flow's own words ("{recap}Thank you…" also matches them)
+        if sentence in self.fixed or sentence in self.openings:  # the flow's own words ("{recap}Thank you…" also matches them)
             return True
         if any(p.fullmatch(sentence) for p in self.personal):
             return False
         return sentence in self.fixed or any(p.fullmatch(sentence) for p in self.public)
+
+
+def _fixed_opening(template_sentence: str) -> list[str]:
+    """The clause a template sentence opens with when it holds no field ("Thank you," of "Thank
+    you, {first_name}, you're verified."), else nothing."""
+    cuts = clause_cuts(template_sentence)
+    return [cuts[0][0]] if cuts and not fields(cuts[0][0]) and cuts[0][0].strip() else []
 
 
 def _pattern(template_sentence: str, wildcard: str) -> re.Pattern[str]:
@@ -92,7 +109,7 @@ class PromptCache:
     def follow(self, flow: object) -> int:
         """Take the flow's caching policy and render its fixed prompts; returns how many were new."""
         self.public = PublicText.of_flow(flow)
-        return self.warm(fixed_prompts(flow))
+        return self.warm(fixed_prompts(flow) + sorted(self.public.openings) + self.public.known)
 
     def _path(self, sentence: str) -> Path:
         key = f"{self.synth.name}|{self.synth.voice}|{self.rate}|{sentence}"
@@ -107,26 +124,43 @@ class PromptCache:
         return audio
 
     def sentence_audio(self, sentence: str) -> Audio:
+        return next(self._sentence(sentence, split=False))  # one render: no split
+
+    def _split(self, sentence: str) -> tuple[str, str] | None:
+        """Where a personal sentence is cut so its first words play sooner: after an opening the
+        flow fixes ("Thank you," — cached), else after its first clause of 3+ words."""
+        return next(((h, t) for h, t in clause_cuts(sentence) if self.public.allows(h)), None) \
+            or first_clause(sentence)
+
+    def _sentence(self, sentence: str, split: bool) -> Iterator[Audio]:
+        """The sentence's audio; `split`: a personal one (synthesized now, whatever its length) in
+        two, its opening first (`_split`), so its words start sooner."""
         path = self._path(sentence)
         if path.name in self._memory:
             self.hits += 1
-            return self._memory[path.name]
+            yield self._memory[path.name]
+            return
         public = self.public.allows(sentence)
-        audio = self._from_disk(path)  # only public sentences were ever written (by any flow)
+        # only public sentences are ever written; a personal one is never read back either (a file
+        # left by an older voicebot would replay one caller's name or balance to another)
+        audio = self._from_disk(path) if public else None
         if audio is not None:
             self.hits += 1
         else:
             self.misses += 1
-            audio = self.synth.synthesize(sentence).canonical(self.rate)
-            if not public:
+            if not public:  # personal: for this call only, kept nowhere
                 self.private += 1
-                return trim_silence(audio)  # personal: for this call only, kept nowhere
+                head, tail = (self._split(sentence) if split else None) or ("", sentence)
+                if head:
+                    yield from self._sentence(head, split=False)  # a public opening is in memory
+                yield trim_silence(self.synth.synthesize(tail).canonical(self.rate))
+                return
+            audio = self.synth.synthesize(sentence).canonical(self.rate)
             write_wav(path, audio)  # atomic: tmp file + rename
         # Trimmed as it leaves the cache (the files keep the render): the answer starts sooner.
         audio = trim_silence(audio)
-        if public:
-            self._memory[path.name] = audio
-        return audio
+        self._memory[path.name] = audio  # public
+        yield audio
 
     @staticmethod
     def _from_disk(path: Path) -> Audio | None:
@@ -136,9 +170,11 @@ class PromptCache:
             return None
 
     def stream(self, text: str) -> Iterator[Audio]:
-        """Sentence by sentence: cached sentences come back at once, new ones as rendered."""
-        for sentence in sentences(text):
-            yield self.sentence_audio(sentence)
+        """Sentence by sentence: cached sentences come back at once, new ones as rendered. The
+        answer waits only for its first render: a personal first sentence comes in two (its first
+        clause, then the rest); the later sentences render while the first plays."""
+        for i, sentence in enumerate(sentences(text)):
+            yield from self._sentence(sentence, split=i == 0)
 
     def render(self, text: str) -> Audio:
         parts = [a.samples for a in self.stream(text)] or [np.zeros(0, np.int16)]

@@ -21,6 +21,7 @@ class Engine(Protocol):
     perform. Called only from the call's worker strand, never from the audio path."""
 
     record: CallRecord
+    hold_records: bool
 
     def start(self) -> list[Action]: ...
 
@@ -30,6 +31,11 @@ class Engine(Protocol):
 
     def advance(self, seconds: float) -> None:
         """Call time moves by `seconds` (counted in samples by the Session, never the wall clock)."""
+        ...
+
+    def flush_records(self) -> None:
+        """Write the call record's turns held since the last flush (`hold_records`, set by the
+        Session): the store and the CRM webhook run after the answer is queued, not before it."""
         ...
 
     @property

@@ -44,8 +44,9 @@ from voicebot.pipeline.bargein import make_barge_in
 from voicebot.pipeline.echo_input import EchoInput
 from voicebot.pipeline.playout import Playback, Playout
 from voicebot.pipeline.seams import BargeInDetector, EndOfTurn, Engine
+from voicebot.pipeline.speculation import Clocks, Decode, EndNow, Speculator
 from voicebot.pipeline.stack import Stack
-from voicebot.pipeline.turns import TurnRunner
+from voicebot.pipeline.turns import TurnEnd, TurnRunner
 from voicebot.pipeline.workers import Strand, shared_pool
 from voicebot.vad import Endpointer
 
@@ -60,22 +61,7 @@ HANG_OVER_MS = {"yesno": 360, "csat": 360, "choice": 450, "digits": 750, "intent
 FIXED_HANG_OVER_MS = 600  # without adaptive endpointing (the old path, kept as a baseline)
 VOICEMAIL_PAUSE_MS = 3000  # a message ends at a long pause, or at the flow's max_seconds
 MAX_TURN_S = 20.0  # a caller who talks past this is cut (politely) and answered
-# Two speculative decodes, two clocks (docs/realtime.md "Endpointing"):
-# - EARLY: at SPECULATE_AT_MS of pause (the early clock, below) recognition starts while the
-#   pause goes on. Its result ends the turn before the
-#   hang-over only on evidence that the caller has finished: the words answer the prompt
-#   (TurnRunner.speculate: non-empty, the digit count, a clear yes/no or rating, a request the NLU
-#   is sure of that does not end mid-phrase) AND that pause has reached END_AT_MS for the kind.
-#   Its result is used for nothing else.
-# - STANDARD: when the early decode has not ended the turn, recognition starts again at
-#   STANDARD_SPECULATE_AT_MS of webrtcvad's own pause on the utterance so far, kept when the caller
-#   does not go on and ending the turn once it says the words answer the prompt (the rule and
-#   audio of the endpointing before the early decode), else the hang-over decides.
-# So a turn without that evidence is heard and ended exactly as before; only complete answers
-# gain. Chosen on the development set (scripts/eval_turn_end.py), never on held-out data.
-SPECULATE_AT_MS = 120
-END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
-STANDARD_SPECULATE_AT_MS = 240
+# Speculative decodes at the caller's pauses, and when they end a turn: pipeline/speculation.py.
 # The early clock is the endpointer's `quiet_ms`: webrtcvad's pause unless VadConfig.pause_below_db
 # gates a word's quiet decay (off: on a quiet development line the 40 dB gate cut off more
 # callers for every kind, scripts/eval_turn_end.py --snr-db 60; docs/realtime.md).
@@ -92,6 +78,7 @@ class Session:
         from voicebot.pipeline.recording import CallRecording
 
         self.engine, self.stack, self.rate = engine, stack, rate
+        engine.hold_records = not inline  # the store and webhook wait until an answer is queued
         self.events: list[Any] = []
         self.recording = CallRecording(rate, recording_path, keep=keep_audio)
         self._listeners = [listener] if listener else []
@@ -118,9 +105,7 @@ class Session:
         self._paused_quiet = 0
         self._last_voiced = 0  # sample count at the caller's last voiced frame (webrtcvad)
         self._last_sounding = 0  # ... at the last frame the pause gate calls sounding (the quiet's start)
-        self._speculative: tuple[Future, int] | None = None  # standard decode, keyed by _last_voiced
-        self._early: tuple[Future, int] | None = None  # early decode, keyed by _last_sounding
-        self._stale_spec: Future | None = None
+        self._spec = Speculator(self._launch)  # the early and standard decodes at pauses
         self._last_played = Audio(np.zeros(stack.vad.frame_ms * rate // 1000, np.int16), rate)
         self._hung_up = False
         self.turns_heard = 0  # utterances accepted as caller turns
@@ -136,8 +121,7 @@ class Session:
     @property
     def busy(self) -> bool:
         """Workers are still on this call (a turn, or a speculative decode)."""
-        specs = (self._speculative, self._early)
-        return not self._strand.idle or any(s is not None and not s[0].done() for s in specs)
+        return not self._strand.idle or self._spec.pending
 
     @property
     def speaking(self) -> bool:
@@ -219,9 +203,7 @@ class Session:
         self._strand.submit(self._runner.hangup)
 
     def settle(self, timeout: float | None = None) -> None:
-        for spec in (self._early, self._speculative):
-            if spec is not None:
-                spec[0].exception(timeout)
+        self._spec.settle(timeout)
         self._strand.wait(timeout)
 
     def subscribe(self, listener: Listener) -> None:
@@ -258,89 +240,65 @@ class Session:
                 self._emit(event)
             elif isinstance(event, SpeechEnded):
                 self._utterance_ended(event)
-        self._speculate_or_cut(voiced)
+        self._speculate_or_cut()
         self._maybe_resume(voiced)
         self._count_silence(frame.num_samples)
 
-    def _utterance_ended(self, event: SpeechEnded, early: Future | None = None) -> None:
-        """`early`: the early decode that ended the turn (its result is the turn's); otherwise the
-        standard decode is kept when the caller did not go on after it started."""
+    def _utterance_ended(self, event: SpeechEnded, ended: EndNow | None = None) -> None:
+        """`ended`: the complete decode that ended the turn (its result is the turn's); otherwise
+        the hang-over ended it and a decode the caller did not speak past is kept (speculation.py)."""
         cut = self._ep.last_cut
-        spec, self._speculative = self._speculative, None
-        early_spec, self._early = self._early, None
-        if early is not None:
-            usable, since = early, self._early_clock()[1]
-        else:  # the hang-over (or a complete standard decode) ended it
-            usable, since = _kept(spec, self._last_voiced, early_spec, self._early_clock()[1]), self._last_voiced
-        for other in (spec, early_spec):
-            if other is not None and other[0] is not usable:
-                other[0].cancel()  # its result is not the turn's (running: it finishes unused)
+        kept, since = self._spec.take(self._clocks(), ended)
         echo = self.out.speaking and not self._barged  # ended under a prompt it did not stop
         own_ms = self._utt_own * self.frame_ms
         if own_ms < MIN_OWN_SPEECH_MS or self._utt_blocked or echo or self.engine.done:
             log.debug("dropped %.2fs utterance (own %d ms, blocked %s, echo %s)", event.end - event.start,
                       own_ms, self._utt_blocked, echo)
-            if usable is not None:
-                usable.cancel()
+            if kept is not None:
+                kept.future.cancel()
             return
         self._emit(event)
         self.turns_heard += 1
         barged, self._barge_pending = self._barged, self._barged
         self._silent = 0
-        endpoint_ms = (self._pushed - since) * 1000 // self.rate
-        ended = time.perf_counter()  # wall clock only for the latency breakdown, never for decisions
-        self._strand.submit(lambda: self._runner.caller_turn(event, barged, usable, cut, endpoint_ms, ended))
+        end = TurnEnd((self._pushed - since) * 1000 // self.rate, "cut" if cut else _ended_by(ended, kept),
+                      time.perf_counter())  # the wall clock only for the latency breakdown, never for decisions
+        self._strand.submit(lambda: self._runner.caller_turn(event, barged, kept, cut, end))
 
-    def _speculate_or_cut(self, voiced: bool) -> None:
-        """At short pauses, recognise what was said so far on a worker (module comment above):
-        early, ending the turn on evidence that the caller finished; standard, kept if the caller
-        does not go on."""
+    def _speculate_or_cut(self) -> None:
+        """At short pauses, recognise what was said so far on a worker (speculation.py): early,
+        ending the turn on evidence that the caller finished; standard, kept if the caller does
+        not go on."""
         if not self.adaptive or self.stack.recognizer is None or self.voicemail is not None:
             return
-        self._early = self._went_on(self._early, self._early_clock()[1])
-        self._speculative = self._went_on(self._speculative, self._last_voiced)
-        if not self._ep.in_speech or self._barge_pending:
-            return
-        stale = self._stale_spec
-        if stale is not None and stale.done():
-            self._stale_spec = stale = None
-        early, spec = self._early, self._speculative
         kind = self._listening.expect.kind if self._listening else "intent"
-        quiet_ms, since = self._early_clock()
-        if early is None and spec is None and stale is None and quiet_ms >= SPECULATE_AT_MS \
-                and self._ep.pause_ms < STANDARD_SPECULATE_AT_MS:
-            self._early = (self._decode(), since)
-        elif early is not None and _finished(early[0]):
-            if early[0].result()[1] and quiet_ms >= END_AT_MS.get(kind, max(END_AT_MS.values())):
-                for event in self._ep.close_now():
-                    self._utterance_ended(event, early[0])
-                return
-        complete_early = early is not None and (not early[0].done() or (_finished(early[0]) and early[0].result()[1]))
-        if complete_early or stale is not None:  # a pending early decode or one waiting for END_AT
-            return
-        if spec is None and self._ep.pause_ms >= STANDARD_SPECULATE_AT_MS:
-            self._speculative = (self._decode(), self._last_voiced)
-        elif spec is not None and _finished(spec[0]) and spec[0].result()[1]:
-            for event in self._ep.close_now():  # the words answer the prompt: no need for the hang-over
-                self._speculative = spec
-                self._utterance_ended(event)
+        ended = self._spec.step(self._clocks(), kind, hold=self._barge_pending)
+        if ended is not None:
+            for event in self._ep.close_now():
+                self._utterance_ended(event, ended)
 
-    def _early_clock(self) -> tuple[int, int]:
-        """The early decode's pause (ms) and the sample where it started: the endpointer's quiet
-        (webrtcvad's pause, or its gated quiet when VadConfig.pause_below_db is set)."""
-        return self._ep.quiet_ms, self._last_sounding
+    def _clocks(self) -> Clocks:
+        return Clocks(self._ep.in_speech, self._ep.quiet_ms, self._ep.pause_ms, self._last_sounding,
+                      self._last_voiced)
 
-    def _decode(self) -> Future:
+    def _launch(self) -> Future:
+        """A speculative decode of the utterance so far on the shared pool. When it finishes
+        between two frames (a live line) the decision is taken then, not at the next frame."""
         expect = self._listening.expect if self._listening else Expect()
-        return shared_pool().submit(self._runner.speculate, self._ep.utterance_so_far(), expect)
+        at = self._pushed
+        future = shared_pool().submit(self._runner.speculate, self._ep.utterance_so_far(), expect)
+        future.add_done_callback(lambda f: self._decoded(f, at))
+        return future
 
-    def _went_on(self, spec: tuple[Future, int] | None, since: int) -> tuple[Future, int] | None:
-        """Drop a speculative decode when the caller went on speaking after it started."""
-        if spec is None or spec[1] == since:
-            return spec
-        if not spec[0].cancel():
-            self._stale_spec = spec[0]  # still running: the next decode would only queue behind it
-        return None
+    def _decoded(self, future: Future, at: int) -> None:
+        """A decode finished (on a worker). A replay settles before its next frame, so its clock
+        has not moved since the launch and nothing happens here: its decisions stay at frames, as
+        deterministic as before; a live line decides up to a frame sooner."""
+        if future.cancelled():
+            return
+        with self._lock:
+            if self._pushed != at and not self._hung_up:
+                self._speculate_or_cut()
 
     def _maybe_resume(self, voiced: bool) -> None:
         if not self._barged or self._barge_pending:
@@ -406,22 +364,10 @@ class Session:
                 log.exception("listener %r failed on %s", listener, type(event).__name__)
 
 
-def _kept(standard: tuple[Future, int] | None, last_voiced: int, early: tuple[Future, int] | None,
-          last_sounding: int) -> Future | None:
-    """The decode a turn ended by the hang-over keeps: the standard one (the audio the recogniser
-    always got) when the caller did not go on after it started and it is done; else an early one
-    still valid (a live line whose decodes are slower than the pause: it started first), else the
-    standard one still running. Replays (settled after every frame) always take the first."""
-    standard = standard[0] if standard is not None and standard[1] == last_voiced else None
-    early = early[0] if early is not None and early[1] == last_sounding else None
-    if standard is not None and (standard.done() or early is None):
-        return standard
-    return early
-
-
-def _finished(future: Future) -> bool:
-    """Done with a result (not cancelled, not failed)."""
-    return future.done() and not future.cancelled() and future.exception() is None
+def _ended_by(ended: EndNow | None, kept: Decode | None) -> str:
+    if ended is not None:
+        return "early decode" if ended.decode.early else "standard decode"
+    return "hang-over" if kept is None or kept.future.done() else "hang-over, decode running"
 
 
 def _beep(rate: int, hz: float = 1000.0, seconds: float = 0.3) -> np.ndarray:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,10 +17,11 @@ from voicebot.audio import Audio, write_wav
 from voicebot.events import Prompt, SpeechEnded, Spoken, Transcript, Understood
 from voicebot.flow.actions import Action, Ask, Expect, Hangup, RecordVoicemail, Say, Transfer
 from voicebot.flow.speech import digits_in
+from voicebot.pipeline.backchannel import not_a_turn
 from voicebot.pipeline.events import StageFailed, TurnTiming
 from voicebot.pipeline.playout import Playback
 from voicebot.pipeline.seams import EndOfTurn, EngineEvent
-from voicebot.vad.bargein import is_backchannel
+from voicebot.pipeline.speculation import Decode, Guess
 
 if TYPE_CHECKING:
     from voicebot.pipeline.session import Session
@@ -31,6 +31,17 @@ log = logging.getLogger(__name__)
 WORDS_PER_SECOND = 2.5  # speaking rate of turns and prompts that exist only as text
 CUT_SHORT = "Sorry to stop you there."  # said before answering a caller who talked past the limit
 COMPLETE_CONFIDENCE = 0.85  # a request this clear at a pause ends the turn without the hang-over
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    """How the audio path ended a caller turn: `endpoint_ms` of pause (call time) from the clock's
+    restart to the decision, by what (speculation.py: early/standard decode, hang-over, cut), and
+    when (time.perf_counter, for the latency breakdown only)."""
+
+    endpoint_ms: int
+    by: str
+    at: float
 
 
 def hints_for(expect: Expect) -> Hints:
@@ -45,14 +56,13 @@ class TurnRunner:
         self._engine_at = 0.0  # call time the engine has been told about
 
     # ---- jobs -------------------------------------------------------------------------------
-    def caller_turn(self, event: SpeechEnded, barged: bool, speculative: Future | None, cut: bool,
-                    endpoint_ms: int, ended_at: float = 0.0) -> None:
+    def caller_turn(self, event: SpeechEnded, barged: bool, kept: Decode | None, cut: bool, end: TurnEnd) -> None:
         s = self.s
         if s.engine.done:
             return
         started = picked = time.perf_counter()
         try:
-            transcript, known = self._recognised(event.audio, speculative)
+            transcript, known = self._recognised(event.audio, kept)
         except Exception as exc:  # a broken decode must not end the call: treat it as unheard
             self._failed("asr", exc)
             transcript, known = Transcript("", "error", event.audio.duration, time.perf_counter() - started), None
@@ -61,7 +71,7 @@ class TurnRunner:
         expect = s.engine.expecting
         if barged:
             # "mm-hm", "okay" over a prompt is not a turn; at a yes/no prompt "okay" may be the answer
-            if not transcript.text.strip() or (expect.kind != "yesno" and is_backchannel(transcript.text)):
+            if not_a_turn(transcript.text, expect.kind):
                 return s.resume(transcript.text)  # not a turn: the prompt goes on where it stopped
             s._interrupt("speech")
         if s.voicemail is not None:
@@ -78,8 +88,9 @@ class TurnRunner:
         started = time.perf_counter()
         queued = self.perform(actions)
         first_ms = (queued - started) * 1000 if queued else 0.0
-        s._emit(TurnTiming(s.now, endpoint_ms, round(asr_ms, 1), round(nlu_ms, 1), round(flow_ms, 1),
-                           round(first_ms, 1), speculative is not None, ended_at, picked, queued or 0.0))
+        s._emit(TurnTiming(s.now, end.endpoint_ms, round(asr_ms, 1), round(nlu_ms, 1), round(flow_ms, 1),
+                           round(first_ms, 1), kept is not None, end.at, picked, queued or 0.0, end.by,
+                           *_decode_timing(kept)))
 
     def text_turn(self, text: str, spoken: bool, alternatives: tuple[str, ...]) -> None:
         if not spoken:  # typed turns take the time they would take to say
@@ -96,18 +107,19 @@ class TurnRunner:
         if not self.s.engine.done:
             self.perform(self.engine_call(self.s.engine.hangup))
 
-    def speculate(self, audio: Audio, expect: Expect) -> tuple[Transcript, bool, Understood | None]:
-        """Recognise at the first pause; True when the turn is evidently complete. An end-of-turn
-        model (Smart Turn) decides when one is plugged in; otherwise what was said decides. The
-        understanding made on the way is handed on, so a kept result is not understood twice."""
+    def speculate(self, audio: Audio, expect: Expect) -> Guess:
+        """Recognise at a pause; complete when the turn evidently is. An end-of-turn model (Smart
+        Turn) decides when one is plugged in; otherwise what was said decides. The understanding
+        made on the way is handed on, so a kept result is not understood twice."""
+        started = time.perf_counter()
         transcript = self.s.stack.recognizer.transcribe(audio, hints_for(expect))
         if not transcript.text.strip():  # heard nothing: never evidence that the caller finished
-            return transcript, False, None
+            return Guess(transcript, False, None, started, time.perf_counter())
         finished = self.eot.finished(audio, expect) if self.eot is not None else None
         understood = None
         if finished is None:
             finished, understood = self._complete(transcript, expect)
-        return transcript, bool(finished), understood
+        return Guess(transcript, bool(finished), understood, started, time.perf_counter())
 
     def _complete(self, transcript: Transcript, expect: Expect) -> tuple[bool, Understood | None]:
         """The words already answer the prompt: the expected digit count, one rating, a clear
@@ -130,12 +142,12 @@ class TurnRunner:
         return sure and not mid_phrase(text), understood
 
     # ---- the stages -------------------------------------------------------------------------
-    def _recognised(self, audio: Audio, speculative: Future | None) -> tuple[Transcript, Understood | None]:
+    def _recognised(self, audio: Audio, kept: Decode | None) -> tuple[Transcript, Understood | None]:
         """What the caller said, and its understanding when the speculative decode already made it."""
-        if speculative is not None:
+        if kept is not None:
             try:
-                transcript, _, understood = speculative.result()
-                return transcript, understood
+                guess = kept.future.result()
+                return guess.transcript, guess.understood
             except Exception:  # a failed speculative decode is only a missed shortcut
                 log.exception("speculative decode failed; decoding again")
         if self.s.stack.recognizer is None:
@@ -174,6 +186,12 @@ class TurnRunner:
     def perform(self, actions: list[Action]) -> float | None:
         """Speak, listen, record: what the engine asked for. Returns when (time.perf_counter) the
         first audio was queued, None when nothing was said."""
+        try:
+            return self._perform(actions)
+        finally:  # the record's writes held by the engine: once the answer's first audio is
+            self.s.engine.flush_records()  # queued (_speak), else now
+
+    def _perform(self, actions: list[Action]) -> float | None:
         s = self.s
         asks = [a for a in actions if isinstance(a, Ask)]
         interruptible = bool(asks) and asks[-1].barge_in  # nothing to answer: nothing to barge into
@@ -213,7 +231,9 @@ class TurnRunner:
                 parts.append(samples)
                 if not s.out.append(playback, samples):
                     break  # the caller barged in: render no more of it
-                first = first or time.perf_counter()
+                if first is None:
+                    first = time.perf_counter()
+                    s.engine.flush_records()  # the answer is on the line: now the record (not its rest)
         except Exception as exc:  # a voice that fails mid-call: the rest of this prompt is lost
             self._failed("tts", exc)
         s.out.rendered(playback)
@@ -238,6 +258,16 @@ def mid_phrase(text: str) -> bool:
         return True
     words = text.lower().rstrip(".?!").split()
     return bool(words) and words[-1].strip(",.?!\"'") in DANGLING
+
+
+def _decode_timing(kept: Decode | None) -> tuple[int, float, float]:
+    """The kept decode for the breakdown: the pause (ms) it started at, its wait for a worker and
+    the decoder, and its own time (ms); -1, 0, 0 without one."""
+    if kept is None or not kept.finished:
+        return -1, 0.0, 0.0
+    guess = kept.future.result()
+    return kept.at_pause_ms, round((guess.started - kept.submitted) * 1000, 1), \
+        round((guess.finished - guess.started) * 1000, 1)
 
 
 def _ms(start: float) -> float:

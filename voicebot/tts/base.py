@@ -46,6 +46,23 @@ def sentences(text: str) -> list[str]:
     return [s for s in (p.strip() for p in _SENTENCE_END.split(text)) if s]
 
 
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+MIN_CLAUSE_WORDS = 3  # "Thank you," alone is no clause of its own: "Thank you, Alice," is
+
+
+def clause_cuts(sentence: str) -> list[tuple[str, str]]:
+    """Every way to cut `sentence` after a clause (at a comma, semicolon or colon) that leaves at
+    least two words after it, first cut first. Rendered one after the other, the head plays while
+    the rest renders (Piper pauses at the mark either way)."""
+    cuts = ((sentence[: m.start()], sentence[m.end() :]) for m in _CLAUSE_END.finditer(sentence))
+    return [(head, tail) for head, tail in cuts if len(tail.split()) >= 2]
+
+
+def first_clause(sentence: str) -> tuple[str, str] | None:
+    """`sentence` cut after its first clause of MIN_CLAUSE_WORDS words or more; None without one."""
+    return next(((h, t) for h, t in clause_cuts(sentence) if len(h.split()) >= MIN_CLAUSE_WORDS), None)
+
+
 # A synthesized sentence starts with ~50 ms and ends with 0.1-0.3 s of near silence (Piper). The
 # lead delays every answer by that much; the tail keeps the line "busy" after the words end. Both
 # are cut to a few ms of lead (no click on the first phoneme) and a tail that still leaves a

@@ -10,8 +10,8 @@ rate, after the echo canceller (voicebot.pipeline.echo_input) and the streaming 
                         pre-roll gives the turn's audio from before the onset — `pre_roll` here
                         is the same audio for callers without an endpointer)
         case None: keep playing
-    ...when the recognised text of that turn is empty or `is_backchannel(text)` ("mm-hm",
-    "okay"), it was not a turn: resume the prompt where it stopped.
+    ...when the recognised text of that turn is empty or only a backchannel ("mm-hm", "okay";
+    voicebot.pipeline.backchannel), it was not a turn: resume the prompt where it stopped.
 
 CPU: a chunk under `min_level_dbfs`, or one the caller marks as unable to start a run
 (`push(frame, listen=False)`: SileroBargeIn passes webrtcvad's verdict), is non-speech without
@@ -39,7 +39,6 @@ rejects noise bursts that webrtcvad calls speech), "webrtc" (webrtcvad, 30 ms fr
 from __future__ import annotations
 
 import collections
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,33 +237,3 @@ class BargeInDetector:
         data = np.concatenate(list(self._history)) if self._history else np.zeros(0, np.int16)
         first = pushed - data.size  # sample index of data[0]
         return Audio(data[max(0, start - first) :].copy(), self.rate)
-
-
-# Sounds and words a listener makes to show they are following, not to take the turn. Matched on
-# the whole recognised text (lower-cased, punctuation dropped), so "okay I lost my card" is a turn.
-# The one list of them: the Session's turns (pipeline/turns.py) ask `is_backchannel` too.
-BACKCHANNELS = frozenset({
-    "uh huh", "uhhuh", "okay", "ok", "yeah", "yep", "right", "alright", "all right", "sure", "i see",
-    "got it",
-})
-_HUM = re.compile(r"m+|m+h*m+|h+m+|u+h+|u+m+|a+h+|o+h+")  # mm, mhm, mmhmm, hmm, uhh, umm, ahh, oh
-
-
-def is_backchannel(text: str, answers: frozenset[str] | set[str] = frozenset()) -> bool:
-    """True when what the caller said during a prompt only acknowledges it ("mm-hm", "okay okay",
-    "uh huh right"): the Session then resumes the prompt instead of taking it as the answer.
-    Empty text (nothing recognised) counts too. `answers` are words that ARE an answer at this
-    prompt (a yes/no question passes {"yeah", "okay", "right"}), so they never count."""
-    words = re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split()
-    if any(w in answers for w in words):
-        return False
-    i = 0  # the whole text must be a sequence of backchannel tokens ("mm hmm" is two)
-    while i < len(words):
-        for n in (2, 1):
-            said = " ".join(words[i : i + n])
-            if said in BACKCHANNELS or n == 1 and _HUM.fullmatch(said):
-                i += n
-                break
-        else:
-            return False
-    return True
