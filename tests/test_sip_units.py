@@ -104,9 +104,33 @@ def test_rtp_leg_reorders_conceals_loss_and_ignores_strangers():
     assert dropped == 19  # the stranger's packets never reach the call
     assert all(level > 0 for level in levels)
     assert levels[:12] == sorted(levels[:12])  # reordered packets come out in order
-    # 19 packets + 1 concealed frame for the lost one, minus 3 still prefetched at the end
-    assert len(levels) == 17 and levels[13:] == sorted(levels[13:]) and levels[13] > levels[11]
+    # 19 packets + 1 concealed frame for the lost one, nothing held back at the end (no prefetch)
+    assert len(levels) == 20 and levels[13:] == sorted(levels[13:]) and levels[13] > levels[11]
     assert levels[12] < levels[11]  # packet 12 never came: concealment fades the last frame out
+
+
+def test_reorder_lets_in_order_packets_through_at_once_and_waits_only_on_a_gap():
+    from voicebot.transports.sip.reorder import MIN_WAIT_S, Reorder
+
+    r, t = Reorder(), 100.0
+    for seq in range(65530, 65536):  # in order (across the 16-bit wrap below): each out as it comes
+        assert [f.payload for f in r.push(seq, bytes([seq & 0xFF]), t)] == [bytes([seq & 0xFF])]
+        t += 0.02
+    assert [f.payload for f in r.push(0, b"\x00", t)] == [b"\x00"] and not r.waiting
+    assert r.push(2, b"\x02", t + 0.02) == [] and r.waiting  # 1 is missing: 2 waits
+    out = r.push(1, b"\x01", t + 0.03)  # 1 came 10 ms late: both go, the wait grows to cover that
+    assert [f.payload for f in out] == [b"\x01", b"\x02"] and r.reordered == 1
+    assert r.wait_s >= 1.5 * 0.01 + 0.01 - 1e-9 and not r.waiting
+    wait = r.wait_s
+    assert r.push(4, b"\x04", t + 0.1) == [] and r.expire(t + 0.1 + wait / 2) == []  # 3 lost? not yet
+    out = r.expire(t + 0.1 + wait + 0.001)
+    assert [(f.payload, f.lost) for f in out] == [(b"\x04", 1)] and r.lost == 1
+    assert r.push(3, b"\x03", t + 0.2) == [] and r.late == 1 and r.wait_s > wait  # too late: waits longer
+    # an RFC 4733 event takes sequence number 5: it is no loss, 6 goes out at once
+    assert r.skip(5, t + 0.21) == [] and [(f.payload, f.lost) for f in r.push(6, b"\x06", t + 0.22)] == [(b"\x06", 0)]
+    for k in range(7, 20000):  # a clean line: the wait decays back
+        r.push(k & 0xFFFF, b"x", t)
+    assert r.wait_s < MIN_WAIT_S + 0.001 and r.lost == 1
 
 
 def _event(seq: int, timestamp: int, key: int, end: bool, duration: int) -> bytes:

@@ -275,6 +275,7 @@ class SipServer:
 
     # ---- the end of a call ------------------------------------------------------------------
     def _ended(self, call: SipCall, ended: Ended | None) -> None:
+        call.leg.loop_clock()  # its thread is gone: the loop sends what the leg still plays
         invite = self.uas.get_call(call.call_id)
         self.calls.pop(call.call_id, None)
         record = call.port.session.engine.record
