@@ -4,7 +4,8 @@ Starts `voicebot serve --sip` (a separate process, the real CLI, on a fresh SQLi
 demo customers), then levels of N simultaneous callers (N = 1, 2, 4, 6, …) written on the same
 SIP/RTP stack: each caller dials, waits for the greeting and menu to end, and says three turns of
 the lost-card call — "I lost my card.", the customer number, the PIN (Piper, sent as 20 ms G.711
-packets at real time; callers start up to 3 s apart), each once the bot has gone quiet — and
+packets at real time; callers dial 0.7 s apart as in the in-process baseline, or all within 3 s
+with --arrival burst), each once the bot has gone quiet — and
 measures each turn's latency: from the last loud sample of its speech (as sent) to the first loud
 sample of the bot's answer as it reaches the caller's RTP socket (VAD hang-over, the worker's
 jitter buffer and send pacing included; the caller phone's own jitter buffer is not). Each turn is
@@ -46,6 +47,7 @@ import bisect
 import json
 import os
 import random
+from collections import Counter
 import socket
 import statistics
 import subprocess
@@ -219,13 +221,38 @@ def split_turn(end: float, heard: float, w: dict) -> dict:
     return {k: round(v, 1) for k, v in parts.items()} | {"speculative": w["speculative"]}
 
 
-async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]]) -> dict:
+def _arrivals(n: int, arrival: str) -> list[float]:
+    """When each of N callers dials (s): `even`, one every STAGGER_S as the in-process baseline's
+    calls arrive (voicebot/bench/concurrency.py), or `burst`, all at random within 3 s."""
+    if arrival == "burst":
+        rng = random.Random(n)
+        return [rng.uniform(0, 3.0) for _ in range(n)]
+    from voicebot.bench.concurrency import STAGGER_S
+
+    return [STAGGER_S * k for k in range(n)]
+
+
+def _batches(log: Path, offset: int) -> Counter:
+    """Decode batch sizes the worker logged after `offset` (voicebot/transports/sip/server.py)."""
+    sizes: Counter = Counter()
+    with open(log, errors="replace") as f:
+        f.seek(offset)
+        for line in f:
+            head, sep, rest = line.partition("decode batches since the last call ended: ")
+            if sep:
+                sizes.update({int(k): v for k, v in json.loads(rest).items()})
+    return sizes
+
+
+async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]],
+                 arrival: str = "even") -> dict:
     transport = StrictUdpTransport(local_addr=("127.0.0.1", 0))
     uac = SipUAC(transport)
     uas = SipUAS(transport, uac=uac)
     await uas.start()
     callers = [Caller(uac, worker, turns) for _ in range(n)]
-    rng = random.Random(n)
+    arrivals = _arrivals(n, arrival)
+    offset = log.stat().st_size
     peak = 0.0
 
     audio_start = _audio_threads_cpu(pid)
@@ -239,13 +266,13 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
             await asyncio.sleep(0.25)
 
     async def connected_rss() -> float:
-        await asyncio.sleep(5.5)  # every caller is in (they start within 3 s), none has spoken yet
+        await asyncio.sleep(max(arrivals) + 2.5)  # every caller is in, (almost) none has spoken yet
         return _rss_mb(pid)
 
     watcher = asyncio.ensure_future(watch_rss())
     held = asyncio.ensure_future(connected_rss())
     cpu = _cpu_s(pid)
-    await asyncio.gather(*(c.run(rng.uniform(0, 3.0)) for c in callers))
+    await asyncio.gather(*(c.run(at) for c, at in zip(callers, arrivals)))
     cpu = _cpu_s(pid) - cpu
     audio_seen.update(_audio_threads_cpu(pid))
     audio_cpu = sum(v - audio_start.get(t, 0.0) for t, v in audio_seen.items())
@@ -261,6 +288,7 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
             turns_out.append({"latency_s": round(heard - end, 3), **(split_turn(end, heard, mine) if mine else {})})
     return {"calls": n, "turns": turns_out, "errors": [c.error for c in callers if c.error],
             "peak_rss_mb": round(peak, 1), "connected_rss_mb": round(held.result(), 1), "cpu_s": cpu,
+            "decode_batches": _batches(log, offset),
             "audio_cpu_s": audio_cpu,
             "call_min": sum(c.connected_s for c in callers) / 60}
 
@@ -270,10 +298,10 @@ def _p(values: list[float], q: float) -> float | None:
 
 
 def _level(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]],
-           min_turns: int) -> dict:
+           min_turns: int, arrival: str = "even") -> dict:
     """Rounds of N calls until the level has `min_turns` turns (at most MAX_ROUNDS rounds)."""
     rounds = min(MAX_ROUNDS, max(1, -(-min_turns // (n * len(turns)))))
-    results = [asyncio.run(_round(n, worker, pid, log, turns)) for _ in range(rounds)]
+    results = [asyncio.run(_round(n, worker, pid, log, turns, arrival)) for _ in range(rounds)]
     turns_out = [t for r in results for t in r["turns"]]
     latencies = sorted(t["latency_s"] for t in turns_out)
     expected = rounds * n * len(turns)
@@ -294,7 +322,8 @@ def _level(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tup
             "audio_cpu_ms_per_call_s": round(sum(r["audio_cpu_s"] for r in results) / call_min / 60 * 1000, 2)
             if call_min else None,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-            "connected_rss_mb": results[0]["connected_rss_mb"], "load_avg_1m": round(os.getloadavg()[0], 2)}
+            "connected_rss_mb": results[0]["connected_rss_mb"], "load_avg_1m": round(os.getloadavg()[0], 2),
+            "decode_batches": dict(sorted(sum((r["decode_batches"] for r in results), Counter()).items()))}
 
 
 def _passed(result: dict, p95: float) -> bool:
@@ -349,7 +378,8 @@ class Worker:
                 "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
 
     def level(self, n: int) -> dict:
-        result = _level(n, ("127.0.0.1", self.port), self.proc.pid, self.log, self.turns, self.args.min_turns)
+        result = _level(n, ("127.0.0.1", self.port), self.proc.pid, self.log, self.turns, self.args.min_turns,
+                        self.args.arrival)
         self.levels.append(result)
         if not self.args.json:
             print(self.label, json.dumps(result), flush=True)
@@ -436,6 +466,9 @@ def main() -> None:
     parser.add_argument("--baseline-root", default=None,
                         help="with --baseline worker: another checkout (e.g. main) whose worker takes the same "
                              "levels in turn with this one's")
+    parser.add_argument("--arrival", choices=("even", "burst"), default="even",
+                        help="callers dial one every 0.7 s, as the in-process baseline's (even), or all at "
+                             "random within 3 s (burst: their turns fall together)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_const", const="none")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="skip the uncounted first call (then rss_mb_per_call includes one-time growth)")
@@ -457,7 +490,7 @@ def main() -> None:
     results = measure(args, turns, runs)
     out = results[0]
     out.update(p95_limit_s=args.p95, cpus=os.cpu_count(), min_turns_per_level=args.min_turns,
-               turns_per_call=list(TURNS), worker_root=str(root))
+               turns_per_call=list(TURNS), worker_root=str(root), arrival=args.arrival)
     if args.baseline in ("batch1", "worker"):
         base = results[1]
         name = ("the same worker, decode batches of one (VOICEBOT_DECODE_BATCH=1)" if args.baseline == "batch1"
