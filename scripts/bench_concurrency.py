@@ -341,6 +341,15 @@ def _plan(args) -> list[int]:
     return levels
 
 
+def _no_admission(root: Path) -> list[str]:
+    """Serve options that let every benchmark call in (an older checkout, as an A/B baseline,
+    may not know the render queue's)."""
+    options = ["--max-calls", "200", "--max-decode-queue", "200"]
+    if "--max-render-queue" in (root / "voicebot" / "cli" / "serve.py").read_text():
+        options += ["--max-render-queue", "200"]
+    return options
+
+
 class Worker:
     """One `voicebot serve --sip` process (from this checkout or another: an A/B run) on its own
     fresh store, its log kept in /tmp for a look afterwards."""
@@ -354,7 +363,7 @@ class Worker:
             subprocess.run([sys.executable, "-m", "voicebot", "db", "init", "--demo", "--db", self.db], cwd=root,
                            check=True, stdout=subprocess.DEVNULL)
         self.proc = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--sip", f"127.0.0.1:{self.port}",
-                                      "--db", self.db, "--max-calls", "200", "--max-decode-queue", "200"],
+                                      "--db", self.db, *_no_admission(root)],
                                      cwd=root, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"),
                                      env={**os.environ, "VOICEBOT_LOG": "INFO", **env})
         self.levels: list[dict] = []

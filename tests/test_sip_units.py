@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -250,6 +251,34 @@ def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
     assert served_during_render and out and out[0].num_samples > 0
     fresh = list(prompts.stream("Your balance is four dollars."))  # not cached: rendered under the lock
     assert fresh and fresh[0].num_samples > 0 and cache.cached("Your balance is four dollars.") is None
+
+
+def test_new_calls_are_refused_while_answers_queue_for_the_synthesizer(tmp_path):
+    """Personal sentences render one at a time: with `max_render_queue` calls waiting for the
+    synthesizer, a new call would hear its answers late, so it gets 503 until the queue drains."""
+    import threading
+
+    from voicebot.pipeline.prompts import PromptCache
+    from voicebot.transports.sip.admission import Admission, GuardedPrompts, Limits
+
+    cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    lock = threading.Lock()
+    prompts = GuardedPrompts(cache, lock)
+    admission = Admission(Limits(max_calls=50, max_decode_queue=50, max_render_queue=2), None, prompts)
+    assert admission.refuse(1) is None
+    with lock:  # a long render of another call's sentence
+        waiting = [threading.Thread(target=lambda k=k: list(prompts.stream(f"Your balance is {k} dollars.")))
+                   for k in (3, 4)]
+        for t in waiting:
+            t.start()
+        deadline = time.monotonic() + 30
+        while prompts.waiting < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        refusal = admission.refuse(1)
+    for t in waiting:
+        t.join()
+    assert refusal is not None and "synthesizer" in refusal
+    assert prompts.waiting == 0 and admission.refuse(1) is None
 
 
 def test_a_long_prompt_leaves_the_worker_no_bigger():

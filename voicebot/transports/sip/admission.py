@@ -1,9 +1,10 @@
 """Admission control and the models every call of a worker shares.
 
 Calls run on their own threads, but recognition, understanding and synthesis go through one
-lock per model: on 2 cores two decodes at once only make both late, and the number of calls
-waiting for the recogniser is the queue depth that tells the worker it can no longer keep turn
-latency. Then a new INVITE gets 503 with Retry-After (and OPTIONS probes get 503, so a proxy
+lock per model (the recogniser: its own batching queue): on 2 cores two decodes at once only make
+both late, and the number of calls waiting for the recogniser, or for the synthesizer (a personal
+sentence renders for ~0.5-1 s, one at a time), is the queue depth that tells the worker it can no
+longer keep turn latency. Then a new INVITE gets 503 with Retry-After (and OPTIONS probes get 503, so a proxy
 stops sending calls) instead of a call that degrades everyone's."""
 
 from __future__ import annotations
@@ -90,12 +91,16 @@ def warm(stack: Stack) -> None:
 class Limits:
     max_calls: int = 12
     max_decode_queue: int = 4  # calls waiting for the recogniser
+    # calls waiting for the synthesizer: a personal sentence (a card, a name) takes ~0.5-1 s to
+    # render and renders one at a time, so a third call waiting hears its answer >1 s late
+    max_render_queue: int = 3
     retry_after_s: int = 10
 
 
 class Admission:
-    def __init__(self, limits: Limits, recognizer: GuardedRecognizer | None) -> None:
-        self.limits, self._recognizer = limits, recognizer
+    def __init__(self, limits: Limits, recognizer: GuardedRecognizer | None,
+                 prompts: GuardedPrompts | None = None) -> None:
+        self.limits, self._recognizer, self._prompts = limits, recognizer, prompts
 
     def refuse(self, active_calls: int) -> str | None:
         """Why a new call must go elsewhere, or None."""
@@ -104,4 +109,7 @@ class Admission:
         waiting = self._recognizer.waiting if self._recognizer else 0
         if waiting >= self.limits.max_decode_queue:
             return f"{waiting} turns waiting for the recogniser (limit {self.limits.max_decode_queue})"
+        rendering = self._prompts.waiting if self._prompts else 0
+        if rendering >= self.limits.max_render_queue:
+            return f"{rendering} answers waiting for the synthesizer (limit {self.limits.max_render_queue})"
         return None

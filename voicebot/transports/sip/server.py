@@ -89,7 +89,7 @@ class SipServer:
     def __init__(self, config: ServeConfig, stack: Any, flow: Any, store: Any) -> None:
         self.config, self.flow, self.store = config, flow, store
         self.stack, recognizer = shared_stack(stack)
-        self.admission = Admission(config.limits, recognizer)
+        self.admission = Admission(config.limits, recognizer, self.stack.prompts)
         self.calls: dict[str, SipCall] = {}
         self._answering: set[str] = set()
         self.transfers: dict[str, Transfer] = {}
