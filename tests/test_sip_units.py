@@ -235,11 +235,11 @@ def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
     import threading
 
     from voicebot.pipeline.prompts import PromptCache
-    from voicebot.transports.sip.admission import GuardedPrompts
+    from voicebot.transports.sip.admission import GuardedPrompts, UrgentLock
 
     cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
     cache.warm(["Please say your PIN."])
-    lock = threading.Lock()
+    lock = UrgentLock()  # the worker's
     prompts = GuardedPrompts(cache, lock)
     out: list[Audio] = []
     with lock:  # another call's render
@@ -253,16 +253,44 @@ def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
     assert fresh and fresh[0].num_samples > 0 and cache.cached("Your balance is four dollars.") is None
 
 
+def test_renders_wait_their_turn_by_when_their_audio_is_due():
+    """The synthesizer's lock lets the most urgent waiter in next (a caller waiting in silence
+    before a sentence that plays later), first come among equals, whatever order threads wake in."""
+    import threading
+
+    from voicebot.transports.sip.admission import UrgentLock
+
+    lock, order = UrgentLock(), []
+    due = {"later-sentence": 105.0, "first-a": 100.0, "first-b": 100.5, "plain": None}
+
+    def take(name: str) -> None:
+        with lock.hold(due[name]):
+            order.append(name)
+
+    with lock:  # a render in progress
+        threads = []
+        for name in ("later-sentence", "first-b", "first-a"):
+            threads.append(threading.Thread(target=take, args=(name,)))
+            threads[-1].start()
+            time.sleep(0.05)
+        threads.append(threading.Thread(target=take, args=("plain",)))  # due now: after the past deadlines
+        threads[-1].start()
+        time.sleep(0.2)
+    for t in threads:
+        t.join(10)
+    assert order == ["first-a", "first-b", "later-sentence", "plain"]
+
+
 def test_new_calls_are_refused_while_answers_queue_for_the_synthesizer(tmp_path):
     """Personal sentences render one at a time: with `max_render_queue` calls waiting for the
     synthesizer, a new call would hear its answers late, so it gets 503 until the queue drains."""
     import threading
 
     from voicebot.pipeline.prompts import PromptCache
-    from voicebot.transports.sip.admission import Admission, GuardedPrompts, Limits
+    from voicebot.transports.sip.admission import Admission, GuardedPrompts, Limits, UrgentLock
 
     cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
-    lock = threading.Lock()
+    lock = UrgentLock()
     prompts = GuardedPrompts(cache, lock)
     admission = Admission(Limits(max_calls=50, max_decode_queue=50, max_render_queue=2), None, prompts)
     assert admission.refuse(1) is None
