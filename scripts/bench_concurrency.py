@@ -278,8 +278,14 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
     audio_cpu = sum(v - audio_start.get(t, 0.0) for t, v in audio_seen.items())
     watcher.cancel()
     await uas.stop()
-    await asyncio.sleep(0.5)  # the worker's last log lines
-    stages = worker_stages(log, {c.call_id for c in callers})
+    # The worker logs a turn's stages once its whole answer has rendered: the last turn's comes
+    # after its caller, having heard the answer begin, hung up.
+    expected = sum(len(c.turn_marks) for c in callers)
+    for _ in range(40):
+        await asyncio.sleep(0.25)
+        stages = worker_stages(log, {c.call_id for c in callers})
+        if sum(len(v) for v in stages.values()) >= expected:
+            break
     turns_out = []
     for c in callers:
         lines = stages.get(c.call_id, [])

@@ -268,9 +268,14 @@ class SipCall:
         """The flow ended the call and its last prompt left the Session: let the sender's last
         frames and the far end's buffer play out, still hearing a hang-up."""
         until = time.monotonic() + self.leg.queued_ms / 1000 + TAIL_S
-        while (left := until - time.monotonic()) > 0:
+        next_tick = time.monotonic() + TICK_MS / 1000
+        while (now := time.monotonic()) < until:
+            if now >= next_tick:  # this thread is still the leg's send clock
+                self.leg.tick()
+                next_tick += TICK_MS / 1000
+                continue
             try:
-                kind, _ = self._inbox.get(timeout=min(left, 0.05))
+                kind, _ = self._inbox.get(timeout=min(until, next_tick) - now)
             except queue.Empty:
                 continue
             if kind == "hangup":
