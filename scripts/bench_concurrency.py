@@ -4,7 +4,8 @@ Starts `voicebot serve --sip` (a separate process, the real CLI, on a fresh SQLi
 demo customers), then levels of N simultaneous callers (N = 1, 2, 4, 6, …) written on the same
 SIP/RTP stack: each caller dials, waits for the greeting and menu to end, and says three turns of
 the lost-card call — "I lost my card.", the customer number, the PIN (Piper, sent as 20 ms G.711
-packets at real time; callers start up to 3 s apart), each once the bot has gone quiet — and
+packets at real time; callers dial 0.7 s apart as in the in-process baseline, or all within 3 s
+with --arrival burst), each once the bot has gone quiet — and
 measures each turn's latency: from the last loud sample of its speech (as sent) to the first loud
 sample of the bot's answer as it reaches the caller's RTP socket (VAD hang-over, the worker's
 jitter buffer and send pacing included; the caller phone's own jitter buffer is not). Each turn is
@@ -27,9 +28,16 @@ round-tripped) replayed at 1x through N Sessions in one process on the same mode
 (voicebot/bench/concurrency.py, in a child process): what the SIP transport adds is the
 difference. `--baseline batch1` is a second worker with decode batches of one
 (VOICEBOT_DECODE_BATCH=1). The load average is printed per level: other jobs on the machine
-inflate every latency here.
+inflate every latency here. `--baseline worker --baseline-root DIR` is a second worker from another
+checkout (e.g. main) with the same callers, the two taking each level in turn (an A/B run under
+the same load).
 
-Usage: python scripts/bench_concurrency.py [--json] [--max N] [--p95 1.0] [--baseline in-process|batch1|none]"""
+A turn's speech counts as begun 20 ms before its first packet left the caller (a phone sends a
+packet once its 20 ms are captured), not when it was queued: the caller's send clock may hold it
+up to 20 ms, which the latency would otherwise hide.
+
+Usage: python scripts/bench_concurrency.py [--json] [--max N] [--p95 1.0]
+       [--baseline in-process|batch1|worker|none] [--baseline-root DIR]"""
 
 from __future__ import annotations
 
@@ -39,6 +47,7 @@ import bisect
 import json
 import os
 import random
+from collections import Counter
 import socket
 import statistics
 import subprocess
@@ -147,10 +156,10 @@ class Caller:
             for speech, end_s in self.turns:
                 await self._bot_finished(30)
                 leg.stop_playing()  # the last turn's trailing silence
-                started = time.monotonic()
+                first = leg.sender.sent + 1  # the count once the speech's first packet is out
                 leg.play(speech)  # then silence, as a phone without silence suppression sends
                 leg.play(Audio(np.zeros(8000 * 8, np.int16), 8000))
-                spoke_until = started + end_s
+                spoke_until = await self._spoken_from(leg, first) + end_s
                 reply = await self._first_loud_after(spoke_until, 20)
                 self.turn_marks.append((spoke_until, reply))
         except Exception as exc:  # a refused or broken call counts against the round
@@ -160,6 +169,16 @@ class Caller:
                 self.connected_s = time.monotonic() - answered
             call.hangup(self.uac)
             await leg.close()
+
+    @staticmethod
+    async def _spoken_from(leg: RtpLeg, first: int) -> float:
+        """When the turn's speech began, as a phone that sends each packet once its 20 ms are
+        captured: 20 ms before its first packet left (the leg's clock sends it up to 20 ms after
+        it was queued, which the latency must not hide)."""
+        while leg.sender.sent < first:
+            await asyncio.sleep(0.002)
+        later = leg.sender.sent - first  # packets sent since (a stalled loop): each 20 ms
+        return leg.sender.last_sent_at - 0.02 * later - 0.02
 
     async def _bot_finished(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -202,13 +221,38 @@ def split_turn(end: float, heard: float, w: dict) -> dict:
     return {k: round(v, 1) for k, v in parts.items()} | {"speculative": w["speculative"]}
 
 
-async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]]) -> dict:
+def _arrivals(n: int, arrival: str) -> list[float]:
+    """When each of N callers dials (s): `even`, one every STAGGER_S as the in-process baseline's
+    calls arrive (voicebot/bench/concurrency.py), or `burst`, all at random within 3 s."""
+    if arrival == "burst":
+        rng = random.Random(n)
+        return [rng.uniform(0, 3.0) for _ in range(n)]
+    from voicebot.bench.concurrency import STAGGER_S
+
+    return [STAGGER_S * k for k in range(n)]
+
+
+def _batches(log: Path, offset: int) -> Counter:
+    """Decode batch sizes the worker logged after `offset` (voicebot/transports/sip/server.py)."""
+    sizes: Counter = Counter()
+    with open(log, errors="replace") as f:
+        f.seek(offset)
+        for line in f:
+            head, sep, rest = line.partition("decode batches since the last call ended: ")
+            if sep:
+                sizes.update({int(k): v for k, v in json.loads(rest).items()})
+    return sizes
+
+
+async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]],
+                 arrival: str = "even") -> dict:
     transport = StrictUdpTransport(local_addr=("127.0.0.1", 0))
     uac = SipUAC(transport)
     uas = SipUAS(transport, uac=uac)
     await uas.start()
     callers = [Caller(uac, worker, turns) for _ in range(n)]
-    rng = random.Random(n)
+    arrivals = _arrivals(n, arrival)
+    offset = log.stat().st_size
     peak = 0.0
 
     audio_start = _audio_threads_cpu(pid)
@@ -222,20 +266,26 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
             await asyncio.sleep(0.25)
 
     async def connected_rss() -> float:
-        await asyncio.sleep(5.5)  # every caller is in (they start within 3 s), none has spoken yet
+        await asyncio.sleep(max(arrivals) + 2.5)  # every caller is in, (almost) none has spoken yet
         return _rss_mb(pid)
 
     watcher = asyncio.ensure_future(watch_rss())
     held = asyncio.ensure_future(connected_rss())
     cpu = _cpu_s(pid)
-    await asyncio.gather(*(c.run(rng.uniform(0, 3.0)) for c in callers))
+    await asyncio.gather(*(c.run(at) for c, at in zip(callers, arrivals)))
     cpu = _cpu_s(pid) - cpu
     audio_seen.update(_audio_threads_cpu(pid))
     audio_cpu = sum(v - audio_start.get(t, 0.0) for t, v in audio_seen.items())
     watcher.cancel()
     await uas.stop()
-    await asyncio.sleep(0.5)  # the worker's last log lines
-    stages = worker_stages(log, {c.call_id for c in callers})
+    # The worker logs a turn's stages once its whole answer has rendered: the last turn's comes
+    # after its caller, having heard the answer begin, hung up.
+    expected = sum(len(c.turn_marks) for c in callers)
+    for _ in range(40):
+        await asyncio.sleep(0.25)
+        stages = worker_stages(log, {c.call_id for c in callers})
+        if sum(len(v) for v in stages.values()) >= expected:
+            break
     turns_out = []
     for c in callers:
         lines = stages.get(c.call_id, [])
@@ -244,6 +294,7 @@ async def _round(n: int, worker: tuple[str, int], pid: int, log: Path, turns: li
             turns_out.append({"latency_s": round(heard - end, 3), **(split_turn(end, heard, mine) if mine else {})})
     return {"calls": n, "turns": turns_out, "errors": [c.error for c in callers if c.error],
             "peak_rss_mb": round(peak, 1), "connected_rss_mb": round(held.result(), 1), "cpu_s": cpu,
+            "decode_batches": _batches(log, offset),
             "audio_cpu_s": audio_cpu,
             "call_min": sum(c.connected_s for c in callers) / 60}
 
@@ -253,10 +304,10 @@ def _p(values: list[float], q: float) -> float | None:
 
 
 def _level(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tuple[Audio, float]],
-           min_turns: int) -> dict:
+           min_turns: int, arrival: str = "even") -> dict:
     """Rounds of N calls until the level has `min_turns` turns (at most MAX_ROUNDS rounds)."""
     rounds = min(MAX_ROUNDS, max(1, -(-min_turns // (n * len(turns)))))
-    results = [asyncio.run(_round(n, worker, pid, log, turns)) for _ in range(rounds)]
+    results = [asyncio.run(_round(n, worker, pid, log, turns, arrival)) for _ in range(rounds)]
     turns_out = [t for r in results for t in r["turns"]]
     latencies = sorted(t["latency_s"] for t in turns_out)
     expected = rounds * n * len(turns)
@@ -277,7 +328,8 @@ def _level(n: int, worker: tuple[str, int], pid: int, log: Path, turns: list[tup
             "audio_cpu_ms_per_call_s": round(sum(r["audio_cpu_s"] for r in results) / call_min / 60 * 1000, 2)
             if call_min else None,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-            "connected_rss_mb": results[0]["connected_rss_mb"], "load_avg_1m": round(os.getloadavg()[0], 2)}
+            "connected_rss_mb": results[0]["connected_rss_mb"], "load_avg_1m": round(os.getloadavg()[0], 2),
+            "decode_batches": dict(sorted(sum((r["decode_batches"] for r in results), Counter()).items()))}
 
 
 def _passed(result: dict, p95: float) -> bool:
@@ -295,59 +347,102 @@ def _plan(args) -> list[int]:
     return levels
 
 
-def measure(args, turns: list[tuple[Audio, float]], env: dict[str, str], label: str) -> dict:
-    """One worker process (its own fresh store) through the levels."""
-    port = _free_udp()
-    root = Path(args.worker_root) if args.worker_root else ROOT  # another checkout's worker: an A/B run
-    db = args.db or f"sqlite:////tmp/voicebot-bench-{os.getpid()}-{label}.db"
-    log = Path(f"/tmp/voicebot-bench-{os.getpid()}-{label}.log")  # the worker's log, kept for a look afterwards
-    if not args.db:  # the demo customers, so the caller's number and PIN authenticate
-        subprocess.run([sys.executable, "-m", "voicebot", "db", "init", "--demo", "--db", db], cwd=root, check=True,
-                       stdout=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--sip", f"127.0.0.1:{port}", "--db", db,
-                               "--max-calls", "200", "--max-decode-queue", "200"],
-                              cwd=root, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
-                              env={**os.environ, "VOICEBOT_LOG": "INFO", **env})
-    try:
-        while "serve: ready" not in log.read_text(errors="replace"):
-            if worker.poll() is not None:
-                raise SystemExit(f"worker did not start: {log.read_text()[-800:]}")
+def _no_admission(root: Path) -> list[str]:
+    """Serve options that let every benchmark call in (an older checkout, as an A/B baseline,
+    may not know the render queue's)."""
+    options = ["--max-calls", "200", "--max-decode-queue", "200"]
+    if "--max-render-queue" in (root / "voicebot" / "cli" / "serve.py").read_text():
+        options += ["--max-render-queue", "200"]
+    return options
+
+
+class Worker:
+    """One `voicebot serve --sip` process (from this checkout or another: an A/B run) on its own
+    fresh store, its log kept in /tmp for a look afterwards."""
+
+    def __init__(self, args, turns: list[tuple[Audio, float]], env: dict[str, str], label: str, root: Path) -> None:
+        self.args, self.turns, self.label = args, turns, label
+        self.port = _free_udp()
+        self.db = args.db or f"sqlite:////tmp/voicebot-bench-{os.getpid()}-{label}.db"
+        self.log = Path(f"/tmp/voicebot-bench-{os.getpid()}-{label}.log")
+        if not args.db:  # the demo customers, so the caller's number and PIN authenticate
+            subprocess.run([sys.executable, "-m", "voicebot", "db", "init", "--demo", "--db", self.db], cwd=root,
+                           check=True, stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--sip", f"127.0.0.1:{self.port}",
+                                      "--db", self.db, *_no_admission(root)],
+                                     cwd=root, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"),
+                                     env={**os.environ, "VOICEBOT_LOG": "INFO", **env})
+        self.levels: list[dict] = []
+        self.best, self.passing = 0, True
+
+    def ready(self) -> dict:
+        """Wait for the models, make the uncounted warm-up call, and size the idle worker."""
+        while "serve: ready" not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None:
+                raise SystemExit(f"worker did not start: {self.log.read_text()[-800:]}")
             time.sleep(0.5)
         time.sleep(1.0)
-        cold = _rss_mb(worker.pid)
-        if args.warmup:  # one call first, not counted: the models' first real decodes and renders
-            asyncio.run(_round(1, ("127.0.0.1", port), worker.pid, log, turns))  # grow buffers once
-        idle, cpu = _rss_mb(worker.pid), _cpu_s(worker.pid)
+        pid = self.proc.pid
+        cold = _rss_mb(pid)
+        if self.args.warmup:  # one call first, not counted: the models' first real decodes and renders
+            asyncio.run(_round(1, ("127.0.0.1", self.port), pid, self.log, self.turns))  # grow buffers once
+        idle, cpu = _rss_mb(pid), _cpu_s(pid)
         time.sleep(5.0)
-        idle_cpu = (_cpu_s(worker.pid) - cpu) / 5.0  # what the worker burns with no call at all
-        load = round(os.getloadavg()[0], 2)  # other work on the machine skews every latency here
-        levels, best, passing = [], 0, True
-        for n in _plan(args):
-            result = _level(n, ("127.0.0.1", port), worker.pid, log, turns, args.min_turns)
-            levels.append(result)
-            if not args.json:
-                print(label, json.dumps(result), flush=True)
-            passing = passing and _passed(result, args.p95)
-            if passing:
-                best = n
-            if result["turns"] < result["turns_expected"] or (result["latency_p95_s"] or 99) > 3 * args.p95:
-                break  # far past the limit: more calls only measure the queue
-        largest = levels[-1]
+        return {"cold_rss_mb": round(cold, 1), "idle_rss_mb": round(idle, 1),
+                "idle_cpu_s_per_s": round((_cpu_s(pid) - cpu) / 5.0, 3),  # what it burns with no call at all
+                "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
+
+    def level(self, n: int) -> dict:
+        result = _level(n, ("127.0.0.1", self.port), self.proc.pid, self.log, self.turns, self.args.min_turns,
+                        self.args.arrival)
+        self.levels.append(result)
+        if not self.args.json:
+            print(self.label, json.dumps(result), flush=True)
+        self.passing = self.passing and _passed(result, self.args.p95)
+        if self.passing:
+            self.best = n
+        return result
+
+    def done(self) -> bool:
+        """Far past the limit: more calls only measure the queue."""
+        last = self.levels[-1]
+        return last["turns"] < last["turns_expected"] or (last["latency_p95_s"] or 99) > 3 * self.args.p95
+
+    def summary(self, sizes: dict) -> dict:
+        largest = self.levels[-1]
         # What each extra held call costs: the worker's size with N calls in vs with one call in.
-        per_call = ((largest["connected_rss_mb"] - levels[0]["connected_rss_mb"]) / (largest["calls"] - 1)
+        per_call = ((largest["connected_rss_mb"] - self.levels[0]["connected_rss_mb"]) / (largest["calls"] - 1)
                     if largest["calls"] > 1 else None)
-        return {"concurrent_calls": best, "rss_mb_per_call": round(per_call, 2) if per_call is not None else None,
-                "cold_rss_mb": round(cold, 1), "idle_rss_mb": round(idle, 1), "idle_cpu_s_per_s": round(idle_cpu, 3),
-                "load_avg_1m_at_start": load, "levels": levels}
-    finally:
-        worker.terminate()
+        return {"concurrent_calls": self.best, "rss_mb_per_call": round(per_call, 2) if per_call is not None else None,
+                **sizes, "levels": self.levels}
+
+    def stop(self) -> None:
+        self.proc.terminate()
         try:
-            worker.wait(30)
+            self.proc.wait(30)
         except subprocess.TimeoutExpired:
-            worker.kill()
-        path = db.removeprefix("sqlite:///")
-        if not args.db and os.path.exists(path):
+            self.proc.kill()
+        path = self.db.removeprefix("sqlite:///")
+        if not self.args.db and os.path.exists(path):
             os.remove(path)
+
+
+def measure(args, turns: list[tuple[Audio, float]], runs: list[tuple[str, Path, dict[str, str]]]) -> list[dict]:
+    """Workers through the same levels, taking turns level by level (an A/B run: the machine's
+    other jobs weigh on both alike); one summary per worker, in order."""
+    workers = [Worker(args, turns, env, label, root) for label, root, env in runs]
+    try:
+        sizes = [w.ready() for w in workers]
+        for n in _plan(args):
+            going = [w for w in workers if not (w.levels and w.done())]
+            if not going:
+                break
+            for w in going:
+                w.level(n)
+        return [w.summary(size) for w, size in zip(workers, sizes)]
+    finally:
+        for w in workers:
+            w.stop()
 
 
 def in_process(args, turns: list[tuple[Audio, float]], levels: list[int]) -> dict:
@@ -380,9 +475,15 @@ def main() -> None:
     parser.add_argument("--p95", type=float, default=1.0)
     parser.add_argument("--levels", default=None, help="these numbers of calls (e.g. 1,6,12) instead of 1, 2, 4, … --max")
     parser.add_argument("--min-turns", type=int, default=20, help="caller turns per level at least")
-    parser.add_argument("--baseline", choices=("in-process", "batch1", "none"), default="in-process",
+    parser.add_argument("--baseline", choices=("in-process", "batch1", "worker", "none"), default="in-process",
                         help="same-run baseline: the caller audio through Sessions in one process (no SIP), "
-                             "a worker with decode batches of one, or none")
+                             "a worker with decode batches of one, the worker of --baseline-root, or none")
+    parser.add_argument("--baseline-root", default=None,
+                        help="with --baseline worker: another checkout (e.g. main) whose worker takes the same "
+                             "levels in turn with this one's")
+    parser.add_argument("--arrival", choices=("even", "burst"), default="even",
+                        help="callers dial one every 0.7 s, as the in-process baseline's (even), or all at "
+                             "random within 3 s (burst: their turns fall together)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_const", const="none")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="skip the uncounted first call (then rss_mb_per_call includes one-time growth)")
@@ -395,14 +496,22 @@ def main() -> None:
     if args.in_process_levels:
         print(json.dumps(in_process(args, turns, [int(n) for n in args.in_process_levels.split(",")])))
         return
-    out = measure(args, turns, {}, "build")
-    out.update(p95_limit_s=args.p95, cpus=os.cpu_count(), min_turns_per_level=args.min_turns,
-               turns_per_call=list(TURNS))
+    root = Path(args.worker_root) if args.worker_root else ROOT  # another checkout's worker
+    runs = [("build", root, {})]
     if args.baseline == "batch1":
-        base = measure(args, turns, {"VOICEBOT_DECODE_BATCH": "1"}, "baseline")
-        out["baseline"] = {"name": "the same worker, decode batches of one (VOICEBOT_DECODE_BATCH=1)",
-                           **{k: base[k] for k in ("concurrent_calls", "rss_mb_per_call", "load_avg_1m_at_start",
-                                                   "levels")}}
+        runs.append(("baseline", root, {"VOICEBOT_DECODE_BATCH": "1"}))
+    elif args.baseline == "worker":
+        runs.append(("baseline", Path(args.baseline_root), {}))
+    results = measure(args, turns, runs)
+    out = results[0]
+    out.update(p95_limit_s=args.p95, cpus=os.cpu_count(), min_turns_per_level=args.min_turns,
+               turns_per_call=list(TURNS), worker_root=str(root), arrival=args.arrival)
+    if args.baseline in ("batch1", "worker"):
+        base = results[1]
+        name = ("the same worker, decode batches of one (VOICEBOT_DECODE_BATCH=1)" if args.baseline == "batch1"
+                else f"the worker of {args.baseline_root}, the same callers, levels taken in turn")
+        out["baseline"] = {"name": name, **{k: base[k] for k in ("concurrent_calls", "rss_mb_per_call",
+                                                                   "load_avg_1m_at_start", "levels")}}
     elif args.baseline == "in-process":
         levels = ",".join(str(level["calls"]) for level in out["levels"])
         child = subprocess.run([sys.executable, __file__, "--in-process-levels", levels, "--min-turns",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -104,9 +105,33 @@ def test_rtp_leg_reorders_conceals_loss_and_ignores_strangers():
     assert dropped == 19  # the stranger's packets never reach the call
     assert all(level > 0 for level in levels)
     assert levels[:12] == sorted(levels[:12])  # reordered packets come out in order
-    # 19 packets + 1 concealed frame for the lost one, minus 3 still prefetched at the end
-    assert len(levels) == 17 and levels[13:] == sorted(levels[13:]) and levels[13] > levels[11]
+    # 19 packets + 1 concealed frame for the lost one, nothing held back at the end (no prefetch)
+    assert len(levels) == 20 and levels[13:] == sorted(levels[13:]) and levels[13] > levels[11]
     assert levels[12] < levels[11]  # packet 12 never came: concealment fades the last frame out
+
+
+def test_reorder_lets_in_order_packets_through_at_once_and_waits_only_on_a_gap():
+    from voicebot.transports.sip.reorder import MIN_WAIT_S, Reorder
+
+    r, t = Reorder(), 100.0
+    for seq in range(65530, 65536):  # in order (across the 16-bit wrap below): each out as it comes
+        assert [f.payload for f in r.push(seq, bytes([seq & 0xFF]), t)] == [bytes([seq & 0xFF])]
+        t += 0.02
+    assert [f.payload for f in r.push(0, b"\x00", t)] == [b"\x00"] and not r.waiting
+    assert r.push(2, b"\x02", t + 0.02) == [] and r.waiting  # 1 is missing: 2 waits
+    out = r.push(1, b"\x01", t + 0.03)  # 1 came 10 ms late: both go, the wait grows to cover that
+    assert [f.payload for f in out] == [b"\x01", b"\x02"] and r.reordered == 1
+    assert r.wait_s >= 1.5 * 0.01 + 0.01 - 1e-9 and not r.waiting
+    wait = r.wait_s
+    assert r.push(4, b"\x04", t + 0.1) == [] and r.expire(t + 0.1 + wait / 2) == []  # 3 lost? not yet
+    out = r.expire(t + 0.1 + wait + 0.001)
+    assert [(f.payload, f.lost) for f in out] == [(b"\x04", 1)] and r.lost == 1
+    assert r.push(3, b"\x03", t + 0.2) == [] and r.late == 1 and r.wait_s > wait  # too late: waits longer
+    # an RFC 4733 event takes sequence number 5: it is no loss, 6 goes out at once
+    assert r.skip(5, t + 0.21) == [] and [(f.payload, f.lost) for f in r.push(6, b"\x06", t + 0.22)] == [(b"\x06", 0)]
+    for k in range(7, 20000):  # a clean line: the wait decays back
+        r.push(k & 0xFFFF, b"x", t)
+    assert r.wait_s < MIN_WAIT_S + 0.001 and r.lost == 1
 
 
 def _event(seq: int, timestamp: int, key: int, end: bool, duration: int) -> bytes:
@@ -210,11 +235,11 @@ def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
     import threading
 
     from voicebot.pipeline.prompts import PromptCache
-    from voicebot.transports.sip.admission import GuardedPrompts
+    from voicebot.transports.sip.admission import GuardedPrompts, UrgentLock
 
     cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
     cache.warm(["Please say your PIN."])
-    lock = threading.Lock()
+    lock = UrgentLock()  # the worker's
     prompts = GuardedPrompts(cache, lock)
     out: list[Audio] = []
     with lock:  # another call's render
@@ -226,6 +251,62 @@ def test_a_cached_prompt_is_served_while_another_call_renders(tmp_path):
     assert served_during_render and out and out[0].num_samples > 0
     fresh = list(prompts.stream("Your balance is four dollars."))  # not cached: rendered under the lock
     assert fresh and fresh[0].num_samples > 0 and cache.cached("Your balance is four dollars.") is None
+
+
+def test_renders_wait_their_turn_by_when_their_audio_is_due():
+    """The synthesizer's lock lets the most urgent waiter in next (a caller waiting in silence
+    before a sentence that plays later), first come among equals, whatever order threads wake in."""
+    import threading
+
+    from voicebot.transports.sip.admission import UrgentLock
+
+    lock, order = UrgentLock(), []
+    due = {"later-sentence": 105.0, "first-a": 100.0, "first-b": 100.5, "plain": None}
+
+    def take(name: str) -> None:
+        with lock.hold(due[name]):
+            order.append(name)
+
+    with lock:  # a render in progress
+        threads = []
+        for name in ("later-sentence", "first-b", "first-a"):
+            threads.append(threading.Thread(target=take, args=(name,)))
+            threads[-1].start()
+            time.sleep(0.05)
+        threads.append(threading.Thread(target=take, args=("plain",)))  # due now: after the past deadlines
+        threads[-1].start()
+        time.sleep(0.2)
+    for t in threads:
+        t.join(10)
+    assert order == ["first-a", "first-b", "later-sentence", "plain"]
+
+
+def test_new_calls_are_refused_while_answers_queue_for_the_synthesizer(tmp_path):
+    """Personal sentences render one at a time: with `max_render_queue` calls waiting for the
+    synthesizer, a new call would hear its answers late, so it gets 503 until the queue drains."""
+    import threading
+
+    from voicebot.pipeline.prompts import PromptCache
+    from voicebot.transports.sip.admission import Admission, GuardedPrompts, Limits, UrgentLock
+
+    cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    lock = UrgentLock()
+    prompts = GuardedPrompts(cache, lock)
+    admission = Admission(Limits(max_calls=50, max_decode_queue=50, max_render_queue=2), None, prompts)
+    assert admission.refuse(1) is None
+    with lock:  # a long render of another call's sentence
+        waiting = [threading.Thread(target=lambda k=k: list(prompts.stream(f"Your balance is {k} dollars.")))
+                   for k in (3, 4)]
+        for t in waiting:
+            t.start()
+        deadline = time.monotonic() + 30
+        while prompts.waiting < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        refusal = admission.refuse(1)
+    for t in waiting:
+        t.join()
+    assert refusal is not None and "synthesizer" in refusal
+    assert prompts.waiting == 0 and admission.refuse(1) is None
 
 
 def test_a_long_prompt_leaves_the_worker_no_bigger():

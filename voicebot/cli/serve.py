@@ -64,12 +64,14 @@ def load_call_models(flow: Path, backend: str, tts: str) -> tuple[Any, Any]:
 
 
 def sip_service(store: Any, models: tuple[Any, Any], address: tuple[str, int], *, advertise: str | None,
-                rtp_ports: tuple[int, int], max_calls: int, max_decode_queue: int, announce: float) -> Any:
+                rtp_ports: tuple[int, int], max_calls: int, max_decode_queue: int, announce: float,
+                max_render_queue: int = 3) -> Any:
     from voicebot.transports.sip import ServeConfig, SipServer
     from voicebot.transports.sip.admission import Limits
 
     call_flow, stack = models
-    config = ServeConfig(address[0], address[1], advertise, rtp_ports, Limits(max_calls, max_decode_queue), announce)
+    config = ServeConfig(address[0], address[1], advertise, rtp_ports, Limits(max_calls, max_decode_queue, max_render_queue),
+                         announce)
     return SipServer(config, stack, call_flow, store)
 
 
@@ -120,6 +122,8 @@ def serve(
     max_calls: Annotated[int, typer.Option("--max-calls", help="calls held at once; more get 503")] = 12,
     max_decode_queue: Annotated[int, typer.Option("--max-decode-queue",
                                                   help="turns waiting for the recogniser before new calls get 503")] = 4,
+    max_render_queue: Annotated[int, typer.Option("--max-render-queue",
+                                                  help="answers waiting for the synthesizer before new calls get 503")] = 3,
     announce: Annotated[float, typer.Option("--queue-announce", help="seconds between a queued caller's "
                                                                      "position announcements (30-60)")] = 45.0,
     backend: Annotated[str, typer.Option("--backend", help="ASR backend")] = "whisper",
@@ -148,7 +152,7 @@ def serve(
             raise loaded
         sip_servers = [sip_service(store, loaded, sip_address, advertise=advertise, rtp_ports=ports,
                                    max_calls=max_calls, max_decode_queue=max_decode_queue,
-                                   announce=announce)] if sip_address else []
+                                   announce=announce, max_render_queue=max_render_queue)] if sip_address else []
         folders = recordings or [Path("var/calls"), Path("var/voicemail")]
         http_server = http_service(store, flow, http_address, folders, https_only) if http_address else None
         asyncio.run(_run(sip_servers, http_server))

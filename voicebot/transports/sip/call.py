@@ -1,15 +1,16 @@
 """One answered SIP call: its RTP leg on the event loop, its Session driven by a 20 ms clock on
 the call's own thread.
 
-Each tick pushes the caller audio that arrived since the last one into the Session (or silence
-when the phone sent none: silence suppression, comfort noise, loss), then reads 20 ms of bot
-audio for the RTP leg's paced sender. Full duplex: the caller is heard while the bot speaks, and
+Caller audio is pushed into the Session the moment the RTP leg has it in order (the thread
+sleeps on its inbox, not on a poll tick); every 20 ms tick fills silence when the phone sent none
+(silence suppression, comfort noise), reads 20 ms of bot audio and sends it at once: the call's
+thread is the leg's send clock (no wait for a media clock on the event loop). Full duplex: the caller is heard while the bot speaks, and
 the Session's barge-in (its echo gate compares the caller's audio with the frame played at that
 moment) stops the prompt. Nothing in a tick waits on a model: push, read and dtmf only queue work
 for the shared worker pool, so a turn that takes a second to recognise delays that call's answer,
-never anybody's RTP. The event loop only moves packets: caller frames, keys and the hang-up come
-in through a queue, bot frames go out through the RTP leg's `feed` (a deque its media clock
-drains: no wake-up of the loop per frame)."""
+never anybody's RTP. The event loop only moves packets in: caller frames, keys and the hang-up
+come in through a queue; bot frames leave from this thread (rtp.RtpLeg.tick), so the loop has no
+per-call timer at all."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +36,8 @@ from voicebot.transports.sip.rtp import RtpLeg
 log = logging.getLogger(__name__)
 
 TICK_MS = 20
-FILL_AFTER_MS = 60  # caller audio this far behind the clock (3 packets): none came, count silence
+FILL_AFTER_MS = 40  # caller audio this far behind the clock on a clean line: none came, count silence
+MAX_FILL_AFTER_MS = 200  # ... on the most jittery line (the wait grows with the measured jitter)
 MAX_QUEUED_FRAMES = 3  # bot frames waiting in the paced sender; more would only add latency
 TAIL_FRAMES = 1  # sent after a prompt ends: what the line's resampler still held of it
 MAX_LATE_S = 0.2  # the thread woke this late (a loaded machine): restart the clock, do not replay
@@ -66,15 +69,19 @@ class SipCall:
         self._heard_ms = 0  # caller audio given to the Session (packets and filled silence)
         self._tail = 0  # frames still to send after the bot stopped speaking
         self.skipped = 0  # ticks whose bot frame was not taken: the sender was still full
-        # turn timing: the Session's TurnTiming, logged once the answer's first loud frame went out
-        self._timings: queue.SimpleQueue[TurnTiming] = queue.SimpleQueue()
-        self._pending: TurnTiming | None = None
-        self._quiet, self._onset = True, 0.0
+        # turn timing: the Session's TurnTiming (from a worker), logged with the moment the answer's
+        # first loud frame went out (from this thread), whichever comes second
+        self._timings: list[TurnTiming] = []
+        self._onsets: deque[float] = deque(maxlen=8)
+        self._stage_lock = threading.Lock()
+        self._quiet = True
+        self._line_quiet = False  # the phone sent comfort noise: it stopped sending, fill at once
         self.log = logging.LoggerAdapter(log, {"call_id": call_id})
         self.thread = threading.Thread(target=self._run, name=f"call-{call_id[:12]}", daemon=True)
         leg.on_audio = lambda frame: self._inbox.put(("audio", frame))
         leg.on_dtmf = self.key
         leg.on_key_down = lambda: self._inbox.put(("keydown", None))
+        leg.on_silence = lambda: self._inbox.put(("quiet", None))
         port.subscribe(self._event)
 
     @property
@@ -84,6 +91,7 @@ class SipCall:
 
     # ---- from the event loop ----------------------------------------------------------------
     def start(self) -> None:
+        self.leg.thread_clock()
         self.thread.start()
 
     def key(self, key: str) -> None:
@@ -97,7 +105,9 @@ class SipCall:
         if isinstance(event, Transcript):
             self.log.info("%s: turn recognised in %.2fs", self.call_id, event.processing_seconds)
         elif isinstance(event, TurnTiming):
-            self._timings.put(event)
+            with self._stage_lock:
+                self._timings.append(event)
+                self._log_stages()
         elif isinstance(event, Transfer):
             uri = self._agent_uri(event)
             self.log.info("%s: flow transfers to %s (%s)", self.call_id, event.target, uri or "no SIP URI")
@@ -124,12 +134,19 @@ class SipCall:
             self.loop.call_soon_threadsafe(self._on_end, self, ended)
 
     def _clock(self) -> Ended | None:
+        """Sleep on the inbox until the next tick: what arrives is handled at once."""
         started = next_tick = self._started = time.monotonic()
         while True:
             now = time.monotonic()
             if now < next_tick:
-                time.sleep(next_tick - now)
-            elif now - next_tick > MAX_LATE_S:
+                try:
+                    kind, value = self._inbox.get(timeout=next_tick - now)
+                except queue.Empty:
+                    continue
+                if not self._handle(kind, value):
+                    return None
+                continue
+            if now - next_tick > MAX_LATE_S:
                 next_tick = now
             next_tick += TICK_MS / 1000
             if not self._tick():
@@ -139,30 +156,40 @@ class SipCall:
             if time.monotonic() - started > MAX_CALL_S:
                 self.port.hangup()
 
+    def _handle(self, kind: str, value: Any) -> bool:
+        """One thing from the event loop; False once the caller hung up."""
+        match kind:
+            case "hangup":
+                self.log.info("%s: %s", self.call_id, value)
+                self.port.hangup()
+                return False
+            case "keydown":
+                self._key_down()
+            case "dtmf":
+                self.log.info("%s: key pressed", self.call_id)  # which key stays private (PINs)
+                self._key_down()  # a key that came whole (SIP INFO, or only its end packets)
+                self._answer(self._keys.key(value, time.monotonic(), *self.port.expecting()))
+            case "quiet":
+                self._line_quiet = True
+            case "audio":
+                self._line_quiet = False
+                self.port.caller(value)
+                self._heard_ms += value.num_samples * 1000 // value.rate
+        return True
+
     def _tick(self) -> bool:
         """One 20 ms step; False once the caller hung up."""
-        while True:
+        while True:  # whatever came while the last tick ran
             try:
                 kind, value = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            match kind:
-                case "hangup":
-                    self.log.info("%s: %s", self.call_id, value)
-                    self.port.hangup()
-                    return False
-                case "keydown":
-                    self._key_down()
-                case "dtmf":
-                    self.log.info("%s: key pressed", self.call_id)  # which key stays private (PINs)
-                    self._key_down()  # a key that came whole (SIP INFO, or only its end packets)
-                    self._answer(self._keys.key(value, time.monotonic(), *self.port.expecting()))
-                case "audio":
-                    self.port.caller(value)
-                    self._heard_ms += value.num_samples * 1000 // value.rate
+            if not self._handle(kind, value):
+                return False
         self._fill_silence()
         self._answer(self._keys.timeout(time.monotonic()))
         self._send()
+        self.leg.tick()
         return True
 
     def _send(self) -> None:
@@ -181,25 +208,30 @@ class SipCall:
         self._time_answer(frame if send else None)
 
     def _time_answer(self, frame: Audio | None) -> None:
-        """Log each turn's stages (time.perf_counter, the clock time.monotonic reads too, so a
-        caller on the same machine can line them up with its own) with the moment the answer's
-        first loud frame was handed to the RTP leg. The TurnTiming comes after the prompt has
-        rendered, its first frames may have gone out already: the onset is kept until it comes."""
+        """Note the moment an answer's first loud frame goes to the wire (time.perf_counter, the
+        clock time.monotonic reads too, so a caller on the same machine can line it up with its
+        own), for the turn stages."""
         loud = frame is not None and int(abs(frame.samples.astype("int32")).max(initial=0)) >= LOUD
         if loud and self._quiet:
-            self._onset = time.perf_counter()
+            with self._stage_lock:
+                self._onsets.append(time.perf_counter())
+                self._log_stages()
         self._quiet = not loud
-        if self._pending is None:
-            try:
-                self._pending = self._timings.get_nowait()
-            except queue.Empty:
+
+    def _log_stages(self) -> None:
+        """Each turn's stages with its answer's onset. The TurnTiming comes after the whole prompt
+        has rendered, when its first frames may have gone out already (or the caller, having
+        heard them, hung up): whichever of the two comes second logs the line."""
+        while self._timings:
+            timing = self._timings[0]
+            onset = next((o for o in self._onsets if o >= timing.queued_at), None)
+            if timing.queued_at and onset is None:
                 return
-        timing, onset = self._pending, self._onset
-        if timing.queued_at and onset < timing.queued_at:
-            return
-        self._pending = None
-        if not timing.queued_at:  # the turn said nothing (a transfer, a hang-up)
-            return
+            self._timings.pop(0)
+            if timing.queued_at:  # else the turn said nothing (a transfer, a hang-up)
+                self._log_turn(timing, onset)
+
+    def _log_turn(self, timing: TurnTiming, onset: float) -> None:
         self.log.info("%s: turn stages %s", self.call_id, json.dumps({
             "ended_at": timing.ended_at, "picked_at": timing.picked_at, "queued_at": timing.queued_at,
             "sent_at": onset, "endpoint_ms": timing.endpoint_ms, "asr_ms": timing.asr_ms,
@@ -208,11 +240,15 @@ class SipCall:
 
     def _fill_silence(self) -> None:
         """A phone with silence suppression sends nothing (or a CN packet) while the caller is
-        quiet; the Session still needs that time, or no utterance would ever end. A packet only
-        late by jitter is not replaced: the gap must outlast the jitter buffer's prefetch."""
+        quiet; the Session still needs that time, or no utterance would ever end. After a CN
+        packet the silence counts at once; otherwise a packet only late by jitter is not replaced:
+        the gap must outlast the jitter measured on this line (RFC 3550's estimate, three times
+        over) and a wait for a reordered packet."""
         behind = int((time.monotonic() - self._started) * 1000) - self._heard_ms
-        if behind <= FILL_AFTER_MS:
-            return
+        if not self._line_quiet:
+            after = FILL_AFTER_MS + 3 * self.leg.jitter_ms + self.leg.reorder.wait_s * 1000
+            if behind <= min(MAX_FILL_AFTER_MS, after):
+                return
         frames = behind // TICK_MS
         self.port.caller(Audio.silence(frames * TICK_MS / 1000, RATE))
         self._heard_ms += frames * TICK_MS
@@ -222,7 +258,7 @@ class SipCall:
         barge-in), while the digits go on being gathered; what the paced sender still holds of
         it is thrown away too."""
         if self.port.key_down():
-            self.loop.call_soon_threadsafe(self.leg.stop_playing)
+            self.leg.stop_playing()
 
     def _answer(self, digits: str | None) -> None:
         if digits:
@@ -232,9 +268,14 @@ class SipCall:
         """The flow ended the call and its last prompt left the Session: let the sender's last
         frames and the far end's buffer play out, still hearing a hang-up."""
         until = time.monotonic() + self.leg.queued_ms / 1000 + TAIL_S
-        while (left := until - time.monotonic()) > 0:
+        next_tick = time.monotonic() + TICK_MS / 1000
+        while (now := time.monotonic()) < until:
+            if now >= next_tick:  # this thread is still the leg's send clock
+                self.leg.tick()
+                next_tick += TICK_MS / 1000
+                continue
             try:
-                kind, _ = self._inbox.get(timeout=min(left, 0.05))
+                kind, _ = self._inbox.get(timeout=min(until, next_tick) - now)
             except queue.Empty:
                 continue
             if kind == "hangup":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -87,7 +89,7 @@ class SipServer:
     def __init__(self, config: ServeConfig, stack: Any, flow: Any, store: Any) -> None:
         self.config, self.flow, self.store = config, flow, store
         self.stack, recognizer = shared_stack(stack)
-        self.admission = Admission(config.limits, recognizer)
+        self.admission = Admission(config.limits, recognizer, self.stack.prompts)
         self.calls: dict[str, SipCall] = {}
         self._answering: set[str] = set()
         self.transfers: dict[str, Transfer] = {}
@@ -99,6 +101,7 @@ class SipServer:
         self._ports = PortAllocator(config.rtp_ports)
         self._closed = asyncio.Event()
         self._stopping = False
+        self._batches_seen = 0
 
     @property
     def active(self) -> int:
@@ -275,6 +278,7 @@ class SipServer:
 
     # ---- the end of a call ------------------------------------------------------------------
     def _ended(self, call: SipCall, ended: Ended | None) -> None:
+        call.leg.loop_clock()  # its thread is gone: the loop sends what the leg still plays
         invite = self.uas.get_call(call.call_id)
         self.calls.pop(call.call_id, None)
         record = call.port.session.engine.record
@@ -297,7 +301,18 @@ class SipServer:
             self.uas._calls.pop(call.call_id, None)
         log.info("%s: ended, record %s outcome %s (RTP: %s, %d stray packets dropped)", call.call_id,
                  record.call_id, record.outcome, call.leg.stats_line(), call.leg.dropped)
+        self._log_batches()
         asyncio.ensure_future(call.leg.close())
+
+    def _log_batches(self) -> None:
+        """The sizes of the decode batches run since the last call ended (a shared decoder that
+        batches: does it, under this load?), for the benchmark and whoever tunes it."""
+        batches = getattr(self.stack.recognizer, "batches", None)
+        if not isinstance(batches, list) or len(batches) <= self._batches_seen:
+            return
+        sizes = Counter(batches[self._batches_seen:])
+        self._batches_seen = len(batches)
+        log.info("decode batches since the last call ended: %s", json.dumps(dict(sorted(sizes.items()))))
 
     def _start_transfer(self, invite: Any, call: SipCall, uri: str, summary: dict[str, Any]) -> None:
         transfer = Transfer(self, invite, call.leg, uri, call.call_id)

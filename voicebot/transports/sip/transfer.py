@@ -74,7 +74,7 @@ class Transfer:
         leg_b.connect(remote)
         self.leg.stop_playing()
         self.leg.on_audio, leg_b.on_audio = leg_b.play, self.leg.play
-        self.leg.on_dtmf = lambda key: leg_b._rtp.send_dtmf(key)
+        self.leg.on_dtmf = lambda key: leg_b.send_dtmf(key)
         server.bridges[outgoing.call_id] = (self.call_id, outgoing, leg_b)
         server.bridges[self.call_id] = (outgoing.call_id, self.call, self.leg)
         log.info("%s: bridged to %s (%s)", self.call_id, self.uri, outgoing.call_id)
