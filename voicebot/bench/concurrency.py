@@ -32,8 +32,9 @@ MAX_ROUNDS = 2  # a small level goes round at most this often (the benchmark's t
 
 
 def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    from voicebot.pipeline.workers import resident_bytes  # the one reader of /proc/self/statm
+
+    return resident_bytes() / 2**20
 
 
 def level(stack: Any, flow: Any, mat: Material, n: int, min_turns: int = MIN_TURNS) -> dict:

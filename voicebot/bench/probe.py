@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import resource
 import sys
 import tempfile
@@ -19,8 +18,9 @@ FIRST_TURN = ROOT / "examples" / "calls" / "balance_spoken_id" / "01.wav"  # the
 
 
 def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    from voicebot.pipeline.workers import resident_bytes  # the one reader of /proc/self/statm
+
+    return resident_bytes() / 2**20
 
 
 def _emit(**data) -> None:

@@ -70,7 +70,7 @@ class PublicText:
             return True
         if any(p.fullmatch(sentence) for p in self.personal):
             return False
-        return sentence in self.fixed or any(p.fullmatch(sentence) for p in self.public)
+        return any(p.fullmatch(sentence) for p in self.public)
 
 
 def _fixed_opening(template_sentence: str) -> list[str]:
