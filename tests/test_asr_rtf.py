@@ -145,6 +145,7 @@ def test_spare_cores_follow_the_idle_time_since_the_last_look(tmp_path, monkeypa
     stat = tmp_path / "stat"
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)  # /proc/stat sums both
     monkeypatch.setattr(threads, "MIN_INTERVAL_S", 0.0)
+    monkeypatch.setattr(threads, "_clock_ticks", lambda: 100)
 
     def ticks(user, nice, idle):  # user nice system idle iowait irq softirq steal guest guest_nice
         stat.write_text(f"cpu  {user} {nice} 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
@@ -154,8 +155,47 @@ def test_spare_cores_follow_the_idle_time_since_the_last_look(tmp_path, monkeypa
     assert spare.available()  # since boot: 1.8 cores idle
     ticks(290, 0, 910)  # then both cores busy: 10 idle ticks of 200
     assert not spare.available()
-    ticks(390, 0, 1010)  # one core busy, one idle
-    assert spare.available()
+    ticks(390, 0, 1010)  # one core busy with other work, one idle: the second thread would share a core
+    assert not spare.available()
     ticks(400, 190, 1020)  # niced work on the other core is not idle
     assert not spare.available()
+    ticks(410, 190, 1210)  # idle again
+    assert spare.available() and spare.free == pytest.approx(1.9)
     assert not threads.SpareCores(path=str(tmp_path / "missing")).available()
+
+
+def test_the_recognisers_own_work_is_not_other_work(tmp_path, monkeypatch):
+    """Utterances heard back to back: the last encode and decode kept a core (and a half) busy
+    since the last look, but it was the recogniser's own serial work, not a competitor."""
+    from voicebot.asr import threads
+
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_INTERVAL_S", 0.0)
+    monkeypatch.setattr(threads, "_clock_ticks", lambda: 100)
+    clock = iter([0.0, 1.3])  # wall time at the start and end of a `working` block
+    monkeypatch.setattr(threads.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(threads.time, "process_time", lambda: 0.0)
+
+    def ticks(busy, idle):
+        stat.write_text(f"cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\n")
+
+    ticks(0, 1000)
+    spare = threads.SpareCores(path=str(stat))
+    assert spare.available()
+    ticks(130, 1070)  # 2 s: 1.3 cores busy, 0.7 idle
+    assert not spare.available()  # all of it other work: 0.7 cores free
+    with spare.working(threads=1):  # the process used no CPU meanwhile: a preempted call is not ours
+        pass
+    ticks(260, 1140)
+    assert not spare.available()
+    monkeypatch.setattr(threads.time, "process_time", iter([0.0, 0.8, 0.8, 2.0]).__next__)
+    clock = iter([0.0, 0.4, 1.0, 1.9])
+    with spare.working(threads=2):  # a wide encode: 0.4 s on two cores
+        pass
+    with spare.working():  # its decode: 0.9 s on one
+        pass
+    ticks(390, 1210)  # the same 1.3 cores busy, all of it the recogniser's own
+    assert spare.available() and spare.free == pytest.approx(2.0)
+    always = threads.SpareCores(need=threads.ALWAYS, path=str(tmp_path / "missing"))
+    assert always.available()

@@ -7,20 +7,29 @@ window is 500 frames × 384 × 1,536) and split well: on two threads it ran in ~
 (57.9 → 39.5 ms on an otherwise idle machine) with bit-identical output, for ~20 % more CPU (the
 second thread waits between operations). So the encoder takes the second core only when the
 machine has one to spare — a lone call's turns — and stays on one thread when the cores are busy
-(many calls at once), where that extra CPU would come out of the other calls."""
+(many calls at once), where that extra CPU would come out of the other calls.
+
+"Busy" means other work: the recogniser's own model calls since the last look (the previous
+utterance's encode and decodes) run one at a time, so they never compete with the next encode.
+Counted as busy, they filled ~1.3 of 2 cores between two utterances heard back to back (the
+benchmark, a burst of turns), and any other work above ~0.2 cores then kept the encoder on one
+thread; a live call's turns, seconds apart, never saw it (docs/asr.md, "Where the time goes")."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 
 from voicebot.envvars import env_count
 
-# An idle share of the machine worth a second encoder thread, in cores. Niced background work does
-# not count as idle: two encoder threads next to it measured no faster (it still takes its
-# share of a core, and the thread it delays holds up the other at every operation's end).
+# Cores free of other work beyond the one the encoder's first thread takes, worth a second thread.
+# Niced background work is not free: two encoder threads next to it measured no faster (it still
+# takes its share of a core, and the thread it delays holds up the other at every operation's end).
 SPARE_CORES = 0.5
+ALWAYS = -1.0  # `need` for "the wider encoder whatever the load" (idle-machine benchmarks)
 # Looks closer together than this reuse the last verdict (the encodes of one batch).
 MIN_INTERVAL_S = 0.05
 
@@ -50,8 +59,10 @@ def usable_cores() -> int:
 
 
 class SpareCores:
-    """Whether the machine has had a core to spare since the last look (/proc/stat: idle and
-    iowait time over all CPUs). Off Linux it answers False: the single-thread path."""
+    """Whether the machine has had a core to spare since the last look: the cores neither idle
+    (/proc/stat: idle and iowait time over all CPUs) nor running the recogniser's own model calls
+    (`working`) are other work's; a second encoder thread needs 1 + `need` cores free of it. Off
+    Linux it answers False: the single-thread path."""
 
     def __init__(self, need: float = SPARE_CORES, path: str = "/proc/stat") -> None:
         self.need, self.path = need, path
@@ -59,8 +70,25 @@ class SpareCores:
         self._last: tuple[float, int, int] | None = None  # (monotonic time, spare ticks, all ticks)
         self._verdict = False
         self._cpus = os.cpu_count() or 1  # /proc/stat's first line sums every CPU of the machine
+        self._hz = _clock_ticks()
+        self._own = 0.0  # core-seconds of the recogniser's own model calls since the last look
+        self.free: float | None = None  # cores free of other work at the last look (benchmark details)
+
+    @contextlib.contextmanager
+    def working(self, threads: int = 1) -> Iterator[None]:
+        """Count the block as the recogniser's own work: its wall time on `threads` cores, at most
+        the CPU time the whole process spent meanwhile (a preempted call's wall time is not ours)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            spent = min((time.perf_counter() - wall) * threads, time.process_time() - cpu)
+            with self._lock:
+                self._own += max(0.0, spent)
 
     def available(self) -> bool:
+        if self.need <= ALWAYS:
+            return True
         now = time.monotonic()
         with self._lock:
             if self._last is not None and now - self._last[0] < MIN_INTERVAL_S:
@@ -70,10 +98,14 @@ class SpareCores:
                 return False
             spare, total = ticks
             if self._last is None:  # first look: the machine since boot
-                self._verdict = total > 0 and spare / total * self._cpus >= self.need
+                self.free = spare / total * self._cpus if total > 0 else None
             elif total > self._last[2]:
-                share = (spare - self._last[1]) / (total - self._last[2])
-                self._verdict = share * self._cpus >= self.need
+                own = self._own * self._hz  # in /proc/stat's ticks (summed over CPUs, as `total`)
+                self.free = min(1.0, (spare - self._last[1] + own) / (total - self._last[2])) * self._cpus
+            else:  # no tick since the last look: keep the verdict and the recogniser's work for the next
+                return self._verdict
+            self._own = 0.0
+            self._verdict = self.free is not None and self.free >= 1.0 + self.need
             self._last = (now, spare, total)
             return self._verdict
 
@@ -88,3 +120,11 @@ class SpareCores:
         # user nice system idle iowait irq softirq steal ...; guest time is already in user/nice
         values = [int(v) for v in fields[1:9]]
         return values[3] + values[4], sum(values)
+
+
+def _clock_ticks() -> int:
+    """/proc/stat's ticks per second (USER_HZ)."""
+    try:
+        return int(os.sysconf("SC_CLK_TCK"))
+    except (AttributeError, ValueError, OSError):
+        return 100

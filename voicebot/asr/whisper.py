@@ -147,7 +147,9 @@ class WhisperRecognizer:
         self.short_seconds = float(short_seconds)  # open answers shorter than this keep the 10 s window
         if wide_when not in ("spare", "always"):
             raise ConfigError(f"whisper option wide_when={wide_when!r}: expected 'spare' or 'always'")
-        self._spare = SpareCores(need=0.0 if wide_when == "always" else cores.SPARE_CORES)
+        self._spare = SpareCores(need=cores.ALWAYS if wide_when == "always" else cores.SPARE_CORES)
+        self._wide_threads = wide
+        self.encodes = {"wide": 0, "one thread": 0}  # which encoder ran, so far (benchmark details)
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
@@ -185,8 +187,11 @@ class WhisperRecognizer:
 
         utt.frames = window_frames(utt.samples.shape[0] / 16000, floor)
         features = log_mel(self._features, utt.samples, utt.frames)
-        model = self._wide if self._wide is not None and self._spare.available() else self._model
-        utt.encoded = np.asarray(model.encode(ctranslate2.StorageView.from_array(features[None])))
+        wide = self._wide is not None and self._spare.available()
+        self.encodes["wide" if wide else "one thread"] += 1
+        with self._spare.working(self._wide_threads if wide else 1):
+            encoded = (self._wide if wide else self._model).encode(ctranslate2.StorageView.from_array(features[None]))
+        utt.encoded = np.asarray(encoded)
 
     def _finish(self, utt: _Utterance) -> Transcript:
         hints = utt.hints
@@ -279,17 +284,18 @@ class WhisperRecognizer:
         # each reading is cut to its own (generate emits at most max_length - len(prompt) + 1).
         budgets = [8 + int(TOKENS_PER_SECOND * u.duration) for u in utts]
         encoded = np.concatenate([u.encoded for u in utts]) if len(utts) > 1 else utts[0].encoded
-        results = self._model.generate(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)),
-            [list(s.prompt)] * len(utts),
-            beam_size=self.beam_size,
-            max_length=len(s.prompt) + max(budgets),
-            repetition_penalty=s.repetition_penalty,
-            no_repeat_ngram_size=s.no_repeat_ngram_size,
-            return_scores=True,
-            suppress_blank=True,
-            num_hypotheses=min(s.n_best, self.beam_size),  # the beam holds them anyway: no extra cost
-        )
+        with self._spare.working():
+            results = self._model.generate(
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)),
+                [list(s.prompt)] * len(utts),
+                beam_size=self.beam_size,
+                max_length=len(s.prompt) + max(budgets),
+                repetition_penalty=s.repetition_penalty,
+                no_repeat_ngram_size=s.no_repeat_ngram_size,
+                return_scores=True,
+                suppress_blank=True,
+                num_hypotheses=min(s.n_best, self.beam_size),  # the beam holds them anyway: no extra cost
+            )
         return [self._reading(result, budget + 1, utt, s.prompt) for result, budget, utt in zip(results, budgets, utts)]
 
     def _reading(self, result, cap: int, utt: _Utterance, prompt: tuple[int, ...]) -> Reading:
@@ -309,8 +315,9 @@ class WhisperRecognizer:
         import ctranslate2
 
         features = ctranslate2.StorageView.from_array(np.ascontiguousarray(utt.encoded))
-        result = self._model.generate(features, [list(prompt)], beam_size=1, max_length=len(prompt) + 1,
-                                      return_no_speech_prob=True)[0]
+        with self._spare.working():
+            result = self._model.generate(features, [list(prompt)], beam_size=1, max_length=len(prompt) + 1,
+                                          return_no_speech_prob=True)[0]
         return result.no_speech_prob
 
 

@@ -9,6 +9,7 @@ baseline measured in the same run:
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -53,12 +54,16 @@ def asr(utterances, backends: list[str], baseline: bool = True) -> dict:
     for name in backends:
         recognizer = get_recognizer(name)
         recognizer.transcribe(audio[0][0], Hints())  # first call allocates buffers
+        encodes = dict(getattr(recognizer, "encodes", {}))
         started, cpu = time.perf_counter(), time.process_time()
         pairs = [(ref, recognizer.transcribe(a, Hints()).text) for a, ref in audio]
         spent, cpu = time.perf_counter() - started, time.process_time() - cpu
         # CPU time of the whole process (all threads): steadier than wall time on a shared machine
         out[name] = {"wer": round(corpus_wer(pairs), 4), "rtf": round(spent / seconds, 4),
-                     "cpu_rtf": round(cpu / seconds, 4), "utterances": len(pairs)}
+                     "cpu_rtf": round(cpu / seconds, 4), "utterances": len(pairs),
+                     "load_average_1min": round(os.getloadavg()[0], 2)}
+        if encodes:  # whisper: how often its encoder found a spare core, as a live call's turn would
+            out[name]["encoder"] = {k: v - encodes.get(k, 0) for k, v in recognizer.encodes.items()}
     if baseline:
         packaged = PackagedWhisper()
         packaged.text(audio[0][0])
