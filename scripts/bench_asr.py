@@ -11,7 +11,8 @@ CPU figure drifts less) and seconds per utterance per backend and set (a Rich ta
 
     --compare KEY=VALUE   also measure whisper with these options (the baseline), utterance by
                           utterance alternating with the options under test, so both see the same load
-    --profile             where one whisper `transcribe` spends its time, stage by stage
+    --profile             where one whisper `transcribe` spends its time, stage by stage, and which
+                          encoder copy ran (--stack: in a process that loaded a Stack, as `voicebot bench`)
     --malloc MODE         glibc malloc as a serving process sets it ("serving", the default:
                           voicebot.pipeline.workers.tune_malloc, as Stack.load does), left alone
                           ("glibc"), or "MMAP_KB,TRIM_KB" (e.g. 128,256: the settings before 8 MB)
@@ -212,15 +213,18 @@ def lone_decodes(set_names: list[str], options: dict, exclusive: bool) -> None:
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
-def profile(set_names: list[str], options: dict) -> None:
+def profile(set_names: list[str], options: dict, stack: bool = False) -> None:
     """Wall and CPU time of each stage of WhisperRecognizer.transcribe, per utterance, on free
-    (open-speech) prompts: the same calls transcribe makes, timed one by one."""
-    import ctranslate2
-    import numpy as np
-
+    (open-speech) prompts: the same calls transcribe makes, timed one by one, the encoder chosen as
+    transcribe chooses it (the two-thread copy when a core is spare). With `stack`, in a process
+    that loaded a Stack first, as `voicebot bench` and the server run it (malloc and OpenMP settings)."""
     from voicebot.asr import whisper as w
     from voicebot.asr.denoise import suppress_noise
 
+    if stack:
+        from voicebot.pipeline import Stack
+
+        Stack.load(asr="whisper", tts=None)
     recognizer = get_recognizer("whisper", **options)
     audio = [read_wav(u.path) for name in set_names for u in utterances(name)]
     recognizer.transcribe(audio[0], Hints())
@@ -234,22 +238,27 @@ def profile(set_names: list[str], options: dict) -> None:
         row[1] += time.process_time() - cpu
         return out
 
+    real_log_mel = w.log_mel
+    w.log_mel = lambda *a: timed("log-Mel features", lambda: real_log_mel(*a))  # inside _encode
+    encodes = dict(getattr(recognizer, "encodes", {}))
     seconds = sum(a.duration for a in audio)
     cpu, wall = time.process_time(), time.perf_counter()
-    for a in audio:
-        pcm = timed("resample to 16 kHz", a.canonical)
-        samples = timed("noise suppression", lambda: suppress_noise(pcm.to_float(), pcm.rate))
-        utt = w._Utterance(pcm.duration, samples, Hints(), 0.0)
-        own = pcm.duration >= getattr(recognizer, "short_seconds", w.SHORT_SECONDS)  # (older revisions: the constant)
-        utt.frames = w.window_frames(samples.shape[0] / 16000, recognizer.min_window if own else w.SAFE_WINDOW_SECONDS)
-        feats = timed("log-Mel features", lambda: w.log_mel(recognizer._features, samples, utt.frames))
-        features = ctranslate2.StorageView.from_array(feats[None])
-        utt.encoded = timed("encoder", lambda: np.asarray(recognizer._model.encode(features)))
-        utt.first = timed("decoder (beam, n-best)", lambda: recognizer._decode([utt], recognizer._settings(Hints()))[0])
-        timed("loop guard, re-decode, hints", lambda: recognizer._finish(utt))
+    try:
+        for a in audio:
+            pcm = timed("resample to 16 kHz", a.canonical)
+            samples = timed("noise suppression", lambda: suppress_noise(pcm.to_float(), pcm.rate))
+            utt = w._Utterance(pcm.duration, samples, Hints(), 0.0)
+            own = pcm.duration >= getattr(recognizer, "short_seconds", w.SHORT_SECONDS)  # (older revisions: the constant)
+            timed("encoder (+ features)", lambda: recognizer._encode(utt, recognizer.min_window if own else w.SAFE_WINDOW_SECONDS))
+            utt.first = timed("decoder (beam, n-best)", lambda: recognizer._decode([utt], recognizer._settings(Hints()))[0])
+            timed("loop guard, re-decode, hints", lambda: recognizer._finish(utt))
+    finally:
+        w.log_mel = real_log_mel
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     n = len(audio)
-    print(f"{n} utterances, {seconds:.1f} s of audio ({options or 'defaults'}); load average {os.getloadavg()[0]:.1f}")
+    chosen = {k: v - encodes.get(k, 0) for k, v in getattr(recognizer, "encodes", {}).items()}
+    print(f"{n} utterances, {seconds:.1f} s of audio ({options or 'defaults'}{', Stack loaded' if stack else ''}); "
+          f"encoder used {chosen or 'one thread (older revision)'}; load average {os.getloadavg()[0]:.1f}")
     print(f"{'stage':32} {'wall ms/utt':>12} {'cpu ms/utt':>11} {'share of wall':>14}")
     for stage, (ws, cs) in spent.items():
         print(f"{stage:32} {ws / n * 1000:12.1f} {cs / n * 1000:11.1f} {ws / wall:14.0%}")
@@ -264,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", action="append", default=None,
                     help="whisper baseline option KEY=VALUE measured in the same run (e.g. min_window=10)")
     ap.add_argument("--profile", action="store_true", help="time each stage of whisper's transcribe instead")
+    ap.add_argument("--stack", action="store_true", help="with --profile: load a Stack first, as voicebot bench does")
     ap.add_argument("--lone-decodes", action="store_true", help="decoder thread's malloc trim, today vs before")
     ap.add_argument("--intents", help="comma-separated voices: measure intent accuracy on the NLU dev phrases")
     ap.add_argument("--every", type=int, default=2, help="with --intents: every n-th phrase")
@@ -274,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"malloc: {set_malloc(args.malloc)}; load average {os.getloadavg()}", file=sys.stderr, flush=True)
     options = dict(o.split("=", 1) for o in args.option)
     if args.profile:
-        profile(args.sets.split(","), options)
+        profile(args.sets.split(","), options, args.stack)
         return 0
     if args.lone_decodes:
         lone_decodes(args.sets.split(","), options, args.exclusive)

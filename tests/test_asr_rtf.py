@@ -165,17 +165,17 @@ def test_spare_cores_follow_the_idle_time_since_the_last_look(tmp_path, monkeypa
 
 
 def test_the_recognisers_own_work_is_not_other_work(tmp_path, monkeypatch):
-    """Utterances heard back to back: the last encode and decode kept a core (and a half) busy
-    since the last look, but it was the recogniser's own serial work, not a competitor."""
+    """Utterances heard back to back: since the last look the previous encode and decode kept a
+    core and a half busy, but it was the recogniser's own serial work, not a competitor."""
     from voicebot.asr import threads
 
     stat = tmp_path / "stat"
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(threads, "MIN_INTERVAL_S", 0.0)
     monkeypatch.setattr(threads, "_clock_ticks", lambda: 100)
-    clock = iter([0.0, 1.3])  # wall time at the start and end of a `working` block
-    monkeypatch.setattr(threads.time, "perf_counter", lambda: next(clock))
-    monkeypatch.setattr(threads.time, "process_time", lambda: 0.0)
+    wall, cpu = [0.0], [0.0]
+    monkeypatch.setattr(threads.time, "perf_counter", lambda: wall[0])
+    monkeypatch.setattr(threads.time, "process_time", lambda: cpu[0])
 
     def ticks(busy, idle):
         stat.write_text(f"cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\n")
@@ -183,19 +183,24 @@ def test_the_recognisers_own_work_is_not_other_work(tmp_path, monkeypatch):
     ticks(0, 1000)
     spare = threads.SpareCores(path=str(stat))
     assert spare.available()
-    ticks(130, 1070)  # 2 s: 1.3 cores busy, 0.7 idle
-    assert not spare.available()  # all of it other work: 0.7 cores free
-    with spare.working(threads=1):  # the process used no CPU meanwhile: a preempted call is not ours
-        pass
-    ticks(260, 1140)
-    assert not spare.available()
-    monkeypatch.setattr(threads.time, "process_time", iter([0.0, 0.8, 0.8, 2.0]).__next__)
-    clock = iter([0.0, 0.4, 1.0, 1.9])
-    with spare.working(threads=2):  # a wide encode: 0.4 s on two cores
-        pass
-    with spare.working():  # its decode: 0.9 s on one
-        pass
-    ticks(390, 1210)  # the same 1.3 cores busy, all of it the recogniser's own
+    ticks(130, 1070)  # 1 s: 1.3 cores busy, 0.7 idle
+    assert not spare.available() and spare.free == pytest.approx(0.7)  # all of it other work
+    with spare.working(threads=2):  # a wide encode, 0.4 s: both cores busy, left out
+        ticks(210, 1070)
+        wall[0] += 0.4
+        cpu[0] += 0.8
+    with spare.working():  # its decode, 0.6 s on one core while the other idles
+        wall[0] += 0.6
+        cpu[0] += 0.6
+        ticks(270, 1130)
     assert spare.available() and spare.free == pytest.approx(2.0)
+    with spare.working():  # a decode waiting for a core half the time is not using one
+        wall[0] += 1.0
+        cpu[0] += 0.5
+        ticks(470, 1130)  # 1 s, both cores busy: the decode had 50 ticks of the 200
+    assert not spare.available() and spare.free == pytest.approx(0.5)
+    with spare.working(threads=2):
+        ticks(480, 1130)
+    assert not spare.available()  # a wide encode's span alone is too little to judge: the last verdict
     always = threads.SpareCores(need=threads.ALWAYS, path=str(tmp_path / "missing"))
     assert always.available()

@@ -9,11 +9,14 @@ second thread waits between operations). So the encoder takes the second core on
 machine has one to spare — a lone call's turns — and stays on one thread when the cores are busy
 (many calls at once), where that extra CPU would come out of the other calls.
 
-"Busy" means other work: the recogniser's own model calls since the last look (the previous
-utterance's encode and decodes) run one at a time, so they never compete with the next encode.
-Counted as busy, they filled ~1.3 of 2 cores between two utterances heard back to back (the
-benchmark, a burst of turns), and any other work above ~0.2 cores then kept the encoder on one
-thread; a live call's turns, seconds apart, never saw it (docs/asr.md, "Where the time goes")."""
+"Busy" means other work. The recogniser's own model calls since the last look (the previous
+utterance's encode and decodes) ran one at a time, so they never compete with the next encode: a
+one-thread call's time counts as free, and the span of a two-thread encode is left out of the
+measure (whether its second thread ran or waited for a core cannot be told apart from other work,
+and counting it as free would keep the next encodes wide however busy the cores). Counted as busy,
+a burst of utterances heard back to back (the benchmark) filled ~1.3 of 2 cores with them, and
+any other work above ~0.2 cores kept the encoder on one thread; a live call's turns, seconds
+apart, never saw it (docs/asr.md, "Where the time goes")."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ SPARE_CORES = 0.5
 ALWAYS = -1.0  # `need` for "the wider encoder whatever the load" (idle-machine benchmarks)
 # Looks closer together than this reuse the last verdict (the encodes of one batch).
 MIN_INTERVAL_S = 0.05
+MIN_TICKS = 2  # per CPU (USER_HZ, 10 ms): a look measures at least this much time, else keeps the verdict
 
 
 def asr_threads() -> int:
@@ -60,9 +64,9 @@ def usable_cores() -> int:
 
 class SpareCores:
     """Whether the machine has had a core to spare since the last look: the cores neither idle
-    (/proc/stat: idle and iowait time over all CPUs) nor running the recogniser's own model calls
-    (`working`) are other work's; a second encoder thread needs 1 + `need` cores free of it. Off
-    Linux it answers False: the single-thread path."""
+    (/proc/stat: idle and iowait time over all CPUs) nor running the recogniser's own one-thread
+    calls (`working`) are other work's; a second encoder thread needs 1 + `need` cores free of it.
+    Off Linux it answers False: the single-thread path."""
 
     def __init__(self, need: float = SPARE_CORES, path: str = "/proc/stat") -> None:
         self.need, self.path = need, path
@@ -71,20 +75,27 @@ class SpareCores:
         self._verdict = False
         self._cpus = os.cpu_count() or 1  # /proc/stat's first line sums every CPU of the machine
         self._hz = _clock_ticks()
-        self._own = 0.0  # core-seconds of the recogniser's own model calls since the last look
+        self._own = 0.0  # seconds of the recogniser's own one-thread calls since the last look
+        self._left_out = (0, 0)  # (spare, all) ticks during its wider calls since the last look
         self.free: float | None = None  # cores free of other work at the last look (benchmark details)
 
     @contextlib.contextmanager
     def working(self, threads: int = 1) -> Iterator[None]:
-        """Count the block as the recogniser's own work: its wall time on `threads` cores, at most
-        the CPU time the whole process spent meanwhile (a preempted call's wall time is not ours)."""
+        """The block is the recogniser's own work on `threads` cores. One thread: its wall time
+        counts as free, at most the CPU time the process spent meanwhile (a call waiting for a
+        core is not using one). More: the block's span is left out of the next look."""
         wall, cpu = time.perf_counter(), time.process_time()
+        before = self._ticks() if threads > 1 else None
         try:
             yield
         finally:
-            spent = min((time.perf_counter() - wall) * threads, time.process_time() - cpu)
+            spent = min(time.perf_counter() - wall, time.process_time() - cpu)
+            after = self._ticks() if before is not None else None
             with self._lock:
-                self._own += max(0.0, spent)
+                if before is None:
+                    self._own += max(0.0, spent)
+                elif after is not None:
+                    self._left_out = (self._left_out[0] + after[0] - before[0], self._left_out[1] + after[1] - before[1])
 
     def available(self) -> bool:
         if self.need <= ALWAYS:
@@ -99,12 +110,13 @@ class SpareCores:
             spare, total = ticks
             if self._last is None:  # first look: the machine since boot
                 self.free = spare / total * self._cpus if total > 0 else None
-            elif total > self._last[2]:
-                own = self._own * self._hz  # in /proc/stat's ticks (summed over CPUs, as `total`)
-                self.free = min(1.0, (spare - self._last[1] + own) / (total - self._last[2])) * self._cpus
-            else:  # no tick since the last look: keep the verdict and the recogniser's work for the next
-                return self._verdict
-            self._own = 0.0
+            else:
+                measured = total - self._last[2] - self._left_out[1]
+                if measured < MIN_TICKS * self._cpus:  # too little to go on: keep the verdict, measure on
+                    return self._verdict
+                free = spare - self._last[1] - self._left_out[0] + self._own * self._hz
+                self.free = min(1.0, max(0.0, free / measured)) * self._cpus
+            self._own, self._left_out = 0.0, (0, 0)
             self._verdict = self.free is not None and self.free >= 1.0 + self.need
             self._last = (now, spare, total)
             return self._verdict
