@@ -117,7 +117,10 @@ def run(quick: bool = True, log: Callable[[str], None] = lambda _: None) -> dict
                                "round again); rss_mb_per_call: peak RSS at the largest level run minus at the "
                                "smallest, per extra call",
                 "asr": f"voicebot.asr.testsets sets {', '.join(plan.asr_sets)} (1 in {plan.asr_every} sentences; "
-                       "telephone sets: 8 kHz μ-law, 15 dB SNR)",
+                       "telephone sets: 8 kHz μ-law, 15 dB SNR), heard back to back by the recogniser the "
+                       "Stack loaded, with a live call's options; asr.whisper.encoder: how many encodes found "
+                       "a core spare (1.5 cores free of other work: the two-thread encoder, as a call's turn "
+                       "would) and the load average then, since the figure follows the machine's load",
                 "nlu": f"intents/test/heldout.jsonl (typed) and heldout_asr.jsonl (Whisper transcripts), 1 in {plan.nlu_every} rows",
                 "intent_from_audio": f"intents/test/heldout.jsonl voiced by {plan.intent_voice} over the telephone "
                                      f"line, 1 in {plan.intent_every} phrases",
