@@ -204,3 +204,14 @@ def test_the_recognisers_own_work_is_not_other_work(tmp_path, monkeypatch):
     assert not spare.available()  # a wide encode's span alone is too little to judge: the last verdict
     always = threads.SpareCores(need=threads.ALWAYS, path=str(tmp_path / "missing"))
     assert always.available()
+
+
+def test_bench_asr_step_names_the_encoder_it_measured(whisper):
+    """`voicebot bench`'s ASR figure follows the machine's load (which encoder copy a spare core
+    allowed): its details say which ran for every timed utterance, and the load average."""
+    from voicebot.bench import speed
+
+    utts = telephone_set("piper")[:12:6]
+    out = speed.asr(utts, ["whisper"], baseline=False)["whisper"]
+    assert sum(out["encoder"].values()) == out["utterances"] == 2
+    assert set(out["encoder"]) == {"wide", "one thread"} and out["load_average_1min"] >= 0
