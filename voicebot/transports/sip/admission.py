@@ -11,25 +11,29 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
+from voicebot.envvars import env_count
 from voicebot.pipeline import Stack
 from voicebot.tts.base import sentences
+from voicebot.tts.piper import tts_threads
 
 
 class UrgentLock:
-    """One holder at a time, the most urgent waiter next: by when it needs the result (a prompt's
-    first sentence: now, its caller is waiting in silence; a later sentence: once the sentences
-    before it have played), then first come. A plain Lock lets any waiter in next, so under load
-    one call's answer could wait out several other calls' renders."""
+    """`slots` holders at a time (one: a lock), the most urgent waiter next: by when it needs the
+    result (a prompt's first sentence: now, its caller is waiting in silence; a later sentence:
+    once the sentences before it have played), then first come. A plain Lock lets any waiter in
+    next, so under load one call's answer could wait out several other calls' renders."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = max(1, slots)
         self._cond = threading.Condition()
-        self._busy = False
+        self._held = 0
         self._queue: list[tuple[float, int]] = []  # a heap of (deadline, arrival)
         self._arrivals = itertools.count()
         self._mine = threading.local()  # what `with lock:` holds, per thread
@@ -39,15 +43,16 @@ class UrgentLock:
         ticket = (time.monotonic() if deadline is None else deadline, next(self._arrivals))
         with self._cond:
             heapq.heappush(self._queue, ticket)
-            while self._busy or self._queue[0] != ticket:
+            while self._held >= self.slots or self._queue[0] != ticket:
                 self._cond.wait()
             heapq.heappop(self._queue)
-            self._busy = True
+            self._held += 1
+            self._cond.notify_all()  # the next in line may take another free slot
         try:
             yield
         finally:
             with self._cond:
-                self._busy = False
+                self._held -= 1
                 self._cond.notify_all()
 
     def __enter__(self) -> None:  # `with lock:` as with a plain Lock: due now
@@ -94,25 +99,71 @@ class GuardedNlu(_Guarded):
         return self._call("understand", text, alternatives)
 
 
-class GuardedPrompts(_Guarded):
-    """One render at a time under the lock (Piper's phonemizer is one native engine), sentence by
-    sentence, so a prompt's first sentence plays while the next renders (and other calls'
-    sentences interleave). A sentence already in memory (every fixed prompt) is taken without the
-    lock: one call's personal sentence (a name, a card) renders for ~0.5-1 s, and every other
-    call's answer waited for it. Renders wait their turn by when their audio is due (UrgentLock):
-    a sentence due once the ones before it have played goes after a caller waiting in silence."""
+class GuardedSynthesizer(_Guarded):
+    """The process's one synthesizer, `lock.slots` renders at a time, each waiting its turn by
+    when its audio is due (`due`, set per thread by GuardedPrompts.stream). Piper is safe to run
+    from several threads (espeak-ng's phonemizer runs under piper's own lock; onnxruntime's
+    `InferenceSession.run` is thread-safe), so the slots are cores, not a guard against races."""
+
+    def __init__(self, inner: Any, lock: UrgentLock) -> None:
+        super().__init__(inner, lock)
+        self.due = threading.local()
+
+    def synthesize(self, text):
+        return self._call_by(getattr(self.due, "at", None), "synthesize", text)
+
+    def stream(self, text):  # the Synthesizer Protocol: one render per sentence, each in turn
+        for sentence in sentences(text):
+            yield self.synthesize(sentence)
+
+
+class GuardedPrompts:
+    """The worker's PromptCache with its synthesizer behind the render slots. A sentence already
+    in memory (every fixed prompt) never waits for a slot: one call's personal sentence (a name,
+    a card) renders for ~0.5-1 s, and every other call's answer waited for it. Prompts stream
+    through PromptCache.stream itself, so a SIP call's personal first sentence comes in two (its
+    first clause, then the rest) as it does without SIP; its renders wait their turn by when their
+    audio is due (UrgentLock): a sentence due once the ones before it have played goes after a
+    caller waiting in silence."""
+
+    def __init__(self, inner: Any, lock: UrgentLock) -> None:
+        self._inner = inner
+        synth = inner.synth
+        if not isinstance(synth, GuardedSynthesizer):  # the cache is the process's: guard it once
+            synth = inner.synth = GuardedSynthesizer(synth, lock)
+        self._synth: GuardedSynthesizer = synth
+
+    @property
+    def waiting(self) -> int:
+        """Renders waiting for a slot or running."""
+        return self._synth.waiting
 
     def stream(self, text):
         due = time.monotonic()
-        for sentence in sentences(text):
-            audio = self._inner.cached(sentence)
-            if audio is None:
-                audio = self._call_by(due, "sentence_audio", sentence)
+        sentences_out = iter(self._inner.stream(text))
+        while True:
+            self._synth.due.at = due  # read by this thread's renders inside the cache
+            try:
+                audio = next(sentences_out)
+            except StopIteration:
+                return
+            finally:
+                self._synth.due.at = None
             due += audio.duration
             yield audio
 
     def render(self, text):
-        return self._call("render", text)
+        return self._inner.render(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def render_slots() -> int:
+    """Renders at once (VOICEBOT_TTS_RENDERS, default: cores / Piper's intra-op threads): a PIN
+    turn's personal answer waited 0.7-3.8 s at 12 SIP calls behind other calls' renders, one at a
+    time, while the second core had room (docs/sip-concurrency.md)."""
+    return max(1, env_count("VOICEBOT_TTS_RENDERS", 0) or (os.cpu_count() or 1) // tts_threads())
 
 
 def shared_stack(stack: Stack) -> tuple[Stack, GuardedRecognizer | None]:
@@ -121,7 +172,7 @@ def shared_stack(stack: Stack) -> tuple[Stack, GuardedRecognizer | None]:
     # would let only one call's turn reach it at a time, and nothing could be batched
     lock = nullcontext() if getattr(stack.recognizer, "shared", False) else threading.Lock()
     recognizer = GuardedRecognizer(stack.recognizer, lock) if stack.recognizer else None
-    prompts = GuardedPrompts(stack.prompts, UrgentLock()) if stack.prompts is not None else None
+    prompts = GuardedPrompts(stack.prompts, UrgentLock(render_slots())) if stack.prompts is not None else None
     nlu = GuardedNlu(stack.nlu, threading.Lock()) if stack.nlu is not None else None
     return replace(stack, recognizer=recognizer, nlu=nlu, prompts=prompts), recognizer
 
