@@ -137,3 +137,24 @@ def test_two_piper_renders_at_once_give_the_audio_of_one_at_a_time():
         for mine, reference in zip(together, alone):
             assert mine is not None and mine.shape == reference.shape
             assert np.abs(mine.astype(np.int32) - reference).max() <= 2
+
+
+def test_no_silence_is_filled_while_the_callers_audio_is_ahead_of_the_clock():
+    """After a comfort-noise packet the call fills the caller's silence at once; when a burst of
+    packets has put the caller's audio ahead of the call's clock there is nothing to fill (it
+    asked for a negative length of silence and the call failed: seen at 12 SIP calls)."""
+    import time
+    from types import SimpleNamespace
+
+    from voicebot.transports.sip.call import SipCall
+
+    given: list = []
+    port = SimpleNamespace(subscribe=lambda listener: None, caller=given.append)
+    leg = SimpleNamespace(jitter_ms=0.0, reorder=SimpleNamespace(wait_s=0.0))
+    call = SipCall("ahead", port, leg, loop=None, on_end=lambda c, e: None, agent_uri=lambda t: None)
+    call._started, call._heard_ms, call._line_quiet = time.monotonic(), 60_000, True
+    call._fill_silence()
+    assert given == [] and call._heard_ms == 60_000
+    call._started -= 61.0  # a second of the caller's audio missing now
+    call._fill_silence()
+    assert len(given) == 1 and 0.9 <= given[0].duration <= 1.5 and call._heard_ms >= 61_000
