@@ -158,3 +158,26 @@ def test_no_silence_is_filled_while_the_callers_audio_is_ahead_of_the_clock():
     call._started -= 61.0  # a second of the caller's audio missing now
     call._fill_silence()
     assert len(given) == 1 and 0.9 <= given[0].duration <= 1.5 and call._heard_ms >= 61_000
+
+
+def test_renders_run_below_the_decoders_priority(tmp_path):
+    """A render runs on a render thread niced RENDER_NICE above the calling thread (the decoder
+    keeps its priority), and comes back to the caller as it was rendered."""
+    import os
+
+    from voicebot.pipeline.prompts import PromptCache
+    from voicebot.transports.sip.admission import RENDER_NICE
+
+    class Noting(_Recording):
+        def synthesize(self, text):
+            self.nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return super().synthesize(text)
+
+    cache = PromptCache("pyttsx3", rate=8000, directory=tmp_path)
+    cache.synth = noting = Noting(cache.synth)
+    prompts = GuardedPrompts(cache, UrgentLock(2))
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    out = list(prompts.stream("Your balance is four dollars."))
+    assert noting.texts == ["Your balance is four dollars."] and out[0].num_samples > 0
+    assert noting.nice == min(19, mine + RENDER_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller's own is untouched
