@@ -1,10 +1,10 @@
 """Admission control and the models every call of a worker shares.
 
-Calls run on their own threads, but recognition, understanding and synthesis go through one
-lock per model (the recogniser: its own batching queue): on 2 cores two decodes at once only make
-both late, and the number of calls waiting for the recogniser, or for the synthesizer (a personal
-sentence renders for ~0.5-1 s, one at a time), is the queue depth that tells the worker it can no
-longer keep turn latency. Then a new INVITE gets 503 with Retry-After (and OPTIONS probes get 503, so a proxy
+Calls run on their own threads, but recognition and understanding go through one lock per model
+(the recogniser: its own batching queue) and synthesis through a render slot per core: on 2 cores
+two decodes at once only make both late, and the number of calls waiting for the recogniser, or
+for the synthesizer (a personal sentence renders for ~0.5-1 s), is the queue depth that tells the
+worker it can no longer keep turn latency. Then a new INVITE gets 503 with Retry-After (and OPTIONS probes get 503, so a proxy
 stops sending calls) instead of a call that degrades everyone's."""
 
 from __future__ import annotations
@@ -216,8 +216,8 @@ def warm(stack: Stack) -> None:
 class Limits:
     max_calls: int = 12
     max_decode_queue: int = 4  # calls waiting for the recogniser
-    # calls waiting for the synthesizer: a personal sentence (a card, a name) takes ~0.5-1 s to
-    # render and renders one at a time, so a third call waiting hears its answer >1 s late
+    # calls waiting for the synthesizer (rendering included): a personal sentence (a card, a name)
+    # takes ~0.5-1 s to render, a slot per core, so past this a call waiting hears its answer late
     max_render_queue: int = 3
     retry_after_s: int = 10
 
