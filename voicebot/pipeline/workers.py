@@ -4,7 +4,9 @@ store and webhook calls and synthesis, and the `Strand` that runs one call's job
 Recognition does not run on these workers' own cores: a worker hands its utterance to the process's
 one decoder thread (voicebot/pipeline/batching.py), which decodes the turns of several calls in one
 batched pass, and waits. So the pool has a worker per core for NLU, the flow and Piper, plus one per
-request a batch can carry: fewer, and concurrent turns could never fill a batch. A waiting worker
+request the decoder's queue can hold: fewer, and concurrent turns could never fill a batch, and
+jobs waiting for the decoder or the synthesizer could hold every worker while another call's turn
+waited for one. A waiting worker
 costs no CPU; MiniLM runs on one onnxruntime thread (voicebot.nlu.embedder.nlu_threads) and Whisper's
 intra-op threads are set in one place (voicebot/asr/threads.py)."""
 
@@ -109,9 +111,14 @@ def glibc():
 
 
 def worker_count() -> int:
-    from voicebot.pipeline.batching import MAX_BATCH
+    """A worker per core for the CPU work, plus one for every request the decoder's queue can hold:
+    a worker waiting for the decoder or for a render slot costs no CPU but holds its thread. With
+    cores + MAX_BATCH (10 here), 12 SIP calls' waiting renders and speculative decodes took every
+    worker, and a turn's job waited up to 1.4 s for one (`handoff`, docs/sip-concurrency.md).
+    Threads start only as jobs need them (ThreadPoolExecutor), so an idle worker holds few."""
+    from voicebot.pipeline.batching import MAX_WAITING
 
-    return max(1, env_count("VOICEBOT_WORKERS", 0) or (os.cpu_count() or 1) + MAX_BATCH)
+    return max(1, env_count("VOICEBOT_WORKERS", 0) or (os.cpu_count() or 1) + MAX_WAITING)
 
 
 def shared_pool() -> ThreadPoolExecutor:

@@ -65,6 +65,11 @@ class ShrinkingSession:
 
 
 class PiperSynthesizer:
+    """Safe to call from several threads at once: piper runs espeak-ng's phonemizer under its own
+    module lock, and onnxruntime's `InferenceSession.run` is thread-safe. A SIP worker runs as
+    many renders at once as it has cores for (voicebot/transports/sip/admission.py, render_slots;
+    tests/test_sip_renders.py checks two at once give the samples of one at a time)."""
+
     name = "piper"
 
     def __init__(self, model: str | Path | None = None, length_scale: float | None = None,

@@ -250,6 +250,8 @@ class SipCall:
             if behind <= min(MAX_FILL_AFTER_MS, after):
                 return
         frames = behind // TICK_MS
+        if frames <= 0:  # the caller's audio is ahead of this clock (packets that came in a burst): none missing
+            return
         self.port.caller(Audio.silence(frames * TICK_MS / 1000, RATE))
         self._heard_ms += frames * TICK_MS
 
