@@ -33,8 +33,8 @@ import numpy as np
 from voicebot.asr import threads as cores
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
-from voicebot.asr.domain import DIGIT_PROMPTS, apply_hints, bias_prompt, one_digit, says_a_request, says_more,
-                                   yes_or_no
+from voicebot.asr.domain import (DIGIT_PROMPTS, apply_hints, bias_prompt, one_digit, says_a_request, says_more,
+                                 yes_or_no)
 from voicebot.asr.features import log_mel
 from voicebot.asr.threads import SpareCores, asr_threads
 from voicebot.asr.whisper_digits import digit_search, looks_looped, one_digit_scores, pick
