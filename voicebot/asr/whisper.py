@@ -71,8 +71,9 @@ DIGIT_MARGIN = 3.0
 # A one-digit answer (the 1-5 rating) whose first reading names no digit takes the best of the ten
 # digits scored against the audio when its log-probability is at least this; below, the words
 # stand ("yes" is no rating: the flow asks again). Dev set of bench_digits.py --kind rating: -5.0
-# to -6.0 all right on 104/110 answers (-4.5: 102), -5.5 is the middle of that plateau.
-ONE_DIGIT_MIN_LOGP = -5.5
+# to -6.0 all right on 104/110 answers (-4.75: 103, -4.5: 102); below -5.0 one more of the misses
+# is a wrong rating rather than a question asked again ("I'd say three" → "5 3." → 5 at -5.2).
+ONE_DIGIT_MIN_LOGP = -5.0
 
 Reading = tuple[str, "float | None", tuple[str, ...]]  # text, confidence, runner-up readings
 
