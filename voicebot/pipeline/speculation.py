@@ -35,7 +35,7 @@ SPECULATE_AT_MS = 60
 END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 STANDARD_SPECULATE_AT_MS = 240
 # The standard decode reuses a finished early one heard on the same voiced speech rather than
-# decode it again (scripts/bench_latency.py, docs/realtime.md). False: decode again (the A/B).
+# decode it again (README "Latency", scripts/bench_latency.py). False: decode again (the A/B).
 REUSE_EARLY = True
 
 
