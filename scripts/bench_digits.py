@@ -311,6 +311,8 @@ def main() -> None:
 
 
 def main_ratings(args) -> None:
+    if args.baseline == DEFAULT_BASELINE:  # older than the path a call's prompt takes (as_prompt_would)
+        args.baseline = "main"
     rows = rating_items(args.set)
     load = round(os.getloadavg()[0], 2)
     result = {"set": args.set, "kind": "rating", "voices": list(VOICES[args.set]),
