@@ -12,7 +12,14 @@ customer number, so the repeat counts there too (the baseline's flow asked the P
 
 --set dev is what choices were made on; heldout (other voices, other digit strings) is reported
 and never tuned on. --baseline REV (default fc451d3, the digit path before issue 13) measures that
-revision's code on the same audio in a subprocess, beside today's."""
+revision's code on the same audio in a subprocess, beside today's.
+
+--kind rating: answers to the survey's 1-5 rating prompt (flows/bank.yml `survey`, expect: csat,
+i.e. one digit) in the same voices and channel: ratings said as a word or a phrase, and answers
+that hold none ("yes", "no": the flow must ask again, not record a 1). Per answer: the rating the
+prompt takes and the recogniser's wall time (ms), today's beside the baseline's in the same run.
+
+    .venv/bin/python scripts/bench_digits.py --kind rating --set dev --baseline main"""
 
 from __future__ import annotations
 
@@ -39,6 +46,16 @@ VOICES = {
 SEEDS = {"dev": 13, "heldout": 4242}
 PER_VOICE = {"dev": 8, "heldout": 6}  # 4- and 8-digit answers alternate
 DEFAULT_BASELINE = "fc451d3"
+# (what the caller says, the rating it gives; "" = none). The two sets share the five bare
+# numbers and "yes" (the answer the latency benchmark's third caller gives) in other voices.
+RATINGS = {
+    "dev": (("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"),
+            ("four out of five", "4"), ("I'd say three", "3"), ("yes", ""), ("no", ""),
+            ("I'm not sure", "")),
+    "heldout": (("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"),
+                ("a two", "2"), ("five out of five", "5"), ("I would give it a one", "1"), ("yes", ""),
+                ("um, okay", "")),
+}
 
 
 def digit_strings(seed: int, count: int) -> list[str]:
@@ -118,6 +135,58 @@ def items(set_name: str) -> list[dict]:
     return rows
 
 
+def rating_items(set_name: str) -> list[dict]:
+    return [{"voice": voice, "said": said, "rating": rating, "first": str(render(said, voice))}
+            for said, rating in RATINGS[set_name] for voice in VOICES[set_name]]
+
+
+def run_ratings(rows: list[dict], options: dict | None = None) -> list[dict]:
+    """The rating the csat prompt takes from each answer (one digit 1-5, as the flow reads it),
+    and how long the recogniser took (the utterance after the VAD, as a call hears it)."""
+    import time
+
+    from voicebot.asr import get_recognizer
+    from voicebot.asr.numbers import words_to_digits
+    from voicebot.audio import Audio
+
+    recognizer = get_recognizer("whisper", **(options or {}))
+    recognizer.transcribe(Audio.silence(1.0))  # the first decode allocates: not an answer's time
+    out = []
+    for row in rows:
+        started = time.perf_counter()
+        text = heard_text(recognizer, row["first"], 1)
+        ms = (time.perf_counter() - started) * 1000
+        digits = words_to_digits(text)
+        got = digits if len(digits) == 1 and "1" <= digits <= "5" else ""
+        out.append({**row, "heard": text, "got": got, "right": got == row["rating"], "ms": round(ms, 1)})
+    return out
+
+
+def rating_summary(results: list[dict]) -> dict:
+    import numpy as np
+
+    def rate(rows):
+        return round(sum(r["right"] for r in rows) / len(rows), 3) if rows else None
+
+    ms = [r["ms"] for r in results]
+    return {"n": len(results), "right": rate(results),
+            "ratings_right": rate([r for r in results if r["rating"]]),
+            "non_answers_not_rated": rate([r for r in results if not r["rating"]]),
+            "ms_p50": round(float(np.percentile(ms, 50)), 1), "ms_p95": round(float(np.percentile(ms, 95)), 1),
+            "ms_mean": round(float(np.mean(ms)), 1), "ms_max": round(max(ms), 1),
+            "misses": [{k: r[k] for k in ("voice", "said", "rating", "heard", "got")}
+                       for r in results if not r["right"]]}
+
+
+def heard_text(recognizer, path: str, length: int) -> str:
+    from voicebot.asr import Hints
+    from voicebot.audio import Audio, read_wav
+    from voicebot.cli.transcribe import as_prompt_would
+
+    audio = Audio.silence(0.5) + read_wav(path).canonical() + Audio.silence(1.0)
+    return as_prompt_would(recognizer, audio, Hints("digits", length=length))
+
+
 def heard(recognizer, path: str, length: int) -> str:
     """The digits a call's ID/PIN prompt takes from one answer: `voicebot transcribe --expect
     digits:N` (VAD, the prompt's hints and retries, groups across a pause joined as the flow
@@ -178,7 +247,7 @@ def summary(results: list[dict]) -> dict:
                        for r in results if not r["right_within_one_reprompt_of_the_flow"]]}
 
 
-def baseline(rev: str, rows: list[dict]) -> dict:
+def baseline(rev: str, rows: list[dict], kind: str = "strings") -> dict:
     """The same audio through `rev`'s voicebot package (git archive into a temp dir)."""
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "voicebot"],
@@ -187,9 +256,9 @@ def baseline(rev: str, rows: list[dict]) -> dict:
         rows_file = Path(tmp) / "rows.json"
         rows_file.write_text(json.dumps(rows))
         env = {**os.environ, "PYTHONPATH": tmp}
-        done = subprocess.run([sys.executable, __file__, "--rows", str(rows_file)], env=env,
+        done = subprocess.run([sys.executable, __file__, "--rows", str(rows_file), "--kind", kind], env=env,
                               capture_output=True, text=True, cwd=tmp, check=True)
-        return summary(json.loads(done.stdout))
+        return (rating_summary if kind == "rating" else summary)(json.loads(done.stdout))
 
 
 def main() -> None:
@@ -199,13 +268,17 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="recogniser option for today's path, e.g. denoise=false")
+    parser.add_argument("--kind", choices=("strings", "rating"), default="strings",
+                        help="4/8-digit strings (IDs, PINs) or answers to the 1-5 rating prompt")
     parser.add_argument("--rows", help=argparse.SUPPRESS)  # internal: run rows, print results
     args = parser.parse_args()
     if not args.rows:  # this tree's voicebot, not an installed one (the baseline sets PYTHONPATH)
         sys.path.insert(0, str(ROOT))
     if args.rows:
-        print(json.dumps(run(json.loads(Path(args.rows).read_text()))))
+        print(json.dumps((run_ratings if args.kind == "rating" else run)(json.loads(Path(args.rows).read_text()))))
         return
+    if args.kind == "rating":
+        return main_ratings(args)
     rows = items(args.set)
     result = {"set": args.set, "voices": list(VOICES[args.set]), "channel": "8 kHz mu-law, 15 dB noise",
               "today": summary(run(rows, dict(o.split("=", 1) for o in args.option)))}
@@ -233,6 +306,30 @@ def main() -> None:
                       f"{res['exact_within_one_reprompt']:.0%}", f"{res['right_within_one_reprompt_of_the_flow']:.0%}",
                       style="bold")
     Console().print(table)
+    for miss in result["today"]["misses"]:
+        print("miss:", miss)
+
+
+def main_ratings(args) -> None:
+    if args.baseline == DEFAULT_BASELINE:  # older than the path a call's prompt takes (as_prompt_would)
+        args.baseline = "main"
+    rows = rating_items(args.set)
+    load = round(os.getloadavg()[0], 2)
+    result = {"set": args.set, "kind": "rating", "voices": list(VOICES[args.set]),
+              "today": rating_summary(run_ratings(rows, dict(o.split("=", 1) for o in args.option)))}
+    if args.baseline:
+        result["baseline"] = {"rev": args.baseline, **baseline(args.baseline, rows, "rating")}
+    result["load_average_1min"] = [load, round(os.getloadavg()[0], 2)]
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for path in ("today", "baseline"):
+        if path in result:
+            r = result[path]
+            print(f"{path:8s} {r.get('rev', '')}: right {r['right']} (ratings {r['ratings_right']}, non-answers "
+                  f"not rated {r['non_answers_not_rated']}) of {r['n']}; recogniser ms p50 {r['ms_p50']} "
+                  f"p95 {r['ms_p95']} mean {r['ms_mean']} max {r['ms_max']}")
+    print(f"load average {result['load_average_1min']} (start, end)")
     for miss in result["today"]["misses"]:
         print("miss:", miss)
 

@@ -72,8 +72,9 @@ def main() -> None:
 
 KINDS = ((("intent",), ("yesno",), ("csat",)),
          (("intent",), ("digits", 8), ("digits", 4), ("yesno",), ("csat",)),
-         (("intent",), ("digits", 8), ("digits", 4), ("yesno",), ("csat",)))  # the prompts latency.CALLS
-# answer in flows/bank.yml (the third caller says "yes" to the rating question: the flow asks again)
+         (("intent",), ("digits", 8), ("digits", 4), ("yesno",), ("csat",), ("csat",)))  # the prompts
+# latency.CALLS answer in flows/bank.yml (the third caller says "yes" to the rating question: the
+# flow asks again, and the caller answers "three")
 
 
 def decisions() -> None:

@@ -125,3 +125,16 @@ def closest_choice(text: str, phrases: tuple[str, ...]) -> str | None:
             return p
     best = difflib.get_close_matches(lowered.strip(" .!?"), [p.lower() for p in phrases], n=1, cutoff=0.6)
     return next((p for p in phrases if best and p.lower() == best[0]), None)
+
+
+# "four out of five", "3 of 5": the scale said after a rating is not a second digit.
+_OUT_OF = re.compile(r"\b(?:out\s+)?of\s+(?:the\s+)?(?:5|five|10|ten)\b", re.IGNORECASE)
+
+
+def one_digit(text: str) -> str | None:
+    """The digit a one-digit answer (the survey's 1-5 rating) holds, or None. Whisper under a
+    digit prompt loops a lone digit ("five" → "5 5", "Three. Three. Three."), and a caller names
+    the scale ("four out of five"): one digit said once or looped is that digit; several different
+    digits, or none, decide nothing (scripts/bench_digits.py --kind rating)."""
+    digits = words_to_digits(_OUT_OF.sub(" ", text))
+    return digits[0] if digits and digits.isdigit() and len(set(digits)) == 1 else None

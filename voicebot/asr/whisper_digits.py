@@ -61,6 +61,28 @@ def digit_search(model, tokenizer, encoded: np.ndarray, prompt: list[int], max_d
     return sorted(finished.items(), key=lambda kv: -kv[1])
 
 
+def one_digit_scores(model, tokenizer, encoded: np.ndarray, prompt: list[int]) -> list[tuple[str, float]]:
+    """(digit, log-probability of " d" then the end of text) for the ten digits, best first: the
+    one-digit strings `digit_search` finishes, with the same scores, in one batched forced pass
+    (the prompt plus each digit; the logits at the digit and after it) instead of a beam's
+    several `generate` calls (~0.5-0.9 s for a one-digit answer on 2 cores)."""
+    import ctranslate2
+
+    digit_tokens = [tokenizer.encode(f" {d}")[0] for d in range(10)]
+    batch = [prompt + [tok] for tok in digit_tokens]
+    features = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(batch), 0)))
+    results = model.generate(features, batch, max_length=len(batch[0]) + 1, beam_size=1,
+                             return_logits_vocab=True, suppress_blank=False, suppress_tokens=[])
+    scores = []
+    for d, (tok, result) in enumerate(zip(digit_tokens, results)):
+        steps = result.logits[0]
+        if len(steps) < 2:
+            continue
+        scores.append((str(d), float(_log_softmax(np.asarray(steps[0]))[tok]
+                                     + _log_softmax(np.asarray(steps[1]))[tokenizer.eot])))
+    return sorted(scores, key=lambda kv: -kv[1])
+
+
 def looks_looped(digits: str) -> bool:
     """A string that is its first half twice ("2345" + "2345"): told to expect eight digits, a
     decoder without repetition penalty, or the digit search, stretches a group of four said

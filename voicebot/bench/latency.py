@@ -33,7 +33,9 @@ NOON = datetime(2026, 11, 18, 12, 0, tzinfo=ZoneInfo("America/New_York"))
 CALLS = (
     ("what time does the branch open on saturday", "no thank you", "five"),
     ("I lost my debit card", "one two three four five six seven eight", "two four six eight", "no that's all", "four"),
-    ("what's my balance", "one two three four five six seven eight", "two four six eight", "no", "yes"),
+    # "yes" to the 1-5 rating question is no rating (it was heard as "1" and recorded as CSAT 1):
+    # the bot asks again and this caller then gives one, as a real caller would.
+    ("what's my balance", "one two three four five six seven eight", "two four six eight", "no", "yes", "three"),
 )
 BARGE = "I lost my debit card"
 QUIET_AFTER_BOT_S = 0.6

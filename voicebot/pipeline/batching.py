@@ -3,7 +3,8 @@
 Every call's worker (turn decodes and speculative decodes at a pause) hands its utterance to one
 `DecodeBatcher` and waits. The decoder thread takes whatever is waiting — up to MAX_BATCH, after a
 short gather window when it finds only one — and runs it through the recogniser's
-`transcribe_many` in one pass, so N calls that finish a turn together pay for one batched decode
+`transcribe_many` in one pass (the gather window only while other calls' decodes are about: a
+lone call's decode starts at once), so N calls that finish a turn together pay for one batched decode
 instead of N queued ones (Whisper: one `generate` over the batch). Results go back to each request's
 own future, so a call's decodes complete in the order it asked for them. The queue is bounded:
 past MAX_WAITING, a caller's worker blocks until there is room (memory stays bounded), and
@@ -31,7 +32,10 @@ log = logging.getLogger(__name__)
 # a larger batch only makes its first caller wait for the last one's decode.
 MAX_BATCH = 8
 MAX_WAITING = 64
-GATHER_S = 0.01  # an idle decoder waits this long for company before decoding a lone request
+GATHER_S = 0.01  # a decoder that had company waits this long for more before decoding a lone request
+# The window is paid only when the last batch had company or requests arrived while it ran: a lone
+# call's every turn waited GATHER_S for nobody (scripts/bench_latency.py). False: always wait.
+GATHER_WHEN_BUSY = True
 
 
 class DecodeBatcher:
@@ -48,6 +52,7 @@ class DecodeBatcher:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._running = 0  # requests in the batch being decoded now
+        self._company = False  # the last batch had company, or requests queued while it ran
         self.batches: list[int] = []  # size of each batch decoded (the benchmark reports them)
 
     @property
@@ -86,6 +91,7 @@ class DecodeBatcher:
                 with self._cond:
                     self._running = 0
                     idle = not self._queue
+                    self._company = len(batch) > 1 or not idle
                     self._cond.notify_all()
             if idle:
                 # Nothing waits: hand the decode's freed buffers back now rather than hold them
@@ -96,7 +102,7 @@ class DecodeBatcher:
     def _next_batch(self) -> list[tuple[Audio, Hints, Future]]:
         with self._cond:
             self._cond.wait_for(lambda: bool(self._queue))
-            if len(self._queue) == 1 and self.gather_s > 0:
+            if len(self._queue) == 1 and self.gather_s > 0 and (self._company or not GATHER_WHEN_BUSY):
                 deadline = time.monotonic() + self.gather_s
                 self._cond.wait_for(lambda: len(self._queue) > 1 or time.monotonic() >= deadline, self.gather_s)
             batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]

@@ -10,8 +10,10 @@ Two decodes, two clocks:
 - STANDARD: when the early decode has not ended the turn, recognition starts again at
   STANDARD_SPECULATE_AT_MS of webrtcvad's own pause on the utterance so far, kept when the caller
   does not go on and ending the turn once it says the words answer the prompt (the rule and audio
-  of the endpointing before the early decode), else the hang-over decides.
-So a turn without that evidence is heard and ended exactly as before; only complete answers gain.
+  of the endpointing before the early decode), else the hang-over decides. When no voiced frame
+  arrived since the early decode started, the standard one would re-hear the same speech (only
+  unvoiced frames added): the early result is taken as the standard one instead (REUSE_EARLY).
+So a turn without that evidence is ended exactly as before; only complete answers gain.
 Chosen on the development set (scripts/eval_turn_end.py), never on held-out data.
 
 The seam: the Session hands `Speculator.step` a snapshot of its clocks after every frame (and when
@@ -32,6 +34,9 @@ from voicebot.events import Transcript, Understood
 SPECULATE_AT_MS = 60
 END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 STANDARD_SPECULATE_AT_MS = 240
+# The standard decode reuses a finished early one heard on the same voiced speech rather than
+# decode it again (README "Latency", scripts/bench_latency.py). False: decode again (the A/B).
+REUSE_EARLY = True
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class Decode:
     at_pause_ms: int
     early: bool
     submitted: float
+    voiced: int = -1  # the sample count at webrtcvad's last voiced frame when it started
 
     @property
     def finished(self) -> bool:
@@ -120,13 +126,17 @@ class Speculator:
         early, standard, stale = self._early, self._standard, self._stale
         if early is None and standard is None and stale is None and c.quiet_ms >= SPECULATE_AT_MS \
                 and c.pause_ms < STANDARD_SPECULATE_AT_MS:
-            self._early = self._start(c.quiet_ms, c.last_sounding, early=True)
+            self._early = self._start(c.quiet_ms, c.last_sounding, early=True, voiced=c.last_voiced)
         elif early is not None and early.complete and c.quiet_ms >= END_AT_MS.get(kind, max(END_AT_MS.values())):
             return EndNow(early)
         if (early is not None and (not early.future.done() or early.complete)) or stale is not None:
             return None  # an early decode pending or waiting for END_AT, or a dropped one running
         if standard is None and c.pause_ms >= STANDARD_SPECULATE_AT_MS:
-            self._standard = self._start(c.pause_ms, c.last_voiced, early=False)
+            if REUSE_EARLY and early is not None and early.finished and early.voiced == c.last_voiced:
+                self._standard = Decode(early.future, c.last_voiced, early.at_pause_ms, False,
+                                        early.submitted, early.voiced)  # the same speech: heard already
+            else:
+                self._standard = self._start(c.pause_ms, c.last_voiced, early=False, voiced=c.last_voiced)
         elif standard is not None and standard.complete:
             return EndNow(standard)  # the words answer the prompt: no need for the hang-over
         return None
@@ -145,8 +155,8 @@ class Speculator:
                 other.future.cancel()  # its result is not the turn's (running: it finishes unused)
         return kept, since
 
-    def _start(self, pause_ms: int, since: int, early: bool) -> Decode:
-        return Decode(self._launch(), since, pause_ms, early, time.perf_counter())
+    def _start(self, pause_ms: int, since: int, early: bool, voiced: int) -> Decode:
+        return Decode(self._launch(), since, pause_ms, early, time.perf_counter(), voiced)
 
     def _went_on(self, d: Decode | None, since: int) -> Decode | None:
         """Drop a speculative decode when the caller went on speaking after it started."""
