@@ -40,3 +40,18 @@ def speak():
 @pytest.fixture(scope="session")
 def telephone():
     return speechgen.TELEPHONE
+
+
+# Tests whose assertions ride on wall-clock behaviour (a PulseAudio sink played at 1x, SIP calls
+# at line rate, a jitter buffer's waits): scripts/test.sh runs them on their own, after the rest
+# of the suite has run on two xdist workers, so nothing of the suite competes with them for the
+# CPU. A new file of that kind either matches a prefix below or carries `pytest.mark.realtime`.
+REALTIME_PREFIXES = ("test_sip_", "test_mic_", "test_pulse_")
+NOT_REALTIME = {"test_sip_bench.py", "test_mic_view.py"}  # arithmetic on logs, a terminal view
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        if name.startswith(REALTIME_PREFIXES) and name not in NOT_REALTIME:
+            item.add_marker(pytest.mark.realtime)
