@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 rc=0
-.venv/bin/python -m pytest -q -n 2 --dist loadfile -m "not realtime" "$@" || rc=$?
+.venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not realtime" "$@" || rc=$?
 [ "$rc" -eq 5 ] && rc=0  # 5: the arguments selected nothing in this pass
 .venv/bin/python -m pytest -q -m realtime "$@" || { r=$?; [ "$r" -eq 5 ] || rc=$r; }
 exit "$rc"
