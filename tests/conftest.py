@@ -40,3 +40,28 @@ def speak():
 @pytest.fixture(scope="session")
 def telephone():
     return speechgen.TELEPHONE
+
+
+# Tests whose assertions ride on wall-clock behaviour (a PulseAudio sink played at 1x, SIP calls
+# at line rate, a jitter buffer's waits): scripts/test.sh runs them on their own, after the rest
+# of the suite has run on two xdist workers, so nothing of the suite competes with them for the
+# CPU. A new file of that kind either matches a prefix below or carries `pytest.mark.realtime`.
+REALTIME_PREFIXES = ("test_sip_", "test_mic_", "test_pulse_")
+NOT_REALTIME = {"test_sip_bench.py", "test_mic_view.py"}  # arithmetic on logs, a terminal view
+
+
+# The files that take longest on a fresh clone (the --durations of a whole run with an empty
+# VOICEBOT_CACHE), longest first: the xdist pass (--dist loadfile --no-loadscope-reorder) hands
+# files out in this order, so the longest starts at once and the short ones fill in beside it.
+LONGEST_FIRST = ("test_nlu_measure.py", "test_bench.py", "test_soak.py", "test_asr_backends.py",
+                 "test_conversation_audio.py", "test_nlu_model.py", "test_asr_batching.py",
+                 "test_calls_audio.py", "test_web_browser.py", "test_cli_calls.py", "test_smart_turn.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        if name.startswith(REALTIME_PREFIXES) and name not in NOT_REALTIME:
+            item.add_marker(pytest.mark.realtime)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept otherwise

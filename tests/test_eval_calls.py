@@ -13,10 +13,7 @@ from typer.testing import CliRunner
 
 from voicebot.cli import _load_commands
 from voicebot.cli.app import app
-from voicebot.evalcalls import load_suite
 
-ROOT = Path(__file__).resolve().parents[1]
-SUITE = ROOT / "examples" / "calls"
 _load_commands()
 runner = CliRunner()
 
@@ -31,15 +28,9 @@ def _eval(*args: str):
     return runner.invoke(app, ["eval", *args], catch_exceptions=False)
 
 
-@pytest.mark.slow
-def test_shipped_suite_ends_right():
-    cases = load_suite(SUITE)
-    assert len(cases) >= 8 and sum(c.audio for c in cases) >= 7  # mostly recorded audio, as users grow it
-    result = _eval("--calls", str(SUITE), "--json")
-    report = json.loads(result.stdout)
-    failed = {r["call"]: r["differences"] for r in report["results"] if not r["ok"]}
-    assert failed == {} and result.exit_code == 0
-    assert report["passed"] == report["calls"] == len(cases)
+# The shipped suite ending as each expect.json says is checked by tests/test_soak.py, which plays
+# it twice (evalcalls.run_case, as `eval --calls` does); the CLI's reporting of passing and
+# failing calls is checked below on calls of its own.
 
 
 def test_a_call_that_ends_otherwise_is_reported(tmp_path):

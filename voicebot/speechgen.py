@@ -55,9 +55,9 @@ def speak(text: str, voice: str = "piper", channel: Channel = CLEAN) -> Path:
     if not out.exists():
         clean = _render(text, voice)
         audio = degrade(clean, channel, seed=int(digest[:8], 16))
-        tmp = out.with_suffix(".part.wav")
-        write_wav(tmp, audio, subtype=channel.encoding)
-        tmp.replace(out)  # atomic: parallel test workers never read a half-written file
+        # write_wav is atomic (a temporary name per process, then a rename): parallel test
+        # workers rendering the same turn never read half a file nor rename each other's
+        write_wav(out, audio, subtype=channel.encoding)
     return out
 
 

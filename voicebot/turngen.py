@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -71,7 +72,7 @@ def cut_point(text: str, voice: str, after_words: int) -> float:
     if path.exists():
         return float(json.loads(path.read_text())["cut_s"])
     cut = _align_cut(text, voice, after_words)
-    tmp = path.with_suffix(".part")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.part")  # per process: two may write at once
     tmp.write_text(json.dumps({"text": text, "voice": voice, "after_words": after_words, "cut_s": cut}))
     tmp.replace(path)  # atomic: parallel runs never read half a file
     return cut
