@@ -143,6 +143,10 @@ def test_a_personal_first_sentence_starts_with_its_first_clause(tmp_path):
     assert parts[0].duration < 0.7 * (parts[0].duration + parts[1].duration)
     assert all(not is_silent(p) for p in parts)
     assert cache._path("Alice, you're verified.").name not in cache._memory  # the rest: kept nowhere
+    # an opening before a field that says several words ("To recap: {items}.") is ready too
+    hits = cache.hits
+    recap = list(cache.stream("To recap: your balance and a card block. Goodbye."))
+    assert len(recap) == 3 and cache.hits == hits + 2 and cache.private == 3  # "To recap:", "Goodbye."
     # the hours the flow fixes are rendered at load, as every "{hours}." answer will say them
     hours = "Our branches are open Monday to Friday, nine AM to five PM, and Saturday ten AM to two PM, Eastern time."
     assert cache.public.allows(hours) and cache._path(hours).name in cache._memory

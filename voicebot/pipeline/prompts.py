@@ -75,8 +75,9 @@ class PublicText:
 
 def _fixed_opening(template_sentence: str) -> list[str]:
     """The clause a template sentence opens with when it holds no field ("Thank you," of "Thank
-    you, {first_name}, you're verified."), else nothing."""
-    cuts = clause_cuts(template_sentence)
+    you, {first_name}, you're verified."; "To recap:" of "To recap: {items}."), else nothing. A
+    field after the cut is read as words to come: "{items}" says "your balance and a card block"."""
+    cuts = clause_cuts(re.sub(r"\{(\w+)\}", r"{\1} words", template_sentence))  # the head keeps no field
     return [cuts[0][0]] if cuts and not fields(cuts[0][0]) and cuts[0][0].strip() else []
 
 
