@@ -34,9 +34,12 @@ from voicebot.events import Transcript, Understood
 SPECULATE_AT_MS = 60
 END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 STANDARD_SPECULATE_AT_MS = 240
-# The standard decode reuses a finished early one heard on the same voiced speech rather than
-# decode it again (README "Latency", scripts/bench_latency.py). False: decode again (the A/B).
-REUSE_EARLY = True
+# True: the standard decode reuses a finished early one heard on the same voiced speech rather
+# than decode it again. Off: the early decode hears only 60 ms after the last word, and Whisper's
+# reading depends on that tail — "what's going on with my account" (Piper, clean line) came back
+# empty from it, was reused, and the turn was heard as nothing (tests/test_conversation_audio.py
+# ::test_clarifying_question_answered_unclearly_twice); the standard decode's 240 ms tail heard it.
+REUSE_EARLY = False
 
 
 @dataclass(frozen=True)
