@@ -12,7 +12,7 @@ Two decodes, two clocks:
   does not go on and ending the turn once it says the words answer the prompt (the rule and audio
   of the endpointing before the early decode), else the hang-over decides. When no voiced frame
   arrived since the early decode started, the standard one would re-hear the same speech (only
-  unvoiced frames added): the early result is taken as the standard one instead (REUSE_EARLY).
+  unvoiced frames added): REUSE_EARLY (off: see its comment) takes the early result instead.
 So a turn without that evidence is ended exactly as before; only complete answers gain.
 Chosen on the development set (scripts/eval_turn_end.py), never on held-out data.
 
