@@ -241,8 +241,9 @@ class WhisperRecognizer:
             half = full[: len(full) // 2]
             return (" ".join(half), None) if half in heard else next(a for a in answers if apply_hints(a[0], hints) == full)
         if hints.length:  # no reading had the length: search digit strings of that length
-            finished = digit_search(self._model, self._tokenizer, utt.encoded, self._prompt(hints, 0),
-                                    hints.length + 2)
+            with self._spare.working():  # the recogniser's own one-thread work, as in _decode
+                finished = digit_search(self._model, self._tokenizer, utt.encoded, self._prompt(hints, 0),
+                                        hints.length + 2)
             found = pick(finished, hints.length, DIGIT_MARGIN)
             if found and looks_looped(found) and found[: len(found) // 2] in heard:
                 found = found[: len(found) // 2]  # a group stretched to the full length: keep the group
@@ -268,7 +269,8 @@ class WhisperRecognizer:
             return digit, confidence
         if not text or says_a_request(text, utt.hints) or yes_or_no(text):  # no speech, "I want an agent", "yes"
             return text, confidence
-        scores = one_digit_scores(self._model, self._tokenizer, utt.encoded, self._prompt(utt.hints, 0))
+        with self._spare.working():
+            scores = one_digit_scores(self._model, self._tokenizer, utt.encoded, self._prompt(utt.hints, 0))
         if scores and scores[0][1] >= ONE_DIGIT_MIN_LOGP:
             return scores[0][0], None
         return text, confidence
