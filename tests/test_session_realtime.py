@@ -367,15 +367,11 @@ def _one_turn(speak, text_heard: str, engine, kind: str):
 
 
 @pytest.mark.parametrize("heard", ["", "I would like to check the balance of"])
-def test_a_decode_without_evidence_never_ends_the_turn_early(speak, heard, monkeypatch):
+def test_a_decode_without_evidence_never_ends_the_turn_early(speak, heard):
     """Nothing heard, or a sure request that stops mid-phrase: the turn waits for the hang-over,
     and the kept result is the standard decode's (started at STANDARD_SPECULATE_AT_MS of
-    webrtcvad's pause: the audio the recogniser got before the early decode existed). Here the
-    standard decode always decodes again (by default it reuses an early one heard on the same
-    voiced speech: tests/test_rating_answers.py)."""
+    webrtcvad's pause: the audio the recogniser got before the early decode existed)."""
     from voicebot.pipeline import session as session_mod, speculation
-
-    monkeypatch.setattr(speculation, "REUSE_EARLY", False)
 
     recognizer, timing, _ = _one_turn(speak, heard, Listening(Expect("intent")), "intent")
     assert len(timing) == 1 and timing[0].endpoint_ms >= session_mod.HANG_OVER_MS["intent"]

@@ -8,11 +8,10 @@ onnxruntime's version, so a new model or runtime makes a new one."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
-from voicebot.cache import cache_dir
+from voicebot.cache import cache_dir, replaced_atomically
 
 PROVIDERS = ["CPUExecutionProvider"]
 
@@ -36,12 +35,8 @@ def fast_session(model: Path, options: Any = None) -> Any:
     if cached.exists():
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         return ort.InferenceSession(str(cached), options, providers=PROVIDERS)
-    tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.{id(options)}.tmp.onnx")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(tmp)
-    try:
+    with replaced_atomically(cached) as tmp:
+        options.optimized_model_filepath = str(tmp)
         session = ort.InferenceSession(str(model), options, providers=PROVIDERS)
-        os.replace(tmp, cached)
-    finally:
-        tmp.unlink(missing_ok=True)
     return session

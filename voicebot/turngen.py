@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from voicebot.audio.types import Audio
 from voicebot.audio.wavio import read_wav
-from voicebot.cache import cache_dir
+from voicebot.cache import cache_dir, replaced_atomically
 from voicebot.speechgen import CLEAN, TELEPHONE_QUIET, speak
 
 RATE = 16000
@@ -72,9 +71,8 @@ def cut_point(text: str, voice: str, after_words: int) -> float:
     if path.exists():
         return float(json.loads(path.read_text())["cut_s"])
     cut = _align_cut(text, voice, after_words)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.part")  # per process: two may write at once
-    tmp.write_text(json.dumps({"text": text, "voice": voice, "after_words": after_words, "cut_s": cut}))
-    tmp.replace(path)  # atomic: parallel runs never read half a file
+    with replaced_atomically(path) as tmp:  # parallel test workers may write the same key
+        tmp.write_text(json.dumps({"text": text, "voice": voice, "after_words": after_words, "cut_s": cut}))
     return cut
 
 

@@ -3,7 +3,6 @@ with libsndfile; write 16-bit PCM WAVs."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import soundfile as sf
 
 from voicebot.audio.types import Audio
 from voicebot.audio.wavheader import check_header
+from voicebot.cache import replaced_atomically
 from voicebot.errors import AudioError
 
 # What libsndfile raises on a file it cannot decode (MemoryError: a size field it believed).
@@ -63,12 +63,8 @@ def write_wav(path: str | Path, audio: Audio, subtype: str = "PCM_16") -> Path:
     """Written to a temporary name and renamed, so a crash never leaves half a WAV at `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
+    with replaced_atomically(path) as tmp:
         sf.write(str(tmp), audio.samples, audio.rate, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

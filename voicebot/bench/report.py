@@ -7,6 +7,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from voicebot.cache import replaced_atomically
+
 GOALS = {"cold_start_s": "≤ 4", "rss_mb_start": "≤ 600", "rss_mb_per_call": "≤ 5", "asr_rtf": "≤ 0.08",
          "turn_latency_p50_ms": "≤ 500", "turn_latency_p95_ms": "≤ 900", "barge_in_stop_ms_p95": "≤ 200",
          "concurrent_calls": "≥ 12"}
@@ -98,7 +100,6 @@ def save(result: dict, directory: Path) -> Path:
     path = directory / f"{stamp}{'-quick' if result['quick'] else ''}.json"
     for target, text in ((path, json.dumps(result, indent=2, ensure_ascii=False) + "\n"),
                          (directory / "latest.md", markdown(result))):
-        tmp = target.with_suffix(target.suffix + ".part")
-        tmp.write_text(text)
-        tmp.replace(target)
+        with replaced_atomically(target) as tmp:
+            tmp.write_text(text)
     return path

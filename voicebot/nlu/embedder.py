@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.cache import cache_dir
+from voicebot.cache import cache_dir, replaced_atomically
 from voicebot.envvars import env_count
 from voicebot.errors import ModelError
 
@@ -141,7 +141,6 @@ def encode_cached(texts: list[str], progress=None) -> np.ndarray:
                 cache.update({k: v for (k, _), v in zip(part, vecs)})
                 if progress:
                     progress(min(start + chunk, len(missing)), len(missing))
-        tmp = store.with_name(f"minilm.{os.getpid()}.tmp.npz")
-        np.savez(tmp, keys=np.array(list(cache)), vecs=np.stack(list(cache.values())))
-        tmp.replace(store)
+        with replaced_atomically(store) as tmp:
+            np.savez(tmp, keys=np.array(list(cache)), vecs=np.stack(list(cache.values())))
     return np.stack([cache[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)

@@ -34,8 +34,7 @@ MAX_BATCH = 8
 MAX_WAITING = 64
 GATHER_S = 0.01  # a decoder that had company waits this long for more before decoding a lone request
 # The window is paid only when the last batch had company or requests arrived while it ran: a lone
-# call's every turn waited GATHER_S for nobody (scripts/bench_latency.py). False: always wait.
-GATHER_WHEN_BUSY = True
+# call's every turn waited GATHER_S for nobody (scripts/bench_latency.py).
 
 
 class DecodeBatcher:
@@ -102,7 +101,7 @@ class DecodeBatcher:
     def _next_batch(self) -> list[tuple[Audio, Hints, Future]]:
         with self._cond:
             self._cond.wait_for(lambda: bool(self._queue))
-            if len(self._queue) == 1 and self.gather_s > 0 and (self._company or not GATHER_WHEN_BUSY):
+            if len(self._queue) == 1 and self.gather_s > 0 and self._company:
                 deadline = time.monotonic() + self.gather_s
                 self._cond.wait_for(lambda: len(self._queue) > 1 or time.monotonic() >= deadline, self.gather_s)
             batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]

@@ -10,9 +10,10 @@ Two decodes, two clocks:
 - STANDARD: when the early decode has not ended the turn, recognition starts again at
   STANDARD_SPECULATE_AT_MS of webrtcvad's own pause on the utterance so far, kept when the caller
   does not go on and ending the turn once it says the words answer the prompt (the rule and audio
-  of the endpointing before the early decode), else the hang-over decides. When no voiced frame
-  arrived since the early decode started, the standard one would re-hear the same speech (only
-  unvoiced frames added): REUSE_EARLY (off: see its comment) takes the early result instead.
+  of the endpointing before the early decode), else the hang-over decides. It decodes again even
+  when no voiced frame came since the early decode: Whisper's reading depends on the tail after
+  the last word, and the early decode's 60 ms tail has come back empty where the standard
+  decode's 240 ms heard a clean "what's going on with my account" (docs/asr.md).
 So a turn without that evidence is ended exactly as before; only complete answers gain.
 Chosen on the development set (scripts/eval_turn_end.py), never on held-out data.
 
@@ -34,12 +35,6 @@ from voicebot.events import Transcript, Understood
 SPECULATE_AT_MS = 60
 END_AT_MS = {"yesno": 270, "csat": 270, "choice": 270, "digits": 270, "intent": 270, "free": 270}
 STANDARD_SPECULATE_AT_MS = 240
-# True: the standard decode reuses a finished early one heard on the same voiced speech rather
-# than decode it again. Off: the early decode hears only 60 ms after the last word, and Whisper's
-# reading depends on that tail — "what's going on with my account" (Piper, clean line) came back
-# empty from it, was reused, and the turn was heard as nothing (tests/test_conversation_audio.py
-# ::test_clarifying_question_answered_unclearly_twice); the standard decode's 240 ms tail heard it.
-REUSE_EARLY = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +72,6 @@ class Decode:
     at_pause_ms: int
     early: bool
     submitted: float
-    voiced: int = -1  # the sample count at webrtcvad's last voiced frame when it started
 
     @property
     def finished(self) -> bool:
@@ -129,17 +123,13 @@ class Speculator:
         early, standard, stale = self._early, self._standard, self._stale
         if early is None and standard is None and stale is None and c.quiet_ms >= SPECULATE_AT_MS \
                 and c.pause_ms < STANDARD_SPECULATE_AT_MS:
-            self._early = self._start(c.quiet_ms, c.last_sounding, early=True, voiced=c.last_voiced)
+            self._early = self._start(c.quiet_ms, c.last_sounding, early=True)
         elif early is not None and early.complete and c.quiet_ms >= END_AT_MS.get(kind, max(END_AT_MS.values())):
             return EndNow(early)
         if (early is not None and (not early.future.done() or early.complete)) or stale is not None:
             return None  # an early decode pending or waiting for END_AT, or a dropped one running
         if standard is None and c.pause_ms >= STANDARD_SPECULATE_AT_MS:
-            if REUSE_EARLY and early is not None and early.finished and early.voiced == c.last_voiced:
-                self._standard = Decode(early.future, c.last_voiced, early.at_pause_ms, False,
-                                        early.submitted, early.voiced)  # the same speech: heard already
-            else:
-                self._standard = self._start(c.pause_ms, c.last_voiced, early=False, voiced=c.last_voiced)
+            self._standard = self._start(c.pause_ms, c.last_voiced, early=False)
         elif standard is not None and standard.complete:
             return EndNow(standard)  # the words answer the prompt: no need for the hang-over
         return None
@@ -158,8 +148,8 @@ class Speculator:
                 other.future.cancel()  # its result is not the turn's (running: it finishes unused)
         return kept, since
 
-    def _start(self, pause_ms: int, since: int, early: bool, voiced: int) -> Decode:
-        return Decode(self._launch(), since, pause_ms, early, time.perf_counter(), voiced)
+    def _start(self, pause_ms: int, since: int, early: bool) -> Decode:
+        return Decode(self._launch(), since, pause_ms, early, time.perf_counter())
 
     def _went_on(self, d: Decode | None, since: int) -> Decode | None:
         """Drop a speculative decode when the caller went on speaking after it started."""
