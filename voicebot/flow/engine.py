@@ -13,10 +13,10 @@ from uuid import uuid4
 from voicebot.events import DtmfPressed, NoInput, Understood
 from voicebot.flow.actions import Action, Ask, Expect, Hangup, Say, Transfer
 from voicebot.flow.auth import AuthMixin
+from voicebot.flow.clarify import RequestsMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
-from voicebot.flow.inputs import (asked_for_person, event_digits, ranked_intents, read_answer,
-                                  read_choice, read_intent, spotted_state)
+from voicebot.flow.inputs import event_digits, read_answer, read_intent, spotted_state
 from voicebot.flow.policy import EscalationPolicy
 from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
@@ -33,10 +33,6 @@ _SUB_DIALOGUES_OWNING_NO_INPUT = ("callback_offer", "voicemail")
 _MAX_CHAINED_STATES = 50  # states entered without asking anything: more means a loop
 
 
-AGENT_INTENT = "speak_to_agent"
-TOPIC_MIN_SCORE = 0.1  # a request this likely beside "a person, please" picks the specialist queue
-
-
 class _Vars(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -51,7 +47,7 @@ class Pending:
     options: tuple[str, ...] = ()
 
 
-class CallEngine(AuthMixin, HandoffMixin):
+class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
     def __init__(self, flow: Flow, store: Store, caller_id: str | None = None,
                  now: datetime | None = None, call_id: str | None = None) -> None:
         now = now or datetime.now(timezone.utc)  # only when the caller passes no time at all
@@ -222,31 +218,6 @@ class CallEngine(AuthMixin, HandoffMixin):
             self.intent = event.intent
             self.record.intents.append(event.intent)
 
-    def _person_requested(self, event: Understood | DtmfPressed, state: StateSpec) -> bool:
-        """"Can I talk to someone about a loan?", "an agent for my card", "no, I want an agent":
-        a caller who asks for a person about a topic goes to that topic's queue (reason
-        caller_request), whatever the prompt asked; without a topic, to the flow's agent state."""
-        if not isinstance(event, Understood) or AGENT_INTENT not in self.spec.requests:
-            return False
-        ranked = ranked_intents(event)
-        agent_score = dict(ranked).get(AGENT_INTENT, 0.0)
-        if not (asked_for_person(event.text) or agent_score >= TOPIC_MIN_SCORE * 2):
-            return False
-        for topic, score in ranked:
-            queue = self.flow.intent_queue(topic)
-            if topic not in (AGENT_INTENT, *state.on) and topic in self.spec.requests \
-                    and score >= TOPIC_MIN_SCORE and queue:
-                self.intent = topic
-                self.record.intents.append(topic)
-                self.policy.success()
-                self._route(queue, "caller_request", escalated=False)
-                return True
-        if asked_for_person(event.text):  # "no, I want an agent", however unsure the NLU is
-            self.policy.success()
-            self._goto_intent(AGENT_INTENT, state)
-            return True
-        return False
-
     def _goto_intent(self, intent: str, state: StateSpec) -> None:
         if intent in self.spec.requests:
             self.intent = intent
@@ -256,31 +227,6 @@ class CallEngine(AuthMixin, HandoffMixin):
         target = state.on.get(intent) or self.spec.requests.get(intent) \
             or self.spec.global_intents[intent]
         self.enter(target)
-
-    def _clarify(self, options: tuple[str, ...], again: bool = False) -> None:
-        """"Would you like to check your balance, or hear your recent transactions?" """
-        phrases = self.spec.intent_phrases
-        first, second = (phrases.get(o) or self.spec.intent_labels.get(o, o.replace("_", " "))
-                         for o in options)
-        template = self.spec.messages.clarify_again if again else self.spec.messages.clarify
-        text = template.format(first=first, second=second)
-        self._ask_sub("clarify_again" if again else "clarify", text,
-                      Expect("choice", choices=options), options)
-
-    def _clarify_answer(self, event: Understood | DtmfPressed, pending: Pending) -> None:
-        """One of the two, by key, name or intent. A first unclear answer hears the question once
-        more; a second takes whichever of the two this answer (or else the first) made likelier."""
-        menu = StateSpec(ask=pending.ask.text, expect="choice", choices=list(pending.options),
-                         dtmf={"1": pending.options[0], "2": pending.options[1]})
-        answer = read_choice(event, menu, self.spec.intent_labels)
-        self.policy.success()
-        if answer.kind != "none":
-            return self._goto_intent(answer.value, self.spec.states[self.state_name])
-        if pending.kind == "clarify":
-            return self._clarify(pending.options, again=True)
-        scores = dict(ranked_intents(event)) if isinstance(event, Understood) else {}
-        likelier = max(pending.options, key=lambda o: (scores.get(o, 0.0), o == pending.options[0]))
-        self._goto_intent(likelier, self.spec.states[self.state_name])
 
     def _failed(self, prefix: str, why: str) -> None:
         reason = self.policy.failure()

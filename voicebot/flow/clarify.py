@@ -1,0 +1,65 @@
+"""Which request the caller means: a clarifying question between two actionable intents, and a
+person asked for about a topic. A mixin of CallEngine (it shares the engine's record, policy and
+output)."""
+
+from __future__ import annotations
+
+from voicebot.events import DtmfPressed, Understood
+from voicebot.flow.actions import Expect
+from voicebot.flow.inputs import asked_for_person, ranked_intents, read_choice
+from voicebot.flow.schema import StateSpec
+
+AGENT_INTENT = "speak_to_agent"
+TOPIC_MIN_SCORE = 0.1  # a request this likely beside "a person, please" picks the specialist queue
+
+
+class RequestsMixin:
+    def _person_requested(self, event: Understood | DtmfPressed, state: StateSpec) -> bool:
+        """"Can I talk to someone about a loan?", "an agent for my card", "no, I want an agent":
+        a caller who asks for a person about a topic goes to that topic's queue (reason
+        caller_request), whatever the prompt asked; without a topic, to the flow's agent state."""
+        if not isinstance(event, Understood) or AGENT_INTENT not in self.spec.requests:
+            return False
+        ranked = ranked_intents(event)
+        agent_score = dict(ranked).get(AGENT_INTENT, 0.0)
+        if not (asked_for_person(event.text) or agent_score >= TOPIC_MIN_SCORE * 2):
+            return False
+        for topic, score in ranked:
+            queue = self.flow.intent_queue(topic)
+            if topic not in (AGENT_INTENT, *state.on) and topic in self.spec.requests \
+                    and score >= TOPIC_MIN_SCORE and queue:
+                self.intent = topic
+                self.record.intents.append(topic)
+                self.policy.success()
+                self._route(queue, "caller_request", escalated=False)
+                return True
+        if asked_for_person(event.text):  # "no, I want an agent", however unsure the NLU is
+            self.policy.success()
+            self._goto_intent(AGENT_INTENT, state)
+            return True
+        return False
+
+    def _clarify(self, options: tuple[str, ...], again: bool = False) -> None:
+        """"Would you like to check your balance, or hear your recent transactions?" """
+        phrases = self.spec.intent_phrases
+        first, second = (phrases.get(o) or self.spec.intent_labels.get(o, o.replace("_", " "))
+                         for o in options)
+        template = self.spec.messages.clarify_again if again else self.spec.messages.clarify
+        text = template.format(first=first, second=second)
+        self._ask_sub("clarify_again" if again else "clarify", text,
+                      Expect("choice", choices=options), options)
+
+    def _clarify_answer(self, event: Understood | DtmfPressed, pending: Pending) -> None:
+        """One of the two, by key, name or intent. A first unclear answer hears the question once
+        more; a second takes whichever of the two this answer (or else the first) made likelier."""
+        menu = StateSpec(ask=pending.ask.text, expect="choice", choices=list(pending.options),
+                         dtmf={"1": pending.options[0], "2": pending.options[1]})
+        answer = read_choice(event, menu, self.spec.intent_labels)
+        self.policy.success()
+        if answer.kind != "none":
+            return self._goto_intent(answer.value, self.spec.states[self.state_name])
+        if pending.kind == "clarify":
+            return self._clarify(pending.options, again=True)
+        scores = dict(ranked_intents(event)) if isinstance(event, Understood) else {}
+        likelier = max(pending.options, key=lambda o: (scores.get(o, 0.0), o == pending.options[0]))
+        self._goto_intent(likelier, self.spec.states[self.state_name])
