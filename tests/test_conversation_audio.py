@@ -19,7 +19,8 @@ from voicebot.speechgen import CLEAN, TELEPHONE
 from voicebot.store import open_store
 from voicebot.store.models import CustomerRow
 from voicebot.store.pins import hash_pin, new_salt
-from voicebot.transports.replay import replay_audio
+from voicebot.audio import read_wav
+from voicebot.transports.replay import play_call
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +33,12 @@ def call(stack, flow, speak, tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'calls.db'}", demo=True)
 
     def run(turns, voice="piper", channel=CLEAN, patience=0):
-        paths = [t if t.startswith("dtmf:") else str(speak(t, voice, channel)) for t in turns]
-        session = replay_audio(Session(CallEngine(flow, store, now=WEEKDAY_NOON), stack), paths,
-                               patience=patience)
+        """Each turn is spoken in `voice` over `channel`, except "dtmf:…" (keys) and "text:…" (the
+        words understood without ASR, to set a call up without depending on how they are heard)."""
+        played = [t if t.startswith("dtmf:") else t.removeprefix("text:") if t.startswith("text:")
+                  else read_wav(speak(t, voice, channel)) for t in turns]
+        session = play_call(Session(CallEngine(flow, store, now=WEEKDAY_NOON), stack), played,
+                            patience=patience)
         record = session.engine.record.to_dict()
         for t in record["turns"]:
             print(f"bot: {t['bot']['text']!r}\ncaller: {t['caller']['text']!r} -> {t['caller']['intent']}")
@@ -135,9 +139,14 @@ def test_yes_plus_a_request_at_a_yes_no_prompt(call, voice, channel):
     assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", "general", "caller_request")
 
 
-@pytest.mark.parametrize("voice, channel", [("piper", CLEAN), ("flite:slt", TELEPHONE)])
-def test_clarifying_question_answered_unclearly_twice(call, voice, channel):
-    record = call(["what's going on with my account", "I don't know", "both I guess"], voice, channel)
+@pytest.mark.parametrize("voice, channel, asked", [
+    ("piper", CLEAN, "what's going on with my account"),
+    # the unclear answers over a noisy line; the request typed, so that the question is asked
+    # however this machine's float rounding hears "account" ("spouse" on one CPU)
+    ("flite:slt", TELEPHONE, "text:what's going on with my account"),
+])
+def test_clarifying_question_answered_unclearly_twice(call, voice, channel, asked):
+    record = call([asked, "I don't know", "both I guess"], voice, channel)
     assert no_empty_prompts(record)
     assert "customer number" in " ".join(t["bot"]["text"] for t in record["turns"])
     assert set(record["intents"]) & {"recent_transactions", "check_balance"}

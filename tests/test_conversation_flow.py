@@ -11,7 +11,7 @@ from flow_support import OPEN, authenticate, start, text_of, transfer_of
 from test_flow_bank import flow, store  # noqa: F401  (the bank flow and a fresh demo store)
 
 from voicebot.errors import ConfigError
-from voicebot.flow import Ask, Hangup, flow_from_text
+from voicebot.flow import Ask, Hangup, Transfer, flow_from_text
 from voicebot.flow.scripted import pressed, said, silence
 from voicebot.flow.speech import say_wait
 
@@ -116,6 +116,22 @@ def test_no_i_want_an_agent_at_a_yes_no_prompt(flow, store):
     actions = engine.handle(said("no, I want an agent", "speak_to_agent", 0.48,
                                  alternatives=(("deny", 0.14),), yesno="no"))
     assert transfer_of(actions).queue == "general" and engine.record.outcome == "transferred"
+
+
+def test_an_unsure_request_heard_with_a_no_leaves_the_no_standing(flow, store):
+    """"no thanks" misheard as "No, PIN?" (reset_pin 0.74): the caller said no, not "reset my PIN"."""
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said("No, PIN?", "reset_pin", 0.74, alternatives=(("deny", 0.22),), yesno="no"))
+    assert not any(isinstance(a, Transfer) for a in actions) and "scale of one to five" in text_of(actions)
+    assert engine.record.intents == ["branch_hours"]
+
+
+def test_a_sure_request_heard_with_a_no_is_taken(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said("no, but block my card please", "report_lost_card", 0.93, yesno="no"))
+    assert "customer number" in text_of(actions) and engine.record.intents[-1] == "report_lost_card"
 
 
 # --- PINs -------------------------------------------------------------------------------------------

@@ -193,7 +193,8 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if state.expect == "yesno" and isinstance(event, Understood):
             # "anything else?" → "yes, my balance": a clear new request wins over the yes/no
             request = read_intent(event, {}, self.spec.settings, set(self.spec.requests) | set(state.on))
-            if request.kind == "intent" or answer.kind == "none":
+            sure = event.confidence >= self.spec.settings.request_over_yesno
+            if (request.kind == "intent" and sure) or answer.kind == "none":
                 answer = request
         if answer.kind == "none":
             return self._failed(state.no_match or self.spec.messages.no_match, "no_match")

@@ -148,6 +148,11 @@ class AuthSpec(Strict):
 class SettingsSpec(Strict):
     low_confidence: float = 0.55
     clarify_margin: float = 0.15
+    # At a yes/no prompt, a request said with a clear yes or no ("no, my balance") wins over the
+    # yes/no only when the NLU is this sure of it: a misheard fragment ("no thanks" heard as
+    # "No, PIN?", reset_pin 0.74) must not turn a "no" into a transfer. Without a yes/no word,
+    # low_confidence applies as at any intent prompt.
+    request_over_yesno: float = Field(0.85, ge=0, le=1)
     no_input_timeout: float = 5.0
     voicemail_seconds: float = 60.0
     greet_by_caller_id: bool = True  # caller ID alone sets {first_name}/say_known (not verified)
