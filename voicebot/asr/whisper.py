@@ -181,7 +181,7 @@ class WhisperRecognizer:
         samples = pcm.to_float()
         if self.denoise:
             samples = suppress_noise(samples, pcm.rate)
-        if hints.kind == "digits":  # a telephone line's empty high band, filled (asr/bandwidth.py)
+        if hints.kind == "digits" and hints.length != 1:  # a line's empty high band, filled (asr/bandwidth.py)
             samples = telephone_view(samples, pcm.rate)
         utt = _Utterance(pcm.duration, samples, hints, started)
         if samples.shape[0]:
