@@ -86,7 +86,7 @@ class AuthMixin:
         digits = event_digits(event)
         renumbered = len(digits) == auth.id_length != auth.pin_length
         if not renumbered and (digits or isinstance(event, DtmfPressed)
-                               or not spotted_state(event.text, {"id": auth.correct_id_phrases})):
+                               or not spotted_state(event.text, {"id": auth.correct_id_phrases}, gap=1)):
             return False
         self._id_corrections += 1
         if not renumbered:
