@@ -31,3 +31,17 @@ def test_a_request_at_a_pin_prompt_is_heard_as_words(speak, voice):
         + Audio.silence(1.0)
     heard = as_prompt_would(get_recognizer("whisper"), audio, PIN)
     assert "number" in heard.lower() and not any(c.isdigit() for c in heard)
+
+
+def test_a_correction_at_the_pin_prompt_survives_an_inserted_word():
+    """flite slt's "my customer number was wrong" came out as "My customer and number was on.":
+    the PIN prompt's correction phrases allow one word between theirs; the global phrases stay
+    exact ("the wrong account number" is no wrong number)."""
+    from voicebot.flow.inputs import spotted_state
+    from voicebot.flow.schema import AuthSpec
+
+    phrases = {"id": AuthSpec().correct_id_phrases}
+    assert spotted_state("My customer and number was on.", phrases, gap=1) == "id"
+    assert spotted_state("My customer and number was on.", phrases) is None
+    assert spotted_state("two four six eight", phrases, gap=1) is None
+    assert spotted_state("I have the wrong account number", {"wrong_number": ["wrong number"]}) is None

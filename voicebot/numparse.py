@@ -186,6 +186,19 @@ def words_to_digits(text: str) -> str:
     return said
 
 
+_ONLY_DIGITS = re.compile(r"[\d\s,.-]+")
+
+
+def awaits_rest(text: str, digits: str, length: int) -> bool:
+    """Whether an answer to a prompt for `length` digits is a group said before a pause, so the
+    prompt listens on for the rest (expecting only the digits still missing): the answer so far
+    holds `digits`, at most half the number, and this utterance's `text` said nothing but digits
+    ("one two three four" … "five six seven eight"). A longer short answer is a misheard number,
+    asked again at once. The flow (flow/auth.py) and `voicebot transcribe --expect digits:N`
+    (cli/transcribe.py) decide by this one rule."""
+    return 0 < len(digits) * 2 <= length and bool(_ONLY_DIGITS.fullmatch(text))
+
+
 def mask_digit_strings(text: str, mask: str, min_digits: int = 4) -> str:
     """`text` with every digit string of `min_digits` or more (however said: "12345678",
     "two four six eight", "double four two one") replaced by `mask`; amounts stay. Text without

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.asr import threads as cores
+from voicebot.asr.bandwidth import telephone_view
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import (DIGIT_PROMPTS, apply_hints, bias_prompt, one_digit, says_a_request, says_more,
@@ -180,6 +181,8 @@ class WhisperRecognizer:
         samples = pcm.to_float()
         if self.denoise:
             samples = suppress_noise(samples, pcm.rate)
+        if hints.kind == "digits" and hints.length != 1:  # a line's empty high band, filled (asr/bandwidth.py)
+            samples = telephone_view(samples, pcm.rate)
         utt = _Utterance(pcm.duration, samples, hints, started)
         if samples.shape[0]:
             own = hints.kind == "free" and utt.duration >= self.short_seconds

@@ -47,24 +47,37 @@ def parse_expect(value: str) -> Hints:
 
 def as_prompt_would(recognizer: Recognizer, audio, hints: Hints) -> str:
     """What a call's prompt with these hints takes from a recording: the VAD cuts it into
-    utterances as in a call; at a digits prompt of known length a group said before a pause
-    leaves the next utterance expecting only the digits still missing (as the flow does)."""
+    utterances as in a call. At a digits prompt of known length the answer ends as the flow's
+    does (flow/auth.py): with the digits complete, or with an utterance that is not a group said
+    before a pause (`numparse.awaits_rest`: the flow then asks again), or with the silence after
+    a group; after a group the next utterance expects only the digits still missing."""
     from dataclasses import replace
 
     from voicebot.asr.numbers import words_to_digits
+    from voicebot.numparse import awaits_rest
     from voicebot.vad import split_utterances
 
+    length = hints.length if hints.kind == "digits" else None
     texts, digits = [], ""
     for utterance in split_utterances(audio):
-        hint = hints
-        if hints.kind == "digits" and hints.length and 0 < len(digits) < hints.length:
-            hint = replace(hints, length=hints.length - len(digits))
+        hint = replace(hints, length=length - len(digits)) if length and digits else hints
         text = recognizer.transcribe(utterance.audio, hint).text
-        texts.append(text)
-        digits += words_to_digits(text) if hints.kind == "digits" else ""
-    if hints.kind == "digits" and digits and all(words_to_digits(t) == t for t in texts if t):
+        if not text:  # noise the recogniser made nothing of: no answer yet
+            continue
+        if not length:
+            texts.append(text)
+            continue
+        fresh = words_to_digits(text)
+        if len(digits + fresh) == length:
+            return digits + fresh
+        if not (fresh and awaits_rest(text, digits + fresh, length)):
+            return " ".join(t for t in (digits, text) if t)  # a wrong answer: the flow asks again
+        digits += fresh
+    if length:
         return digits
-    return " ".join(t for t in texts if t)
+    if hints.kind == "digits" and texts and all(words_to_digits(t) == t for t in texts):
+        return "".join(texts)  # any number of digits, said in groups
+    return " ".join(texts)
 
 
 def transcribe_file(recognizer: Recognizer, path: Path, hints: Hints | None = None) -> FileResult:

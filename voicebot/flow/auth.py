@@ -14,7 +14,6 @@ digits again) is asked for it, or has it taken, anew."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -22,9 +21,7 @@ from voicebot.events import DtmfPressed, NoInput, Understood
 from voicebot.flow.actions import Expect
 from voicebot.flow.inputs import event_digits, spotted_state
 from voicebot.flow.speech import number_words
-
-
-_ONLY_DIGITS = re.compile(r"[\d\s,.-]+")
+from voicebot.numparse import awaits_rest
 
 
 class AuthMixin:
@@ -60,8 +57,7 @@ class AuthMixin:
             self._secrets.add(digits)
         if len(digits) == length:
             return digits
-        if isinstance(event, Understood) and fresh and len(digits) * 2 <= length \
-                and _ONLY_DIGITS.fullmatch(event.text):  # a group: the rest follows the pause
+        if isinstance(event, Understood) and fresh and awaits_rest(event.text, digits, length):
             self._digit_prefix = digits
             self.expecting = replace(self.expecting, length=length - len(digits))
             return None
@@ -90,7 +86,7 @@ class AuthMixin:
         digits = event_digits(event)
         renumbered = len(digits) == auth.id_length != auth.pin_length
         if not renumbered and (digits or isinstance(event, DtmfPressed)
-                               or not spotted_state(event.text, {"id": auth.correct_id_phrases})):
+                               or not spotted_state(event.text, {"id": auth.correct_id_phrases}, gap=1)):
             return False
         self._id_corrections += 1
         if not renumbered:

@@ -50,11 +50,15 @@ def asked_for_person(text: str) -> bool:
     return bool(_PERSON.search(text))
 
 
-def spotted_state(text: str, phrases: dict[str, list[str]]) -> str | None:
-    """The state whose global phrase the caller said ("sorry, wrong number" → wrong_number)."""
+def spotted_state(text: str, phrases: dict[str, list[str]], gap: int = 0) -> str | None:
+    """The state whose global phrase the caller said ("sorry, wrong number" → wrong_number). With
+    `gap`, up to that many words may stand between a phrase's words: the recogniser inserts one
+    now and then (flite slt "my customer number was wrong" → "My customer and number was on.")."""
     lowered = " ".join(re.findall(r"[a-z']+", text.lower()))
+    between = rf"\s+(?:[a-z']+\s+){{0,{gap}}}"
     for state, words in phrases.items():
-        if any(re.search(rf"\b{re.escape(w.lower())}\b", lowered) for w in words):
+        if any(re.search(r"\b" + between.join(map(re.escape, w.lower().split())) + r"\b", lowered)
+               for w in words):
             return state
     return None
 
