@@ -68,6 +68,18 @@ def test_no_clarifying_question_with_goodbye_or_yes_as_an_option(flow, store):
     assert "goodbye, or" not in text_of(actions).lower() and engine.expecting.kind != "choice"
 
 
+@pytest.mark.parametrize("runner_up, asked", [(0.22, True), (0.05, False)])
+def test_an_unsure_reading_with_a_likely_runner_up_is_asked_about(flow, store, runner_up, asked):
+    """Just under low_confidence with a clear lead: a question when the runner-up is also likely
+    (both at least low_confidence/3), "Sorry, I didn't get that" when it is not."""
+    engine = start(flow, store)
+    actions = engine.handle(said("what's going on with my account", "recent_transactions", 0.549,
+                                 alternatives=(("check_balance", runner_up), ("out_of_scope", 0.08))))
+    question = "Would you like to hear your recent transactions, or check your balance?"
+    assert (text_of(actions) == question) is asked
+    assert (engine.expecting.kind == "choice") is asked
+
+
 def test_unclear_twice_takes_the_likelier_reading_never_an_empty_prompt(flow, store):
     engine = start(flow, store)
     close = said("my account", "check_balance", 0.41, alternatives=(("recent_transactions", 0.38),))
