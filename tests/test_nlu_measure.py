@@ -58,7 +58,7 @@ def jsonl(path: Path) -> list[dict]:
 def test_heldout_sets_are_not_training_or_dev_data():
     train = {normalize(e.text) for e in load_intents_dir(ROOT / "intents").examples}
     train |= {normalize(r["text"]) for p in (ROOT / "intents/sentiment").glob("*.jsonl") for r in jsonl(p)}
-    dev = {normalize(r["text"]) for r in jsonl(ROOT / "intents/dev/sentiment_banking_dev.jsonl")}
+    dev = {normalize(r["text"]) for p in (ROOT / "intents/dev").glob("*.jsonl") for r in jsonl(p)}
     for name in ("intent_heldout.jsonl", "sentiment_banking_heldout.jsonl"):
         rows = jsonl(TEST / name)
         long_rows = [normalize(r["text"]) for r in rows if len(r["text"].split()) > 2]
