@@ -64,6 +64,15 @@ def test_heldout_file_is_not_training_data():
     assert not overlap
 
 
+def test_dev_styles_set_is_not_training_data():
+    from voicebot.nlu.dataset import normalize
+
+    train = {normalize(e.text) for e in load_intents_dir(ROOT / "intents").examples}
+    dev = load_rows(ROOT / "intents/dev/intent_dev_styles.jsonl").examples
+    assert len(dev) >= 17 * 5 and {e.intent for e in dev} == set(load_intents_dir(ROOT / "intents").intents)
+    assert not [e.text for e in dev if normalize(e.text) in train and len(e.text.split()) > 2]
+
+
 def test_asr_transcripts_keep_training_and_heldout_apart():
     """Training transcripts voice only training phrases; held-out transcripts only held-out
     phrases; the 'unseen' test voices never voice a training phrase."""

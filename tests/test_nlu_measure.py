@@ -58,7 +58,7 @@ def jsonl(path: Path) -> list[dict]:
 def test_heldout_sets_are_not_training_or_dev_data():
     train = {normalize(e.text) for e in load_intents_dir(ROOT / "intents").examples}
     train |= {normalize(r["text"]) for p in (ROOT / "intents/sentiment").glob("*.jsonl") for r in jsonl(p)}
-    dev = {normalize(r["text"]) for r in jsonl(ROOT / "intents/dev/sentiment_banking_dev.jsonl")}
+    dev = {normalize(r["text"]) for p in (ROOT / "intents/dev").glob("*.jsonl") for r in jsonl(p)}
     for name in ("intent_heldout.jsonl", "sentiment_banking_heldout.jsonl"):
         rows = jsonl(TEST / name)
         long_rows = [normalize(r["text"]) for r in rows if len(r["text"].split()) > 2]
@@ -88,9 +88,10 @@ def test_sentiment_heldout_goal(shipped, name, goal):
 
 
 def test_intent_heldout_typed(shipped):
-    """Measured 0.897 on the other author's phrases (docs/nlu.md); the issue's 0.90 is set for audio."""
+    """Measured 0.957 on the other author's phrases (0.897 before the British and indirect training
+    phrases, docs/nlu.md); the issue's 0.90 is set for audio."""
     report = evaluate(shipped, load_rows(TEST / "intent_heldout.jsonl").examples)
-    assert report["intent_accuracy"] >= 0.88, report["worst"]
+    assert report["intent_accuracy"] >= 0.93, report["worst"]
     assert report["oos_recall"] >= 0.85
 
 
@@ -168,13 +169,13 @@ def test_eval_audio_small_manifest(tmp_path, monkeypatch, capsys, speak, telepho
 @pytest.mark.slow
 def test_telephone_intents_on_heldout_voices():
     """The held-out phrases in the three held-out voices (piper: a family no training transcript
-    comes from), 8 kHz μ-law + noise, through the live first intent prompt. Measured 0.793 (piper
-    0.888, en-gb-x-rp 0.741, en-us+f5 0.750): the issue's 0.90 is NOT met (docs/nlu.md says why);
-    the floor guards today's figure with a margin for float differences between CPUs."""
+    comes from), 8 kHz μ-law + noise, through the live first intent prompt. Measured 0.828 (piper
+    0.940, en-gb-x-rp 0.784, en-us+f5 0.759; the round before 0.793): the issue's 0.90 is NOT met
+    (docs/nlu.md says why); the floor guards today's figure with a margin for float differences."""
     from voicebot.nlu.audio_eval import evaluate_audio
 
     manifest = eval_audio_script().build("heldout")
     report = evaluate_audio(manifest, model=str(SHIPPED))
-    assert report["intent_accuracy"] >= 0.77, report["intent_accuracy_by_voice"]
-    assert report["intent_accuracy_by_voice"]["piper/l1.1/n0.667"] >= 0.85  # the family never trained on
+    assert report["intent_accuracy"] >= 0.80, report["intent_accuracy_by_voice"]
+    assert report["intent_accuracy_by_voice"]["piper/l1.1/n0.667"] >= 0.90  # the family never trained on
     assert report["oos_recall"] >= 0.8 and report["wer"] < 0.45

@@ -42,6 +42,14 @@ def test_heldout_intents(bank_model):
     assert report["in_scope_false_oos_rate"] <= 0.05
 
 
+def test_other_wordings_dev_set(bank_model):
+    """British, indirect and long-winded requests, written as a dev set before any training phrase
+    of that kind (intents/dev/intent_dev_styles.jsonl, never trained on). Measured (docs/nlu.md):
+    0.908 before those training phrases, 0.96 after."""
+    report = evaluate(bank_model, load_rows(ROOT / "intents" / "dev" / "intent_dev_styles.jsonl").examples)
+    assert report["intent_accuracy"] >= 0.93, report["worst"]
+
+
 @pytest.mark.parametrize("text", ["what's the weather", "what's the weather like in paris", "is it going to snow tomorrow",
                                   "tell me the weather forecast", "who's playing in the super bowl"])
 def test_out_of_scope_is_never_banking(bank_model, text):
@@ -115,7 +123,8 @@ def test_whisper_transcripts_of_another_noise_draw(bank_model):
 def test_n_best_readings_vote_on_the_intent(bank_model):
     """As in a live call: Whisper's runner-up readings of the same audio vote when the best one is
     unsure. Measured on heldout_asr_render3 (dev; piper transcripts no longer trained on): three
-    voices 0.885 (piper 0.957, slt 0.899, en-gb 0.798), en-us+f3 0.760."""
+    voices 0.904 (piper 0.971, slt 0.933, en-gb 0.808), en-us+f3 0.798 (before the British and
+    indirect training phrases: 0.885, en-us+f3 0.760)."""
     acc = by_voice_accuracy(bank_model, "heldout_asr_render3.jsonl", n_best=True)
     assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.875, acc  # issue target 0.88; ±2 rows of float noise
     assert acc["espeak:en-us+f3"] >= 0.72, acc
