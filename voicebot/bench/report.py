@@ -29,6 +29,11 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         value = f"{NONE_MEANS.get(key, '-') if base['value'] is None else _fmt(base['value'])} ({base['name']})" \
             if base else "-"
         out.append((label, _fmt(result.get(key)), value, GOALS.get(key, "-")))
+    asr = result["details"]["asr"]
+    if "rtf_passes" in asr.get("whisper", {}):
+        base = asr.get(result["baselines"]["asr_rtf"]["name"])
+        out.append(("ASR real-time factor of each pass (wall; the median is the figure above)", _passes(asr["whisper"]),
+                    _passes(base) if base and "rtf_passes" in base else "-", "-"))
     for name, wer in result["wer"].items():
         out.append((f"WER {name}", _fmt(wer), "-", "-"))
     for name, acc in result["intent_accuracy"].items():
@@ -52,6 +57,12 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
     stages = result["details"]["turn_latency"]["realtime"]["stages_p50_ms"]
     out.append(("turn stages p50 (ms)", ", ".join(f"{k.removesuffix('_ms')} {v}" for k, v in stages.items()), "-", "-"))
     return out
+
+
+def _passes(r: dict) -> str:
+    """Every timed pass's wall RTF, the median CPU RTF and the load around them."""
+    return (f"{', '.join(_fmt(v) for v in r['rtf_passes'])} (CPU median {_fmt(r['cpu_rtf'])}; load "
+            f"{r.get('load_average_1min_before')} → {r.get('load_average_1min')})")
 
 
 def _fmt(v) -> str:
