@@ -47,6 +47,7 @@ class MediaThread:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.late_restarts = 0  # the clock was restarted after a wake-up later than MAX_LATE_S
+        self.rounds = 0  # ticks so far (each steps every call once)
 
     @property
     def calls(self) -> int:
@@ -82,6 +83,7 @@ class MediaThread:
                 self.late_restarts += 1
                 next_tick = now
             next_tick += self.tick_s
+            self.rounds += 1
             while True:  # whatever came while the last tick ran, before this one
                 try:
                     item = self._inbox.get_nowait()
