@@ -94,3 +94,32 @@ def test_a_call_whose_step_fails_is_ended_alone():
     assert broken.over.wait(10) and broken.did_fail
     assert healthy.over.wait(10) and len(healthy.at) == 30 and not healthy.did_fail
     assert len(broken.at) == 5
+
+
+def test_worker_threads_started_from_the_media_thread_carry_their_own_os_names():
+    """A thread inherits its creator's OS name: pool workers started from the media thread were
+    all called call-…, and the benchmark counted their work (renders, turns) as audio path."""
+    import sys
+
+    from voicebot.pipeline.workers import shared_pool
+
+    if not sys.platform.startswith("linux"):
+        return
+
+    def comm() -> str:
+        return open(f"/proc/self/task/{threading.get_native_id()}/comm").read().strip()
+
+    names: list[str] = []
+    media = MediaThread(name="call-test-media")
+
+    class Starting(Counting):
+        def began(self) -> None:  # on the media thread: the pool's threads start from here
+            names.append(comm())
+            names.extend(f.result() for f in [shared_pool().submit(comm) for _ in range(3)])
+            self.over.set()
+
+    call = Starting(1)
+    media.join(call)
+    assert call.over.wait(30)
+    assert names[0] == "call-test-media"
+    assert all(name.startswith("voicebot-worker") for name in names[1:])

@@ -30,6 +30,7 @@ from voicebot.flow.actions import Transfer
 from voicebot.pipeline.events import TurnTiming
 from voicebot.transports.sip.adapter import RATE, SessionPort
 from voicebot.transports.sip.dtmf import DigitCollector
+from voicebot.pipeline.workers import name_os_thread
 from voicebot.transports.sip.media import MediaThread, shared_media
 from voicebot.transports.sip.rtp import RtpLeg
 
@@ -167,6 +168,7 @@ class SipCall:
         """Hand the call's end to the event loop. Hung up (`ended` None): the record closes on a
         worker; that is waited for off the media thread, which the other calls need."""
         def report() -> None:
+            name_os_thread()
             if ended is None:
                 self.port.settle(SETTLE_S)
             self.loop.call_soon_threadsafe(self._on_end, self, ended)
@@ -271,12 +273,3 @@ class SipCall:
     def _answer(self, digits: str | None) -> None:
         if digits:
             self.port.dtmf(digits)
-
-
-def name_thread(name: str) -> None:
-    """The OS name of this thread (Linux: `top -H`, /proc/PID/task/TID/comm): the calls' audio path
-    (the media thread) is told apart from the models' threads (scripts/bench_concurrency.py counts its CPU so)."""
-    from voicebot.pipeline.workers import glibc
-
-    if (libc := glibc()) is not None:
-        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME

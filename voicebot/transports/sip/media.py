@@ -22,6 +22,8 @@ import threading
 import time
 from typing import Any, Protocol
 
+from voicebot.pipeline.workers import name_os_thread
+
 log = logging.getLogger(__name__)
 
 TICK_S = 0.02
@@ -66,9 +68,7 @@ class MediaThread:
         self._inbox.put((call, kind, value))
 
     def _run(self) -> None:
-        from voicebot.transports.sip.call import name_thread
-
-        name_thread(self.name)
+        name_os_thread(self.name)
         next_tick = time.monotonic()
         while True:
             now = time.monotonic()
