@@ -1,9 +1,9 @@
 """One media thread for every call of a worker: one 20 ms clock, one loop over the calls.
 
 Each call used to have its own thread, woken by its own 20 ms timer and by each of its caller's
-packets: at 12 calls, ~1,200 thread wake-ups a second, twelve threads taking turns at the GIL,
-and the call threads spent about twice the CPU of the Session work they did
-(docs/sip-concurrency.md). Here one thread does it for all: it sleeps on one inbox until the next
+packets: at 12 calls, ~1,200 thread wake-ups a second and twelve threads taking turns at the GIL.
+With one thread (and table-driven G.711) the whole worker spent ~18 % less CPU per call for the
+same calls (docs/sip-concurrency.md). Here one thread does it for all: it sleeps on one inbox until the next
 tick, handles what the event loop hands it the moment it arrives (caller frames, keys, hang-ups,
 whichever call they are for), and on every tick steps each call once (silence fill, one 20 ms
 bot frame read and sent). A call's step never waits on a model, the store or TTS (those run on
