@@ -123,3 +123,18 @@ def test_worker_threads_started_from_the_media_thread_carry_their_own_os_names()
     assert call.over.wait(30)
     assert names[0] == "call-test-media"
     assert all(name.startswith("voicebot-worker") for name in names[1:])
+
+
+def test_with_no_call_the_thread_sleeps_until_one_joins():
+    """An idle worker's media thread does not tick: no rounds pass while no call is on it, and a
+    call that joins later is paced from then on."""
+    media = MediaThread(name="call-test-media")
+    first = Counting(3, media=media)
+    media.join(first)
+    assert first.over.wait(10)
+    rounds = media.rounds
+    time.sleep(0.2)  # ten ticks' worth of nothing to pace
+    assert media.rounds == rounds
+    second = Counting(3, media=media)
+    media.join(second)
+    assert second.over.wait(10) and second.rounds == list(range(rounds + 1, rounds + 4))

@@ -71,6 +71,10 @@ class MediaThread:
         name_os_thread(self.name)
         next_tick = time.monotonic()
         while True:
+            if not self._calls:  # no call to pace: sleep until one joins (an idle worker never wakes)
+                self._dispatch(*self._inbox.get())
+                next_tick = time.monotonic()
+                continue
             now = time.monotonic()
             if now < next_tick:
                 try:
