@@ -97,7 +97,10 @@ def _cpu_s(pid: int) -> float:
 
 def _audio_threads_cpu(pid: int) -> dict[str, float]:
     """CPU seconds so far of the worker's audio path, per thread: its event loop (the main thread:
-    RTP in and out) and each call's clock thread (named call-…), not the models' and workers'."""
+    RTP in) and the calls' media thread (named call-…; a worker from before it paced each call on a
+    thread of its own, named call-<Call-ID>), not the models' and workers'. A thread's OS name is
+    inherited from the thread that started it: a worker whose pool and render threads do not name
+    themselves (before voicebot.pipeline.workers.name_os_thread) has their CPU counted here too."""
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:

@@ -118,3 +118,16 @@ def test_unsupported_encoding_is_named(tmp_path, spoken):
     sf.write(path, spoken.resample(8000).to_float(), 8000, subtype="G721_32")
     with pytest.raises(AudioError, match="unsupported WAV encoding G721_32"):
         read_wav(path)
+
+
+def test_g711_encode_tables_give_what_the_arithmetic_gives():
+    """The encoders look codes up in tables built from the arithmetic: for every int16 sample,
+    and for wider samples (which clip), the code is the arithmetic's own."""
+    from voicebot.audio import g711
+
+    every = np.arange(-32768, 32768).astype(np.int16)
+    wide = np.array([-100000, -32769, 32768, 70000], np.int32)
+    for table, arith in ((g711.ulaw_encode, g711._ulaw_encode_arith), (g711.alaw_encode, g711._alaw_encode_arith)):
+        assert table(every) == arith(every)
+        assert table(every[::-7][3:]) == arith(every[::-7][3:])  # a strided view, not contiguous
+        assert table(wide) == arith(wide)

@@ -1,4 +1,8 @@
-"""G.711 μ-law and A-law (ITU-T G.711), vectorised with numpy. Used by SIP/RTP and tests."""
+"""G.711 μ-law and A-law (ITU-T G.711), vectorised with numpy. Used by SIP/RTP and tests.
+
+Encoding is a lookup in a table of every 16-bit sample's code (64 KiB per law), built once from
+the arithmetic below: a call's every 20 ms packet is encoded on its audio path, and the table is
+~10x cheaper per packet than the arithmetic (log2, clips, several temporaries)."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ _ULAW_DECODE = _ulaw_decode_table()
 _ALAW_DECODE = _alaw_decode_table()
 
 
-def ulaw_encode(pcm: np.ndarray) -> bytes:
+def _ulaw_encode_arith(pcm: np.ndarray) -> bytes:
     x = pcm.astype(np.int32)
     sign = np.where(x < 0, 0x80, 0)
     x = np.minimum(np.abs(x), _CLIP) + _BIAS
@@ -42,7 +46,7 @@ def ulaw_decode(data: bytes) -> np.ndarray:
     return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
 
 
-def alaw_encode(pcm: np.ndarray) -> bytes:
+def _alaw_encode_arith(pcm: np.ndarray) -> bytes:
     x = pcm.astype(np.int32)
     sign = np.where(x >= 0, 0x80, 0)
     x = np.minimum(np.where(x < 0, -x - 1, x), 32767) >> 3  # 13-bit magnitude
@@ -53,3 +57,25 @@ def alaw_encode(pcm: np.ndarray) -> bytes:
 
 def alaw_decode(data: bytes) -> np.ndarray:
     return _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
+def _encode_table(encode) -> np.ndarray:
+    """The code of every int16 sample, indexed by the sample's bits read as uint16."""
+    every = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.int16)
+    return np.frombuffer(encode(every), dtype=np.uint8).copy()
+
+
+_ULAW_ENCODE = _encode_table(_ulaw_encode_arith)
+_ALAW_ENCODE = _encode_table(_alaw_encode_arith)
+
+
+def ulaw_encode(pcm: np.ndarray) -> bytes:
+    if pcm.dtype != np.int16:  # wider samples clip in the arithmetic; the table has int16 only
+        return _ulaw_encode_arith(pcm)
+    return _ULAW_ENCODE[np.ascontiguousarray(pcm).view(np.uint16)].tobytes()
+
+
+def alaw_encode(pcm: np.ndarray) -> bytes:
+    if pcm.dtype != np.int16:
+        return _alaw_encode_arith(pcm)
+    return _ALAW_ENCODE[np.ascontiguousarray(pcm).view(np.uint16)].tobytes()

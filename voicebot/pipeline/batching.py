@@ -24,7 +24,7 @@ from voicebot.asr.base import FREE, Hints, partials_at_end
 from voicebot.audio import Audio
 from voicebot.envvars import env_count
 from voicebot.events import Transcript
-from voicebot.pipeline.workers import trim_malloc
+from voicebot.pipeline.workers import name_os_thread, trim_malloc
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class DecodeBatcher:
 
     # ---- the decoder thread ------------------------------------------------------------------
     def _decode_forever(self) -> None:
+        name_os_thread()  # not the name of the call's thread that started it
         while True:
             batch = self._next_batch()
             try:

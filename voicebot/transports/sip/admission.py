@@ -176,7 +176,11 @@ RENDER_NICE = 5
 
 
 def _lower_priority() -> None:
-    """This thread's nice value RENDER_NICE above what it was (Linux: nice is per thread)."""
+    """This thread's nice value RENDER_NICE above what it was (Linux: nice is per thread), and its
+    own name for the OS (not the call's it was started from)."""
+    from voicebot.pipeline.workers import name_os_thread
+
+    name_os_thread()
     try:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + RENDER_NICE))

@@ -1,23 +1,22 @@
-"""One answered SIP call: its RTP leg on the event loop, its Session driven by a 20 ms clock on
-the call's own thread.
+"""One answered SIP call: its RTP leg on the event loop, its Session stepped by the worker's one
+media thread (media.py) every 20 ms.
 
-Caller audio is pushed into the Session the moment the RTP leg has it in order (the thread
+Caller audio is pushed into the Session the moment the RTP leg has it in order (the media thread
 sleeps on its inbox, not on a poll tick); every 20 ms tick fills silence when the phone sent none
-(silence suppression, comfort noise), reads 20 ms of bot audio and sends it at once: the call's
-thread is the leg's send clock (no wait for a media clock on the event loop). Full duplex: the caller is heard while the bot speaks, and
-the Session's barge-in (its echo gate compares the caller's audio with the frame played at that
-moment) stops the prompt. Nothing in a tick waits on a model: push, read and dtmf only queue work
-for the shared worker pool, so a turn that takes a second to recognise delays that call's answer,
-never anybody's RTP. The event loop only moves packets in: caller frames, keys and the hang-up
-come in through a queue; bot frames leave from this thread (rtp.RtpLeg.tick), so the loop has no
-per-call timer at all."""
+(silence suppression, comfort noise), reads 20 ms of bot audio and sends it at once: the media
+thread is the leg's send clock (no wait for a media clock on the event loop). Full duplex: the
+caller is heard while the bot speaks, and the Session's barge-in (its echo gate compares the
+caller's audio with the frame played at that moment) stops the prompt. Nothing in a step waits on
+a model: push, read and dtmf only queue work for the shared worker pool, so a turn that takes a
+second to recognise delays that call's answer, never anybody's RTP. The event loop only moves
+packets in: caller frames, keys and the hang-up are posted to the media thread; bot frames leave
+from it (rtp.RtpLeg.tick), so the loop has no per-call timer at all."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -31,6 +30,8 @@ from voicebot.flow.actions import Transfer
 from voicebot.pipeline.events import TurnTiming
 from voicebot.transports.sip.adapter import RATE, SessionPort
 from voicebot.transports.sip.dtmf import DigitCollector
+from voicebot.pipeline.workers import name_os_thread
+from voicebot.transports.sip.media import MediaThread, shared_media
 from voicebot.transports.sip.rtp import RtpLeg
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ FILL_AFTER_MS = 40  # caller audio this far behind the clock on a clean line: no
 MAX_FILL_AFTER_MS = 200  # ... on the most jittery line (the wait grows with the measured jitter)
 MAX_QUEUED_FRAMES = 3  # bot frames waiting in the paced sender; more would only add latency
 TAIL_FRAMES = 1  # sent after a prompt ends: what the line's resampler still held of it
-MAX_LATE_S = 0.2  # the thread woke this late (a loaded machine): restart the clock, do not replay
 TAIL_S = 0.3  # after the bot's last packet, before the BYE: the far end's buffer plays out
 SETTLE_S = 10.0  # after a hang-up: the workers close the record
 MAX_CALL_S = 3600.0
@@ -49,7 +49,7 @@ LOUD = 500  # a bot frame this loud starts the answer the caller hears (the benc
 
 @dataclass(frozen=True)
 class Ended:
-    """What the call thread asks the signalling side to do when the Session is done."""
+    """What the media thread asks the signalling side to do when the Session is done."""
 
     transfer_to: str | None  # a SIP URI to transfer to, else hang up
     agent: str | None = None
@@ -59,10 +59,12 @@ class Ended:
 class SipCall:
     def __init__(self, call_id: str, port: SessionPort, leg: RtpLeg, loop: asyncio.AbstractEventLoop,
                  on_end: Callable[[SipCall, Ended | None], None],
-                 agent_uri: Callable[[Transfer], str | None]) -> None:
+                 agent_uri: Callable[[Transfer], str | None], media: MediaThread | None = None) -> None:
         self.call_id, self.port, self.leg, self.loop = call_id, port, leg, loop
         self._on_end, self._agent_uri = on_end, agent_uri
-        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.media = media or shared_media()
+        self.finished = threading.Event()  # the call's end was handed to the event loop
+        self._until: float | None = None  # the flow ended the call: the last frames play out until then
         self._transfer: Ended | None = None
         self._keys = DigitCollector()
         self._started = 0.0
@@ -77,11 +79,6 @@ class SipCall:
         self._quiet = True
         self._line_quiet = False  # the phone sent comfort noise: it stopped sending, fill at once
         self.log = logging.LoggerAdapter(log, {"call_id": call_id})
-        self.thread = threading.Thread(target=self._run, name=f"call-{call_id[:12]}", daemon=True)
-        leg.on_audio = lambda frame: self._inbox.put(("audio", frame))
-        leg.on_dtmf = self.key
-        leg.on_key_down = lambda: self._inbox.put(("keydown", None))
-        leg.on_silence = lambda: self._inbox.put(("quiet", None))
         port.subscribe(self._event)
 
     @property
@@ -91,16 +88,21 @@ class SipCall:
 
     # ---- from the event loop ----------------------------------------------------------------
     def start(self) -> None:
+        post = self.media.post
+        self.leg.on_audio = lambda frame: post(self, "audio", frame)
+        self.leg.on_dtmf = self.key
+        self.leg.on_key_down = lambda: post(self, "keydown")
+        self.leg.on_silence = lambda: post(self, "quiet")
         self.leg.thread_clock()
-        self.thread.start()
+        self.media.join(self)
 
     def key(self, key: str) -> None:
-        self._inbox.put(("dtmf", key))
+        self.media.post(self, "dtmf", key)
 
     def remote_hangup(self, why: str = "caller hung up") -> None:
-        self._inbox.put(("hangup", why))
+        self.media.post(self, "hangup", why)
 
-    # ---- on the call's thread (Session listeners run on the audio path or a worker) ----------
+    # ---- on the media thread (Session listeners run on the audio path or a worker) ----------
     def _event(self, event: Any) -> None:
         if isinstance(event, Transcript):
             self.log.info("%s: turn recognised in %.2fs", self.call_id, event.processing_seconds)
@@ -116,45 +118,66 @@ class SipCall:
             elif event.agent is None and event.queue:
                 self._transfer = Ended(None, queued=event)
 
-    def _run(self) -> None:
-        _name_thread(self.thread.name)
-        ended: Ended | None = None
+    def began(self) -> None:
+        """Joined the media clock: the call's time starts now."""
+        self._started = time.monotonic()
+        self.port.start()
+
+    def handle(self, kind: str, value: Any) -> bool:
+        """One thing from the event loop; False once the caller hung up (the call is over)."""
+        if self._until is not None:  # playing out: only a hang-up matters now
+            if kind == "hangup":
+                self._end(None)  # gone before the last words: nothing to transfer or hang up
+                return False
+            return True
+        if not self._handle(kind, value):
+            self._end(None)
+            return False
+        return True
+
+    def tick(self) -> bool:
+        """One 20 ms step; False once the call's audio is over."""
+        now = time.monotonic()
+        if self._until is not None:  # the media thread is still the leg's send clock
+            self.leg.tick()
+            if now < self._until:
+                return True
+            self._end(self._transfer or Ended(None))
+            return False
+        self._fill_silence()
+        self._answer(self._keys.timeout(now))
+        self._send()
+        self.leg.tick()
+        if self.port.done:
+            # the flow ended the call and its last prompt left the Session: let the sender's last
+            # frames and the far end's buffer play out, still hearing a hang-up
+            self._until = time.monotonic() + self.leg.queued_ms / 1000 + TAIL_S
+        elif now - self._started > MAX_CALL_S:
+            self.port.hangup()
+        return True
+
+    def failed(self) -> None:
+        self.log.error("%s: call failed", self.call_id)
         try:
-            self.port.start()
-            ended = self._clock()
+            self.port.hangup()
         except Exception:
-            self.log.exception("%s: call failed", self.call_id)
-            try:
-                self.port.hangup()
-            except Exception:
-                self.log.exception("%s: closing the record failed", self.call_id)
-        finally:
-            if ended is None:  # hung up: the record closes on a worker; report it closed
+            self.log.exception("%s: closing the record failed", self.call_id)
+        self._end(None)
+
+    def _end(self, ended: Ended | None) -> None:
+        """Hand the call's end to the event loop. Hung up (`ended` None): the record closes on a
+        worker; that is waited for off the media thread, which the other calls need."""
+        def report() -> None:
+            name_os_thread()
+            if ended is None:
                 self.port.settle(SETTLE_S)
             self.loop.call_soon_threadsafe(self._on_end, self, ended)
+            self.finished.set()
 
-    def _clock(self) -> Ended | None:
-        """Sleep on the inbox until the next tick: what arrives is handled at once."""
-        started = next_tick = self._started = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if now < next_tick:
-                try:
-                    kind, value = self._inbox.get(timeout=next_tick - now)
-                except queue.Empty:
-                    continue
-                if not self._handle(kind, value):
-                    return None
-                continue
-            if now - next_tick > MAX_LATE_S:
-                next_tick = now
-            next_tick += TICK_MS / 1000
-            if not self._tick():
-                return None
-            if self.port.done:
-                return self._finish()
-            if time.monotonic() - started > MAX_CALL_S:
-                self.port.hangup()
+        if ended is None:
+            threading.Thread(target=report, name=f"end-{self.call_id[:12]}", daemon=True).start()
+        else:
+            report()
 
     def _handle(self, kind: str, value: Any) -> bool:
         """One thing from the event loop; False once the caller hung up."""
@@ -175,21 +198,6 @@ class SipCall:
                 self._line_quiet = False
                 self.port.caller(value)
                 self._heard_ms += value.num_samples * 1000 // value.rate
-        return True
-
-    def _tick(self) -> bool:
-        """One 20 ms step; False once the caller hung up."""
-        while True:  # whatever came while the last tick ran
-            try:
-                kind, value = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            if not self._handle(kind, value):
-                return False
-        self._fill_silence()
-        self._answer(self._keys.timeout(time.monotonic()))
-        self._send()
-        self.leg.tick()
         return True
 
     def _send(self) -> None:
@@ -265,30 +273,3 @@ class SipCall:
     def _answer(self, digits: str | None) -> None:
         if digits:
             self.port.dtmf(digits)
-
-    def _finish(self) -> Ended | None:
-        """The flow ended the call and its last prompt left the Session: let the sender's last
-        frames and the far end's buffer play out, still hearing a hang-up."""
-        until = time.monotonic() + self.leg.queued_ms / 1000 + TAIL_S
-        next_tick = time.monotonic() + TICK_MS / 1000
-        while (now := time.monotonic()) < until:
-            if now >= next_tick:  # this thread is still the leg's send clock
-                self.leg.tick()
-                next_tick += TICK_MS / 1000
-                continue
-            try:
-                kind, _ = self._inbox.get(timeout=min(until, next_tick) - now)
-            except queue.Empty:
-                continue
-            if kind == "hangup":
-                return None  # gone before the last words: nothing to transfer or hang up
-        return self._transfer or Ended(None)
-
-
-def _name_thread(name: str) -> None:
-    """The OS name of this thread (Linux: `top -H`, /proc/PID/task/TID/comm): a call's audio path
-    is told apart from the models' threads (scripts/bench_concurrency.py counts its CPU so)."""
-    from voicebot.pipeline.workers import glibc
-
-    if (libc := glibc()) is not None:
-        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME

@@ -128,7 +128,7 @@ class RtpLeg:
     a key is pressed) / `on_silence()` (comfort noise); bot audio in by `play(Audio)` or
     `feed(Audio)` from any thread, sent one packet per 20 ms tick.
 
-    The ticks come from the event loop until a call's thread takes them (`thread_clock`, then
+    The ticks come from the event loop until the media thread takes them (`thread_clock`, then
     `tick()` every 20 ms from that thread, right after feeding the frame it read), and from the
     loop again after `loop_clock()` (a queued caller, a transfer)."""
 
@@ -199,7 +199,7 @@ class RtpLeg:
         """Queue audio for the wire (from any thread)."""
         self.sender.enqueue(self._payloads(audio))
 
-    feed = play  # a call's clock thread feeds the frame it has just read
+    feed = play  # the media thread feeds the frame it has just read
 
     def tick(self) -> None:
         """The thread that took the clock: send this tick's frame now."""

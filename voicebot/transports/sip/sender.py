@@ -1,11 +1,11 @@
 """Bot audio onto the wire, one 20 ms packet per tick, ticked by whoever owns the call's clock.
 
 aiortp's paced mode ticks its sender on a media clock of the event loop: one loop wake-up per call
-every 20 ms, and a frame a call's thread reads waits up to one tick before it leaves. Here the
+every 20 ms, and a frame the media thread reads waits up to one tick before it leaves. Here the
 same public pieces (PacedSender: queue, one packet or a timestamp step per tick, comfort noise at
 the start of a silence; RtpSender: sequence numbers and timestamps; DtmfSender) are ticked by the
-call's own 20 ms thread while it runs, so a frame goes out in the tick that read it, and by a
-MediaClock on the loop only while no thread drives the leg (a queued caller's announcements, a
+worker's 20 ms media thread (media.py) while the call runs, so a frame goes out in the tick that
+read it, and by a MediaClock on the loop only while no thread drives the leg (a queued caller's announcements, a
 bridge, a test peer). Packets leave through a duplicate of the leg's RTP socket, non-blocking:
 sending from a thread never touches asyncio's transport, and a full socket buffer drops a packet
 (counted) rather than blocking a call's clock. All sender state is behind one lock."""
@@ -38,7 +38,7 @@ class LineSender:
         self._dtmf = DtmfSender(sender=self._rtp, dtmf_payload_type=dtmf_pt or 101)
         self._remote = remote
         self._clock: MediaClock | None = None
-        self.threaded = False  # a call's thread ticks; the loop's clock is stopped
+        self.threaded = False  # the media thread ticks; the loop's clock is stopped
         self.send_failed = 0
         self._idle = True  # the last tick sent nothing
         self.last_sent_at = 0.0  # time.monotonic() of the last audio packet (a benchmark's probe)
@@ -102,7 +102,7 @@ class LineSender:
             self.tick()
 
     def thread_clock(self) -> None:
-        """A call's thread ticks from now on (call on the loop)."""
+        """The media thread ticks from now on (call on the loop)."""
         self.threaded = True
         clock, self._clock = self._clock, None
         if clock is not None:

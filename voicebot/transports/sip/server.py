@@ -149,7 +149,7 @@ class SipServer:
                 invite.hangup()
             call.remote_hangup("worker shutting down")
         for call in list(self.calls.values()):
-            await asyncio.get_running_loop().run_in_executor(None, call.thread.join, 10)
+            await asyncio.get_running_loop().run_in_executor(None, call.finished.wait, 10)
         for _ in range(50):  # queued callers' records close as they leave
             if not self.waits:
                 break
@@ -278,7 +278,7 @@ class SipServer:
 
     # ---- the end of a call ------------------------------------------------------------------
     def _ended(self, call: SipCall, ended: Ended | None) -> None:
-        call.leg.loop_clock()  # its thread is gone: the loop sends what the leg still plays
+        call.leg.loop_clock()  # off the media thread: the loop sends what the leg still plays
         invite = self.uas.get_call(call.call_id)
         self.calls.pop(call.call_id, None)
         record = call.port.session.engine.record
