@@ -19,7 +19,9 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -41,7 +43,7 @@ def _threads(pid: int) -> dict[str, tuple[str, int]]:
 
 def _python_names(pid: int) -> dict[str, str]:
     try:
-        dump = subprocess.run(["py-spy", "dump", "--nonblocking", "-p", str(pid)], capture_output=True,
+        dump = subprocess.run([PY_SPY, "dump", "--nonblocking", "-p", str(pid)], capture_output=True,
                               text=True, timeout=15).stdout
     except (OSError, subprocess.TimeoutExpired):
         return {}
@@ -53,7 +55,13 @@ def _class(name: str) -> str:
     return "call-… (audio path)" if name.startswith("call-") else name
 
 
+# py-spy comes with the test extra (scripts/setup.sh), next to this interpreter
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+
+
 def main() -> None:
+    if not Path(PY_SPY).is_file():
+        sys.exit("worker_thread_cpu: py-spy not found (pip install py-spy, or run scripts/setup.sh)")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("pid", type=int)
     parser.add_argument("--seconds", type=float, default=3600.0)
