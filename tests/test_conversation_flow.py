@@ -99,6 +99,8 @@ def test_unclear_twice_takes_the_likelier_reading_never_an_empty_prompt(flow, st
     ("can I speak to someone about a loan", "loan_inquiry", 0.68, (("speak_to_agent", 0.29),), "loans"),
     ("can I speak to someone about a loan", "speak_to_agent", 0.52, (("loan_inquiry", 0.31),), "loans"),
     ("an agent for my card", "report_lost_card", 0.40, (("pay_bill", 0.13), ("speak_to_agent", 0.11)), "cards"),
+    # no topic: the runner-up request is less likely than "none of the above"
+    ("I want a human", "speak_to_agent", 0.57, (("out_of_scope", 0.16), ("dispute_charge", 0.135)), "general"),
 ])
 def test_person_about_a_topic_goes_to_that_queue(flow, store, text, intent, confidence, alternatives, queue):
     engine = start(flow, store)

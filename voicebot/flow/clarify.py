@@ -24,10 +24,13 @@ class RequestsMixin:
         agent_score = dict(ranked).get(AGENT_INTENT, 0.0)
         if not (asked_for_person(event.text) or agent_score >= TOPIC_MIN_SCORE * 2):
             return False
+        # a topic must also beat "none of the above": "I want a human" read as speak_to_agent 0.57,
+        # out_of_scope 0.16, dispute_charge 0.135 names no topic, and goes to the general queue
+        no_topic = dict(ranked).get("out_of_scope", 0.0)
         for topic, score in ranked:
             queue = self.flow.intent_queue(topic)
             if topic not in (AGENT_INTENT, *state.on) and topic in self.spec.requests \
-                    and score >= TOPIC_MIN_SCORE and queue:
+                    and score >= TOPIC_MIN_SCORE and score > no_topic and queue:
                 self.intent = topic
                 self.record.intents.append(topic)
                 self.policy.success()
