@@ -158,6 +158,12 @@ class WhisperRecognizer:
         self._spare = SpareCores(need=cores.ALWAYS if wide_when == "always" else cores.SPARE_CORES)
         self._wide_threads = wide
         self.encodes = {"wide": 0, "one thread": 0}  # which encoder ran, so far (benchmark details)
+        if self._wide is not None:
+            # the wider copy starts its threads on its first encode: start them at load rather than in
+            # a call (scripts/soak.py counted the thread a first wide encode started after its
+            # warm-up as leaked, when the machine had been too busy for the wide path until then)
+            silence = log_mel(self._features, np.zeros(16000, np.float32), 100)
+            self._wide.encode(ctranslate2.StorageView.from_array(silence[None]))
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
