@@ -28,7 +28,9 @@ def test_demo_data_and_pins(pg_url):
 
 
 def test_a_whole_call_and_kpis(pg_url):
-    store = open_store(pg_url)
+    # seeds itself: with pytest-xdist's default distribution this test can run on another worker
+    # (another private cluster) than test_demo_data_and_pins
+    store = open_store(pg_url, demo=True)
     engine = start(load_flow(BANK), store)
     engine.handle(said("I lost my card", "report_lost_card"))
     authenticate(engine)

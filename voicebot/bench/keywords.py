@@ -10,6 +10,8 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from voicebot.intents import OUT_OF_SCOPE
+
 STOPWORDS = set("""a an the i i'm im me my we our you your to of in on for and or is are was be it this that
 can could would like want need please just do does did have has with about at from some so how what
 is there any hi hello hey um uh yeah oh""".split())
@@ -26,7 +28,7 @@ class KeywordClassifier:
     def __init__(self, examples: list[tuple[str, str]]) -> None:
         counts: dict[str, Counter] = defaultdict(Counter)
         for text, intent in examples:
-            if intent != "out_of_scope":
+            if intent != OUT_OF_SCOPE:
                 counts[intent].update(words(text))
         n = len(counts)
         df = Counter(w for c in counts.values() for w in c)
@@ -45,4 +47,4 @@ class KeywordClassifier:
         said = words(text)
         scores = {intent: sum(w.get(x, 0.0) for x in said) for intent, w in self.weights.items()}
         best = max(scores, key=scores.get, default=None)
-        return best if best and scores[best] > 0 else "out_of_scope"
+        return best if best and scores[best] > 0 else OUT_OF_SCOPE

@@ -8,6 +8,7 @@ from voicebot.events import DtmfPressed, Understood
 from voicebot.flow.actions import Expect
 from voicebot.flow.inputs import asked_for_person, ranked_intents, read_choice
 from voicebot.flow.schema import StateSpec
+from voicebot.intents import OUT_OF_SCOPE
 
 AGENT_INTENT = "speak_to_agent"
 TOPIC_MIN_SCORE = 0.1  # a request this likely beside "a person, please" picks the specialist queue
@@ -26,7 +27,7 @@ class RequestsMixin:
             return False
         # a topic must also beat "none of the above": "I want a human" read as speak_to_agent 0.57,
         # out_of_scope 0.16, dispute_charge 0.135 names no topic, and goes to the general queue
-        no_topic = dict(ranked).get("out_of_scope", 0.0)
+        no_topic = dict(ranked).get(OUT_OF_SCOPE, 0.0)
         for topic, score in ranked:
             queue = self.flow.intent_queue(topic)
             if topic not in (AGENT_INTENT, *state.on) and topic in self.spec.requests \

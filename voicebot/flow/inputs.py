@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from voicebot.events import DtmfPressed, Understood
 from voicebot.flow.schema import SettingsSpec, StateSpec
 from voicebot.flow.speech import digits_in
+from voicebot.intents import OUT_OF_SCOPE
 
-_NO_MATCH_INTENTS = {"out_of_scope"}
+_NO_MATCH_INTENTS = {OUT_OF_SCOPE}
 _YESNO_INTENTS = {"affirm": "yes", "deny": "no"}
 _ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1, "last": -1}
 # Words only a caller asking for a human uses ("someone" is left out: "someone stole my card").

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from voicebot.intents import OUT_OF_SCOPE
 from voicebot.nlu.dataset import normalize
 from voicebot.nlu.hashing import hashed_counts
 from voicebot.nlu.phonetic import sound_key
@@ -105,7 +106,7 @@ class IntentHead:
         return cls(labels, data["intent_weights"].astype(np.float32), data["intent_bias"].astype(np.float32))
 
 
-def decide(probs: np.ndarray, labels: list[str], threshold: float, oos: str = "out_of_scope") -> tuple[str, float]:
+def decide(probs: np.ndarray, labels: list[str], threshold: float, oos: str = OUT_OF_SCOPE) -> tuple[str, float]:
     """Top intent, or out_of_scope when the best in-scope probability is below `threshold`."""
     top = int(probs.argmax())
     if labels[top] != oos and probs[top] < threshold:

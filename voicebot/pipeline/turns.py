@@ -22,6 +22,7 @@ from voicebot.pipeline.events import StageFailed, TurnTiming
 from voicebot.pipeline.playout import Playback
 from voicebot.pipeline.seams import EndOfTurn, EngineEvent
 from voicebot.pipeline.speculation import Decode, Guess
+from voicebot.intents import OUT_OF_SCOPE
 
 if TYPE_CHECKING:
     from voicebot.pipeline.session import Session
@@ -138,7 +139,7 @@ class TurnRunner:
         if expect.kind == "yesno":
             yes_no = understood.entities.get("yesno") in ("yes", "no") or understood.intent in ("affirm", "deny")
             return yes_no, understood
-        sure = understood.intent != "out_of_scope" and understood.confidence >= COMPLETE_CONFIDENCE
+        sure = understood.intent != OUT_OF_SCOPE and understood.confidence >= COMPLETE_CONFIDENCE
         return sure and not mid_phrase(text), understood
 
     # ---- the stages -------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class TurnRunner:
             except Exception as exc:  # the flow re-asks, as for words it does not know
                 self._failed("nlu", exc)
         # speech the recogniser made nothing of (or the NLU failed on) is a no-match
-        return Understood(text=text if text.strip() else "", intent="out_of_scope", confidence=0.0,
+        return Understood(text=text if text.strip() else "", intent=OUT_OF_SCOPE, confidence=0.0,
                           sentiment="neutral", sentiment_score=0.0)
 
     def _failed(self, stage: str, exc: Exception) -> None:
