@@ -100,6 +100,7 @@ def grouped(digits: str, voice: str, channel) -> str:
     import hashlib
 
     from voicebot.audio import write_wav
+    from voicebot.cache import replaced_atomically
     from voicebot.speechgen import cache_dir, with_silence
 
     groups = [", ".join(UNITS[int(d)] for d in digits[i:i + 4]) for i in range(0, len(digits), 4)]
@@ -107,9 +108,8 @@ def grouped(digits: str, voice: str, channel) -> str:
     key = hashlib.sha1("|".join(map(str, paths)).encode()).hexdigest()[:16]
     target = cache_dir() / f"grouped-{key}.wav"
     if not target.exists():
-        tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")
-        write_wav(tmp, with_silence(paths, gap_s=1.0, rate=channel.rate or 16000))
-        tmp.replace(target)
+        with replaced_atomically(target) as tmp:
+            write_wav(tmp, with_silence(paths, gap_s=1.0, rate=channel.rate or 16000))
     return str(target)
 
 

@@ -44,6 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from voicebot import speechgen  # noqa: E402
 from voicebot.asr.base import Hints, get_recognizer  # noqa: E402
 from voicebot.audio.wavio import read_wav, write_wav  # noqa: E402
+from voicebot.cache import replaced_atomically  # noqa: E402
 from voicebot.nlu.dataset import load_intents_dir  # noqa: E402
 
 INTENT_PROMPT_HINTS = Hints()  # what Session._hints() gives for `expect: intent`
@@ -80,9 +81,8 @@ def render(text: str, spec: str) -> Path:
     out = speechgen.cache_dir() / f"{digest}.wav"
     if not out.exists():
         audio = speechgen.degrade(_render_clean(text, voice, opts), channel, seed=int(digest[:8], 16))
-        tmp = out.with_suffix(f".{os.getpid()}.part.wav")
-        write_wav(tmp, audio, subtype=channel.encoding)
-        tmp.replace(out)  # atomic: the cache is shared by parallel processes
+        with replaced_atomically(out) as tmp:  # the cache is shared by parallel processes
+            write_wav(tmp, audio, subtype=channel.encoding)
     return out
 
 
@@ -113,9 +113,8 @@ def transcribe(text: str, spec: str) -> tuple[str, list[str]]:
 
 
 def build(rows: list[dict], voices_for, out: Path, append: bool = False) -> None:
-    tmp = out.with_suffix(".part")
     start = time.time()
-    with tmp.open("w") as fh:
+    with replaced_atomically(out) as tmp, tmp.open("w") as fh:
         if append and out.exists():
             fh.write(out.read_text())
         for i, row in enumerate(rows):
@@ -126,7 +125,6 @@ def build(rows: list[dict], voices_for, out: Path, append: bool = False) -> None
                                          "voice": voice}) + "\n")
             if i % 50 == 0:
                 print(f"{out.name}: {i}/{len(rows)} {time.time() - start:.0f}s", flush=True)
-    tmp.replace(out)
 
 
 def sync(out: Path) -> None:

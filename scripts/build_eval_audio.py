@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from build_asr_transcripts import TRAIN_PASSES, parse_voice, render  # noqa: E402
 
-from voicebot.cache import cache_dir  # noqa: E402
+from voicebot.cache import cache_dir, replaced_atomically  # noqa: E402
 
 DEV_VOICES = ("piper", "flite:slt", "espeak:en-gb", "espeak:en-us+f3")
 # Never in TRAIN_PASSES nor DEV_VOICES; piper's family is left out of training altogether, and this
@@ -51,9 +51,8 @@ def build(name: str, out_dir: Path | None = None, limit: int | None = None, voic
             wav = render(row["text"], voice)
             lines.append(json.dumps({"file": os.path.relpath(wav, out_dir), **{k: row[k] for k in ("intent", "sentiment") if row.get(k)},
                                      "text": row["text"], "voice": voice}))
-    tmp = manifest.with_suffix(f".{os.getpid()}.part")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(manifest)
+    with replaced_atomically(manifest) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     return manifest
 
 

@@ -133,11 +133,12 @@ def collect(set_name: str) -> Path:
             record[key + "_utts"] = utts
         out.append(record)
         print(f"{len(out)} answers", file=sys.stderr, flush=True)
+    from voicebot.cache import replaced_atomically
+
     path = records_path(set_name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(path)
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(json.dumps(out))
     return path
 
 

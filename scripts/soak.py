@@ -30,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from voicebot.bench.probe import rss_mb  # noqa: E402
+from voicebot.cache import replaced_atomically  # noqa: E402
 from voicebot.evalcalls import DEFAULT_AT, CallCase, load_suite, run_case  # noqa: E402
 
 MAX_RSS_GROWTH = 0.10
@@ -119,9 +120,8 @@ def summarize(run: dict, end: dict, done: bool) -> dict:
 
 
 def _write(path: Path, report: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    tmp.replace(path)  # a reader never sees half a report
+    with replaced_atomically(path) as tmp:  # a reader never sees half a report
+        tmp.write_text(json.dumps(report, indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:
