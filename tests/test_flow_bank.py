@@ -318,3 +318,25 @@ def test_asking_for_a_person_about_a_topic_goes_to_its_specialists(flow, store):
     actions = plain.handle(said("let me talk to a human", "speak_to_agent", 0.9,
                                 alternatives=(("speak_to_agent", 0.9), ("loan_inquiry", 0.05))))
     assert (transfer_of(actions).queue, transfer_of(actions).reason) == ("general", "caller_request")
+
+
+def test_a_re_prompt_offers_the_keypad_menu_and_a_key_works(flow, store):
+    """A caller the recogniser cannot follow hears the main menu's keys after a no-match, made from
+    the state's dtmf map and the flow's intent_phrases, and pressing one acts on it."""
+    engine = start(flow, store)
+    again = text_of(engine.handle(said("purple monkey dishwasher", "out_of_scope")))
+    assert "didn't get that" in again
+    assert "press 1 to check your balance" in again and "or 0 to speak with an agent" in again
+    assert "customer number" in text_of(engine.handle(pressed("1")))
+    assert engine.intent == "check_balance"
+
+
+def test_the_keypad_menu_is_a_cached_fixed_prompt_and_can_be_switched_off(flow):
+    from voicebot.flow.templates import keypad_menu
+    from voicebot.pipeline.prompts import fixed_prompts
+
+    menu = keypad_menu(flow.spec, flow.spec.states["main_menu"])
+    assert menu in fixed_prompts(flow)  # rendered before the first call, like every fixed prompt
+    assert keypad_menu(flow.spec, flow.spec.states["anything_else"]) is None  # a yes/no prompt has no menu
+    quiet = flow.spec.model_copy(update={"messages": flow.spec.messages.model_copy(update={"keypad_menu": ""})})
+    assert keypad_menu(quiet, quiet.states["main_menu"]) is None

@@ -22,6 +22,7 @@ from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
 from voicebot.flow.selfservice import run_action
 from voicebot.flow.speech import digits_in
+from voicebot.flow.templates import keypad_menu
 from voicebot.numparse import mask_digit_strings
 from voicebot.store.lockout import lockout_for
 from voicebot.store.protocols import Customer, Store
@@ -237,7 +238,9 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if reason:
             return self.escalate(reason)
         ask = self._pending.ask
-        self._ask_sub(self._pending.kind, f"{prefix} {ask.text}", ask.expect, self._pending.options,
+        text = f"{prefix} {ask.text}"
+        menu = keypad_menu(self.spec, self.spec.states[self.state_name]) if self._pending.kind == "state" else None
+        self._ask_sub(self._pending.kind, f"{text} {menu}" if menu else text, ask.expect, self._pending.options,
                       ask.no_input_timeout, ask.barge_in)
 
     # --- states ----------------------------------------------------------------------------

@@ -180,6 +180,10 @@ class MessagesSpec(Strict):
     voicemail_saved: str = "Thank you, we've saved your message and will call you back."
     after_hours: str = "We're closed right now. Please call again during business hours. Goodbye."
     recap: str = "To recap: {items}."
+    # said after an intent prompt's re-prompt (no match, no input) when the prompt has keys: a caller
+    # the recogniser cannot follow still gets through. {options}: "press 1 to check your balance,
+    # 2 to …, or 0 to speak with an agent", from the state's dtmf map and intent_phrases. "" = never.
+    keypad_menu: str = "Or use your keypad: {options}."
 
 
 class FlowSpec(Strict):

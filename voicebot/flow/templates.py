@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.errors import ConfigError
-from voicebot.flow.schema import FlowSpec
+from voicebot.flow.schema import FlowSpec, StateSpec
 
 Path_ = tuple[Any, ...]
 
@@ -29,10 +29,11 @@ MESSAGE_VARS: dict[str, frozenset[str]] = {
     "queue_position": frozenset({"position", "wait"}),
     "callback_offer": frozenset({"wait"}),
     "recap": frozenset({"items"}),
+    "keypad_menu": frozenset({"options"}),
 }
 # Variables filled from the flow itself (queue labels, intent labels, hours, waits), never from a
 # customer: a prompt using only these may be cached on disk. Everything else is personal.
-PUBLIC_VARS = frozenset({"queue", "position", "wait", "first", "second", "hours"})
+PUBLIC_VARS = frozenset({"queue", "position", "wait", "first", "second", "hours", "options"})
 
 PROJECT_INTENTS = Path(__file__).resolve().parents[2] / "intents"
 
@@ -73,6 +74,28 @@ def templates(spec: FlowSpec) -> Iterator[tuple[Path_, str, frozenset[str]]]:
     for name, hours in spec.hours.items():
         if hours.say:
             yield ("hours", name, "say"), hours.say, frozenset()
+    if "{options}" in spec.messages.keypad_menu:  # each menu as said, so the prompt cache holds it
+        for name, state in spec.states.items():
+            menu = keypad_menu(spec, state)
+            if menu:
+                yield ("states", name, "dtmf"), menu, frozenset()
+
+
+def keypad_menu(spec: FlowSpec, state: StateSpec) -> str | None:
+    """An intent prompt's keys said as a menu, for its re-prompts: "Or use your keypad: press 1 to
+    check your balance, 2 to hear your recent transactions, or 0 to speak with an agent." Each key
+    says its intent's `intent_phrases` entry ("for" its label when it has none); None for a prompt
+    without keys, or when the flow's `keypad_menu` message is empty."""
+    if state.expect != "intent" or not state.dtmf or not spec.messages.keypad_menu:
+        return None
+    items = []
+    for key, intent in state.dtmf.items():
+        phrase = spec.intent_phrases.get(intent)
+        items.append(f"{key} to {phrase}" if phrase else
+                     f"{key} for {spec.intent_labels.get(intent, intent.replace('_', ' '))}")
+    items[0] = f"press {items[0]}"
+    options = items[0] if len(items) == 1 else f"{', '.join(items[:-1])}, or {items[-1]}"
+    return spec.messages.keypad_menu.format(options=options)
 
 
 def check_templates(spec: FlowSpec, at: Callable[[Path_], str]) -> None:

@@ -21,7 +21,7 @@ from voicebot.audio import Audio, read_wav, write_wav
 from voicebot.cache import cache_dir
 from voicebot.errors import AudioError
 from voicebot.flow.hours import describe
-from voicebot.flow.templates import PUBLIC_VARS, fields, templates
+from voicebot.flow.templates import PUBLIC_VARS, fields, keypad_menu, templates
 from voicebot.tts import get_synthesizer
 from voicebot.tts.base import clause_cuts, first_clause, sentences, trim_silence
 
@@ -199,4 +199,5 @@ def fixed_prompts(flow: object) -> list[str]:
     texts = [t for state in spec.states.values() for t in (state.say, state.say_known, state.ask) if t]
     for block in (spec.messages, spec.authentication):
         texts += [v for v in block.model_dump().values() if isinstance(v, str)]
+    texts += [menu for state in spec.states.values() if (menu := keypad_menu(spec, state))]  # re-prompts' key menus
     return sorted({t for t in texts if "{" not in t})
