@@ -61,7 +61,19 @@ def live_calls() -> int:
 def snapshot() -> dict:
     gc.collect()
     return {"rss_mb": round(rss_mb(), 1), "fds": open_fds(), "threads": threading.active_count(),
-            "os_threads": len(os.listdir("/proc/self/task")), "live_calls": live_calls()}
+            "os_threads": len(os.listdir("/proc/self/task")), "live_calls": live_calls(),
+            "thread_names": sorted(t.name for t in threading.enumerate()), "os_thread_names": os_thread_names()}
+
+
+def os_thread_names() -> list[str]:
+    """Every OS thread's name (/proc/self/task/*/comm): native pools (onnxruntime, OpenMP) too."""
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            names.append(Path(f"/proc/self/task/{task}/comm").read_text().strip())
+        except OSError:  # the thread ended meanwhile
+            pass
+    return sorted(names)
 
 
 def soak(calls: int = 1000, warmup: int = 50, tts: str | None = "piper", log=None, out: Path | None = None) -> dict:
