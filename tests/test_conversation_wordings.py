@@ -35,6 +35,16 @@ def test_someone_or_a_department_is_a_person_about_a_topic(flow, store, text, in
     assert (transfer_of(actions).queue, engine.record.reason) == (queue, "caller_request")
 
 
+def test_put_me_through_at_anything_else_goes_to_a_person(flow, store):
+    """Heard openly but garbled ("… for a real burden"): "put me through" still asks for a person,
+    where the unsure reading alone would leave the yes standing."""
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said("yes please, can you put me through for a real burden", "speak_to_agent", 0.44,
+                                 alternatives=(("out_of_scope", 0.2),), yesno="yes"))
+    assert (transfer_of(actions).queue, engine.record.reason) == ("general", "caller_request")
+
+
 def test_speak_to_someone_at_anything_else_is_acted_on(flow, store):
     engine = start(flow, store)
     engine.handle(said("balance", "check_balance"))

@@ -16,11 +16,12 @@ _NO_MATCH_INTENTS = {"out_of_scope"}
 _YESNO_INTENTS = {"affirm": "yes", "deny": "no"}
 _ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1, "last": -1}
 # Words only a caller asking for a human uses. "someone" alone is left out ("someone stole my
-# card"); "speak to someone" and "talk to your card department" are asking for a person.
+# card"); "speak to someone", "put me through" and "talk to your card department" ask for a person.
 _PERSON = re.compile(r"\b(agent|person|human|representative|operator|advisor|adviser|"
                      r"real people|somebody real|someone real)\b"
                      r"|\b(speak|talk|chat)\s+(to|with|for)\s+(some|any)(one|body)\b"
-                     r"|\b(speak|talk|through|connect me)\b[^.?!]*\b(department|team)\b", re.IGNORECASE)
+                     r"|\bput me through\b|\bconnect me (to|with)\b"
+                     r"|\b(speak|talk)\b[^.?!]*\b(department|team)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
