@@ -55,6 +55,28 @@ def test_speak_to_someone_at_anything_else_is_acted_on(flow, store):
     assert engine.record.authenticated
 
 
+@pytest.mark.parametrize("request_text, intent, queue", [
+    ("I want to report my card stolen", "report_lost_card", "cards"),
+    ("I'd like to pay a bill", "pay_bill", "payments"),
+])
+def test_an_agent_asked_for_while_verifying_goes_to_that_requests_queue(flow, store, request_text, intent, queue):
+    """Asked for the customer number, the caller wants a person instead ("about it"): the request
+    being verified is the topic, not the general queue."""
+    engine = start(flow, store)
+    engine.handle(said(request_text, intent))
+    actions = engine.handle(said("can I just speak to an agent about it", "speak_to_agent", 0.91))
+    assert (transfer_of(actions).queue, engine.record.reason) == (queue, "caller_request")
+
+
+def test_an_agent_asked_for_at_anything_else_is_not_tied_to_the_last_request(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    authenticate(engine)
+    engine.handle(said("yes", "affirm", yesno="yes"))
+    actions = engine.handle(said("I want an agent", "speak_to_agent", 0.9))
+    assert transfer_of(actions).queue == "general"
+
+
 @pytest.mark.parametrize("text", ["the fraud department called me about my card", "someone used my card"])
 def test_a_department_or_someone_mentioned_is_not_a_request_for_a_person(flow, store, text):
     engine = start(flow, store)
