@@ -139,6 +139,17 @@ def test_yes_plus_a_request_at_a_yes_no_prompt(call, voice, channel):
     assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", "general", "caller_request")
 
 
+# each heard as "yes" alone before the answer's length was looked at (espeak en-us and en-us+f3
+# are heard openly too, but as "… a real burden", which reads angry and escalates: the ASR's part)
+@pytest.mark.parametrize("voice", ["espeak:en-gb", "flite:awb", "flite:slt"])
+def test_yes_please_then_a_longer_request_is_heard_whole(call, voice):
+    """A pause after "yes please" and a request after it: primed with "Yes. No." the recogniser may
+    keep only "yes"; the answer's length says there was more, and it is heard again openly."""
+    record = call(["what are your branch opening hours", "yes please, could you put me through to a real person"],
+                  voice, TELEPHONE)
+    assert (record["outcome"], record["reason"]) == ("transferred", "caller_request")
+
+
 @pytest.mark.parametrize("voice, channel, asked", [
     ("piper", CLEAN, "what's going on with my account"),
     # the unclear answers over a noisy line; the request typed, so that the question is asked

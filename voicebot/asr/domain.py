@@ -93,6 +93,22 @@ def says_more(text: str, hints: Hints) -> bool:
     return False
 
 
+# A yes/no answer primed with "Yes. No." may come back as its first words only ("yes please, could
+# you put me through to a person" → "Yes, please."). An utterance much longer than those words take
+# to say (the VAD's pre-roll and hang-over included) is heard again openly, and that reading is kept
+# when it carries more than a yes or no. Calm speech runs 2-3 words a second; below one word a
+# second over a long stretch, words are missing.
+YESNO_MIN_WORDS_PER_SECOND = 1.0
+YESNO_LONG_SECONDS = 2.5
+
+
+def too_long_for(text: str, duration: float, hints: Hints) -> bool:
+    """A yes/no reading with far fewer words than the utterance's length holds."""
+    if hints.kind != "yesno" or duration < YESNO_LONG_SECONDS:
+        return False
+    return len(re.findall(r"[a-z']+", text.lower())) < duration * YESNO_MIN_WORDS_PER_SECOND
+
+
 # Words of a request or a correction ("my customer number was wrong", "I want an agent"), which
 # digits misheard by Whisper never turned into on the dev set of scripts/bench_digits.py (robotic
 # "seven seven…" came out as "Cameron, Cameron…", "zero nine eight seven" as "… Heaven"): a

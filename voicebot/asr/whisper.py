@@ -35,7 +35,7 @@ from voicebot.asr.bandwidth import telephone_view
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
 from voicebot.asr.domain import (DIGIT_PROMPTS, apply_hints, bias_prompt, one_digit, says_a_request, says_more,
-                                 yes_or_no)
+                                 too_long_for, yes_or_no)
 from voicebot.asr.features import log_mel
 from voicebot.asr.threads import SpareCores, asr_threads
 from voicebot.asr.whisper_digits import digit_search, looks_looped, one_digit_scores, pick
@@ -222,6 +222,11 @@ class WhisperRecognizer:
         if hints.kind in ("yesno", "digits") and says_more(text, hints):  # more than asked: hear it all
             hints = FREE
             text, confidence, alternatives = self._decode([utt], self._settings(FREE))[0]
+        elif too_long_for(text, utt.duration, hints):  # the "Yes. No." prompt kept only the first words
+            heard = self._decode([utt], self._settings(FREE))[0]
+            if says_more(heard[0], hints):
+                hints = FREE
+                text, confidence, alternatives = heard
         return Transcript(apply_hints(text, hints), self.name, utt.duration, time.perf_counter() - utt.started,
                           confidence, alternatives)
 

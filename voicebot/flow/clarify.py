@@ -39,7 +39,14 @@ class RequestsMixin:
                 return True
         if asked_for_person(event.text):  # "no, I want an agent", however unsure the NLU is
             self.policy.success()
-            self._goto_intent(AGENT_INTENT, state)
+            # "can I just speak to an agent about it" asked for the customer number of a lost card:
+            # the request the bot is verifying the caller for is the topic
+            verifying = self._pending is not None and self._pending.kind in ("auth_id", "auth_pin")
+            queue = self.flow.intent_queue(self.intent) if verifying else None
+            if queue:
+                self._route(queue, "caller_request", escalated=False)
+            else:
+                self._goto_intent(AGENT_INTENT, state)
             return True
         return False
 

@@ -46,6 +46,7 @@ class Pending:
     kind: str  # state | auth_id | auth_pin | clarify | callback_offer | voicemail
     ask: Ask | None
     options: tuple[str, ...] = ()
+    prompt: str = ""  # the question without a re-prompt's "Sorry, …" (so it is never said twice)
 
 
 class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
@@ -106,11 +107,12 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if isinstance(event, Understood):
             reason = self.policy.observe_sentiment(event.sentiment, event.sentiment_score)
         reason = reason or self.policy.timed_out(self.elapsed, self.resolved)
-        if reason and not (pending and pending.kind in _SUB_DIALOGUES_OWNING_NO_INPUT):
+        leaving = self._leaving(event)
+        if reason and not (pending and pending.kind in _SUB_DIALOGUES_OWNING_NO_INPUT) and not leaving:
             self._note_request(event)  # an angry "my transfer failed" escalates to payments
             self.escalate(reason)
         else:
-            if isinstance(event, Understood) and self.policy.last_turn_negative:
+            if isinstance(event, Understood) and self.policy.last_turn_negative and not leaving:
                 self._say(self.spec.messages.sorry)
             self._dispatch(event, pending)
         if pending and pending.kind in ("auth_id", "auth_pin"):
@@ -186,6 +188,17 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         self.enter(self.spec.global_intents[event.intent])
         return True
 
+    def _leaving(self, event: Event) -> bool:
+        """The caller is ending the call ("sorry, wrong number", "I'll call back later, bye"): a
+        goodbye or global phrase that leads to a state that hangs up. Put through to a person they
+        did not ask for, however negative they sound, they would only hang up in the queue."""
+        if not isinstance(event, Understood) or event_digits(event):
+            return False
+        target = spotted_state(event.text, self.spec.global_phrases)
+        if target is None and event.confidence >= self.spec.settings.low_confidence:
+            target = self.spec.global_intents.get(event.intent)
+        return target is not None and bool(self.spec.states[target].hangup)
+
     def _state_answer(self, event: Understood | DtmfPressed, state: StateSpec) -> None:
         if state.expect in ("intent", "yesno") and self._person_requested(event, state):
             return
@@ -237,11 +250,11 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
                  self.policy.failures_in_a_row)
         if reason:
             return self.escalate(reason)
-        ask = self._pending.ask
-        text = f"{prefix} {ask.text}"
+        ask, question = self._pending.ask, self._pending.prompt or self._pending.ask.text
+        text = f"{prefix} {question}"
         menu = keypad_menu(self.spec, self.spec.states[self.state_name]) if self._pending.kind == "state" else None
         self._ask_sub(self._pending.kind, f"{text} {menu}" if menu else text, ask.expect, self._pending.options,
-                      ask.no_input_timeout, ask.barge_in)
+                      ask.no_input_timeout, ask.barge_in, prompt=question)
 
     # --- states ----------------------------------------------------------------------------
     def enter(self, name: str, depth: int = 0) -> None:
@@ -289,12 +302,12 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         self._out.append(Say(text))
 
     def _ask_sub(self, kind: str, text: str, expect: Expect, options: tuple[str, ...] = (),
-                 timeout: float | None = None, barge_in: bool = True) -> None:
+                 timeout: float | None = None, barge_in: bool = True, prompt: str | None = None) -> None:
         if kind in ("auth_id", "auth_pin"):  # customer data: kept out of the call recording
             expect = replace(expect, secret=True)
         ask = Ask(text, expect, timeout or self.spec.settings.no_input_timeout, barge_in)
         self._out.append(ask)
-        self._pending = Pending(kind, ask, options)
+        self._pending = Pending(kind, ask, options, prompt or text)
         self.expecting = expect
 
     def _set_pending(self, kind: str, expect: Expect) -> None:

@@ -16,9 +16,13 @@ from voicebot.intents import OUT_OF_SCOPE
 _NO_MATCH_INTENTS = {OUT_OF_SCOPE}
 _YESNO_INTENTS = {"affirm": "yes", "deny": "no"}
 _ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1, "last": -1}
-# Words only a caller asking for a human uses ("someone" is left out: "someone stole my card").
+# Words only a caller asking for a human uses. "someone" alone is left out ("someone stole my
+# card"); "speak to someone", "put me through" and "talk to your card department" ask for a person.
 _PERSON = re.compile(r"\b(agent|person|human|representative|operator|advisor|adviser|"
-                     r"real people|somebody real|someone real)\b", re.IGNORECASE)
+                     r"real people|somebody real|someone real)\b"
+                     r"|\b(speak|talk|chat)\s+(to|with|for)\s+(some|any)(one|body)\b"
+                     r"|\bput me through\b|\bconnect me (to|with)\b"
+                     r"|\b(speak|talk)\b[^.?!]*\b(department|team)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

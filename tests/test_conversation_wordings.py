@@ -1,0 +1,114 @@
+"""Conversation behaviour found by replaying whole calls in voices and wordings the project had
+not used (issue 13): a re-prompt says its apology once, "speak to someone" and "your card
+department" are asking for a person, a caller who is leaving is let go however negative they
+sound, and a yes/no answer heard as fewer words than its length holds is heard again openly."""
+
+from __future__ import annotations
+
+import pytest
+from flow_support import authenticate, start, text_of, transfer_of
+from test_flow_bank import flow, store  # noqa: F401  (the bank flow and a fresh demo store)
+
+from voicebot.asr.base import FREE, Hints
+from voicebot.asr.domain import too_long_for
+from voicebot.flow import Ask, Hangup
+from voicebot.flow.scripted import pressed, said
+
+
+def test_a_second_no_match_says_sorry_once(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("follow please", "affirm", 0.48))
+    actions = engine.handle(said("follow please", "affirm", 0.57))
+    ask = next(a for a in actions if isinstance(a, Ask))
+    assert ask.text.count("Sorry") == 1 and "How can I help" in ask.text
+
+
+@pytest.mark.parametrize("text, intent, confidence, alternatives, queue", [
+    ("can I please talk to somebody in your card department, my card keeps getting declined",
+     "activate_card", 0.77, (("report_lost_card", 0.1),), "cards"),
+    ("could I speak with someone about my mortgage", "loan_inquiry", 0.62, (), "loans"),
+])
+def test_someone_or_a_department_is_a_person_about_a_topic(flow, store, text, intent, confidence,
+                                                           alternatives, queue):
+    engine = start(flow, store)
+    actions = engine.handle(said(text, intent, confidence, alternatives=alternatives))
+    assert (transfer_of(actions).queue, engine.record.reason) == (queue, "caller_request")
+
+
+def test_put_me_through_at_anything_else_goes_to_a_person(flow, store):
+    """Heard openly but garbled ("… for a real burden"): "put me through" still asks for a person,
+    where the unsure reading alone would leave the yes standing."""
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said("yes please, can you put me through for a real burden", "speak_to_agent", 0.44,
+                                 alternatives=(("out_of_scope", 0.2),), yesno="yes"))
+    assert (transfer_of(actions).queue, engine.record.reason) == ("general", "caller_request")
+
+
+def test_speak_to_someone_at_anything_else_is_acted_on(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    authenticate(engine)
+    actions = engine.handle(said("no, actually, can I speak to someone about my loan", "loan_inquiry", 0.4,
+                                 alternatives=(("pay_bill", 0.2),)))
+    assert (transfer_of(actions).queue, engine.record.reason) == ("loans", "caller_request")
+    assert engine.record.authenticated
+
+
+@pytest.mark.parametrize("request_text, intent, queue", [
+    ("I want to report my card stolen", "report_lost_card", "cards"),
+    ("I'd like to pay a bill", "pay_bill", "payments"),
+])
+def test_an_agent_asked_for_while_verifying_goes_to_that_requests_queue(flow, store, request_text, intent, queue):
+    """Asked for the customer number, the caller wants a person instead ("about it"): the request
+    being verified is the topic, not the general queue."""
+    engine = start(flow, store)
+    engine.handle(said(request_text, intent))
+    actions = engine.handle(said("can I just speak to an agent about it", "speak_to_agent", 0.91))
+    assert (transfer_of(actions).queue, engine.record.reason) == (queue, "caller_request")
+
+
+def test_an_agent_asked_for_at_anything_else_is_not_tied_to_the_last_request(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    authenticate(engine)
+    engine.handle(said("yes", "affirm", yesno="yes"))
+    actions = engine.handle(said("I want an agent", "speak_to_agent", 0.9))
+    assert transfer_of(actions).queue == "general"
+
+
+@pytest.mark.parametrize("text", ["the fraud department called me about my card", "someone used my card"])
+def test_a_department_or_someone_mentioned_is_not_a_request_for_a_person(flow, store, text):
+    engine = start(flow, store)
+    actions = engine.handle(said(text, "report_lost_card", 0.9))
+    assert "customer number" in text_of(actions) and not engine.done
+
+
+@pytest.mark.parametrize("words", ["actually never mind, I'll call back later", "sorry, wrong number, goodbye"])
+def test_a_caller_leaving_is_let_go_however_negative(flow, store, words):
+    engine = start(flow, store)
+    engine.handle(said("balance", "check_balance"))
+    engine.handle(pressed("12345678"))
+    actions = engine.handle(said(words, "complaint", 0.39, score=-0.95))
+    assert isinstance(actions[-1], Hangup) and "sort it out" not in text_of(actions)
+    assert (engine.record.outcome, engine.record.queue) == ("completed", None)
+
+
+def test_a_negative_request_still_escalates(flow, store):
+    """Letting a leaving caller go does not spare anyone else: the same anger with a request
+    escalates as before."""
+    engine = start(flow, store)
+    actions = engine.handle(said("my card was declined again, this is ridiculous", "report_lost_card", 0.8,
+                                 score=-0.95))
+    assert engine.record.outcome == "escalated" and transfer_of(actions).queue == "cards"
+
+
+@pytest.mark.parametrize("text, seconds, heard_again", [
+    ("Yes.", 4.0, True),            # "yes please, could you put me through to a person" cut to its first word
+    ("Yes please.", 1.6, False),    # a short answer: as long as its words
+    ("No thanks.", 2.0, False),
+    ("No, that's all, thanks.", 3.0, False),
+])
+def test_a_yes_no_reading_far_shorter_than_its_audio_is_heard_again(text, seconds, heard_again):
+    assert too_long_for(text, seconds, Hints(kind="yesno")) is heard_again
+    assert not too_long_for(text, seconds, FREE)
