@@ -10,7 +10,7 @@ from flow_support import (
 )
 
 from voicebot.flow import Ask, CallEngine, Hangup, load_flow
-from voicebot.flow.scripted import pressed, said
+from voicebot.flow.scripted import pressed, said, silence
 
 
 @pytest.fixture(scope="module")
@@ -327,6 +327,8 @@ def test_a_re_prompt_offers_the_keypad_menu_and_a_key_works(flow, store):
     again = text_of(engine.handle(said("purple monkey dishwasher", "out_of_scope")))
     assert "didn't get that" in again
     assert "press 1 to check your balance" in again and "or 0 to speak with an agent" in again
+    silent = text_of(engine.handle(silence()))  # a second failure: its own apology, the menu once
+    assert silent.count("Sorry") == 1 and silent.count("keypad") == 1
     assert "customer number" in text_of(engine.handle(pressed("1")))
     assert engine.intent == "check_balance"
 
