@@ -5,8 +5,9 @@ save what the recogniser heard. Run once; the outputs are committed so training 
   test:  intents/test/heldout.jsonl, several voices         → intents/test/heldout_asr.jsonl
          (voices already in the file are kept; all four there were rendered by the speechgen of
          RENDER_VERSION 2, before sox's dither was made repeatable, so they cannot be re-made)
-  sync:  after editing intents/*.yml: transcripts follow their phrase's current intent, those of
-         removed phrases go, and new phrases are voiced in every pass (same voice rotation)
+  sync:  after editing intents/*.yml or adding a pass: transcripts follow their phrase's current
+         intent, those of removed phrases go, and each phrase is voiced in every pass it lacks
+         (same voice rotation)
   render3: the same phrases and voices, all rendered by the current speechgen
                                                             → intents/test/heldout_asr_render3.jsonl
          A second noise draw: the transcripts, and so the accuracy (±0.04), move with it.
@@ -48,7 +49,7 @@ from voicebot.nlu.dataset import load_intents_dir  # noqa: E402
 
 INTENT_PROMPT_HINTS = Hints()  # what Session._hints() gives for `expect: intent`
 # each pass voices every training example once, rotating through its voices. Passes 0-2 were
-# built with an older Whisper (before the 10 s window floor); 3-8 with the current one.
+# built with an older Whisper (before the 10 s window floor); 3-11 with the current one.
 TRAIN_PASSES = (
     ("flite:rms", "espeak:en-us", "flite:awb", "espeak:en+m3"),
     ("piper",),
@@ -59,6 +60,15 @@ TRAIN_PASSES = (
     ("piper/l1.05/n0.8@20", "espeak:en+m7/s160", "flite:slt/d0.9@10", "espeak:en-us+m2/s145"),
     ("espeak:en-us+f4/s155", "flite:awb@10", "espeak:en+m5/s140", "piper/l1.2/n0.5"),
     ("espeak:en-us+m4/s175@20", "flite:kal16/d1.1", "espeak:en-gb-x-gbclan", "flite:rms@10"),
+    # 9-11: more espeak-ng variants (how tiny.en mishears robotic voices over the line): other
+    # formant sets (klatt2-5, croak, Andy, Denis, iven2, michel), female ones besides f2/f4, other
+    # accents, 130-185 wpm, pitch 35-70, SNR 10-20. No base voice of the dev/held-out sets.
+    ("espeak:en-us+m8/s170", "espeak:en-gb-x-gbcwmd+klatt2/s150@20", "espeak:en+croak/s140/p40",
+     "espeak:en-029+Alex/s160@10"),
+    ("espeak:en-us+Andy/s185/p60", "espeak:en-gb-scotland+klatt4/s135@10", "espeak:en-us-nyc+Denis/s155/p45@20",
+     "espeak:en+iven2/s165"),
+    ("espeak:en-us+Annie/s160/p70", "espeak:en-gb-x-gbclan+klatt5/s145", "espeak:en+linda/s175@10",
+     "espeak:en-us+michel/s130/p35@20"),
 )
 TEST_VOICES = ("piper", "flite:slt", "espeak:en-gb", "espeak:en-us+f3")
 UNSEEN_TEST_VOICES = {"espeak:en-gb", "espeak:en-us+f3"}
@@ -130,21 +140,27 @@ def build(rows: list[dict], voices_for, out: Path, append: bool = False) -> None
 
 
 def sync(out: Path) -> None:
+    """Transcripts follow their phrase's current intent, those of removed phrases go, and every
+    phrase gets one transcript per pass it lacks (a new phrase in all passes, a new pass for all
+    phrases). Rows are written as they are made, so an interrupted run leaves `out`.part valid."""
     examples = load_intents_dir(ROOT / "intents").examples
     intent_of = {e.text: e.intent for e in examples}
     kept = [r for r in map(json.loads, out.read_text().splitlines()) if r["source"] in intent_of]
-    have = {r["source"] for r in kept}
+    have = {(r["source"], r["voice"]) for r in kept}
+    start = time.time()
     with out.with_suffix(".part").open("w") as fh:
         fh.writelines(json.dumps({**r, "intent": intent_of[r["source"]]}) + "\n" for r in kept)
-        for i, e in enumerate(examples):
-            if e.text in have:
-                continue
-            for voices in TRAIN_PASSES:
+        for n, voices in enumerate(TRAIN_PASSES):
+            # a phrase whose transcript came out empty has none: it is tried again (cheap, few)
+            missing = [(i, e) for i, e in enumerate(examples) if not any((e.text, v) in have for v in voices)]
+            for done, (i, e) in enumerate(missing):
                 voice = voices[i % len(voices)]
                 heard, _ = transcribe(e.text, voice)
                 if heard:
                     fh.write(json.dumps({"text": heard, "intent": e.intent, "source": e.text, "voice": voice}) + "\n")
-            print(f"voiced new phrase {e.text!r}", flush=True)
+                if done % 50 == 0:
+                    print(f"pass {n}: {done}/{len(missing)} {time.time() - start:.0f}s", flush=True)
+            fh.flush()
     out.with_suffix(".part").replace(out)
 
 
