@@ -49,7 +49,7 @@ from voicebot.nlu.dataset import load_intents_dir  # noqa: E402
 
 INTENT_PROMPT_HINTS = Hints()  # what Session._hints() gives for `expect: intent`
 # each pass voices every training example once, rotating through its voices. Passes 0-2 were
-# built with an older Whisper (before the 10 s window floor); 3-11 with the current one.
+# built with an older Whisper (before the 10 s window floor); 3-8 with the current one.
 TRAIN_PASSES = (
     ("flite:rms", "espeak:en-us", "flite:awb", "espeak:en+m3"),
     ("piper",),
@@ -60,15 +60,6 @@ TRAIN_PASSES = (
     ("piper/l1.05/n0.8@20", "espeak:en+m7/s160", "flite:slt/d0.9@10", "espeak:en-us+m2/s145"),
     ("espeak:en-us+f4/s155", "flite:awb@10", "espeak:en+m5/s140", "piper/l1.2/n0.5"),
     ("espeak:en-us+m4/s175@20", "flite:kal16/d1.1", "espeak:en-gb-x-gbclan", "flite:rms@10"),
-    # 9-11: more espeak-ng variants (how tiny.en mishears robotic voices over the line): other
-    # formant sets (klatt2-5, croak, Andy, Denis, iven2, michel), female ones besides f2/f4, other
-    # accents, 130-185 wpm, pitch 35-70, SNR 10-20. No base voice of the dev/held-out sets.
-    ("espeak:en-us+m8/s170", "espeak:en-gb-x-gbcwmd+klatt2/s150@20", "espeak:en+croak/s140/p40",
-     "espeak:en-029+Alex/s160@10"),
-    ("espeak:en-us+Andy/s185/p60", "espeak:en-gb-scotland+klatt4/s135@10", "espeak:en-us-nyc+Denis/s155/p45@20",
-     "espeak:en+iven2/s165"),
-    ("espeak:en-us+Annie/s160/p70", "espeak:en-gb-x-gbclan+klatt5/s145", "espeak:en+linda/s175@10",
-     "espeak:en-us+michel/s130/p35@20"),
 )
 TEST_VOICES = ("piper", "flite:slt", "espeak:en-gb", "espeak:en-us+f3")
 UNSEEN_TEST_VOICES = {"espeak:en-gb", "espeak:en-us+f3"}
