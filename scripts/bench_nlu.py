@@ -3,10 +3,11 @@
 
   --figures       typed figures: intent accuracy on the dev and held-out phrases, sentiment macro-F1
                   on the dev and held-out sets (which set is which: docs/nlu.md, "Honest measurement")
+  --dev-only      with --figures: the dev sets alone (while choosing, the held-out sets stay unread)
   --choose-nbest  the n-best gate / best-reading weight sweep on the development transcripts
                   (intents/test/heldout_asr_render3.jsonl) that NBEST_GATE and BEST_WEIGHT came from
 
-Usage: python scripts/bench_nlu.py [--model DIR] [--repeat N] [--backend onnx|torch] [--figures] [--choose-nbest]"""
+Usage: python scripts/bench_nlu.py [--model DIR] [--repeat N] [--backend onnx|torch] [--figures [--dev-only]] [--choose-nbest]"""
 
 from __future__ import annotations
 
@@ -38,13 +39,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--backend", choices=["onnx", "torch"], default=None, help="MiniLM backend (default: onnx)")
     parser.add_argument("--figures", action="store_true")
+    parser.add_argument("--dev-only", action="store_true")
     parser.add_argument("--choose-nbest", action="store_true")
     args = parser.parse_args()
     if args.figures or args.choose_nbest:
         from voicebot.nlu import load_model
 
         nlu = load_model(args.model)
-        print(json.dumps(figures(nlu) if args.figures else choose_nbest(nlu), indent=2))
+        print(json.dumps(figures(nlu, args.dev_only) if args.figures else choose_nbest(nlu), indent=2))
         return
     if args.backend:
         os.environ["VOICEBOT_NLU_BACKEND"] = args.backend
@@ -87,12 +89,14 @@ FIGURE_SETS = {  # name → (file, role)
 }
 
 
-def figures(nlu) -> dict:
+def figures(nlu, dev_only: bool = False) -> dict:
     from voicebot.nlu.dataset import load_rows
     from voicebot.nlu.evaluate import evaluate
 
     out = {}
     for name, (path, role) in FIGURE_SETS.items():
+        if dev_only and role != "dev":
+            continue
         report = evaluate(nlu, load_rows(ROOT / path, need_intent=False).examples)
         out[name] = {"set": path, "role": role, "n": report["n"],
                      **{k: round(report[k], 3) for k in ("intent_accuracy", "oos_recall", "sentiment_macro_f1")

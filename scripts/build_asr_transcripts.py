@@ -5,8 +5,9 @@ save what the recogniser heard. Run once; the outputs are committed so training 
   test:  intents/test/heldout.jsonl, several voices         → intents/test/heldout_asr.jsonl
          (voices already in the file are kept; all four there were rendered by the speechgen of
          RENDER_VERSION 2, before sox's dither was made repeatable, so they cannot be re-made)
-  sync:  after editing intents/*.yml: transcripts follow their phrase's current intent, those of
-         removed phrases go, and new phrases are voiced in every pass (same voice rotation)
+  sync:  after editing intents/*.yml or adding a pass: transcripts follow their phrase's current
+         intent, those of removed phrases go, and each phrase is voiced in every pass it lacks
+         (same voice rotation)
   render3: the same phrases and voices, all rendered by the current speechgen
                                                             → intents/test/heldout_asr_render3.jsonl
          A second noise draw: the transcripts, and so the accuracy (±0.04), move with it.
@@ -128,21 +129,27 @@ def build(rows: list[dict], voices_for, out: Path, append: bool = False) -> None
 
 
 def sync(out: Path) -> None:
+    """Transcripts follow their phrase's current intent, those of removed phrases go, and every
+    phrase gets one transcript per pass it lacks (a new phrase in all passes, a new pass for all
+    phrases). Rows are written as they are made, so an interrupted run leaves `out`.part valid."""
     examples = load_intents_dir(ROOT / "intents").examples
     intent_of = {e.text: e.intent for e in examples}
     kept = [r for r in map(json.loads, out.read_text().splitlines()) if r["source"] in intent_of]
-    have = {r["source"] for r in kept}
+    have = {(r["source"], r["voice"]) for r in kept}
+    start = time.time()
     with out.with_suffix(".part").open("w") as fh:
         fh.writelines(json.dumps({**r, "intent": intent_of[r["source"]]}) + "\n" for r in kept)
-        for i, e in enumerate(examples):
-            if e.text in have:
-                continue
-            for voices in TRAIN_PASSES:
+        for n, voices in enumerate(TRAIN_PASSES):
+            # a phrase whose transcript came out empty has none: it is tried again (cheap, few)
+            missing = [(i, e) for i, e in enumerate(examples) if not any((e.text, v) in have for v in voices)]
+            for done, (i, e) in enumerate(missing):
                 voice = voices[i % len(voices)]
                 heard, _ = transcribe(e.text, voice)
                 if heard:
                     fh.write(json.dumps({"text": heard, "intent": e.intent, "source": e.text, "voice": voice}) + "\n")
-            print(f"voiced new phrase {e.text!r}", flush=True)
+                if done % 50 == 0:
+                    print(f"pass {n}: {done}/{len(missing)} {time.time() - start:.0f}s", flush=True)
+            fh.flush()
     out.with_suffix(".part").replace(out)
 
 
