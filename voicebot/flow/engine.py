@@ -5,6 +5,7 @@ the wall clock (time moves only by `advance`)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -172,31 +173,32 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
 
     def _global_intent(self, event: Event, pending: Pending | None) -> bool:
         """Goodbye (and any other global intent) works from every prompt, unless digits came;
-        so do the flow's global phrases ("wrong number")."""
-        if not isinstance(event, Understood):
+        so do the flow's global phrases ("wrong number"). A global intent the prompt handles
+        itself is left to it ("anything else?" → "bye" → survey)."""
+        target = self._global_target(event, handled=self.spec.states[self.state_name].on)
+        if target is None:
             return False
-        spotted = spotted_state(event.text, self.spec.global_phrases)
-        if spotted and not event_digits(event):
-            self.enter(spotted)
-            return True
-        if event.intent not in self.spec.global_intents:
-            return False
-        if event.confidence < self.spec.settings.low_confidence or event_digits(event):
-            return False
-        if event.intent in self.spec.states[self.state_name].on:
-            return False  # the prompt handles it itself ("anything else?" → "bye" → survey)
-        self.enter(self.spec.global_intents[event.intent])
+        self.enter(target)
         return True
+
+    def _global_target(self, event: Event, handled: Collection[str] = ()) -> str | None:
+        """The state a global phrase, or else a sure global intent not in `handled`, leads to from
+        any prompt; None for anything else and for an answer that holds digits."""
+        if not isinstance(event, Understood) or event_digits(event):
+            return None
+        spotted = spotted_state(event.text, self.spec.global_phrases)
+        if spotted:
+            return spotted
+        if event.intent in self.spec.global_intents and event.intent not in handled \
+                and event.confidence >= self.spec.settings.low_confidence:
+            return self.spec.global_intents[event.intent]
+        return None
 
     def _leaving(self, event: Event) -> bool:
         """The caller is ending the call ("sorry, wrong number", "I'll call back later, bye"): a
         goodbye or global phrase that leads to a state that hangs up. Put through to a person they
         did not ask for, however negative they sound, they would only hang up in the queue."""
-        if not isinstance(event, Understood) or event_digits(event):
-            return False
-        target = spotted_state(event.text, self.spec.global_phrases)
-        if target is None and event.confidence >= self.spec.settings.low_confidence:
-            target = self.spec.global_intents.get(event.intent)
+        target = self._global_target(event)
         return target is not None and bool(self.spec.states[target].hangup)
 
     def _state_answer(self, event: Understood | DtmfPressed, state: StateSpec) -> None:
