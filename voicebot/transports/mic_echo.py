@@ -31,6 +31,7 @@ import numpy as np
 
 from voicebot.audio import Audio
 from voicebot.audio.echo import EchoCanceller, make_echo_canceller
+from voicebot.audio.echo_detect import dbfs
 
 KEEP_S = 2.0  # timeline kept (a pump starved this long only loses its reference)
 LEAD_S = 0.02
@@ -46,7 +47,7 @@ ECHO_MARGIN_DB = 6.0
 # The speaker's level is its loudest 10 ms within this much around the block: a call's first
 # anchor can be off by tens of ms (the echo of "Welcome" came back where the reference was silent).
 SPEAKER_WINDOW_S = 0.15
-SPEAKER_ACTIVE_RMS = 30.0  # int16: about -61 dBFS, quieter than any prompt
+SPEAKER_ACTIVE_DBFS = -60.8  # (an int16 RMS of 30) quieter than any prompt
 
 
 class Timeline:
@@ -122,21 +123,12 @@ class CardEcho:
         far = self.played.span(at + LEAD_S, near.shape[0])
         out = self._aec.process(Audio(near, self.rate), Audio(far, self.rate))
         if self._speaker_heard < CONVERGE_S * self.rate:
-            if _rms(far) > SPEAKER_ACTIVE_RMS:
+            if dbfs(far) > SPEAKER_ACTIVE_DBFS:
                 self._speaker_heard += far.shape[0]
+            block = self.rate // 100
             around = self.played.span(at + LEAD_S - SPEAKER_WINDOW_S, near.shape[0] + round(2 * SPEAKER_WINDOW_S * self.rate))
-            speaker = _loudest(around, self.rate // 100)
-            if speaker > SPEAKER_ACTIVE_RMS and _rms(out.samples) < speaker * 10 ** (-ECHO_MARGIN_DB / 20):
+            speaker = max(dbfs(around[k:k + block]) for k in range(0, around.shape[0] - block + 1, block))
+            if speaker > SPEAKER_ACTIVE_DBFS and dbfs(out.samples) < speaker - ECHO_MARGIN_DB:
                 return Audio(np.zeros_like(out.samples), out.rate)  # still the echo, not yet cancelled
         return out
-
-
-def _rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
-
-
-def _loudest(samples: np.ndarray, block: int) -> float:
-    """The RMS of the loudest `block` samples' stretch."""
-    whole = samples[: samples.shape[0] // block * block].reshape(-1, block)
-    return float(np.sqrt(np.square(whole, dtype=np.float64).mean(axis=1).max())) if whole.size else 0.0
 
