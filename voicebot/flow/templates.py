@@ -74,11 +74,6 @@ def templates(spec: FlowSpec) -> Iterator[tuple[Path_, str, frozenset[str]]]:
     for name, hours in spec.hours.items():
         if hours.say:
             yield ("hours", name, "say"), hours.say, frozenset()
-    if "{options}" in spec.messages.keypad_menu:  # each menu as said, so the prompt cache holds it
-        for name, state in spec.states.items():
-            menu = keypad_menu(spec, state)
-            if menu:
-                yield ("states", name, "dtmf"), menu, frozenset()
 
 
 def keypad_menu(spec: FlowSpec, state: StateSpec) -> str | None:
