@@ -112,3 +112,36 @@ def test_a_negative_request_still_escalates(flow, store):
 def test_a_yes_no_reading_far_shorter_than_its_audio_is_heard_again(text, seconds, heard_again):
     assert too_long_for(text, seconds, Hints(kind="yesno")) is heard_again
     assert not too_long_for(text, seconds, FREE)
+
+
+@pytest.mark.parametrize("answer, intent, confidence, expected", [
+    ("yes, what's my balance", "check_balance", 0.99, "customer number"),   # another request: verify for it
+    ("can I just talk to a person", "speak_to_agent", 0.9, "connect you"),  # a person
+])
+def test_a_clear_request_at_a_clarifying_question_is_taken(flow, store, answer, intent, confidence, expected):
+    """Asked "branch hours, or a transfer?" the caller says what they do want: that is acted on,
+    not "Sorry, was that …?" and then one of the two they did not ask for."""
+    engine = start(flow, store)
+    asked = engine.handle(said("welcome you'll run cow and", "branch_hours", 0.28,
+                               alternatives=(("transfer_money", 0.2),)))
+    assert "branch hours, or make a transfer" in text_of(asked)
+    actions = engine.handle(said(answer, intent, confidence))
+    assert expected in text_of(actions) and "Sorry" not in text_of(actions)
+
+
+def test_an_unclear_answer_at_a_clarifying_question_still_hears_it_again(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("something about my account", "check_balance", 0.4, alternatives=(("recent_transactions", 0.35),)))
+    actions = engine.handle(said("hmm, I'm not sure", "out_of_scope", 0.6, alternatives=(("complaint", 0.2),)))
+    assert "Sorry, was that" in text_of(actions)
+
+
+def test_a_keyed_number_after_a_stray_spoken_digit_is_taken_whole(flow, store):
+    """"I just need to activate the new one" heard as "1" at the customer number prompt is a group
+    the prompt waits on; the caller then keys all eight digits: that is the number, not nine."""
+    engine = start(flow, store)
+    engine.handle(said("I need to activate my card", "activate_card"))
+    assert text_of(engine.handle(said("1", "speak_to_agent", 0.27, digits="1"))) == ""
+    assert "PIN" in text_of(engine.handle(pressed("12345678")))
+    actions = engine.handle(pressed("2468"))
+    assert engine.record.authenticated and "active" in text_of(actions)

@@ -52,7 +52,10 @@ class AuthMixin:
         for the rest, expecting only the digits still missing; silence after it ends the answer.
         (A longer short answer is a misheard number: it is asked again at once.)"""
         fresh = "" if isinstance(event, NoInput) else event_digits(event)
-        digits, self._digit_prefix = self._digit_prefix + fresh, ""
+        # a whole answer after a group ("one" heard, then the number keyed) starts over: joined
+        # to the group it would be a wrong length
+        digits = fresh if len(fresh) == length else self._digit_prefix + fresh
+        self._digit_prefix = ""
         if digits:
             self._secrets.add(digits)
         if len(digits) == length:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from voicebot.events import DtmfPressed, Understood
 from voicebot.flow.actions import Expect
-from voicebot.flow.inputs import asked_for_person, ranked_intents, read_choice
+from voicebot.flow.inputs import asked_for_person, ranked_intents, read_choice, read_intent
 from voicebot.flow.schema import StateSpec
 from voicebot.intents import OUT_OF_SCOPE
 
@@ -67,10 +67,19 @@ class RequestsMixin:
                          dtmf={"1": pending.options[0], "2": pending.options[1]})
         answer = read_choice(event, menu, self.spec.intent_labels)
         self.policy.success()
+        state = self.spec.states[self.state_name]
         if answer.kind != "none":
-            return self._goto_intent(answer.value, self.spec.states[self.state_name])
+            return self._goto_intent(answer.value, state)
+        if isinstance(event, Understood):
+            # neither of the two but a clear request as the intent prompt takes it ("yes, what's my
+            # balance" asked "branch hours, or a transfer?"), or a person: the caller says what they want
+            if self._person_requested(event, state):
+                return None
+            request = read_intent(event, {}, self.spec.settings, set(self.spec.requests))
+            if request.kind == "intent":
+                return self._goto_intent(request.value, state)
         if pending.kind == "clarify":
             return self._clarify(pending.options, again=True)
         scores = dict(ranked_intents(event)) if isinstance(event, Understood) else {}
         likelier = max(pending.options, key=lambda o: (scores.get(o, 0.0), o == pending.options[0]))
-        self._goto_intent(likelier, self.spec.states[self.state_name])
+        self._goto_intent(likelier, state)
