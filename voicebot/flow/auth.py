@@ -116,6 +116,7 @@ class AuthMixin:
                 self._say(auth.locked)
                 return self.escalate("pin_lockout")
             self._pin_mismatches += 1
+            self.refused = True
             every = auth.restart_after_spoken_mismatches if self._id_spoken else auth.restart_after_mismatches
             if every and self._pin_mismatches % every == 0:  # maybe the number was misheard
                 return self._auth_failed(self._ask_customer_id, f"{auth.mismatch} {auth.restart}")

@@ -81,6 +81,9 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         self._pin_mismatches = 0  # customer number + PIN pairs that did not match, this call
         self._id_spoken = False  # the customer number came by voice (it may have been misheard)
         self._id_corrections = 0  # customer numbers taken back at the PIN prompt, this call
+        # the last answer was heard and turned down (a PIN that does not match), not missed: a
+        # caller asked again tries what they mean next rather than repeating it (replay patience)
+        self.refused = False
         self.hold_records = False  # True: record writes wait for flush_records() (after the answer)
         self._unwritten: list[tuple[Any, tuple]] = []
 
@@ -101,6 +104,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if self.done:
             return []
         turn = self._new_turn(event)
+        self.refused = False
         self._last_text = event.text if isinstance(event, Understood) else ""
         pending = self._pending
         reason = None
