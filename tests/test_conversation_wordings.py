@@ -145,3 +145,29 @@ def test_a_keyed_number_after_a_stray_spoken_digit_is_taken_whole(flow, store):
     assert "PIN" in text_of(engine.handle(pressed("12345678")))
     actions = engine.handle(pressed("2468"))
     assert engine.record.authenticated and "active" in text_of(actions)
+
+
+@pytest.mark.parametrize("request_text, intent, keyed, words, queue", [
+    ("I've forgotten my PIN, can you reset it", "reset_pin", "12345678", "I don't remember it, that's the problem", "cards"),
+    ("what's my balance", "check_balance", "12345678", "oh no, I've forgotten my PIN", "general"),
+    ("I've lost my card", "report_lost_card", None, "I don't know my customer number", "cards"),
+])
+def test_a_caller_who_cannot_give_the_number_or_pin_goes_to_a_person(flow, store, request_text, intent, keyed,
+                                                                     words, queue):
+    """Asked again, a caller who forgot their PIN can only fail three times: a person of the
+    request being verified checks who they are another way."""
+    engine = start(flow, store)
+    engine.handle(said(request_text, intent))
+    if keyed:
+        engine.handle(pressed(keyed))
+    actions = engine.handle(said(words, intent, 0.6))
+    assert (transfer_of(actions).queue, engine.record.reason) == (queue, "routing")
+    assert engine.record.failures == 0 and not engine.record.authenticated
+
+
+def test_digits_said_with_forgot_are_still_the_pin(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("what's my balance", "check_balance"))
+    engine.handle(pressed("12345678"))
+    engine.handle(said("sorry, I forgot, it's two four six eight", digits="2468"))
+    assert engine.record.authenticated

@@ -100,6 +100,18 @@ class AuthMixin:
         self._ask_pin(auth.id_again)
         return True
 
+    def _forgotten(self, event: Understood) -> bool:
+        """"I've forgotten my PIN" at the customer number or PIN prompt: a person of the request
+        being verified (else the default queue) takes over; not a failed attempt."""
+        auth = self.spec.authentication
+        queue = self.flow.escalation_queue(self.intent)
+        if queue is None or not spotted_state(event.text, {"forgotten": auth.forgotten_phrases}):
+            return False  # a flow without queues re-asks: it has nobody to check the caller
+        self.policy.success()
+        self._say(auth.forgotten)
+        self._route(queue, "routing", escalated=False)
+        return True
+
     def _auth_pin_answer(self, event: Understood | DtmfPressed) -> None:
         auth, limits = self.spec.authentication, self.spec.escalation
         digits = self._secret_digits(event, auth.pin_length, self._ask_pin)

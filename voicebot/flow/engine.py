@@ -163,9 +163,9 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if self._global_intent(event, pending):
             return
         state = self.spec.states[self.state_name]
-        if kind in ("auth_id", "auth_pin") and isinstance(event, Understood) \
-                and not event_digits(event) and self._person_requested(event, state):
-            return  # "I'd rather talk to an agent" instead of a PIN
+        if kind in ("auth_id", "auth_pin") and isinstance(event, Understood) and not event_digits(event) \
+                and (self._forgotten(event) or self._person_requested(event, state)):
+            return  # "I don't remember it", "I'd rather talk to an agent" instead of a PIN
         if kind == "auth_id":
             return self._auth_id_answer(event)
         if kind == "auth_pin":
