@@ -171,3 +171,19 @@ def test_digits_said_with_forgot_are_still_the_pin(flow, store):
     engine.handle(pressed("12345678"))
     engine.handle(said("sorry, I forgot, it's two four six eight", digits="2468"))
     assert engine.record.authenticated
+
+
+@pytest.mark.parametrize("text, intent, confidence, alternatives, queue", [
+    # the NLU's requests do not include "my credit card": the reading that names a card wins
+    ("can I speak to someone about my credit card", "pay_bill", 0.333,
+     (("dispute_charge", 0.231), ("activate_card", 0.117)), "cards"),
+    ("actually can I speak to someone about my credit card", "dispute_charge", 0.272,
+     (("pay_bill", 0.2), ("report_lost_card", 0.12)), "cards"),
+    # the words name two topics: the likelier of them
+    ("can I talk to a person about a charge on my card", "dispute_charge", 0.5,
+     (("activate_card", 0.2), ("pay_bill", 0.1)), "disputes"),
+])
+def test_a_person_about_a_topic_the_caller_named(flow, store, text, intent, confidence, alternatives, queue):
+    engine = start(flow, store)
+    actions = engine.handle(said(text, intent, confidence, alternatives=alternatives))
+    assert (transfer_of(actions).queue, engine.record.reason) == (queue, "caller_request")

@@ -4,6 +4,8 @@ output)."""
 
 from __future__ import annotations
 
+import re
+
 from voicebot.events import DtmfPressed, Understood
 from voicebot.flow.actions import Expect
 from voicebot.flow.inputs import asked_for_person, ranked_intents, read_choice, read_intent
@@ -12,6 +14,9 @@ from voicebot.intents import OUT_OF_SCOPE
 
 AGENT_INTENT = "speak_to_agent"
 TOPIC_MIN_SCORE = 0.1  # a request this likely beside "a person, please" picks the specialist queue
+# the words of intent_labels/intent_phrases that name no topic ("check your balance": balance does)
+_PHRASE_WORDS = {"a", "an", "the", "your", "our", "my", "or", "and", "with", "to", "of", "about", "check",
+                 "hear", "ask", "make", "making", "speak", "speaking", "agent", "recent", "change"}
 
 
 class RequestsMixin:
@@ -28,7 +33,10 @@ class RequestsMixin:
         # a topic must also beat "none of the above": "I want a human" read as speak_to_agent 0.57,
         # out_of_scope 0.16, dispute_charge 0.135 names no topic, and goes to the general queue
         no_topic = dict(ranked).get(OUT_OF_SCOPE, 0.0)
-        for topic, score in ranked:
+        # a reading the caller's words name comes first: "someone about my credit card" read as
+        # pay_bill 0.33, dispute_charge 0.23, activate_card 0.12 is about a card
+        named = self._topics_named(event.text)
+        for topic, score in sorted(ranked, key=lambda kv: (kv[0] not in named, -kv[1])):
             queue = self.flow.intent_queue(topic)
             if topic not in (AGENT_INTENT, *state.on) and topic in self.spec.requests \
                     and score >= TOPIC_MIN_SCORE and score > no_topic and queue:
@@ -49,6 +57,17 @@ class RequestsMixin:
                 self._goto_intent(AGENT_INTENT, state)
             return True
         return False
+
+    def _topics_named(self, text: str) -> set[str]:
+        """Request intents whose label or clarifying phrase shares a word with what was said
+        ("card" → activate_card, report_lost_card), beyond the words every phrase is made of."""
+        said = {w.rstrip("s") for w in re.findall(r"[a-z']+", text.lower())}
+        named = set()
+        for intent in self.spec.requests:
+            words = f"{self.spec.intent_labels.get(intent, '')} {self.spec.intent_phrases.get(intent, '')}"
+            if said & ({w.rstrip("s") for w in re.findall(r"[a-z']+", words.lower())} - _PHRASE_WORDS):
+                named.add(intent)
+        return named
 
     def _clarify(self, options: tuple[str, ...], again: bool = False) -> None:
         """"Would you like to check your balance, or hear your recent transactions?" """
