@@ -187,3 +187,24 @@ def test_a_person_about_a_topic_the_caller_named(flow, store, text, intent, conf
     engine = start(flow, store)
     actions = engine.handle(said(text, intent, confidence, alternatives=alternatives))
     assert (transfer_of(actions).queue, engine.record.reason) == (queue, "caller_request")
+
+
+@pytest.mark.parametrize("words, intent, confidence, expected", [
+    ("No, but I'd like to speak for real perfectly", "speak_to_agent", 0.844, "connect you"),  # "a real person", garbled
+    ("yes please, and also what's on my account lately", "recent_transactions", 0.7, "customer number"),
+])
+def test_yes_or_no_and_more_at_anything_else_acts_on_the_more(flow, store, words, intent, confidence, expected):
+    """"no, but …", "yes, and also …": the caller goes on past the yes/no, so a request read from
+    the rest is taken even below request_over_yesno."""
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said(words, intent, confidence, yesno=words.split(",")[0].split()[0].lower()))
+    assert expected in text_of(actions) and "scale of one to five" not in text_of(actions)
+
+
+@pytest.mark.parametrize("words, intent", [("No, PIN?", "reset_pin"), ("no thanks, that's all", "pay_bill")])
+def test_a_short_no_misread_as_a_request_still_says_no(flow, store, words, intent):
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said(words, intent, 0.7, yesno="no"))
+    assert "scale of one to five" in text_of(actions)

@@ -16,7 +16,7 @@ from voicebot.flow.auth import AuthMixin
 from voicebot.flow.clarify import RequestsMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
-from voicebot.flow.inputs import event_digits, read_answer, read_intent, spotted_state
+from voicebot.flow.inputs import event_digits, goes_on_past_yes_no, read_answer, read_intent, spotted_state
 from voicebot.flow.policy import EscalationPolicy
 from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
@@ -211,7 +211,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if state.expect == "yesno" and isinstance(event, Understood):
             # "anything else?" → "yes, my balance": a clear new request wins over the yes/no
             request = read_intent(event, {}, self.spec.settings, set(self.spec.requests) | set(state.on))
-            sure = event.confidence >= self.spec.settings.request_over_yesno
+            sure = event.confidence >= self.spec.settings.request_over_yesno or goes_on_past_yes_no(event.text)
             if (request.kind == "intent" and sure) or answer.kind == "none":
                 answer = request
         if answer.kind == "none":
