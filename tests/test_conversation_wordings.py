@@ -208,3 +208,15 @@ def test_a_short_no_misread_as_a_request_still_says_no(flow, store, words, inten
     engine.handle(said("branch hours", "branch_hours"))
     actions = engine.handle(said(words, intent, 0.7, yesno="no"))
     assert "scale of one to five" in text_of(actions)
+
+
+def test_words_without_digits_at_the_number_prompt_are_not_called_a_wrong_length(flow, store):
+    """"Sorry, that should be eight digits" answers a number of the wrong length; said to "hang
+    on, someone's at the door" it makes no sense. Still a failed attempt."""
+    engine = start(flow, store)
+    engine.handle(said("I want to pay a bill", "pay_bill"))
+    words = text_of(engine.handle(said("so, hang on, someone's at the door", "out_of_scope", 0.6)))
+    assert "didn't get that" in words and "should be" not in words and "customer number" in words
+    short = text_of(engine.handle(said("one two three four five", digits="12345")))
+    assert "should be eight digits" in short
+    assert engine.record.failures == 2

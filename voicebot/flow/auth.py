@@ -64,7 +64,9 @@ class AuthMixin:
             self._digit_prefix = digits
             self.expecting = replace(self.expecting, length=length - len(digits))
             return None
-        self._auth_failed(reask, f"Sorry, that should be {number_words(length)} digits.")
+        # no digits at all ("hang on, someone's at the door"): not a number of the wrong length
+        self._auth_failed(reask, f"Sorry, that should be {number_words(length)} digits." if digits
+                          else self.spec.messages.no_match)
         return None
 
     def _auth_id_answer(self, event: Understood | DtmfPressed) -> None:
