@@ -129,10 +129,15 @@ def test_a_clear_request_at_a_clarifying_question_is_taken(flow, store, answer, 
     assert expected in text_of(actions) and "Sorry" not in text_of(actions)
 
 
-def test_an_unclear_answer_at_a_clarifying_question_still_hears_it_again(flow, store):
+@pytest.mark.parametrize("answer, intent, confidence", [
+    ("hmm, I'm not sure", "out_of_scope", 0.6),
+    ("I don't have my custom enough when we leave", "recent_transactions", 0.55),  # garbled, barely a request
+])
+def test_an_unclear_answer_at_a_clarifying_question_still_hears_it_again(flow, store, answer, intent, confidence):
     engine = start(flow, store)
-    engine.handle(said("something about my account", "check_balance", 0.4, alternatives=(("recent_transactions", 0.35),)))
-    actions = engine.handle(said("hmm, I'm not sure", "out_of_scope", 0.6, alternatives=(("complaint", 0.2),)))
+    asked = engine.handle(said("I want 34,000 cards", "dispute_charge", 0.41, alternatives=(("report_lost_card", 0.3),)))
+    assert "dispute a charge, or report a lost or stolen card" in text_of(asked)
+    actions = engine.handle(said(answer, intent, confidence, alternatives=(("complaint", 0.2),)))
     assert "Sorry, was that" in text_of(actions)
 
 

@@ -90,12 +90,13 @@ class RequestsMixin:
         if answer.kind != "none":
             return self._goto_intent(answer.value, state)
         if isinstance(event, Understood):
-            # neither of the two but a clear request as the intent prompt takes it ("yes, what's my
-            # balance" asked "branch hours, or a transfer?"), or a person: the caller says what they want
+            # neither of the two but a request the NLU is as sure of as it must be to override a
+            # yes/no ("yes, what's my balance" asked "branch hours, or a transfer?"), or a person:
+            # the caller says what they want. A garbled answer read as a request at 0.55 is not that.
             if self._person_requested(event, state):
                 return None
             request = read_intent(event, {}, self.spec.settings, set(self.spec.requests))
-            if request.kind == "intent":
+            if request.kind == "intent" and event.confidence >= self.spec.settings.request_over_yesno:
                 return self._goto_intent(request.value, state)
         if pending.kind == "clarify":
             return self._clarify(pending.options, again=True)
