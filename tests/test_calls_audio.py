@@ -158,6 +158,26 @@ def test_wrong_pin_three_times(call):
     assert (record["outcome"], record["reason"]) == ("escalated", "repeated_failures")
 
 
+
+@pytest.mark.parametrize("voice, channel", [("piper", CLEAN), ("flite:slt", TELEPHONE)])
+def test_wrong_then_right_spoken_pin_with_a_patient_caller(call, voice, channel):
+    """A caller who repeats what the bot did not get (patience) does not repeat a PIN it got and
+    turned down: the script's next turn is the next try. Repeating "two four six nine" had used a
+    second attempt, the right PIN landed at the customer number prompt, and the call escalated."""
+    record, _ = call(["I'd like to hear my recent transactions", "dtmf:12345678", "two four six nine",
+                      "two four six eight", "no thanks", "dtmf:4"], voice, channel, patience=1)
+    assert record["authenticated"] is True
+    assert (record["outcome"], record["csat"]) == ("self_service", 4)
+
+
+@pytest.mark.parametrize("words, voice, channel", [("sorry, I have forgotten my PIN", "piper", CLEAN),
+                                                   ("I don't remember my PIN, sorry", "flite:slt", TELEPHONE)])
+def test_a_forgotten_pin_goes_to_a_person(call, words, voice, channel):
+    """Heard at the PIN prompt, "I've forgotten my PIN" is not three wrong-length answers."""
+    record, _ = call(["I'd like to check my balance", "dtmf:12345678", words], voice, channel, patience=0)
+    assert (record["outcome"], record["queue"], record["reason"]) == ("transferred", "general", "routing")
+    assert record["failures"] == 0
+
 def test_pin_and_id_are_redacted(call):
     record, _ = call(["what's my balance", *AUTH, "no", "five"])
     dumped = without_random_hex(json.dumps(record))

@@ -126,6 +126,8 @@ def test_repeated_digit_pins(call, pin, said, voice, channel):
     ("can I speak to someone about a loan", "espeak:en-us", TELEPHONE, "loans"),
     ("can I speak to someone about a loan", "piper", CLEAN, "loans"),
     ("I need an agent for my card", "flite:slt", TELEPHONE, "cards"),
+    ("can I speak to someone about my credit card please", "piper", TELEPHONE, "cards"),
+    ("can I speak to someone about my credit card please", "flite:slt", CLEAN, "cards"),
 ])
 def test_person_about_a_topic_goes_to_that_queue(call, utterance, voice, channel, queue):
     record = call([utterance], voice, channel)

@@ -112,3 +112,116 @@ def test_a_negative_request_still_escalates(flow, store):
 def test_a_yes_no_reading_far_shorter_than_its_audio_is_heard_again(text, seconds, heard_again):
     assert too_long_for(text, seconds, Hints(kind="yesno")) is heard_again
     assert not too_long_for(text, seconds, FREE)
+
+
+@pytest.mark.parametrize("answer, intent, confidence, expected", [
+    ("yes, what's my balance", "check_balance", 0.99, "customer number"),   # another request: verify for it
+    ("can I just talk to a person", "speak_to_agent", 0.9, "connect you"),  # a person
+])
+def test_a_clear_request_at_a_clarifying_question_is_taken(flow, store, answer, intent, confidence, expected):
+    """Asked "branch hours, or a transfer?" the caller says what they do want: that is acted on,
+    not "Sorry, was that …?" and then one of the two they did not ask for."""
+    engine = start(flow, store)
+    asked = engine.handle(said("welcome you'll run cow and", "branch_hours", 0.28,
+                               alternatives=(("transfer_money", 0.2),)))
+    assert "branch hours, or make a transfer" in text_of(asked)
+    actions = engine.handle(said(answer, intent, confidence))
+    assert expected in text_of(actions) and "Sorry" not in text_of(actions)
+
+
+@pytest.mark.parametrize("answer, intent, confidence", [
+    ("hmm, I'm not sure", "out_of_scope", 0.6),
+    ("I don't have my custom enough when we leave", "recent_transactions", 0.55),  # garbled, barely a request
+])
+def test_an_unclear_answer_at_a_clarifying_question_still_hears_it_again(flow, store, answer, intent, confidence):
+    engine = start(flow, store)
+    asked = engine.handle(said("I want 34,000 cards", "dispute_charge", 0.41, alternatives=(("report_lost_card", 0.3),)))
+    assert "dispute a charge, or report a lost or stolen card" in text_of(asked)
+    actions = engine.handle(said(answer, intent, confidence, alternatives=(("complaint", 0.2),)))
+    assert "Sorry, was that" in text_of(actions)
+
+
+def test_a_keyed_number_after_a_stray_spoken_digit_is_taken_whole(flow, store):
+    """"I just need to activate the new one" heard as "1" at the customer number prompt is a group
+    the prompt waits on; the caller then keys all eight digits: that is the number, not nine."""
+    engine = start(flow, store)
+    engine.handle(said("I need to activate my card", "activate_card"))
+    assert text_of(engine.handle(said("1", "speak_to_agent", 0.27, digits="1"))) == ""
+    assert "PIN" in text_of(engine.handle(pressed("12345678")))
+    actions = engine.handle(pressed("2468"))
+    assert engine.record.authenticated and "active" in text_of(actions)
+
+
+@pytest.mark.parametrize("request_text, intent, keyed, words, queue", [
+    ("I've forgotten my PIN, can you reset it", "reset_pin", "12345678", "I don't remember it, that's the problem", "cards"),
+    ("what's my balance", "check_balance", "12345678", "oh no, I've forgotten my PIN", "general"),
+    ("I've lost my card", "report_lost_card", None, "I don't know my customer number", "cards"),
+])
+def test_a_caller_who_cannot_give_the_number_or_pin_goes_to_a_person(flow, store, request_text, intent, keyed,
+                                                                     words, queue):
+    """Asked again, a caller who forgot their PIN can only fail three times: a person of the
+    request being verified checks who they are another way."""
+    engine = start(flow, store)
+    engine.handle(said(request_text, intent))
+    if keyed:
+        engine.handle(pressed(keyed))
+    actions = engine.handle(said(words, intent, 0.6))
+    assert (transfer_of(actions).queue, engine.record.reason) == (queue, "routing")
+    assert engine.record.failures == 0 and not engine.record.authenticated
+
+
+def test_digits_said_with_forgot_are_still_the_pin(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("what's my balance", "check_balance"))
+    engine.handle(pressed("12345678"))
+    engine.handle(said("sorry, I forgot, it's two four six eight", digits="2468"))
+    assert engine.record.authenticated
+
+
+@pytest.mark.parametrize("text, intent, confidence, alternatives, queue", [
+    # the NLU's requests do not include "my credit card": the reading that names a card wins
+    ("can I speak to someone about my credit card", "pay_bill", 0.333,
+     (("dispute_charge", 0.231), ("activate_card", 0.117)), "cards"),
+    ("actually can I speak to someone about my credit card", "dispute_charge", 0.272,
+     (("pay_bill", 0.2), ("report_lost_card", 0.12)), "cards"),
+    # the words name two topics: the likelier of them
+    ("can I talk to a person about a charge on my card", "dispute_charge", 0.5,
+     (("activate_card", 0.2), ("pay_bill", 0.1)), "disputes"),
+])
+def test_a_person_about_a_topic_the_caller_named(flow, store, text, intent, confidence, alternatives, queue):
+    engine = start(flow, store)
+    actions = engine.handle(said(text, intent, confidence, alternatives=alternatives))
+    assert (transfer_of(actions).queue, engine.record.reason) == (queue, "caller_request")
+
+
+@pytest.mark.parametrize("words, intent, confidence, expected", [
+    ("No, but I'd like to speak for real perfectly", "speak_to_agent", 0.844, "connect you"),  # "a real person", garbled
+    ("yes please, and also what's on my account lately", "recent_transactions", 0.7, "customer number"),
+])
+def test_yes_or_no_and_more_at_anything_else_acts_on_the_more(flow, store, words, intent, confidence, expected):
+    """"no, but …", "yes, and also …": the caller goes on past the yes/no, so a request read from
+    the rest is taken even below request_over_yesno."""
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said(words, intent, confidence, yesno=words.split(",")[0].split()[0].lower()))
+    assert expected in text_of(actions) and "scale of one to five" not in text_of(actions)
+
+
+@pytest.mark.parametrize("words, intent", [("No, PIN?", "reset_pin"), ("no thanks, that's all", "pay_bill")])
+def test_a_short_no_misread_as_a_request_still_says_no(flow, store, words, intent):
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    actions = engine.handle(said(words, intent, 0.7, yesno="no"))
+    assert "scale of one to five" in text_of(actions)
+
+
+def test_words_without_digits_at_the_number_prompt_are_not_called_a_wrong_length(flow, store):
+    """"Sorry, that should be eight digits" answers a number of the wrong length; said to "hang
+    on, someone's at the door" it makes no sense. Still a failed attempt."""
+    engine = start(flow, store)
+    engine.handle(said("I want to pay a bill", "pay_bill"))
+    words = text_of(engine.handle(said("so, hang on, someone's at the door", "out_of_scope", 0.6)))
+    assert "didn't get that" in words and "should be" not in words and "customer number" in words
+    short = text_of(engine.handle(said("one two three four five", digits="12345")))
+    assert "should be eight digits" in short
+    assert engine.record.failures == 2

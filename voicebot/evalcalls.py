@@ -9,7 +9,8 @@ DIR holds one folder per call:
                  priority, disposition, agent, customer_id (checked); and how to place it: caller_id (the
                  caller's number), at (ISO start time, default a weekday noon in New York, so
                  business hours do not depend on when the suite runs), patience (times the caller
-                 repeats a turn the bot asks again for, default 1, as a person would)
+                 repeats a spoken turn the bot asks again for because it did not take it, default
+                 1, as a person would; a PIN turned down as wrong is followed by the next turn)
 
 Each call runs on a fresh temporary SQLite store seeded with the demo customers, so no call sees
 another's agent busy spells, queue entries or locked PINs."""

@@ -52,7 +52,10 @@ class AuthMixin:
         for the rest, expecting only the digits still missing; silence after it ends the answer.
         (A longer short answer is a misheard number: it is asked again at once.)"""
         fresh = "" if isinstance(event, NoInput) else event_digits(event)
-        digits, self._digit_prefix = self._digit_prefix + fresh, ""
+        # a whole answer after a group ("one" heard, then the number keyed) starts over: joined
+        # to the group it would be a wrong length
+        digits = fresh if len(fresh) == length else self._digit_prefix + fresh
+        self._digit_prefix = ""
         if digits:
             self._secrets.add(digits)
         if len(digits) == length:
@@ -61,7 +64,9 @@ class AuthMixin:
             self._digit_prefix = digits
             self.expecting = replace(self.expecting, length=length - len(digits))
             return None
-        self._auth_failed(reask, f"Sorry, that should be {number_words(length)} digits.")
+        # no digits at all ("hang on, someone's at the door"): not a number of the wrong length
+        self._auth_failed(reask, f"Sorry, that should be {number_words(length)} digits." if digits
+                          else self.spec.messages.no_match)
         return None
 
     def _auth_id_answer(self, event: Understood | DtmfPressed) -> None:
@@ -97,6 +102,18 @@ class AuthMixin:
         self._ask_pin(auth.id_again)
         return True
 
+    def _forgotten(self, event: Understood) -> bool:
+        """"I've forgotten my PIN" at the customer number or PIN prompt: a person of the request
+        being verified (else the default queue) takes over; not a failed attempt."""
+        auth = self.spec.authentication
+        queue = self.flow.escalation_queue(self.intent)
+        if queue is None or not spotted_state(event.text, {"forgotten": auth.forgotten_phrases}):
+            return False  # a flow without queues re-asks: it has nobody to check the caller
+        self.policy.success()
+        self._say(auth.forgotten)
+        self._route(queue, "routing", escalated=False)
+        return True
+
     def _auth_pin_answer(self, event: Understood | DtmfPressed) -> None:
         auth, limits = self.spec.authentication, self.spec.escalation
         digits = self._secret_digits(event, auth.pin_length, self._ask_pin)
@@ -113,6 +130,7 @@ class AuthMixin:
                 self._say(auth.locked)
                 return self.escalate("pin_lockout")
             self._pin_mismatches += 1
+            self.refused = True
             every = auth.restart_after_spoken_mismatches if self._id_spoken else auth.restart_after_mismatches
             if every and self._pin_mismatches % every == 0:  # maybe the number was misheard
                 return self._auth_failed(self._ask_customer_id, f"{auth.mismatch} {auth.restart}")

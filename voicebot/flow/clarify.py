@@ -4,14 +4,19 @@ output)."""
 
 from __future__ import annotations
 
+import re
+
 from voicebot.events import DtmfPressed, Understood
 from voicebot.flow.actions import Expect
-from voicebot.flow.inputs import asked_for_person, ranked_intents, read_choice
+from voicebot.flow.inputs import asked_for_person, ranked_intents, read_choice, read_intent
 from voicebot.flow.schema import StateSpec
 from voicebot.intents import OUT_OF_SCOPE
 
 AGENT_INTENT = "speak_to_agent"
 TOPIC_MIN_SCORE = 0.1  # a request this likely beside "a person, please" picks the specialist queue
+# the words of intent_labels/intent_phrases that name no topic ("check your balance": balance does)
+_PHRASE_WORDS = {"a", "an", "the", "your", "our", "my", "or", "and", "with", "to", "of", "about", "check",
+                 "hear", "ask", "make", "making", "speak", "speaking", "agent", "recent", "change"}
 
 
 class RequestsMixin:
@@ -28,7 +33,10 @@ class RequestsMixin:
         # a topic must also beat "none of the above": "I want a human" read as speak_to_agent 0.57,
         # out_of_scope 0.16, dispute_charge 0.135 names no topic, and goes to the general queue
         no_topic = dict(ranked).get(OUT_OF_SCOPE, 0.0)
-        for topic, score in ranked:
+        # a reading the caller's words name comes first: "someone about my credit card" read as
+        # pay_bill 0.33, dispute_charge 0.23, activate_card 0.12 is about a card
+        named = self._topics_named(event.text)
+        for topic, score in sorted(ranked, key=lambda kv: (kv[0] not in named, -kv[1])):
             queue = self.flow.intent_queue(topic)
             if topic not in (AGENT_INTENT, *state.on) and topic in self.spec.requests \
                     and score >= TOPIC_MIN_SCORE and score > no_topic and queue:
@@ -50,6 +58,17 @@ class RequestsMixin:
             return True
         return False
 
+    def _topics_named(self, text: str) -> set[str]:
+        """Request intents whose label or clarifying phrase shares a word with what was said
+        ("card" → activate_card, report_lost_card), beyond the words every phrase is made of."""
+        said = {w.rstrip("s") for w in re.findall(r"[a-z']+", text.lower())}
+        named = set()
+        for intent in self.spec.requests:
+            words = f"{self.spec.intent_labels.get(intent, '')} {self.spec.intent_phrases.get(intent, '')}"
+            if said & ({w.rstrip("s") for w in re.findall(r"[a-z']+", words.lower())} - _PHRASE_WORDS):
+                named.add(intent)
+        return named
+
     def _clarify(self, options: tuple[str, ...], again: bool = False) -> None:
         """"Would you like to check your balance, or hear your recent transactions?" """
         phrases = self.spec.intent_phrases
@@ -67,10 +86,20 @@ class RequestsMixin:
                          dtmf={"1": pending.options[0], "2": pending.options[1]})
         answer = read_choice(event, menu, self.spec.intent_labels)
         self.policy.success()
+        state = self.spec.states[self.state_name]
         if answer.kind != "none":
-            return self._goto_intent(answer.value, self.spec.states[self.state_name])
+            return self._goto_intent(answer.value, state)
+        if isinstance(event, Understood):
+            # neither of the two but a request the NLU is as sure of as it must be to override a
+            # yes/no ("yes, what's my balance" asked "branch hours, or a transfer?"), or a person:
+            # the caller says what they want. A garbled answer read as a request at 0.55 is not that.
+            if self._person_requested(event, state):
+                return None
+            request = read_intent(event, {}, self.spec.settings, set(self.spec.requests))
+            if request.kind == "intent" and event.confidence >= self.spec.settings.request_over_yesno:
+                return self._goto_intent(request.value, state)
         if pending.kind == "clarify":
             return self._clarify(pending.options, again=True)
         scores = dict(ranked_intents(event)) if isinstance(event, Understood) else {}
         likelier = max(pending.options, key=lambda o: (scores.get(o, 0.0), o == pending.options[0]))
-        self._goto_intent(likelier, self.spec.states[self.state_name])
+        self._goto_intent(likelier, state)

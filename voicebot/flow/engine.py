@@ -17,7 +17,7 @@ from voicebot.flow.auth import AuthMixin
 from voicebot.flow.clarify import RequestsMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
-from voicebot.flow.inputs import event_digits, read_answer, read_intent, spotted_state
+from voicebot.flow.inputs import event_digits, goes_on_past_yes_no, read_answer, read_intent, spotted_state
 from voicebot.flow.policy import EscalationPolicy
 from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
@@ -82,6 +82,9 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         self._pin_mismatches = 0  # customer number + PIN pairs that did not match, this call
         self._id_spoken = False  # the customer number came by voice (it may have been misheard)
         self._id_corrections = 0  # customer numbers taken back at the PIN prompt, this call
+        # the last answer was heard and turned down (a PIN that does not match), not missed: a
+        # caller asked again tries what they mean next rather than repeating it (replay patience)
+        self.refused = False
         self.hold_records = False  # True: record writes wait for flush_records() (after the answer)
         self._unwritten: list[tuple[Any, tuple]] = []
 
@@ -102,6 +105,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if self.done:
             return []
         turn = self._new_turn(event)
+        self.refused = False
         self._last_text = event.text if isinstance(event, Understood) else ""
         pending = self._pending
         reason = None
@@ -160,9 +164,9 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if self._global_intent(event, pending):
             return
         state = self.spec.states[self.state_name]
-        if kind in ("auth_id", "auth_pin") and isinstance(event, Understood) \
-                and not event_digits(event) and self._person_requested(event, state):
-            return  # "I'd rather talk to an agent" instead of a PIN
+        if kind in ("auth_id", "auth_pin") and isinstance(event, Understood) and not event_digits(event) \
+                and (self._forgotten(event) or self._person_requested(event, state)):
+            return  # "I don't remember it", "I'd rather talk to an agent" instead of a PIN
         if kind == "auth_id":
             return self._auth_id_answer(event)
         if kind == "auth_pin":
@@ -209,7 +213,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         if state.expect == "yesno" and isinstance(event, Understood):
             # "anything else?" → "yes, my balance": a clear new request wins over the yes/no
             request = read_intent(event, {}, self.spec.settings, set(self.spec.requests) | set(state.on))
-            sure = event.confidence >= self.spec.settings.request_over_yesno
+            sure = event.confidence >= self.spec.settings.request_over_yesno or goes_on_past_yes_no(event.text)
             if (request.kind == "intent" and sure) or answer.kind == "none":
                 answer = request
         if answer.kind == "none":

@@ -24,6 +24,10 @@ _PERSON = re.compile(r"\b(agent|person|human|representative|operator|advisor|adv
                      r"|\bput me through\b|\bconnect me (to|with)\b"
                      r"|\b(speak|talk)\b[^.?!]*\b(department|team)\b", re.IGNORECASE)
 
+# "no, but I'd like …", "yes please, and also …": the yes/no is followed by more to come
+_GOES_ON = re.compile(r"\b(yes|yeah|yep|no|nope|nah)\b(\W+[a-z']+){0,2}?\W+(but|and|also|actually)\b",
+                      re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -49,6 +53,12 @@ def ranked_intents(event: Understood) -> list[tuple[str, float]]:
     """The best reading and its runner-ups, most likely first."""
     return sorted({event.intent: event.confidence, **dict(event.alternatives)}.items(),
                   key=lambda kv: -kv[1])
+
+
+def goes_on_past_yes_no(text: str) -> bool:
+    """A yes or no followed by "but", "and", "also" or "actually": the caller says more than the
+    prompt asked, so what follows is meant (unlike "No, PIN?", a short answer misheard)."""
+    return bool(_GOES_ON.search(text))
 
 
 def asked_for_person(text: str) -> bool:

@@ -141,6 +141,14 @@ class AuthSpec(Strict):
         "got my number wrong", "number again", "start again", "start over", "different number",
         "correct my number", "change the number", "change my number"]
     id_again: str = "No problem."
+    # Said instead of the number or PIN ("I don't remember it"), these put the caller through to a
+    # person of the request being verified, who can check who they are another way: asking again
+    # would only loop to repeated_failures. [] turns it off.
+    forgotten_phrases: list[str] = [
+        "forgot", "forgotten", "forget", "don't remember", "do not remember", "can't remember",
+        "cannot remember", "can't recall", "don't know it", "don't know my", "do not know my",
+        "don't have it", "don't have my", "no idea what it is"]
+    forgotten: str = "No problem, a colleague can check who you are another way."
     locked: str = "For your security, I'll connect you with a specialist who can verify you."
     verified: str = "Thank you, {first_name}, you're verified."
 

@@ -50,8 +50,10 @@ def replay_audio(session: Session, turns: Sequence[str | Path | Audio], patience
 def play_call(session: Session, turns: Sequence[str | Audio], patience: int = 0) -> Session:
     """One call from mixed turns: Audio, "dtmf:…", text (understood without ASR), "" (the caller
     stays silent). With ``patience`` > 0 the caller behaves like a person and says a spoken turn
-    again (up to that many times) when the bot asks the same question again; keys and text are
-    exact, so pressing or typing them again would only repeat what the bot refused."""
+    again (up to that many times) when the bot asks the same question again because it did not
+    take the answer (no match, silence, the wrong number of digits); an answer it took and turned
+    down (a PIN that does not match) is followed by the next turn, the caller's next try. Keys and
+    text are exact, so pressing or typing them again would only repeat what the bot refused."""
     session.start()
     for turn in turns:
         if isinstance(turn, Audio) or turn.startswith(DTMF_PREFIX):
@@ -68,7 +70,8 @@ def play_call(session: Session, turns: Sequence[str | Audio], patience: int = 0)
 
 def with_patience(session: Session, say: Callable[[], None], patience: int) -> None:
     """`say` a turn; while the bot asks the same question again (it did not get it), say it again,
-    up to `patience` more times, as a person would."""
+    up to `patience` more times, as a person would. Not when it got the answer and turned it down:
+    "two four six nine", "doesn't match", then the script's next turn "two four six eight"."""
     for _ in range(1 + patience):
         wait_for_bot(session)
         if session.done:
@@ -76,7 +79,7 @@ def with_patience(session: Session, say: Callable[[], None], patience: int) -> N
         asked = session.last_ask
         say()
         wait_for_bot(session)
-        if session.done or session.last_ask is None or asked is None \
+        if session.done or session.engine.refused or session.last_ask is None or asked is None \
                 or (session.last_ask[0], session.last_ask[1].expect) != (asked[0], asked[1].expect):
             return
 
