@@ -13,9 +13,11 @@ import (~0.3 CPU s). `SqlStore` and `open_store` bring it in when used."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicebot.errors import ConfigError
 from voicebot.store.protocols import (
     AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, QueueStore, Store, TaskStore,
     Transaction,
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_DB = "var/voicebot.db"
 
 __all__ = ["AgentState", "AgentStore", "CallStore", "Card", "Customer", "CustomerStore", "QueueStore",
-           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "resolve_url"]
+           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "opening", "resolve_url",
+           "shown_url"]
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -35,8 +38,44 @@ def resolve_url(url: str | None = None) -> str:
     url = url or os.environ.get("VOICEBOT_DB") or DEFAULT_DB
     if "://" in url:
         return url
-    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    if Path(url).is_dir():
+        raise ConfigError(f"database {url}: is a directory, not a database file")
+    try:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        raise ConfigError(f"database {url}: cannot create its folder {Path(url).parent}: {why}") from None
     return f"sqlite:///{url}"
+
+
+def shown_url(url: str) -> str:
+    """`url` fit to print: a password in it is replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+@contextmanager
+def opening(url: str):
+    """Turns what goes wrong connecting to `url` (a typo in the URL, a server that is down, a file
+    that is not a database) into one ConfigError naming the database, its password hidden."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    try:
+        yield
+    except NoSuchModuleError:
+        kind = url.partition("://")[0]
+        raise ConfigError(f"database {shown_url(url)}: unknown kind {kind!r} (give a file path, "
+                          "sqlite:///FILE or postgresql+psycopg://USER@HOST/NAME)") from None
+    except ArgumentError as exc:
+        raise ConfigError(f"database {shown_url(url)}: {exc}") from None
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise ConfigError(f"database {shown_url(url)}: cannot open it: {reason}") from None
 
 
 def open_store(url: str | None = None, demo: bool = False) -> SqlStore:
@@ -48,8 +87,10 @@ def open_store(url: str | None = None, demo: bool = False) -> SqlStore:
     from voicebot.store.seed import seed_demo
     from voicebot.store.sql import SqlStore
 
-    engine = make_engine(resolve_url(url))
-    migrate(engine)
+    url = resolve_url(url)
+    with opening(url):
+        engine = make_engine(url)
+        migrate(engine)
     if demo:
         with Session(engine) as session:
             seed_demo(session)
