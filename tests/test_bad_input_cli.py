@@ -64,3 +64,38 @@ def test_db_init_never_prints_the_password(tmp_path):
 
     assert shown_url("postgresql+psycopg://clerk:s3cret@db.example/voicebot") == \
         "postgresql+psycopg://clerk:***@db.example/voicebot"
+
+
+# ---- outputs --------------------------------------------------------------------------------
+@pytest.mark.parametrize("option, target, says", [
+    ("--json", "calls", "is a folder; give a file name"),
+    ("--json", "notes.txt/call.json", "notes.txt is a file, not a folder"),
+    ("--audio-out", "notes.txt", "is a file; give a folder"),
+    ("--audio-out", "notes.txt/calls", "notes.txt is a file, not a folder"),
+])
+def test_replay_output_that_cannot_be_written_fails_before_the_call(tmp_path, option, target, says):
+    """Found at the start, not after the call has run (the record had been lost to a traceback)."""
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    res = voicebot("replay", "--text", "hello", "--tts", "none", "--db", str(tmp_path / "v.db"),
+                   option, str(tmp_path / target), cwd=tmp_path)
+    line = one_error_line(res)
+    assert line.startswith(f"error: {option} {tmp_path / target}: ") and says in line
+    assert res.stdout == ""  # no call was played
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls", "notes.txt"]
+
+
+def test_replay_record_goes_into_a_new_folder(tmp_path):
+    res = voicebot("replay", "--text", "hello", "--tts", "none", "--db", str(tmp_path / "v.db"),
+                   "--json", str(tmp_path / "out" / "call.json"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "call.json").is_file()
+
+
+def test_train_out_under_a_file_is_a_model_error(tmp_path):
+    from voicebot.errors import ModelError
+    from voicebot.nlu.model_io import write_model_dir
+
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ModelError, match=r"notes.txt/model: cannot create the model directory \(a file is in the way\)"):
+        write_model_dir(tmp_path / "notes.txt" / "model", lambda d: None)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from voicebot.cli.app import app, console, err_console, fail, print_json
+from voicebot.cli.app import app, check_output, console, err_console, fail, print_json
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
@@ -46,7 +46,8 @@ def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: st
 
 def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None, at: datetime | None,
              asr: str, tts: str | None, db: str | None, model: str | None, show: bool = True,
-             demo: bool = False, realtime: bool = False, audio_out: Path | None = None) -> Any:
+             demo: bool = False, realtime: bool = False, audio_out: Path | None = None,
+             json_out: str | None = None) -> Any:
     """Replay `turns` as one call and return the Session. `realtime`: the one WAV in `turns` is the
     caller's whole side of the call, played at 1x from the moment the call connects."""
     from voicebot.pipeline import Session
@@ -55,6 +56,8 @@ def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None,
     if realtime and (text or len(turns) != 1 or str(turns[0]).startswith("dtmf:")):
         fail("--realtime plays exactly one WAV: the caller's side of the whole call")
     turns = turns if text else load_turns(turns)  # bad files fail before any model loads
+    check_output("--json", json_out)  # ... and outputs that cannot be written: no call is lost at the end
+    check_output("--audio-out", audio_out, folder=True)
     engine, stack = open_call(flow, caller_id=caller_id, at=at, asr=None if text else asr, tts=tts,
                               db=db, model=model, demo=demo)
     live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
@@ -81,7 +84,12 @@ def _finish(session: Any, json_out: str | None, audio_out: Path | None) -> None:
     if json_out == "-":
         print_json(record)
     elif json_out:
-        Path(json_out).write_text(json.dumps(record, indent=2, default=str))
+        try:
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_out).write_text(json.dumps(record, indent=2, default=str))
+        except OSError as exc:
+            fail(f"--json {json_out}: cannot write the call record ({exc.strerror}); the call "
+                 f"{record['call_id']} is stored in the database")
     out.print(f"[bold]outcome[/] {record['outcome']}  queue={record['queue']}  "
                   f"priority={record['priority']}  reason={record['reason']}  csat={record['csat']}",
                   highlight=False)
@@ -116,7 +124,7 @@ def replay(
     tts_name = None if tts == "none" or (text and audio_out is None) else tts
     session = run_call(turns, text=text, flow=flow, caller_id=caller_id, at=_aware(at), asr=backend,
                        tts=tts_name, db=db, model=model, show=json_out != "-", realtime=realtime,
-                       audio_out=audio_out)
+                       audio_out=audio_out, json_out=json_out)
     _finish(session, json_out, audio_out)
 
 
@@ -133,6 +141,7 @@ def demo(
     turns = sorted(str(p) for p in DEMO_DIR.glob("*.wav"))
     if not turns:
         fail(f"{DEMO_DIR}: no demo caller WAVs")
+    check_output("--audio-out", audio_out, folder=True)
     console.rule("voicebot demo call")
     session = run_call(turns, text=False, flow=DEFAULT_FLOW, caller_id=caller_id, at=None, asr=backend,
                        tts=None if tts == "none" else tts, db=db, model=None, demo=True,
@@ -164,6 +173,8 @@ def call(
     from voicebot.transports.mic_view import call_view
 
     check_microphone(device)  # before the models load: no sound card is said at once
+    check_output("--json", json_out)
+    check_output("--audio-out", audio_out, folder=True)
     engine, stack = open_call(flow, caller_id=caller_id, at=None, asr=backend, tts=tts, db=db)
     live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
     # a live panel in a terminal, plain lines otherwise; stdout carries only the JSON with --json -

@@ -23,10 +23,14 @@ METADATA = "metadata.json"
 def write_model_dir(out: Path, fill: Callable[[Path], None]) -> Path:
     """Create `out` atomically: `fill(tmp_dir)` writes the files, then tmp_dir becomes `out`."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         raise ModelError(f"{out}: model directory already exists; choose another --out")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        raise ModelError(f"{out}: cannot create the model directory ({why})") from None
     try:
         fill(tmp)
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from other users of the checkout
