@@ -99,3 +99,20 @@ def test_train_out_under_a_file_is_a_model_error(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ModelError, match=r"notes.txt/model: cannot create the model directory \(a file is in the way\)"):
         write_model_dir(tmp_path / "notes.txt" / "model", lambda d: None)
+
+
+# ---- ports ----------------------------------------------------------------------------------
+def test_serve_on_a_port_already_taken_says_so_before_it_says_ready(tmp_path):
+    """The console had printed its address and "ready", then uvicorn's own error and exit code 3;
+    a taken SIP port had been a traceback after the models loaded."""
+    tcp = socket.create_server(("127.0.0.1", 0))
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    try:
+        for option, port in (("--http", tcp.getsockname()[1]), ("--sip", udp.getsockname()[1])):
+            res = voicebot("serve", option, f"127.0.0.1:{port}", "--db", str(tmp_path / "v.db"), cwd=tmp_path)
+            assert one_error_line(res) == f"error: {option} 127.0.0.1:{port}: cannot listen there: Address already in use"
+            assert res.stdout == ""
+    finally:
+        tcp.close()
+        udp.close()

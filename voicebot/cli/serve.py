@@ -5,7 +5,9 @@ HOST:PORT` serves the agent console and wallboard (the default when neither is g
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -24,6 +26,26 @@ def host_port(value: str, option: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         fail(f"{option} must look like HOST:PORT (e.g. 127.0.0.1:8080), not {value!r}")
     return host.strip("[]"), int(port)
+
+
+def claim_port(address: tuple[str, int], option: str, kind: int) -> socket.socket:
+    """A socket bound to `address` (TCP listening, or UDP), so a port another program holds or an
+    address this host does not have is said at once, before any model loads."""
+    host, port = address
+    try:
+        family = socket.getaddrinfo(host, port, type=kind)[0][0]
+        if kind == socket.SOCK_STREAM:
+            return socket.create_server(address, family=family)
+        sock = socket.socket(family, kind)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    except OSError as exc:
+        why = os.strerror(exc.errno) if (exc.errno or 0) > 0 else exc.strerror or str(exc)
+        fail(f"{option} {host}:{port}: cannot listen there: {why}")
 
 
 def http_service(store: Any, flow: Path, address: tuple[str, int], recordings: list[Path],
@@ -75,7 +97,7 @@ def sip_service(store: Any, models: tuple[Any, Any], address: tuple[str, int], *
     return SipServer(config, stack, call_flow, store)
 
 
-async def _run(sip_servers: list[Any], http_server: Any | None) -> None:
+async def _run(sip_servers: list[Any], http_server: Any | None, http_socket: socket.socket | None = None) -> None:
     for server in sip_servers:
         await server.start()
     where = [_where(s) for s in sip_servers] + (["HTTP"] if http_server is not None else [])
@@ -86,7 +108,7 @@ async def _run(sip_servers: list[Any], http_server: Any | None) -> None:
             # the handlers below absorb that, so the SIP calls are still closed properly.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: None)
-            await http_server.serve()
+            await http_server.serve(sockets=[http_socket] if http_socket else None)
         else:
             await _until_signal()
     finally:
@@ -136,6 +158,9 @@ def serve(
     sip_address = host_port(sip, "--sip") if sip is not None else None
     http_address = host_port(http, "--http") if http is not None else None
     ports = check_sip_options(rtp_ports, announce) if sip_address else (0, 0)
+    if sip_address:  # free again at once: the SIP transport binds it when the models are loaded
+        claim_port(sip_address, "--sip", socket.SOCK_DGRAM).close()
+    http_socket = claim_port(http_address, "--http", socket.SOCK_STREAM) if http_address else None
 
     def models() -> Any:  # an error comes back as a value: the store opened beside it is closed below
         try:
@@ -155,8 +180,10 @@ def serve(
                                    announce=announce, max_render_queue=max_render_queue)] if sip_address else []
         folders = recordings or [Path("var/calls"), Path("var/voicemail")]
         http_server = http_service(store, flow, http_address, folders, https_only) if http_address else None
-        asyncio.run(_run(sip_servers, http_server))
+        asyncio.run(_run(sip_servers, http_server, http_socket))
     except KeyboardInterrupt:
         pass
     finally:
         store.stop_worker()
+        if http_socket is not None:
+            http_socket.close()
