@@ -116,3 +116,19 @@ def test_serve_on_a_port_already_taken_says_so_before_it_says_ready(tmp_path):
     finally:
         tcp.close()
         udp.close()
+
+
+# ---- small options --------------------------------------------------------------------------
+def test_agent_busy_for_negative_minutes_is_refused(tmp_path):
+    """It had been accepted: "busy until" a time already past."""
+    res = voicebot("agents", "set", "maria", "busy", "--minutes", "-5", "--db", str(tmp_path / "v.db"), cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "--minutes" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_given_as_data_file_is_called_a_folder(tmp_path):
+    from voicebot.errors import ConfigError
+    from voicebot.nlu.dataset import load_rows
+
+    with pytest.raises(ConfigError, match=f"^{tmp_path}: a folder, not a data file$"):
+        load_rows(tmp_path)

@@ -67,14 +67,21 @@ def test_dtmf_text_and_silence_turns(tmp_path):
     ({"expect.json": '{"outcom": "completed"}', "turns.txt": "hello\n"}, "unknown keys outcom"),
     ({"expect.json": "{}", "turns.txt": "missing.wav\n"}, "does not exist"),
     ({"expect.json": '{"at": "tomorrow"}', "turns.txt": "hi\n"}, "not an ISO date-time"),
+    ({"expect.json": '{\n  "outcome": "completed",\n  "queue": nope\n}', "turns.txt": "hi\n"},
+     "expect.json:3: not valid JSON (Expecting value)"),
+    ({"expect.json": '{"patience": "twice"}', "turns.txt": "hi\n"}, "patience='twice' is not a whole number"),
+    ({"expect.json": "{}", "turns.txt": b"caf\xe9\n"}, "turns.txt: not UTF-8 text (byte 0xe9)"),
 ])
 def test_broken_suite_is_one_line_exit_2(tmp_path, broken, message):
+    """Each a ConfigError (one line, exit 2 from the console script), never another exception."""
+    from voicebot.errors import ConfigError
+
     folder = tmp_path / "call"
     folder.mkdir()
     for name, text in broken.items():
-        (folder / name).write_text(text)
+        (folder / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     result = runner.invoke(app, ["eval", "--calls", str(tmp_path)])
-    assert result.exit_code == 2 or isinstance(result.exception, Exception)
+    assert result.exit_code == 2 or isinstance(result.exception, ConfigError), result.exception
     assert message in (result.stderr if result.exit_code == 2 else str(result.exception))
 
 

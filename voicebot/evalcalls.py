@@ -66,6 +66,8 @@ def load_case(folder: Path) -> CallCase:
         raise ConfigError(f"{folder}: no expect.json")
     try:
         spec = json.loads(expect_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{expect_file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{expect_file}: not valid JSON ({exc})") from None
     if not isinstance(spec, dict):
@@ -75,7 +77,11 @@ def load_case(folder: Path) -> CallCase:
         raise ConfigError(f"{expect_file}: unknown keys {', '.join(unknown)} (allowed: {', '.join(CHECKED + SETTINGS)})")
     turns_file = folder / "turns.txt"
     if turns_file.is_file():
-        lines = turns_file.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = turns_file.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{turns_file}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                              "save it as UTF-8") from None
         turns = tuple(str(folder / t.strip()) if t.strip().lower().endswith(".wav") else t.strip() for t in lines)
     else:
         turns = tuple(str(p) for p in sorted(folder.glob("*.wav")))
@@ -88,8 +94,11 @@ def load_case(folder: Path) -> CallCase:
         at = datetime.fromisoformat(str(spec.get("at", DEFAULT_AT)))
     except ValueError:
         raise ConfigError(f"{expect_file}: at={spec['at']!r} is not an ISO date-time") from None
+    patience = spec.get("patience", 1)
+    if type(patience) is not int or patience < 0:
+        raise ConfigError(f"{expect_file}: patience={patience!r} is not a whole number ≥ 0")
     return CallCase(folder.name, turns, {k: spec[k] for k in CHECKED if k in spec}, spec.get("caller_id"),
-                    at if at.tzinfo else at.astimezone(), int(spec.get("patience", 1)))
+                    at if at.tzinfo else at.astimezone(), patience)
 
 
 def load_suite(directory: Path) -> list[CallCase]:

@@ -52,7 +52,7 @@ def _iso(moment: datetime | None) -> str | None:
 def set_agent(
     name: Annotated[str, typer.Argument(help="agent name from the flow's roster")],
     status: Annotated[str, typer.Argument(help="available | busy | offline")],
-    minutes: Annotated[Optional[float], typer.Option("--minutes", help="busy for this long, then available")] = None,
+    minutes: Annotated[Optional[float], typer.Option("--minutes", min=0, help="busy for this long, then available")] = None,
     flow: FlowOpt = DEFAULT_FLOW,
     db: DbOpt = None,
 ) -> None:
