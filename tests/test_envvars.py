@@ -60,3 +60,13 @@ def test_a_bad_thread_count_is_said_not_worked_around(monkeypatch):
     monkeypatch.setenv("VOICEBOT_NLU_THREADS", "abc")
     with pytest.raises(ConfigError, match="VOICEBOT_NLU_THREADS='abc'"):
         _load_backend("onnx")
+
+
+def test_a_cache_that_is_a_file_names_the_variable(monkeypatch, tmp_path):
+    """VOICEBOT_CACHE pointing at a file had been a NotADirectoryError traceback mid-load."""
+    from voicebot.cache import cache_dir
+
+    (tmp_path / "notes.txt").write_text("x")
+    monkeypatch.setenv("VOICEBOT_CACHE", str(tmp_path / "notes.txt"))
+    with pytest.raises(ConfigError, match=r"^\$VOICEBOT_CACHE .*notes.txt: cannot make the folder .*\(a file is in the way\)$"):
+        cache_dir("speech")

@@ -9,12 +9,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from voicebot.errors import ConfigError
+
 
 def cache_dir(name: str) -> Path:
     """The cache subdirectory `name`, created if missing."""
     root = os.environ.get("VOICEBOT_CACHE") or Path(__file__).resolve().parent.parent / ".cache"
     path = Path(root) / name
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        where = "$VOICEBOT_CACHE" if os.environ.get("VOICEBOT_CACHE") else "the cache"
+        raise ConfigError(f"{where} {root}: cannot make the folder {path} ({why})") from None
     return path
 
 

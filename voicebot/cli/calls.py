@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from voicebot.cache import replaced_atomically
 from voicebot.cli.app import app, check_output, console, err_console, fail, print_json
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
@@ -86,7 +87,8 @@ def _finish(session: Any, json_out: str | None, audio_out: Path | None) -> None:
     elif json_out:
         try:
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(json_out).write_text(json.dumps(record, indent=2, default=str))
+            with replaced_atomically(Path(json_out)) as tmp:  # never half a record
+                tmp.write_text(json.dumps(record, indent=2, default=str))
         except OSError as exc:
             fail(f"--json {json_out}: cannot write the call record ({exc.strerror}); the call "
                  f"{record['call_id']} is stored in the database")
