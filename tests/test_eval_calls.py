@@ -70,6 +70,8 @@ def test_dtmf_text_and_silence_turns(tmp_path):
     ({"expect.json": '{\n  "outcome": "completed",\n  "queue": nope\n}', "turns.txt": "hi\n"},
      "expect.json:3: not valid JSON (Expecting value)"),
     ({"expect.json": '{"patience": "twice"}', "turns.txt": "hi\n"}, "patience='twice' is not a whole number"),
+    # never comparable (the record keeps no customer number): it had failed every call silently
+    ({"expect.json": '{"customer_id": "12345678"}', "turns.txt": "hi\n"}, "unknown keys customer_id"),
     ({"expect.json": "{}", "turns.txt": b"caf\xe9\n"}, "turns.txt: not UTF-8 text (byte 0xe9)"),
 ])
 def test_broken_suite_is_one_line_exit_2(tmp_path, broken, message):

@@ -6,7 +6,7 @@ DIR holds one folder per call:
                  (understood without ASR), or an empty line (the caller stays silent)
     *.wav        without turns.txt, every WAV in name order is one turn
     expect.json  what the call must end with, any of: outcome, queue, reason, authenticated, csat,
-                 priority, disposition, agent, customer_id (checked); and how to place it: caller_id (the
+                 priority, disposition, agent (checked); and how to place it: caller_id (the
                  caller's number), at (ISO start time, default a weekday noon in New York, so
                  business hours do not depend on when the suite runs), patience (times the caller
                  repeats a turn the bot asks again for, default 1, as a person would)
@@ -26,7 +26,8 @@ from typing import Any
 
 from voicebot.errors import ConfigError
 
-CHECKED = ("outcome", "queue", "reason", "authenticated", "csat", "priority", "disposition", "agent", "customer_id")
+# no customer_id: the record never holds the customer number (customer data), `authenticated` says who got in
+CHECKED = ("outcome", "queue", "reason", "authenticated", "csat", "priority", "disposition", "agent")
 SETTINGS = ("caller_id", "at", "patience")
 DEFAULT_AT = "2026-11-18T12:00:00-05:00"  # a Wednesday noon in New York: inside business hours
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "bank.yml"
