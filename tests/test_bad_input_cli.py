@@ -132,3 +132,13 @@ def test_a_folder_given_as_data_file_is_called_a_folder(tmp_path):
 
     with pytest.raises(ConfigError, match=f"^{tmp_path}: a folder, not a data file$"):
         load_rows(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["digits:0", "digits:abc", "yesno:2", "numbers"])
+def test_transcribe_expect_that_no_prompt_has_is_refused(value):
+    """digits:0 had been taken: every answer then recognised as nothing."""
+    from voicebot.cli.transcribe import parse_expect
+    from voicebot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"--expect '{value}': use digits:N"):
+        parse_expect(value)

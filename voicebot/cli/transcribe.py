@@ -40,7 +40,8 @@ def parse_expect(value: str) -> Hints:
     from voicebot.asr.domain import prompt_hints
 
     kind, _, length = value.partition(":")
-    if kind not in ("digits", "yesno", "free") or (length and (kind != "digits" or not length.isdigit())):
+    if kind not in ("digits", "yesno", "free") or (length and (kind != "digits" or not length.isdigit()
+                                                              or int(length) < 1)):
         raise ConfigError(f"--expect {value!r}: use digits:N, digits, yesno or free")
     return prompt_hints(kind, int(length) if length else None)
 
