@@ -142,3 +142,20 @@ def test_transcribe_expect_that_no_prompt_has_is_refused(value):
 
     with pytest.raises(ConfigError, match=f"--expect '{value}': use digits:N"):
         parse_expect(value)
+
+
+def test_eval_names_labels_the_model_does_not_know(tmp_path):
+    """A typo in a label ("check_balanse") had only lowered the scores, silently."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"text": "what is my balance", "intent": "check_balanse"}\n'
+                    '{"text": "I lost my card", "intent": "report_lost_card"}\n')
+    res = voicebot("eval", "--data", str(rows), cwd=tmp_path)
+    assert res.returncode == 0 and "Traceback" not in res.stderr
+    assert "warning: intents the model does not know, every such row counted wrong: check_balanse" in res.stderr
+
+
+def test_an_error_naming_a_path_with_brackets_prints_it_as_it_is(tmp_path):
+    """Error lines are Rich markup: "[/x]" in a path had been read as a closing tag (MarkupError)."""
+    odd = tmp_path / "[" / "x]" / "v.db"
+    line = one_error_line(voicebot("report", "--db", str(odd), cwd=tmp_path))
+    assert line.startswith(f"error: database {odd}: no such file")

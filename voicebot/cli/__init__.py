@@ -7,6 +7,8 @@ import importlib
 import logging
 import os
 
+from rich.markup import escape
+
 from voicebot.cli.app import app, err_console
 from voicebot.envvars import env_log_level
 from voicebot.errors import VoicebotError
@@ -35,7 +37,7 @@ def main() -> None:
         _load_commands()
         app(standalone_mode=True)
     except VoicebotError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
 
 
