@@ -119,10 +119,14 @@ def test_serve_on_a_port_already_taken_says_so_before_it_says_ready(tmp_path):
 
 
 # ---- small options --------------------------------------------------------------------------
-def test_agent_busy_for_negative_minutes_is_refused(tmp_path):
-    """It had been accepted: "busy until" a time already past."""
-    res = voicebot("agents", "set", "maria", "busy", "--minutes", "-5", "--db", str(tmp_path / "v.db"), cwd=tmp_path)
-    assert res.returncode == 2 and "Traceback" not in res.stderr and "--minutes" in res.stderr
+@pytest.mark.parametrize("args", [
+    ("agents", "set", "maria", "busy", "--minutes", "-5"),  # had been "busy until" a time already past
+    ("serve", "--sip", "127.0.0.1:0", "--max-calls", "0"),  # had answered every call 503
+    ("serve", "--sip", "127.0.0.1:0", "--max-decode-queue", "-1"),
+])
+def test_numbers_no_one_means_are_refused(tmp_path, args):
+    res = voicebot(*args, "--db", str(tmp_path / "v.db"), cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and args[-2] in res.stderr
     assert list(tmp_path.iterdir()) == []
 
 

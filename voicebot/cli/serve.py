@@ -141,10 +141,10 @@ def serve(
     https_only: Annotated[bool, typer.Option("--secure-cookies", help="mark cookies Secure (behind TLS)")] = False,
     advertise: Annotated[Optional[str], typer.Option("--advertise", help="IP peers reach this worker at (NAT)")] = None,
     rtp_ports: Annotated[str, typer.Option("--rtp-ports", help="RTP port range LOW-HIGH")] = "20000-40000",
-    max_calls: Annotated[int, typer.Option("--max-calls", help="calls held at once; more get 503")] = 12,
-    max_decode_queue: Annotated[int, typer.Option("--max-decode-queue",
+    max_calls: Annotated[int, typer.Option("--max-calls", min=1, help="calls held at once; more get 503")] = 12,
+    max_decode_queue: Annotated[int, typer.Option("--max-decode-queue", min=0,
                                                   help="turns waiting for the recogniser before new calls get 503")] = 4,
-    max_render_queue: Annotated[int, typer.Option("--max-render-queue",
+    max_render_queue: Annotated[int, typer.Option("--max-render-queue", min=0,
                                                   help="answers waiting for the synthesizer before new calls get 503")] = 3,
     announce: Annotated[float, typer.Option("--queue-announce", help="seconds between a queued caller's "
                                                                      "position announcements (30-60)")] = 45.0,
