@@ -163,3 +163,12 @@ def test_an_error_naming_a_path_with_brackets_prints_it_as_it_is(tmp_path):
     odd = tmp_path / "[" / "x]" / "v.db"
     line = one_error_line(voicebot("report", "--db", str(odd), cwd=tmp_path))
     assert line.startswith(f"error: database {odd}: no such file")
+
+
+@pytest.mark.parametrize("turn", ["dtmf:abc", "dtmf:", "dtmf:12 34"])
+def test_keys_no_phone_has_are_refused_before_the_call(tmp_path, turn):
+    """They had been sent as keys: the call went on as if the caller pressed nothing."""
+    for text in (["--text"], []):
+        line = one_error_line(voicebot("replay", *text, turn, "--tts", "none", "--db", str(tmp_path / "v.db"), cwd=tmp_path))
+        assert line == f"error: {turn!r}: a phone's keys are 0-9, * and # (e.g. dtmf:1234)"
+    assert list(tmp_path.iterdir()) == []

@@ -73,6 +73,7 @@ def test_dtmf_text_and_silence_turns(tmp_path):
     # never comparable (the record keeps no customer number): it had failed every call silently
     ({"expect.json": '{"customer_id": "12345678"}', "turns.txt": "hi\n"}, "unknown keys customer_id"),
     ({"expect.json": "{}", "turns.txt": b"caf\xe9\n"}, "turns.txt: not UTF-8 text (byte 0xe9)"),
+    ({"expect.json": "{}", "turns.txt": "hello\ndtmf:12a4\n"}, "turns.txt:2: 'dtmf:12a4': a phone's keys are 0-9, * and #"),
 ])
 def test_broken_suite_is_one_line_exit_2(tmp_path, broken, message):
     """Each a ConfigError (one line, exit 2 from the console script), never another exception."""

@@ -84,6 +84,13 @@ def load_case(folder: Path) -> CallCase:
             raise ConfigError(f"{turns_file}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
                               "save it as UTF-8") from None
         turns = tuple(str(folder / t.strip()) if t.strip().lower().endswith(".wav") else t.strip() for t in lines)
+        from voicebot.transports.replay import check_keys  # the pipeline loads for the run anyway
+
+        for number, turn in enumerate(turns, 1):
+            try:
+                check_keys(turn)
+            except ConfigError as exc:
+                raise ConfigError(f"{turns_file}:{number}: {exc}") from None
     else:
         turns = tuple(str(p) for p in sorted(folder.glob("*.wav")))
     if not turns:

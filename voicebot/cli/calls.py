@@ -52,11 +52,11 @@ def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None,
     """Replay `turns` as one call and return the Session. `realtime`: the one WAV in `turns` is the
     caller's whole side of the call, played at 1x from the moment the call connects."""
     from voicebot.pipeline import Session
-    from voicebot.transports.replay import load_turns, replay_audio, replay_text, stream_call
+    from voicebot.transports.replay import check_keys, load_turns, replay_audio, replay_text, stream_call
 
     if realtime and (text or len(turns) != 1 or str(turns[0]).startswith("dtmf:")):
         fail("--realtime plays exactly one WAV: the caller's side of the whole call")
-    turns = turns if text else load_turns(turns)  # bad files fail before any model loads
+    turns = [check_keys(t) for t in turns] if text else load_turns(turns)  # bad files fail before any model loads
     check_output("--json", json_out)  # ... and outputs that cannot be written: no call is lost at the end
     check_output("--audio-out", audio_out, folder=True)
     engine, stack = open_call(flow, caller_id=caller_id, at=at, asr=None if text else asr, tts=tts,
