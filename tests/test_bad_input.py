@@ -235,6 +235,10 @@ BAD_FLOWS = {
                         "states.a.length: Input should be greater than or equal to 1"),
     "not_a_date": ("  a: {say: hi, hangup: true}\nhours: {main: {holidays: [2026-13-45]}}\n", 5,
                    "hours.main.holidays.0: Input should be a valid date"),
+    "queue_name_too_long": ("  a: {say: hi, hangup: true}\nqueues:\n  " + "q" * 33 + ": {}\n", 6,
+                            "queue name 'qqqq"),
+    "agent_name_too_long": ("  a: {say: hi, hangup: true}\nagents:\n  - {name: " + "n" * 65 + "}\n", 6,
+                            "is longer than 64 characters"),
     "control_character": ("  a: {say: \"hi\x00\", hangup: true}\n", 4, "control characters are not allowed"),
 }
 

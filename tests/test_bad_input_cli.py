@@ -172,3 +172,20 @@ def test_keys_no_phone_has_are_refused_before_the_call(tmp_path, turn):
         line = one_error_line(voicebot("replay", *text, turn, "--tts", "none", "--db", str(tmp_path / "v.db"), cwd=tmp_path))
         assert line == f"error: {turn!r}: a phone's keys are 0-9, * and # (e.g. dtmf:1234)"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_caller_id_longer_than_the_record_holds_is_refused(tmp_path):
+    """A 49-character caller ID had lost the call's record on PostgreSQL (varchar(32))."""
+    line = one_error_line(voicebot("replay", "--text", "hi", "--caller-id", "9" * 49, "--tts", "none",
+                                   "--db", str(tmp_path / "v.db"), cwd=tmp_path))
+    assert line == "error: --caller-id: 49 characters; a call record holds at most 32"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["", "   ", "u" * 65])
+def test_a_user_name_the_database_cannot_hold_is_refused(tmp_path, name):
+    from voicebot.errors import VoicebotError
+    from voicebot.store import open_store
+
+    with pytest.raises(VoicebotError, match="user name: 1 to 64 characters"):
+        open_store(str(tmp_path / "v.db")).add_user(name, "agent", "correct horse battery")

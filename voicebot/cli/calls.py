@@ -33,6 +33,10 @@ def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: st
     from voicebot.flow import CallEngine, load_flow
     from voicebot.pipeline import Stack
     from voicebot.registry import load_together
+    from voicebot.store.protocols import CALLER_ID_LENGTH
+
+    if caller_id is not None and len(caller_id) > CALLER_ID_LENGTH:
+        fail(f"--caller-id: {len(caller_id)} characters; a call record holds at most {CALLER_ID_LENGTH}")
 
     call_flow = load_flow(flow)
     with console.status("loading models and rendering the flow's fixed prompts…", spinner="dots"):

@@ -16,6 +16,7 @@ from voicebot.errors import ConfigError
 from voicebot.flow.schema import FlowSpec, StateSpec
 from voicebot.flow.templates import check_intents, check_templates, project_intents
 from voicebot.flow.selfservice import ACTION_OUTCOMES
+from voicebot.store.protocols import AGENT_NAME_LENGTH, QUEUE_NAME_LENGTH
 
 Path_ = tuple[Any, ...]
 _DTMF_KEYS = re.compile(r"[0-9*#]+")
@@ -108,6 +109,13 @@ def check_references(spec: FlowSpec, lines: dict[Path_, int], source: str) -> No
         except (ZoneInfoNotFoundError, ValueError):
             fail(("hours", name, "timezone"), f"unknown timezone {hours.timezone!r}")
     roster = {a.name for a in spec.agents}
+    # a name wider than its database column would lose the call's record on PostgreSQL
+    for i, agent in enumerate(spec.agents):
+        if len(agent.name) > AGENT_NAME_LENGTH:
+            fail(("agents", i, "name"), f"agent name {agent.name!r} is longer than {AGENT_NAME_LENGTH} characters")
+    for qname in spec.queues:
+        if len(qname) > QUEUE_NAME_LENGTH:
+            fail(("queues", qname), f"queue name {qname!r} is longer than {QUEUE_NAME_LENGTH} characters")
     for qname, queue in spec.queues.items():
         if queue.hours and queue.hours not in spec.hours:
             fail(("queues", qname, "hours"), f"unknown hours {queue.hours!r}")
