@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from voicebot.errors import ConfigError
+from voicebot.errors import ConfigError, os_reason
 
 
 def cache_dir(name: str) -> Path:
@@ -19,9 +19,8 @@ def cache_dir(name: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        why = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
         where = "$VOICEBOT_CACHE" if os.environ.get("VOICEBOT_CACHE") else "the cache"
-        raise ConfigError(f"{where} {root}: cannot make the folder {path} ({why})") from None
+        raise ConfigError(f"{where} {root}: cannot make the folder {path} ({os_reason(exc)})") from None
     return path
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.errors import ModelError
+from voicebot.errors import ModelError, os_reason
 
 FORMAT_VERSION = 2  # 2: sound-key n-gram block added to the intent head's features
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -29,8 +29,7 @@ def write_model_dir(out: Path, fill: Callable[[Path], None]) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     except OSError as exc:
-        why = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
-        raise ModelError(f"{out}: cannot create the model directory ({why})") from None
+        raise ModelError(f"{out}: cannot create the model directory ({os_reason(exc)})") from None
     try:
         fill(tmp)
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from other users of the checkout

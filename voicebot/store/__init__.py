@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voicebot.errors import ConfigError
+from voicebot.errors import ConfigError, os_reason
 from voicebot.store.protocols import (
     AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, QueueStore, Store, TaskStore,
     Transaction,
@@ -43,8 +43,7 @@ def resolve_url(url: str | None = None) -> str:
     try:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        why = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
-        raise ConfigError(f"database {url}: cannot create its folder {Path(url).parent}: {why}") from None
+        raise ConfigError(f"database {url}: cannot create its folder {Path(url).parent}: {os_reason(exc)}") from None
     return f"sqlite:///{url}"
 
 
