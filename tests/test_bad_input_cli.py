@@ -189,3 +189,18 @@ def test_a_user_name_the_database_cannot_hold_is_refused(tmp_path, name):
 
     with pytest.raises(VoicebotError, match="user name: 1 to 64 characters"):
         open_store(str(tmp_path / "v.db")).add_user(name, "agent", "correct horse battery")
+
+
+@pytest.mark.parametrize("weights", ["intent.npz", "sentiment.npz"])
+def test_a_model_with_cut_weights_is_a_model_error_naming_the_file(tmp_path, weights):
+    """A cut .npz had been a zipfile.BadZipFile traceback."""
+    import shutil
+
+    from voicebot.errors import ModelError
+    from voicebot.nlu import load_model
+
+    model = tmp_path / "model"
+    shutil.copytree(ROOT / "models" / "nlu-demo", model)
+    (model / weights).write_bytes((model / weights).read_bytes()[:100])
+    with pytest.raises(ModelError, match=f"^{model / weights}: cannot read model weights"):
+        load_model(model)
