@@ -204,3 +204,25 @@ def test_a_model_with_cut_weights_is_a_model_error_naming_the_file(tmp_path, wei
     (model / weights).write_bytes((model / weights).read_bytes()[:100])
     with pytest.raises(ModelError, match=f"^{model / weights}: cannot read model weights"):
         load_model(model)
+
+
+# ---- secret keys ----------------------------------------------------------------------------
+def test_a_web_key_that_is_a_folder_empty_or_short_is_refused(tmp_path, monkeypatch):
+    """A folder at var/web.secret had been a traceback; an empty file (`touch`) or a one-letter
+    $VOICEBOT_WEB_SECRET had been taken as the key every session cookie is signed with."""
+    from voicebot.errors import ConfigError
+    from voicebot.web.settings import load_secret
+
+    monkeypatch.delenv("VOICEBOT_WEB_SECRET", raising=False)
+    (tmp_path / "folder.secret").mkdir()
+    with pytest.raises(ConfigError, match=r"folder.secret: cannot keep the secret key there \(Is a directory\)$"):
+        load_secret(tmp_path / "folder.secret")
+    (tmp_path / "empty.secret").write_text("")
+    with pytest.raises(ConfigError, match=r"empty.secret: the session signing key needs at least 16 characters \(has 0\)"):
+        load_secret(tmp_path / "empty.secret")
+    monkeypatch.setenv("VOICEBOT_WEB_SECRET", "x")
+    with pytest.raises(ConfigError, match=r"^\$VOICEBOT_WEB_SECRET: .* \(has 1\)$"):
+        load_secret(tmp_path / "unused.secret")
+    monkeypatch.delenv("VOICEBOT_WEB_SECRET")
+    assert len(load_secret(tmp_path / "new.secret")) >= 16  # made once, kept
+    assert load_secret(tmp_path / "new.secret") == (tmp_path / "new.secret").read_text().strip()
