@@ -85,6 +85,13 @@ def test_replay_output_that_cannot_be_written_fails_before_the_call(tmp_path, op
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calls", "notes.txt"]
 
 
+def test_bench_out_under_a_file_fails_before_measuring(tmp_path):
+    """It had measured for minutes and then failed to save (a traceback)."""
+    (tmp_path / "notes.txt").write_text("x")
+    line = one_error_line(voicebot("bench", "--quick", "--out", str(tmp_path / "notes.txt" / "b"), cwd=tmp_path))
+    assert line == f"error: --out {tmp_path / 'notes.txt' / 'b'}: {tmp_path / 'notes.txt'} is a file, not a folder"
+
+
 def test_replay_record_goes_into_a_new_folder(tmp_path):
     res = voicebot("replay", "--text", "hello", "--tts", "none", "--db", str(tmp_path / "v.db"),
                    "--json", str(tmp_path / "out" / "call.json"), cwd=tmp_path)
