@@ -177,6 +177,20 @@ def test_flow_not_utf8_names_file_and_line(tmp_path):
     assert str(err.value).startswith(f"{path}:{line}: not UTF-8 text (byte 0xe9)")
 
 
+@pytest.mark.parametrize("content, line, says", [
+    (b"intents:\n  - intent: caf\xe9\n    examples: [a, b]\n", 2, "not UTF-8 text (byte 0xe9)"),  # was line 1
+    (b"intents:\n  - intent: a\x00\n", 2, "control characters are not allowed"),
+])
+def test_intent_file_errors_name_their_line(tmp_path, content, line, says):
+    from voicebot.intents import load_intents_dir
+
+    (tmp_path / "a.yml").write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_intents_dir(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'a.yml'}:{line}: ") and says in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_unknown_template_variable_fails_at_load(tmp_path):
     path, line = _broken_flow(tmp_path, "Your available balance is {balance}",
                               "Your available balance is {balanse}")
