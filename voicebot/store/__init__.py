@@ -53,9 +53,10 @@ def shown_url(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 @contextmanager
