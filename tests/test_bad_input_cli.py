@@ -236,8 +236,11 @@ def test_a_web_key_that_is_a_folder_empty_or_short_is_refused(tmp_path, monkeypa
 
 
 def test_a_read_only_database_is_said_before_the_call(tmp_path):
-    """The worker's first write (its registration) had been a traceback."""
+    """The first write (a worker's registration, an agent's status, the demo customers) had been a
+    traceback."""
     assert voicebot("db", "init", "--db", str(tmp_path / "v.db"), cwd=tmp_path).returncode == 0
     url = f"sqlite:///file:{tmp_path / 'v.db'}?mode=ro&uri=true"
-    line = one_error_line(voicebot("replay", "--text", "hello", "--tts", "none", "--db", url, cwd=tmp_path))
-    assert line == f"error: database {url}: cannot open it: attempt to write a readonly database"
+    for command in (["replay", "--text", "hello", "--tts", "none"], ["agents", "set", "maria", "busy"],
+                    ["users", "remove", "ghost"], ["db", "init", "--demo"]):
+        line = one_error_line(voicebot(*command, "--db", url, cwd=tmp_path))
+        assert line == f"error: database {url}: cannot use it: attempt to write a readonly database", command

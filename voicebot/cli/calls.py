@@ -20,10 +20,10 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
 def open_worker_store(db: str | None, demo: bool = False) -> Any:
     """The store for a process that takes calls: registered as a worker (its calls are closed as
     abandoned if it dies), after closing those of workers that died before."""
-    from voicebot.store import open_store, opening, resolve_url
+    from voicebot.store import open_store, resolve_url, using_database
 
     store = open_store(db, demo=demo)
-    with opening(resolve_url(db)):  # its first write: a read-only database is said here
+    with using_database(resolve_url(db)):  # its first write: a read-only database is said here
         store.start_worker()
     return store
 

@@ -88,11 +88,11 @@ def db_init(db: Optional[str] = typer.Option(None, "--db", help="Database URL or
 @db_app.command("upgrade")
 def db_upgrade(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path.")) -> None:
     """Apply pending schema migrations and print the revision."""
-    from voicebot.store import opening, resolve_url, shown_url
+    from voicebot.store import resolve_url, shown_url, using_database
     from voicebot.store.schema import current_revision, make_engine, migrate
 
     url = resolve_url(db)
-    with opening(url):
+    with using_database(url):
         engine = make_engine(url)
         migrate(engine)
     console.print(f"schema at revision {current_revision(engine)}: {shown_url(url)}")

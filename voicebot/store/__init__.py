@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_DB = "var/voicebot.db"
 
 __all__ = ["AgentState", "AgentStore", "CallStore", "Card", "Customer", "CustomerStore", "QueueStore",
-           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "opening", "resolve_url",
+           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "resolve_url", "using_database",
            "shown_url"]
 
 
@@ -60,9 +60,10 @@ def shown_url(url: str) -> str:
 
 
 @contextmanager
-def opening(url: str):
-    """Turns what goes wrong connecting to `url` (a typo in the URL, a server that is down, a file
-    that is not a database) into one ConfigError naming the database, its password hidden."""
+def using_database(url: str):
+    """Turns what goes wrong connecting to or writing `url` (a typo in the URL, a server that is
+    down, a file that is not a database, a read-only one) into one ConfigError naming the
+    database, its password hidden. For a command's whole use of the store, or a process's start."""
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
     try:
@@ -75,7 +76,7 @@ def opening(url: str):
         raise ConfigError(f"database {shown_url(url)}: {exc}") from None
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-        raise ConfigError(f"database {shown_url(url)}: cannot open it: {reason}") from None
+        raise ConfigError(f"database {shown_url(url)}: cannot use it: {reason}") from None
 
 
 def open_store(url: str | None = None, demo: bool = False) -> SqlStore:
@@ -88,12 +89,12 @@ def open_store(url: str | None = None, demo: bool = False) -> SqlStore:
     from voicebot.store.sql import SqlStore
 
     url = resolve_url(url)
-    with opening(url):
+    with using_database(url):
         engine = make_engine(url)
         migrate(engine)
-    if demo:
-        with Session(engine) as session:
-            seed_demo(session)
+        if demo:
+            with Session(engine) as session:
+                seed_demo(session)
     return SqlStore(engine)
 
 
