@@ -5,6 +5,7 @@ HOST:PORT` serves the agent console and wallboard (the default when neither is g
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import socket
@@ -64,7 +65,12 @@ def http_service(store: Any, flow: Path, address: tuple[str, int], recordings: l
     return server
 
 
-def check_sip_options(rtp_ports: str, announce: float) -> tuple[int, int]:
+def check_sip_options(rtp_ports: str, announce: float, advertise: str | None = None) -> tuple[int, int]:
+    if advertise is not None:  # it goes into every SDP answer: a typo there is calls without audio
+        try:
+            ipaddress.ip_address(advertise)
+        except ValueError:
+            fail(f"--advertise {advertise!r}: expected this worker's IP address, e.g. 203.0.113.7")
     low, _, high = rtp_ports.partition("-")
     if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) < 65536):
         fail(f"--rtp-ports {rtp_ports!r}: expected LOW-HIGH, e.g. 20000-40000")
@@ -157,7 +163,7 @@ def serve(
         http = DEFAULT_HTTP
     sip_address = host_port(sip, "--sip") if sip is not None else None
     http_address = host_port(http, "--http") if http is not None else None
-    ports = check_sip_options(rtp_ports, announce) if sip_address else (0, 0)
+    ports = check_sip_options(rtp_ports, announce, advertise) if sip_address else (0, 0)
     if sip_address:  # free again at once: the SIP transport binds it when the models are loaded
         claim_port(sip_address, "--sip", socket.SOCK_DGRAM).close()
     http_socket = claim_port(http_address, "--http", socket.SOCK_STREAM) if http_address else None
