@@ -130,7 +130,7 @@ def test_serve_on_a_port_already_taken_says_so_before_it_says_ready(tmp_path):
     ("agents", "set", "maria", "busy", "--minutes", "-5"),  # had been "busy until" a time already past
     ("serve", "--sip", "127.0.0.1:0", "--max-calls", "0"),  # had answered every call 503
     ("serve", "--sip", "127.0.0.1:0", "--max-decode-queue", "-1"),
-    ("serve", "--sip", "127.0.0.1:0", "--advertise", "my host"),  # had gone into every SDP answer
+    ("serve", "--sip", "127.0.0.1:5999", "--advertise", "my host"),  # had gone into every SDP answer
 ])
 def test_numbers_no_one_means_are_refused(tmp_path, args):
     res = voicebot(*args, "--db", str(tmp_path / "v.db"), cwd=tmp_path)
