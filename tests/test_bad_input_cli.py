@@ -245,3 +245,24 @@ def test_a_read_only_database_is_said_before_the_call(tmp_path):
                     ["users", "remove", "ghost"], ["db", "init", "--demo"]):
         line = one_error_line(voicebot(*command, "--db", url, cwd=tmp_path))
         assert line == f"error: database {url}: cannot use it: attempt to write a readonly database", command
+
+
+@pytest.mark.parametrize("loader, line", [
+    ("voicebot.nlu.dataset:load_rows", '{"text": "hi", "intent": ["check_balance"]}'),
+    ("voicebot.nlu.dataset:load_rows", '{"text": 5, "intent": "check_balance"}'),
+    ("voicebot.cli.transcribe:read_manifest", '{"file": "a.wav", "text": 5}'),
+    ("voicebot.nlu.audio_eval:load_manifest", '{"file": 5, "intent": "check_balance"}'),
+])
+def test_a_field_that_must_be_text_and_is_not_names_its_line(tmp_path, loader, line):
+    """A list or number there had been used as text (a label "['check_balance']" counted wrong,
+    5 taken as the reference "5") or had been a TypeError traceback (a number as a file)."""
+    import importlib
+
+    from voicebot.errors import ConfigError
+
+    module, name = loader.split(":")
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"text": "fine", "intent": "check_balance", "file": "a.wav"}\n' + line + "\n")
+    (tmp_path / "a.wav").write_bytes(b"")
+    with pytest.raises(ConfigError, match=rf"^{path}:2: '\w+' must be text, not "):
+        getattr(importlib.import_module(module), name)(path)

@@ -108,7 +108,7 @@ def read_manifest(manifest: Path) -> list[tuple[Path, str]]:
     from voicebot.jsonl import read_jsonl
 
     entries = []
-    for number, row in read_jsonl(manifest, "manifest file"):
+    for number, row in read_jsonl(manifest, "manifest file", ("file", "text")):
         if not isinstance(row.get("file"), str) or "text" not in row:
             raise ConfigError(f"{manifest}:{number}: expected a JSON object with \"file\" and \"text\"")
         entries.append((manifest.parent / row["file"], str(row["text"])))

@@ -51,7 +51,7 @@ class Heard:
 def load_manifest(path: Path) -> list[AudioRow]:
     path = Path(path)
     rows = []
-    for number, row in read_jsonl(path, "manifest"):
+    for number, row in read_jsonl(path, "manifest", ("file", "intent", "sentiment", "text", "voice")):
         where = f"{path}:{number}"
         if not row.get("file"):
             raise ConfigError(f"{where}: each line must be an object with 'file'")

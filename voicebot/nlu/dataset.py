@@ -25,7 +25,7 @@ def load_rows(path: Path, need_intent: bool = True) -> Dataset:
     if path.suffix == ".csv":
         rows = _read_csv(path, need_intent)
     elif path.suffix in (".jsonl", ".json"):
-        rows = read_jsonl(path)
+        rows = read_jsonl(path, text_fields=("text", "intent", "sentiment"))
     else:
         raise ConfigError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .csv)")
     examples = []
