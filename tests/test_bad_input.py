@@ -253,6 +253,8 @@ BAD_FLOWS = {
                             "queue name 'qqqq"),
     "agent_name_too_long": ("  a: {say: hi, hangup: true}\nagents:\n  - {name: " + "n" * 65 + "}\n", 6,
                             "is longer than 64 characters"),
+    "webhook_not_a_url": ("  a: {say: hi, hangup: true}\ncrm_webhook: crm.example.com/calls\n", 5,
+                          "expected an http:// or https:// URL"),
     "control_character": ("  a: {say: \"hi\x00\", hangup: true}\n", 4, "control characters are not allowed"),
 }
 

@@ -167,6 +167,8 @@ def check_references(spec: FlowSpec, lines: dict[Path_, int], source: str) -> No
     check_answers(spec, fail)
     for target, words in spec.global_phrases.items():
         need_state(target, ("global_phrases", target))
+    if spec.crm_webhook and not re.match(r"https?://[^\s/]+", spec.crm_webhook):  # else every call only warns
+        fail(("crm_webhook",), f"crm_webhook {spec.crm_webhook!r}: expected an http:// or https:// URL")
     if spec.escalation.default_queue and spec.escalation.default_queue not in spec.queues:
         fail(("escalation", "default_queue"), f"unknown queue {spec.escalation.default_queue!r}")
     for name in sorted(set(states) - reachable_states(spec)):
