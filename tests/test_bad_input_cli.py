@@ -131,6 +131,8 @@ def test_serve_on_a_port_already_taken_says_so_before_it_says_ready(tmp_path):
     ("serve", "--sip", "127.0.0.1:0", "--max-calls", "0"),  # had answered every call 503
     ("serve", "--sip", "127.0.0.1:0", "--max-decode-queue", "-1"),
     ("serve", "--sip", "127.0.0.1:5999", "--advertise", "my host"),  # had gone into every SDP answer
+    ("call", "--echo", "bogus"),  # had been found only after the models loaded
+    ("call", "--max-seconds", "-5"),
 ])
 def test_numbers_no_one_means_are_refused(tmp_path, args):
     res = voicebot(*args, "--db", str(tmp_path / "v.db"), cwd=tmp_path)

@@ -179,6 +179,12 @@ def call(
     from voicebot.transports.mic import check_microphone, run_mic_call
     from voicebot.transports.mic_view import call_view
 
+    from voicebot.audio.echo import BACKENDS as ECHO_CANCELLERS
+
+    if echo not in ECHO_CANCELLERS:  # said before the microphone opens and the models load
+        fail(f"--echo {echo!r}: choose one of {', '.join(sorted(ECHO_CANCELLERS))}")
+    if max_seconds <= 0:
+        fail(f"--max-seconds {max_seconds}: a call needs more than 0 seconds")
     check_microphone(device)  # before the models load: no sound card is said at once
     check_output("--json", json_out)
     check_output("--audio-out", audio_out, folder=True)
