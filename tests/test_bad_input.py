@@ -177,6 +177,20 @@ def test_flow_not_utf8_names_file_and_line(tmp_path):
     assert str(err.value).startswith(f"{path}:{line}: not UTF-8 text (byte 0xe9)")
 
 
+@pytest.mark.parametrize("content, line, says", [
+    (b"intents:\n  - intent: caf\xe9\n    examples: [a, b]\n", 2, "not UTF-8 text (byte 0xe9)"),  # was line 1
+    (b"intents:\n  - intent: a\x00\n", 2, "control characters are not allowed"),
+])
+def test_intent_file_errors_name_their_line(tmp_path, content, line, says):
+    from voicebot.intents import load_intents_dir
+
+    (tmp_path / "a.yml").write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_intents_dir(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'a.yml'}:{line}: ") and says in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_unknown_template_variable_fails_at_load(tmp_path):
     path, line = _broken_flow(tmp_path, "Your available balance is {balance}",
                               "Your available balance is {balanse}")
@@ -215,6 +229,61 @@ def test_intents_can_be_given_by_the_caller():
     """A flow for a custom model is checked against that model's labels."""
     with pytest.raises(ConfigError, match="requests.check_balance: unknown intent"):
         load_flow(ROOT / "flows" / "bank.yml", intents={"goodbye"})
+
+
+# Flows that load but would stop a call mid-way (a traceback in the log and the call recorded as
+# abandoned), or silently misbehave: each is refused at load with its line.
+_TAIL = "  b: {say: bye, hangup: true}\n"
+BAD_FLOWS = {
+    "yes_leads_nowhere": ("  a: {ask: ok?, expect: yesno, on: {yess: b, no: b}}\n" + _TAIL, 4, "the answer 'yes' leads nowhere"),
+    "key_not_a_choice": ("  a: {ask: pick, expect: choice, choices: [red], dtmf: {'1': green}, on: {red: b}}\n" + _TAIL,
+                         4, "the answer 'green' leads nowhere"),
+    "key_not_a_key": ("  a:\n    ask: ok?\n    expect: yesno\n    dtmf: {x: 'yes'}\n    next: b\n" + _TAIL, 7,
+                      "dtmf key 'x' is not a phone key"),
+    "yesno_key_means_neither": ("  a: {ask: ok?, expect: yesno, dtmf: {'1': yep}, next: b}\n" + _TAIL, 4, "not 'yep'"),
+    "loop_without_asking": ("  a: {say: hi, next: c}\n  c: {say: again, next: a}\n", 4,
+                            "loop without asking the caller anything: a → c → a"),
+    "negative_timeout": ("  a: {ask: ok?, expect: yesno, no_input_timeout: -5, next: b}\n" + _TAIL, 4,
+                         "states.a.no_input_timeout: Input should be greater than 0"),
+    "digits_length_0": ("  a: {ask: number?, expect: digits, length: 0, next: b}\n" + _TAIL, 4,
+                        "states.a.length: Input should be greater than or equal to 1"),
+    "not_a_date": ("  a: {say: hi, hangup: true}\nhours: {main: {holidays: [2026-13-45]}}\n", 5,
+                   "hours.main.holidays.0: Input should be a valid date"),
+    "queue_name_too_long": ("  a: {say: hi, hangup: true}\nqueues:\n  " + "q" * 33 + ": {}\n", 6,
+                            "queue name 'qqqq"),
+    "agent_name_too_long": ("  a: {say: hi, hangup: true}\nagents:\n  - {name: " + "n" * 65 + "}\n", 6,
+                            "is longer than 64 characters"),
+    "webhook_not_a_url": ("  a: {say: hi, hangup: true}\ncrm_webhook: crm.example.com/calls\n", 5,
+                          "expected an http:// or https:// URL"),
+    "control_character": ("  a: {say: \"hi\x00\", hangup: true}\n", 4, "control characters are not allowed"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FLOWS))
+def test_flow_that_would_break_a_call_fails_at_load(tmp_path, name):
+    body, line, says = BAD_FLOWS[name]
+    path = tmp_path / f"{name}.yml"
+    path.write_text("name: t\nstart: a\nstates:\n" + body, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_flow(path, intents=())
+    message = str(err.value)
+    assert message.startswith(f"{path}:{line}: ") and says in message and "\n" not in message, message
+
+
+@pytest.mark.parametrize("setting, value, says", [
+    ("settings.low_confidence", "5.5", "less than or equal to 1"),
+    ("escalation.max_failures", "0", "greater than or equal to 1"),
+    ("authentication.pin_length", "-4", "greater than or equal to 1"),
+])
+def test_settings_out_of_range_fail_at_load(tmp_path, setting, value, says):
+    section, key = setting.split(".")
+    text = GOOD_FLOW.replace(f"\n{section}:\n", f"\n{section}:\n  {key}: {value}\n", 1)
+    text = text.replace(f"  {key}: ", f"  #{key}: ", 2).replace(f"  #{key}: {value}", f"  {key}: {value}", 1)
+    path = tmp_path / "flow.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_flow(path)
+    assert str(err.value).startswith(f"{path}:{_line_of(text, f'  {key}: {value}')}: {setting}: ") and says in str(err.value)
 
 
 @pytest.mark.slow

@@ -67,14 +67,24 @@ def test_dtmf_text_and_silence_turns(tmp_path):
     ({"expect.json": '{"outcom": "completed"}', "turns.txt": "hello\n"}, "unknown keys outcom"),
     ({"expect.json": "{}", "turns.txt": "missing.wav\n"}, "does not exist"),
     ({"expect.json": '{"at": "tomorrow"}', "turns.txt": "hi\n"}, "not an ISO date-time"),
+    ({"expect.json": '{\n  "outcome": "completed",\n  "queue": nope\n}', "turns.txt": "hi\n"},
+     "expect.json:3: not valid JSON (Expecting value)"),
+    ({"expect.json": '{"patience": "twice"}', "turns.txt": "hi\n"}, "patience='twice' is not a whole number"),
+    # never comparable (the record keeps no customer number): it had failed every call silently
+    ({"expect.json": '{"customer_id": "12345678"}', "turns.txt": "hi\n"}, "unknown keys customer_id"),
+    ({"expect.json": "{}", "turns.txt": b"caf\xe9\n"}, "turns.txt: not UTF-8 text (byte 0xe9)"),
+    ({"expect.json": "{}", "turns.txt": "hello\ndtmf:12a4\n"}, "turns.txt:2: 'dtmf:12a4': a phone's keys are 0-9, * and #"),
 ])
 def test_broken_suite_is_one_line_exit_2(tmp_path, broken, message):
+    """Each a ConfigError (one line, exit 2 from the console script), never another exception."""
+    from voicebot.errors import ConfigError
+
     folder = tmp_path / "call"
     folder.mkdir()
     for name, text in broken.items():
-        (folder / name).write_text(text)
+        (folder / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     result = runner.invoke(app, ["eval", "--calls", str(tmp_path)])
-    assert result.exit_code == 2 or isinstance(result.exception, Exception)
+    assert result.exit_code == 2 or isinstance(result.exception, ConfigError), result.exception
     assert message in (result.stderr if result.exit_code == 2 else str(result.exception))
 
 

@@ -15,6 +15,7 @@ from aiosipua import SipMessage
 
 from voicebot.audio import Audio
 from voicebot.audio.g711 import ulaw_encode
+from voicebot.store.protocols import CALLER_ID_LENGTH
 from voicebot.transports.sip.caller_id import caller_id
 from voicebot.transports.sip.dtmf import DigitCollector, info_digit
 from voicebot.transports.sip.messages import problem
@@ -39,6 +40,9 @@ def test_caller_id_prefers_the_asserted_identity():
     assert caller_id(_invite("From: <sip:+1 (555) 123-0001@pbx>;tag=1")) == "+15551230001"
     assert caller_id(_invite("From: <sip:alice@pbx>;tag=1")) == "alice"
     assert caller_id(_invite("P-Asserted-Identity: <tel:+15551230001>", "From: <sip:x@y>;tag=1")) == "+15551230001"
+    # a user name wider than the record's column (PostgreSQL had refused the call's record) is cut
+    long_user = "support-line-north-west-region-overflow"
+    assert caller_id(_invite(f"From: <sip:{long_user}@pbx>;tag=1")) == long_user[:CALLER_ID_LENGTH]
 
 
 def test_sdp_answer_follows_the_offer():

@@ -60,6 +60,23 @@ def test_agents_cannot_open_supervisor_pages(cfg):
     assert sup.get("/wallboard").status_code == 200 and sup.get("/settings").status_code == 200
 
 
+def test_bad_ids_and_params_get_a_client_error_never_a_500(cfg):
+    """A task id longer than the database's integers had been an OverflowError (500)."""
+    sup, token = logged_in(cfg, "sup")
+    sup_form = csrf_of(sup.get("/calls").text)
+    huge = "9" * 25
+    for method, url, kwargs in [
+            ("post", f"/api/tasks/{huge}/done", {"headers": {"X-CSRF-Token": token}}),
+            ("post", f"/agent/tasks/{huge}/done", {"data": {"csrf": sup_form}}),
+            ("get", f"/tasks/{huge}/recording", {}), ("get", "/tasks/-1/recording", {}),
+            ("get", "/tasks/abc/recording", {}), ("get", "/calls?date=2026-02-30", {}),
+            ("get", "/api/calls/no-such-call", {}), ("get", "/calls/x/recording.wav", {}),
+            ("post", "/api/calls/nope/resolution", {"headers": {"X-CSRF-Token": token}, "json": {"resolved": "maybe"}}),
+            ("post", "/api/agent/status", {"headers": {"X-CSRF-Token": token}, "json": {"status": "lunch"}})]:
+        r = getattr(sup, method)(url, follow_redirects=False, **kwargs)
+        assert 400 <= r.status_code < 500, (url, r.status_code, r.text)
+
+
 def test_cookies_csrf_and_no_state_change_on_get(cfg):
     c = client(cfg)
     r = login(c, "maria")

@@ -9,12 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from voicebot.errors import ConfigError, os_reason
+
 
 def cache_dir(name: str) -> Path:
     """The cache subdirectory `name`, created if missing."""
     root = os.environ.get("VOICEBOT_CACHE") or Path(__file__).resolve().parent.parent / ".cache"
     path = Path(root) / name
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = "$VOICEBOT_CACHE" if os.environ.get("VOICEBOT_CACHE") else "the cache"
+        raise ConfigError(f"{where} {root}: cannot make the folder {path} ({os_reason(exc)})") from None
     return path
 
 

@@ -25,3 +25,14 @@ def env_count(name: str, default: int) -> int:
     if number != int(number) or number < 0:
         raise ConfigError(f"{name}={os.environ.get(name)!r}: expected a whole number ≥ 0")
     return int(number)
+
+
+def env_log_level(name: str = "VOICEBOT_LOG", default: str = "WARNING") -> int:
+    """A logging level by name in any case (debug, INFO) or number, or `default` when unset."""
+    import logging
+
+    value = os.environ.get(name, "").strip() or default
+    level = int(value) if value.isdigit() else logging.getLevelName(value.upper())
+    if not isinstance(level, int):
+        raise ConfigError(f"{name}={value!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level

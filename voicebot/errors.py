@@ -16,3 +16,10 @@ class ConfigError(VoicebotError):
 
 class ModelError(VoicebotError):
     """A model directory or backend that cannot be loaded."""
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a folder could not be made or a file written, in a user's words."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a file is in the way"
+    return exc.strerror or str(exc)

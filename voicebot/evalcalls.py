@@ -6,7 +6,7 @@ DIR holds one folder per call:
                  (understood without ASR), or an empty line (the caller stays silent)
     *.wav        without turns.txt, every WAV in name order is one turn
     expect.json  what the call must end with, any of: outcome, queue, reason, authenticated, csat,
-                 priority, disposition, agent, customer_id (checked); and how to place it: caller_id (the
+                 priority, disposition, agent (checked); and how to place it: caller_id (the
                  caller's number), at (ISO start time, default a weekday noon in New York, so
                  business hours do not depend on when the suite runs), patience (times the caller
                  repeats a spoken turn the bot asks again for because it did not take it, default
@@ -27,7 +27,8 @@ from typing import Any
 
 from voicebot.errors import ConfigError
 
-CHECKED = ("outcome", "queue", "reason", "authenticated", "csat", "priority", "disposition", "agent", "customer_id")
+# no customer_id: the record never holds the customer number (customer data), `authenticated` says who got in
+CHECKED = ("outcome", "queue", "reason", "authenticated", "csat", "priority", "disposition", "agent")
 SETTINGS = ("caller_id", "at", "patience")
 DEFAULT_AT = "2026-11-18T12:00:00-05:00"  # a Wednesday noon in New York: inside business hours
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "bank.yml"
@@ -67,6 +68,8 @@ def load_case(folder: Path) -> CallCase:
         raise ConfigError(f"{folder}: no expect.json")
     try:
         spec = json.loads(expect_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{expect_file}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{expect_file}: not valid JSON ({exc})") from None
     if not isinstance(spec, dict):
@@ -76,8 +79,19 @@ def load_case(folder: Path) -> CallCase:
         raise ConfigError(f"{expect_file}: unknown keys {', '.join(unknown)} (allowed: {', '.join(CHECKED + SETTINGS)})")
     turns_file = folder / "turns.txt"
     if turns_file.is_file():
-        lines = turns_file.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = turns_file.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{turns_file}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                              "save it as UTF-8") from None
         turns = tuple(str(folder / t.strip()) if t.strip().lower().endswith(".wav") else t.strip() for t in lines)
+        from voicebot.transports.replay import check_keys  # the pipeline loads for the run anyway
+
+        for number, turn in enumerate(turns, 1):
+            try:
+                check_keys(turn)
+            except ConfigError as exc:
+                raise ConfigError(f"{turns_file}:{number}: {exc}") from None
     else:
         turns = tuple(str(p) for p in sorted(folder.glob("*.wav")))
     if not turns:
@@ -89,8 +103,11 @@ def load_case(folder: Path) -> CallCase:
         at = datetime.fromisoformat(str(spec.get("at", DEFAULT_AT)))
     except ValueError:
         raise ConfigError(f"{expect_file}: at={spec['at']!r} is not an ISO date-time") from None
+    patience = spec.get("patience", 1)
+    if type(patience) is not int or patience < 0:
+        raise ConfigError(f"{expect_file}: patience={patience!r} is not a whole number ≥ 0")
     return CallCase(folder.name, turns, {k: spec[k] for k in CHECKED if k in spec}, spec.get("caller_id"),
-                    at if at.tzinfo else at.astimezone(), int(spec.get("patience", 1)))
+                    at if at.tzinfo else at.astimezone(), patience)
 
 
 def load_suite(directory: Path) -> list[CallCase]:

@@ -73,12 +73,21 @@ def load_intents_dir(directory: Path) -> Dataset:
 
 def _load_yaml_file(path: Path) -> tuple[list[Example], dict[str, IntentInfo], dict[str, str]]:
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        root = yaml.compose(text, Loader=_LOADER)
+    except OSError as exc:
+        raise ConfigError(f"{path}:1: cannot read intents: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # as for flows: the line of the first bad byte
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise ConfigError(f"{path}:{line}: malformed YAML: {exc.problem}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}:1: unreadable YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # a ReaderError (a control character) has a position, no mark
+        position = getattr(exc, "position", None)
+        line = text[:position].count("\n") + 1 if position is not None else 1
+        raise ConfigError(f"{path}:{line}: unreadable YAML: {str(exc).splitlines()[0]}") from None
     if root is None:
         raise ConfigError(f"{path}:1: empty file (expected `intents:` with a list)")
     if not isinstance(root, yaml.MappingNode):

@@ -9,10 +9,20 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from voicebot.errors import ConfigError, os_reason
+
 
 def keep_secret(path: Path, make: Callable[[], bytes]) -> bytes:
-    """The bytes in `path`; when it does not exist yet, `make()` them and keep them there."""
+    """The bytes in `path`; when it does not exist yet, `make()` them and keep them there. A path
+    that cannot hold it (a folder, no permission) is a ConfigError naming it."""
     path = Path(path)
+    try:
+        return _keep(path, make)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot keep the secret key there ({os_reason(exc)})") from None
+
+
+def _keep(path: Path, make: Callable[[], bytes]) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")

@@ -7,7 +7,10 @@ import importlib
 import logging
 import os
 
+from rich.markup import escape
+
 from voicebot.cli.app import app, err_console
+from voicebot.envvars import env_log_level
 from voicebot.errors import VoicebotError
 
 # Each module adds its commands to `app` when imported.
@@ -29,12 +32,12 @@ def _load_commands() -> None:
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=os.environ.get("VOICEBOT_LOG", "WARNING"))
-    _load_commands()
     try:
+        logging.basicConfig(level=env_log_level("VOICEBOT_LOG"))
+        _load_commands()
         app(standalone_mode=True)
     except VoicebotError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
 
 

@@ -52,13 +52,13 @@ def _iso(moment: datetime | None) -> str | None:
 def set_agent(
     name: Annotated[str, typer.Argument(help="agent name from the flow's roster")],
     status: Annotated[str, typer.Argument(help="available | busy | offline")],
-    minutes: Annotated[Optional[float], typer.Option("--minutes", help="busy for this long, then available")] = None,
+    minutes: Annotated[Optional[float], typer.Option("--minutes", min=0, help="busy for this long, then available")] = None,
     flow: FlowOpt = DEFAULT_FLOW,
     db: DbOpt = None,
 ) -> None:
     """Set an agent's status (e.g. back from a call, on a break, logged off)."""
     from voicebot.flow import load_flow
-    from voicebot.store import AgentState, open_store
+    from voicebot.store import AgentState, open_store, resolve_url, using_database
 
     names = [a.name for a in load_flow(flow).spec.agents]
     if name not in names:
@@ -67,5 +67,6 @@ def set_agent(
         fail(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     now = datetime.now().astimezone()
     until = now + timedelta(minutes=minutes) if minutes and status == "busy" else None
-    open_store(db).set_agent_state(name, AgentState(status, now, until))
+    with using_database(resolve_url(db)):
+        open_store(db).set_agent_state(name, AgentState(status, now, until))
     console.print(f"{name}: {status}" + (f" until {until.isoformat(timespec='seconds')}" if until else ""))

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from voicebot.cli.app import app, console, err_console, print_json
+from voicebot.cli.app import app, check_output, console, err_console, print_json
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 
@@ -22,10 +23,11 @@ def bench(
     from voicebot.bench.report import print_table, save
     from voicebot.bench.runner import run
 
-    result = run(quick=quick, log=lambda line: err_console.print(f"[dim]{line}[/]", highlight=False))
+    check_output("--out", out, folder=True)  # before the minutes of measuring, not after
+    result = run(quick=quick, log=lambda line: err_console.print(f"[dim]{escape(line)}[/]", highlight=False))
     path = save(result, out)
     if as_json:
         print_json(result)
         return
     print_table(result, console)
-    console.print(f"[dim]saved {path} and {out / 'latest.md'}[/]")
+    console.print(f"[dim]saved {escape(str(path))} and {escape(str(out / 'latest.md'))}[/]")

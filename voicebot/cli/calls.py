@@ -10,7 +10,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from voicebot.cli.app import app, console, err_console, fail, print_json
+from voicebot.cache import replaced_atomically
+from voicebot.cli.app import app, check_output, console, err_console, fail, print_json
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "bank.yml"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
@@ -19,10 +20,11 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "audio" / "demo"
 def open_worker_store(db: str | None, demo: bool = False) -> Any:
     """The store for a process that takes calls: registered as a worker (its calls are closed as
     abandoned if it dies), after closing those of workers that died before."""
-    from voicebot.store import open_store
+    from voicebot.store import open_store, resolve_url, using_database
 
     store = open_store(db, demo=demo)
-    store.start_worker()
+    with using_database(resolve_url(db)):  # its first write: a read-only database is said here
+        store.start_worker()
     return store
 
 
@@ -32,6 +34,10 @@ def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: st
     from voicebot.flow import CallEngine, load_flow
     from voicebot.pipeline import Stack
     from voicebot.registry import load_together
+    from voicebot.store.protocols import CALLER_ID_LENGTH
+
+    if caller_id is not None and len(caller_id) > CALLER_ID_LENGTH:
+        fail(f"--caller-id: {len(caller_id)} characters; a call record holds at most {CALLER_ID_LENGTH}")
 
     call_flow = load_flow(flow)
     with console.status("loading models and rendering the flow's fixed prompts…", spinner="dots"):
@@ -46,15 +52,18 @@ def open_call(flow: Path, *, caller_id: str | None, at: datetime | None, asr: st
 
 def run_call(turns: list[Any], *, text: bool, flow: Path, caller_id: str | None, at: datetime | None,
              asr: str, tts: str | None, db: str | None, model: str | None, show: bool = True,
-             demo: bool = False, realtime: bool = False, audio_out: Path | None = None) -> Any:
+             demo: bool = False, realtime: bool = False, audio_out: Path | None = None,
+             json_out: str | None = None) -> Any:
     """Replay `turns` as one call and return the Session. `realtime`: the one WAV in `turns` is the
     caller's whole side of the call, played at 1x from the moment the call connects."""
     from voicebot.pipeline import Session
-    from voicebot.transports.replay import load_turns, replay_audio, replay_text, stream_call
+    from voicebot.transports.replay import check_keys, load_turns, replay_audio, replay_text, stream_call
 
     if realtime and (text or len(turns) != 1 or str(turns[0]).startswith("dtmf:")):
         fail("--realtime plays exactly one WAV: the caller's side of the whole call")
-    turns = turns if text else load_turns(turns)  # bad files fail before any model loads
+    turns = [check_keys(t) for t in turns] if text else load_turns(turns)  # bad files fail before any model loads
+    check_output("--json", json_out)  # ... and outputs that cannot be written: no call is lost at the end
+    check_output("--audio-out", audio_out, folder=True)
     engine, stack = open_call(flow, caller_id=caller_id, at=at, asr=None if text else asr, tts=tts,
                               db=db, model=model, demo=demo)
     live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
@@ -81,7 +90,13 @@ def _finish(session: Any, json_out: str | None, audio_out: Path | None) -> None:
     if json_out == "-":
         print_json(record)
     elif json_out:
-        Path(json_out).write_text(json.dumps(record, indent=2, default=str))
+        try:
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            with replaced_atomically(Path(json_out)) as tmp:  # never half a record
+                tmp.write_text(json.dumps(record, indent=2, default=str))
+        except OSError as exc:
+            fail(f"--json {json_out}: cannot write the call record ({exc.strerror}); the call "
+                 f"{record['call_id']} is stored in the database")
     out.print(f"[bold]outcome[/] {record['outcome']}  queue={record['queue']}  "
                   f"priority={record['priority']}  reason={record['reason']}  csat={record['csat']}",
                   highlight=False)
@@ -116,7 +131,7 @@ def replay(
     tts_name = None if tts == "none" or (text and audio_out is None) else tts
     session = run_call(turns, text=text, flow=flow, caller_id=caller_id, at=_aware(at), asr=backend,
                        tts=tts_name, db=db, model=model, show=json_out != "-", realtime=realtime,
-                       audio_out=audio_out)
+                       audio_out=audio_out, json_out=json_out)
     _finish(session, json_out, audio_out)
 
 
@@ -133,6 +148,7 @@ def demo(
     turns = sorted(str(p) for p in DEMO_DIR.glob("*.wav"))
     if not turns:
         fail(f"{DEMO_DIR}: no demo caller WAVs")
+    check_output("--audio-out", audio_out, folder=True)
     console.rule("voicebot demo call")
     session = run_call(turns, text=False, flow=DEFAULT_FLOW, caller_id=caller_id, at=None, asr=backend,
                        tts=None if tts == "none" else tts, db=db, model=None, demo=True,
@@ -163,7 +179,15 @@ def call(
     from voicebot.transports.mic import check_microphone, run_mic_call
     from voicebot.transports.mic_view import call_view
 
+    from voicebot.audio.echo import BACKENDS as ECHO_CANCELLERS
+
+    if echo not in ECHO_CANCELLERS:  # said before the microphone opens and the models load
+        fail(f"--echo {echo!r}: choose one of {', '.join(sorted(ECHO_CANCELLERS))}")
+    if max_seconds <= 0:
+        fail(f"--max-seconds {max_seconds}: a call needs more than 0 seconds")
     check_microphone(device)  # before the models load: no sound card is said at once
+    check_output("--json", json_out)
+    check_output("--audio-out", audio_out, folder=True)
     engine, stack = open_call(flow, caller_id=caller_id, at=None, asr=backend, tts=tts, db=db)
     live_wav = Path(audio_out) / f"{engine.record.call_id}.wav" if audio_out is not None else None
     # a live panel in a terminal, plain lines otherwise; stdout carries only the JSON with --json -

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from voicebot.cli.app import app, console, fail, print_json
+from voicebot.cli.app import app, console, err_console, fail, print_json
 
 
 @app.command()
@@ -66,6 +66,9 @@ def eval_command(
         from voicebot.nlu.evaluate import evaluate
 
         report = evaluate(load_model(model), load_rows(data, need_intent=False).examples)
+    if report.get("unknown_labels"):  # a typo in the labels would otherwise only lower the scores
+        err_console.print(f"warning: intents the model does not know, every such row counted wrong: "
+                          f"{', '.join(report['unknown_labels'])}", highlight=False, soft_wrap=True, markup=False)
     if as_json:
         print_json(report)
         return
@@ -83,7 +86,9 @@ def eval_command(
         cells = "".join(f"{v:>4}" if v else "   ." for v in row)
         console.print(f"{i:>2} {label[:21]:<21}{cells}", highlight=False, soft_wrap=True)
     for w in report["worst"]:
-        console.print(f"  ✗ {w['text']!r}: expected {w['expected']}, got {w['predicted']} ({w['confidence']:.2f}) [{w['where']}]", highlight=False)
+        # markup off: "[/data/rows.jsonl:3]" would be read as a closing tag (an absolute path had crashed this)
+        console.print(f"  ✗ {w['text']!r}: expected {w['expected']}, got {w['predicted']} ({w['confidence']:.2f}) [{w['where']}]",
+                      highlight=False, markup=False)
 
 
 @app.command()

@@ -3,12 +3,15 @@ schema and demo customers."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from voicebot.cli.app import app, console, print_json
+from voicebot.cli.app import app, console, fail, print_json
+from voicebot.store import DEFAULT_DB
 
 db_app = typer.Typer(help="The call/customer database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -41,7 +44,7 @@ def report(
     from voicebot.store import open_store
     from voicebot.store.kpis import compute_kpis
 
-    store = open_store(db)
+    store = open_store(existing_database(db))
     store.recover_dead_workers()  # calls a crashed worker left open count as abandoned, not as missing
     kpis = compute_kpis(store.calls())
     if as_json:
@@ -60,22 +63,36 @@ def report(
     console.print(table)
 
 
+def existing_database(db: str | None) -> str:
+    """The database to read KPIs from; a SQLite file that is not there is an error (a mistyped
+    path would otherwise be created empty and reported as 0 calls)."""
+    from voicebot.store import resolve_url
+
+    url = db or os.environ.get("VOICEBOT_DB") or DEFAULT_DB
+    if "://" not in url and not Path(url).exists():
+        fail(f"database {url}: no such file (calls are stored by replay, demo, call and serve; "
+             "give --db or $VOICEBOT_DB)")
+    return resolve_url(url)
+
+
 @db_app.command("init")
 def db_init(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path."),
             demo: bool = typer.Option(False, "--demo", help="Also insert the demo bank's customers and PINs.")) -> None:
     """Create or upgrade the schema (Alembic migrations); with --demo, add the demo customers."""
-    from voicebot.store import open_store, resolve_url
+    from voicebot.store import open_store, resolve_url, shown_url
 
     open_store(db, demo=demo)
-    console.print(f"database ready: {resolve_url(db)}" + (" (with demo customers)" if demo else ""))
+    console.print(f"database ready: {shown_url(resolve_url(db))}" + (" (with demo customers)" if demo else ""))
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path.")) -> None:
     """Apply pending schema migrations and print the revision."""
-    from voicebot.store import resolve_url
+    from voicebot.store import resolve_url, shown_url, using_database
     from voicebot.store.schema import current_revision, make_engine, migrate
 
-    engine = make_engine(resolve_url(db))
-    migrate(engine)
-    console.print(f"schema at revision {current_revision(engine)}: {resolve_url(db)}")
+    url = resolve_url(db)
+    with using_database(url):
+        engine = make_engine(url)
+        migrate(engine)
+    console.print(f"schema at revision {current_revision(engine)}: {shown_url(url)}")

@@ -5,7 +5,10 @@ HOST:PORT` serves the agent console and wallboard (the default when neither is g
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
 import signal
+import socket
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -26,6 +29,26 @@ def host_port(value: str, option: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def claim_port(address: tuple[str, int], option: str, kind: int) -> socket.socket:
+    """A socket bound to `address` (TCP listening, or UDP), so a port another program holds or an
+    address this host does not have is said at once, before any model loads."""
+    host, port = address
+    try:
+        family = socket.getaddrinfo(host, port, type=kind)[0][0]
+        if kind == socket.SOCK_STREAM:
+            return socket.create_server(address, family=family)
+        sock = socket.socket(family, kind)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    except OSError as exc:
+        why = os.strerror(exc.errno) if (exc.errno or 0) > 0 else exc.strerror or str(exc)
+        fail(f"{option} {host}:{port}: cannot listen there: {why}")
+
+
 def http_service(store: Any, flow: Path, address: tuple[str, int], recordings: list[Path],
                  https_only: bool) -> Any:
     import uvicorn
@@ -42,7 +65,12 @@ def http_service(store: Any, flow: Path, address: tuple[str, int], recordings: l
     return server
 
 
-def check_sip_options(rtp_ports: str, announce: float) -> tuple[int, int]:
+def check_sip_options(rtp_ports: str, announce: float, advertise: str | None = None) -> tuple[int, int]:
+    if advertise is not None:  # it goes into every SDP answer: a typo there is calls without audio
+        try:
+            ipaddress.ip_address(advertise)
+        except ValueError:
+            fail(f"--advertise {advertise!r}: expected this worker's IP address, e.g. 203.0.113.7")
     low, _, high = rtp_ports.partition("-")
     if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) < 65536):
         fail(f"--rtp-ports {rtp_ports!r}: expected LOW-HIGH, e.g. 20000-40000")
@@ -75,7 +103,7 @@ def sip_service(store: Any, models: tuple[Any, Any], address: tuple[str, int], *
     return SipServer(config, stack, call_flow, store)
 
 
-async def _run(sip_servers: list[Any], http_server: Any | None) -> None:
+async def _run(sip_servers: list[Any], http_server: Any | None, http_socket: socket.socket | None = None) -> None:
     for server in sip_servers:
         await server.start()
     where = [_where(s) for s in sip_servers] + (["HTTP"] if http_server is not None else [])
@@ -86,7 +114,7 @@ async def _run(sip_servers: list[Any], http_server: Any | None) -> None:
             # the handlers below absorb that, so the SIP calls are still closed properly.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: None)
-            await http_server.serve()
+            await http_server.serve(sockets=[http_socket] if http_socket else None)
         else:
             await _until_signal()
     finally:
@@ -119,10 +147,10 @@ def serve(
     https_only: Annotated[bool, typer.Option("--secure-cookies", help="mark cookies Secure (behind TLS)")] = False,
     advertise: Annotated[Optional[str], typer.Option("--advertise", help="IP peers reach this worker at (NAT)")] = None,
     rtp_ports: Annotated[str, typer.Option("--rtp-ports", help="RTP port range LOW-HIGH")] = "20000-40000",
-    max_calls: Annotated[int, typer.Option("--max-calls", help="calls held at once; more get 503")] = 12,
-    max_decode_queue: Annotated[int, typer.Option("--max-decode-queue",
+    max_calls: Annotated[int, typer.Option("--max-calls", min=1, help="calls held at once; more get 503")] = 12,
+    max_decode_queue: Annotated[int, typer.Option("--max-decode-queue", min=0,
                                                   help="turns waiting for the recogniser before new calls get 503")] = 4,
-    max_render_queue: Annotated[int, typer.Option("--max-render-queue",
+    max_render_queue: Annotated[int, typer.Option("--max-render-queue", min=0,
                                                   help="answers waiting for the synthesizer before new calls get 503")] = 3,
     announce: Annotated[float, typer.Option("--queue-announce", help="seconds between a queued caller's "
                                                                      "position announcements (30-60)")] = 45.0,
@@ -135,7 +163,10 @@ def serve(
         http = DEFAULT_HTTP
     sip_address = host_port(sip, "--sip") if sip is not None else None
     http_address = host_port(http, "--http") if http is not None else None
-    ports = check_sip_options(rtp_ports, announce) if sip_address else (0, 0)
+    ports = check_sip_options(rtp_ports, announce, advertise) if sip_address else (0, 0)
+    if sip_address:  # free again at once: the SIP transport binds it when the models are loaded
+        claim_port(sip_address, "--sip", socket.SOCK_DGRAM).close()
+    http_socket = claim_port(http_address, "--http", socket.SOCK_STREAM) if http_address else None
 
     def models() -> Any:  # an error comes back as a value: the store opened beside it is closed below
         try:
@@ -155,8 +186,10 @@ def serve(
                                    announce=announce, max_render_queue=max_render_queue)] if sip_address else []
         folders = recordings or [Path("var/calls"), Path("var/voicemail")]
         http_server = http_service(store, flow, http_address, folders, https_only) if http_address else None
-        asyncio.run(_run(sip_servers, http_server))
+        asyncio.run(_run(sip_servers, http_server, http_socket))
     except KeyboardInterrupt:
         pass
     finally:
         store.stop_worker()
+        if http_socket is not None:
+            http_socket.close()

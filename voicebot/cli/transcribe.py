@@ -40,7 +40,8 @@ def parse_expect(value: str) -> Hints:
     from voicebot.asr.domain import prompt_hints
 
     kind, _, length = value.partition(":")
-    if kind not in ("digits", "yesno", "free") or (length and (kind != "digits" or not length.isdigit())):
+    if kind not in ("digits", "yesno", "free") or (length and (kind != "digits" or not length.isdigit()
+                                                              or int(length) < 1)):
         raise ConfigError(f"--expect {value!r}: use digits:N, digits, yesno or free")
     return prompt_hints(kind, int(length) if length else None)
 
@@ -107,7 +108,7 @@ def read_manifest(manifest: Path) -> list[tuple[Path, str]]:
     from voicebot.jsonl import read_jsonl
 
     entries = []
-    for number, row in read_jsonl(manifest, "manifest file"):
+    for number, row in read_jsonl(manifest, "manifest file", ("file", "text")):
         if not isinstance(row.get("file"), str) or "text" not in row:
             raise ConfigError(f"{manifest}:{number}: expected a JSON object with \"file\" and \"text\"")
         entries.append((manifest.parent / row["file"], str(row["text"])))

@@ -23,13 +23,14 @@ def add_user(
     db: DbOpt = None,
 ) -> None:
     """Add a user (or reset their password and role); the password is prompted, never an argument."""
-    from voicebot.store import open_store
+    from voicebot.store import open_store, resolve_url, using_database
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    open_store(db).add_user(name, role, password)
+    with using_database(resolve_url(db)):
+        open_store(db).add_user(name, role, password)
     console.print(f"user {name} ({role}) saved")
 
 
@@ -52,8 +53,10 @@ def list_users(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")
 @users_app.command("remove")
 def remove_user(name: Annotated[str, typer.Argument()], db: DbOpt = None) -> None:
     """Delete a user (their calls stay)."""
-    from voicebot.store import open_store
+    from voicebot.store import open_store, resolve_url, using_database
 
-    if not open_store(db).remove_user(name):
+    with using_database(resolve_url(db)):
+        removed = open_store(db).remove_user(name)
+    if not removed:
         fail(f"no user {name!r}")
     console.print(f"user {name} removed")

@@ -3,7 +3,8 @@ every problem as ConfigError "file:line: what"."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,11 +13,13 @@ import yaml
 from pydantic import ValidationError
 
 from voicebot.errors import ConfigError
-from voicebot.flow.schema import FlowSpec
+from voicebot.flow.schema import FlowSpec, StateSpec
 from voicebot.flow.templates import check_intents, check_templates, project_intents
 from voicebot.flow.selfservice import ACTION_OUTCOMES
+from voicebot.store.protocols import AGENT_NAME_LENGTH, QUEUE_NAME_LENGTH
 
 Path_ = tuple[Any, ...]
+_DTMF_KEYS = re.compile(r"[0-9*#]+")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: ~15x faster, same nodes
 
 
@@ -36,7 +39,10 @@ def _to_data(node: yaml.Node, path: Path_, lines: dict[Path_, int],
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_data(item, path + (i,), lines, scalars) for i, item in enumerate(node.value)]
-    value = scalars.construct_object(node)  # the scalar's resolved tag: int, float, bool, date, null, str
+    try:
+        value = scalars.construct_object(node)  # the scalar's resolved tag: int, float, bool, date, null, str
+    except ValueError:  # looks like a date but is none (2026-13-45): the field's check names it
+        return node.value
     if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
         return node.value  # YAML 1.1 reads yes/no/on/off as booleans; a flow means the word
     return value
@@ -61,8 +67,10 @@ def parse_flow_text(text: str, source: str, intents: Collection[str] | None = No
         data = _to_data(node, (), lines)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        position = getattr(exc, "position", None)  # a ReaderError (a control character) has no mark
+        line = mark.line + 1 if mark else text[:position].count("\n") + 1 if position is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}:{line}: invalid YAML: {problem}") from None
     except RecursionError:  # aliases nested without end: a YAML bomb, not a flow
         raise ConfigError(f"{source}:1: YAML nested too deeply") from None
     except ConfigError as exc:
@@ -101,6 +109,13 @@ def check_references(spec: FlowSpec, lines: dict[Path_, int], source: str) -> No
         except (ZoneInfoNotFoundError, ValueError):
             fail(("hours", name, "timezone"), f"unknown timezone {hours.timezone!r}")
     roster = {a.name for a in spec.agents}
+    # a name wider than its database column would lose the call's record on PostgreSQL
+    for i, agent in enumerate(spec.agents):
+        if len(agent.name) > AGENT_NAME_LENGTH:
+            fail(("agents", i, "name"), f"agent name {agent.name!r} is longer than {AGENT_NAME_LENGTH} characters")
+    for qname in spec.queues:
+        if len(qname) > QUEUE_NAME_LENGTH:
+            fail(("queues", qname), f"queue name {qname!r} is longer than {QUEUE_NAME_LENGTH} characters")
     for qname, queue in spec.queues.items():
         if queue.hours and queue.hours not in spec.hours:
             fail(("queues", qname, "hours"), f"unknown hours {queue.hours!r}")
@@ -149,12 +164,56 @@ def check_references(spec: FlowSpec, lines: dict[Path_, int], source: str) -> No
         if missing:  # an action that can fail must say what the flow does then
             fail(loc, f"state {name!r}: action {state.action!r} can end {', '.join(missing)}; "
                       "give each a branch under 'on'")
+    check_answers(spec, fail)
     for target, words in spec.global_phrases.items():
         need_state(target, ("global_phrases", target))
+    if spec.crm_webhook and not re.match(r"https?://[^\s/]+", spec.crm_webhook):  # else every call only warns
+        fail(("crm_webhook",), f"crm_webhook {spec.crm_webhook!r}: expected an http:// or https:// URL")
     if spec.escalation.default_queue and spec.escalation.default_queue not in spec.queues:
         fail(("escalation", "default_queue"), f"unknown queue {spec.escalation.default_queue!r}")
     for name in sorted(set(states) - reachable_states(spec)):
         fail(("states", name), f"state {name!r} is unreachable from {spec.start!r}")
+
+
+def check_answers(spec: FlowSpec, fail: Callable[[Path_, str], None]) -> None:
+    """Every answer a prompt can take leads somewhere, every key can be pressed, and no chain of
+    states loops without asking the caller anything (each would stop a call mid-way)."""
+    for name, state in spec.states.items():
+        loc = ("states", name)
+        for key, value in state.dtmf.items():
+            if not _DTMF_KEYS.fullmatch(key):
+                fail(loc + ("dtmf", key), f"dtmf key {key!r} is not a phone key (0-9, * or #)")
+            if state.expect == "yesno" and value not in ("yes", "no"):
+                fail(loc + ("dtmf", key), f"dtmf {key!r}: a yes/no prompt's key means 'yes' or 'no', not {value!r}")
+        answers = {"yesno": ["yes", "no"], "csat": list("12345"),
+                   "choice": [*state.choices, *state.dtmf.values()]}.get(state.expect, [])
+        unled = [a for a in dict.fromkeys(answers) if a not in state.on]
+        if state.ask and unled and not state.next:
+            fail(loc, f"state {name!r}: the answer {unled[0]!r} leads nowhere; give it a branch "
+                      "under 'on' or give the state 'next'")
+    for name in spec.states:
+        path = _chain_from(spec, name)
+        if path:
+            fail(("states", path[0]), "states loop without asking the caller anything: " + " → ".join(path))
+
+
+def _chain_from(spec: FlowSpec, start: str) -> list[str]:
+    """The loop `start` runs into by states that go straight on (no prompt, transfer or hang-up)."""
+    def goes_on(state: StateSpec) -> bool:
+        return not (state.ask or state.transfer or state.hangup or state.action in ("voicemail", "hangup"))
+
+    path, todo = [], [(start, [start])]
+    while todo:
+        name, path = todo.pop()
+        state = spec.states.get(name)
+        if state is None or not goes_on(state):
+            continue
+        for target in {*state.on.values(), *([state.next] if state.next else [])}:
+            if target == start:
+                return [*path, target]
+            if target not in path:
+                todo.append((target, [*path, target]))
+    return []
 
 
 def reachable_states(spec: FlowSpec) -> set[str]:

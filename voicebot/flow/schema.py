@@ -1,10 +1,10 @@
-"""The call-flow YAML, as pydantic models. Shapes and defaults only; cross-references (unknown or
+"""The call-flow YAML, as pydantic models. Shapes, ranges and defaults only; cross-references (unknown or
 unreachable states, unknown queues) are checked in loader.py, where line numbers are known."""
 
 from __future__ import annotations
 
 from datetime import date, time
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,7 +33,7 @@ class StateSpec(Strict):
     say_known: str | None = None  # replaces `say` when the caller ID matched a customer
     ask: str | None = None
     expect: ExpectKind = "intent"
-    length: int | None = None  # digits
+    length: int | None = Field(None, ge=1)  # digits
     choices: list[str] = []  # choice
     dtmf: dict[str, str] = {}  # key → intent / choice / yes / no
     on: dict[str, str] = {}  # answer or action outcome → state
@@ -41,7 +41,7 @@ class StateSpec(Strict):
     store_as: str | None = None  # keep a digits/free/choice answer as {var}
     no_match: str | None = None
     no_input: str | None = None
-    no_input_timeout: float | None = None
+    no_input_timeout: float | None = Field(None, gt=0)
     barge_in: bool = True  # false: the caller cannot talk over this state's prompts (legal text)
     auth: bool = False  # authenticate before entering
     action: ActionName | None = None
@@ -81,9 +81,9 @@ class AgentSpec(Strict):
     sip: str | None = None  # where a SIP worker transfers this agent's calls (sip:maria@pbx.example)
     skills: list[str] = []
     status: Literal["available", "busy", "offline"] = "available"
-    tier: int = 1
+    tier: int = Field(1, ge=0)
     languages: list[str] = ["en"]
-    idle_seconds: float = 0.0
+    idle_seconds: float = Field(0.0, ge=0)
 
 
 class QueueSpec(Strict):
@@ -92,26 +92,26 @@ class QueueSpec(Strict):
     strategy: Literal["fixed_order", "round_robin", "most_idle", "skill", "percentage"] = "most_idle"
     agents: list[str] = []  # roster names, in order (fixed_order); empty = everyone with the skills
     skills: list[str] = []
-    split: dict[str, int] = {}  # percentage: queue → percent
+    split: dict[str, Annotated[int, Field(ge=0)]] = {}  # percentage: queue → percent
     hours: str | None = None
     after_hours: Literal["callback", "voicemail", "message"] = "message"
     match_language: bool = False
-    calls_per_hour: float = 20.0
-    handle_seconds: float = 300.0
-    waiting: int = 0
-    callback_over_seconds: float | None = 120.0
+    calls_per_hour: float = Field(20.0, ge=0)
+    handle_seconds: float = Field(300.0, gt=0)
+    waiting: int = Field(0, ge=0)
+    callback_over_seconds: float | None = Field(120.0, ge=0)
 
 
 class EscalationSpec(Strict):
     strong_negative: float = -0.6
-    negative_in_a_row: int = 2
-    max_failures: int = 3
-    max_pin_attempts: int = 3  # failed answers at the ID/PIN prompts in one call (wrong or unusable)
-    lockout_failures: int = 5  # wrong PINs for one customer number across calls ...
-    lockout_minutes: float = 24 * 60  # ... within this window lock it: the caller goes to a person
-    max_unresolved_seconds: float = 300.0
+    negative_in_a_row: int = Field(2, ge=1)
+    max_failures: int = Field(3, ge=1)
+    max_pin_attempts: int = Field(3, ge=1)  # failed answers at the ID/PIN prompts in one call (wrong or unusable)
+    lockout_failures: int = Field(5, ge=1)  # wrong PINs for one customer number across calls ...
+    lockout_minutes: float = Field(24 * 60, gt=0)  # ... within this window lock it: the caller goes to a person
+    max_unresolved_seconds: float = Field(300.0, gt=0)
     default_queue: str | None = None  # None: "general" if there is one, else the first queue
-    senior_tier: int | None = None  # hierarchical escalation: only agents of this tier or above
+    senior_tier: int | None = Field(None, ge=0)  # hierarchical escalation: only agents of this tier or above
     queues: dict[str, str] = {}  # intent → queue, over the one its transfer state names
 
 
@@ -120,15 +120,15 @@ class AuthSpec(Strict):
     pin_prompt: str = "Thanks. Now your four-digit PIN, please."
     id_reprompt: str = "Please say or key in your eight-digit customer number."  # after an error
     pin_reprompt: str = "Please say or key in your four-digit PIN."  # after an error: no "Thanks"
-    id_length: int = 8
-    pin_length: int = 4
+    id_length: int = Field(8, ge=1)
+    pin_length: int = Field(4, ge=1)
     # One reply for an unknown number and a wrong PIN, after the PIN: numbers cannot be enumerated.
     mismatch: str = "That customer number and PIN don't match our records."
     # Every this many mismatches the customer number is asked again too (0: only the PIN), so a
     # misheard number can still be put right in the call; a spoken number (the recogniser may
     # have misheard it) restarts sooner than a keyed one.
-    restart_after_mismatches: int = 2
-    restart_after_spoken_mismatches: int = 1
+    restart_after_mismatches: int = Field(2, ge=0)
+    restart_after_spoken_mismatches: int = Field(1, ge=0)
     restart: str = "Let's start again."
     # Said at the PIN prompt, these take back the customer number ("sorry, my number was wrong";
     # a digit-free answer there that names the number at all is about the number): it is asked
@@ -154,15 +154,15 @@ class AuthSpec(Strict):
 
 
 class SettingsSpec(Strict):
-    low_confidence: float = 0.55
-    clarify_margin: float = 0.15
+    low_confidence: float = Field(0.55, ge=0, le=1)
+    clarify_margin: float = Field(0.15, ge=0, le=1)
     # At a yes/no prompt, a request said with a clear yes or no ("no, my balance") wins over the
     # yes/no only when the NLU is this sure of it: a misheard fragment ("no thanks" heard as
     # "No, PIN?", reset_pin 0.74) must not turn a "no" into a transfer. Without a yes/no word,
     # low_confidence applies as at any intent prompt.
     request_over_yesno: float = Field(0.85, ge=0, le=1)
-    no_input_timeout: float = 5.0
-    voicemail_seconds: float = 60.0
+    no_input_timeout: float = Field(5.0, gt=0)
+    voicemail_seconds: float = Field(60.0, gt=0)
     greet_by_caller_id: bool = True  # caller ID alone sets {first_name}/say_known (not verified)
     # a caller whose line a worker lost while they waited in a queue gets their place back when
     # they call again (same caller ID, same queue) within this many minutes; 0: never

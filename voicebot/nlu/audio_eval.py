@@ -51,7 +51,7 @@ class Heard:
 def load_manifest(path: Path) -> list[AudioRow]:
     path = Path(path)
     rows = []
-    for number, row in read_jsonl(path, "manifest"):
+    for number, row in read_jsonl(path, "manifest", ("file", "intent", "sentiment", "text", "voice")):
         where = f"{path}:{number}"
         if not row.get("file"):
             raise ConfigError(f"{where}: each line must be an object with 'file'")
@@ -121,6 +121,8 @@ def evaluate_audio(manifest: Path, *, model: str | None = None, asr: str = "whis
             by_voice[r.voice].append(h.understood.intent == r.intent)
     report["intent_accuracy_by_voice"] = {v: sum(ok) / len(ok) for v, ok in sorted(by_voice.items())}
     report["manifest"] = str(manifest)
+    labels = set(getattr(stack.nlu, "labels", ()))  # as eval --data: a label no model output can match
+    report["unknown_labels"] = sorted({r.intent for r in rows if r.intent} - labels - {OUT_OF_SCOPE}) if labels else []
     return report
 
 

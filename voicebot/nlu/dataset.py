@@ -21,11 +21,11 @@ def load_rows(path: Path, need_intent: bool = True) -> Dataset:
     With `need_intent=False` (evaluation) a row may carry a sentiment label instead of an intent."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such data file")
+        raise ConfigError(f"{path}: {'a folder, not a data file' if path.is_dir() else 'no such data file'}")
     if path.suffix == ".csv":
         rows = _read_csv(path, need_intent)
     elif path.suffix in (".jsonl", ".json"):
-        rows = read_jsonl(path)
+        rows = read_jsonl(path, text_fields=("text", "intent", "sentiment"))
     else:
         raise ConfigError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .csv)")
     examples = []

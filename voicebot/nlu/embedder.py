@@ -18,7 +18,7 @@ import numpy as np
 
 from voicebot.cache import cache_dir, replaced_atomically
 from voicebot.envvars import env_count
-from voicebot.errors import ModelError
+from voicebot.errors import ConfigError, ModelError
 
 MAX_TOKENS = 48  # caller turns are short; a short max_length keeps latency low
 DIM = 384
@@ -103,6 +103,8 @@ def _load_backend(name: str):
             from voicebot.nlu.onnx_embedder import OnnxEmbedder
 
             return OnnxEmbedder()
+        except ConfigError:  # the user's setting is wrong: say so, don't load torch instead
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure leaves the slower torch path, same vectors
             log.warning("MiniLM on onnxruntime unavailable (%s: %s); using torch", type(exc).__name__, exc)
     elif name != "torch":

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from voicebot.errors import ModelError
+from voicebot.errors import ModelError, os_reason
 
 FORMAT_VERSION = 2  # 2: sound-key n-gram block added to the intent head's features
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -23,10 +24,13 @@ METADATA = "metadata.json"
 def write_model_dir(out: Path, fill: Callable[[Path], None]) -> Path:
     """Create `out` atomically: `fill(tmp_dir)` writes the files, then tmp_dir becomes `out`."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         raise ModelError(f"{out}: model directory already exists; choose another --out")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise ModelError(f"{out}: cannot create the model directory ({os_reason(exc)})") from None
     try:
         fill(tmp)
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from other users of the checkout
@@ -62,7 +66,7 @@ def load_arrays(directory: Path, name: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, cut short, not an .npz
         raise ModelError(f"{path}: cannot read model weights ({exc})") from None
 
 

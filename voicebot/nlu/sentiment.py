@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.errors import ModelError
+from voicebot.nlu.model_io import load_arrays
 
 LABELS = ("negative", "neutral", "positive")
 HEAD_DIR = Path(__file__).resolve().parent / "sentiment_head"
@@ -81,8 +82,8 @@ class SentimentModel:
             meta = json.loads(meta_path.read_text())
             if meta["mode"] == "vader":
                 return cls("vader", None, None)
-            with np.load(directory / "sentiment.npz") as data:
-                return cls(meta["mode"], data["weights"], data["bias"])
+            data = load_arrays(directory, "sentiment.npz")  # a broken file is a ModelError naming it
+            return cls(meta["mode"], data["weights"], data["bias"])
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(f"{meta_path}: cannot load sentiment head ({exc}); run scripts/train_sentiment.py") from None
 

@@ -13,9 +13,11 @@ import (~0.3 CPU s). `SqlStore` and `open_store` bring it in when used."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicebot.errors import ConfigError, os_reason
 from voicebot.store.protocols import (
     AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, QueueStore, Store, TaskStore,
     Transaction,
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_DB = "var/voicebot.db"
 
 __all__ = ["AgentState", "AgentStore", "CallStore", "Card", "Customer", "CustomerStore", "QueueStore",
-           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "resolve_url"]
+           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "resolve_url", "using_database",
+           "shown_url"]
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -35,8 +38,45 @@ def resolve_url(url: str | None = None) -> str:
     url = url or os.environ.get("VOICEBOT_DB") or DEFAULT_DB
     if "://" in url:
         return url
-    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    if Path(url).is_dir():
+        raise ConfigError(f"database {url}: is a directory, not a database file")
+    try:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"database {url}: cannot create its folder {Path(url).parent}: {os_reason(exc)}") from None
     return f"sqlite:///{url}"
+
+
+def shown_url(url: str) -> str:
+    """`url` fit to print: a password in it is replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
+
+
+@contextmanager
+def using_database(url: str):
+    """Turns what goes wrong connecting to or writing `url` (a typo in the URL, a server that is
+    down, a file that is not a database, a read-only one) into one ConfigError naming the
+    database, its password hidden. For a command's whole use of the store, or a process's start."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    try:
+        yield
+    except NoSuchModuleError:
+        kind = url.partition("://")[0]
+        raise ConfigError(f"database {shown_url(url)}: unknown kind {kind!r} (give a file path, "
+                          "sqlite:///FILE or postgresql+psycopg://USER@HOST/NAME)") from None
+    except ArgumentError as exc:
+        raise ConfigError(f"database {shown_url(url)}: {exc}") from None
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise ConfigError(f"database {shown_url(url)}: cannot use it: {reason}") from None
 
 
 def open_store(url: str | None = None, demo: bool = False) -> SqlStore:
@@ -48,11 +88,13 @@ def open_store(url: str | None = None, demo: bool = False) -> SqlStore:
     from voicebot.store.seed import seed_demo
     from voicebot.store.sql import SqlStore
 
-    engine = make_engine(resolve_url(url))
-    migrate(engine)
-    if demo:
-        with Session(engine) as session:
-            seed_demo(session)
+    url = resolve_url(url)
+    with using_database(url):
+        engine = make_engine(url)
+        migrate(engine)
+        if demo:
+            with Session(engine) as session:
+                seed_demo(session)
     return SqlStore(engine)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from voicebot.store.protocols import AGENT_NAME_LENGTH, CALLER_ID_LENGTH, QUEUE_NAME_LENGTH
 from voicebot.store.types import UtcDateTime
 
 
@@ -53,11 +54,11 @@ class TransactionRow(Base):
 class CallRow(Base):
     __tablename__ = "calls"
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    caller_id: Mapped[str | None] = mapped_column(String(CALLER_ID_LENGTH), nullable=True, index=True)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    queue: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    queue: Mapped[str | None] = mapped_column(String(QUEUE_NAME_LENGTH), nullable=True)
     worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     resolved: Mapped[bool | None] = mapped_column(nullable=True)  # an agent's verdict (FCR)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)  # the header, then the full to_dict()
@@ -76,9 +77,9 @@ class TaskRow(Base):
     __tablename__ = "tasks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # callback | voicemail
-    caller_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    caller_id: Mapped[str | None] = mapped_column(String(CALLER_ID_LENGTH), nullable=True)
     call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    queue: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    queue: Mapped[str | None] = mapped_column(String(QUEUE_NAME_LENGTH), nullable=True)
     text: Mapped[str] = mapped_column(Text, default="")
     recording: Mapped[str | None] = mapped_column(String(255), nullable=True)  # voicemail WAV path
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -88,7 +89,7 @@ class TaskRow(Base):
 
 class AgentStateRow(Base):
     __tablename__ = "agent_states"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(AGENT_NAME_LENGTH), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -103,7 +104,7 @@ class QueueEntryRow(Base):
     __tablename__ = "queue_entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64), unique=True)
-    queue: Mapped[str] = mapped_column(String(32), index=True)
+    queue: Mapped[str] = mapped_column(String(QUEUE_NAME_LENGTH), index=True)
     rank: Mapped[int] = mapped_column(Integer)  # 0 vip, 1 high, 2 normal: served in this order
     priority: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -111,9 +112,9 @@ class QueueEntryRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(AGENT_NAME_LENGTH), nullable=True)
     worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    caller_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    caller_id: Mapped[str | None] = mapped_column(String(CALLER_ID_LENGTH), nullable=True, index=True)
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     kept_from: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the dropped entry it took over
 
@@ -139,7 +140,7 @@ class WorkerRow(Base):
 
 class UserRow(Base):
     __tablename__ = "users"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(AGENT_NAME_LENGTH), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))  # agent | supervisor
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, salted
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -8,6 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+# Column widths a value must fit (PostgreSQL refuses a longer one, and the call record with it):
+# checked where the values come in (flow load, --caller-id, a SIP identity).
+CALLER_ID_LENGTH = 32
+QUEUE_NAME_LENGTH = 32
+AGENT_NAME_LENGTH = 64
+
 
 @dataclass(frozen=True)
 class Card:

@@ -21,10 +21,13 @@ _PG_LOCK_KEY = 0x766F6963  # "voic": one advisory lock id for voicebot's migrati
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's error (logged, shown in reports) would otherwise carry
+    # its values, e.g. the customer number a caller gave, `[parameters: ('12345678',)]`
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}}
+    kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+                    "hide_parameters": True}
     if memory:
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 
 from voicebot.errors import VoicebotError
 from voicebot.store.models import UserRow
+from voicebot.store.protocols import AGENT_NAME_LENGTH
 
 ROLES = ("agent", "supervisor")
 _HASHER = PasswordHasher()
@@ -25,6 +26,8 @@ def _dummy_hash() -> str:
 
 class UserMixin:
     def add_user(self, name: str, role: str, password: str) -> None:
+        if not name.strip() or len(name) > AGENT_NAME_LENGTH:  # an agent's login is their roster name
+            raise VoicebotError(f"user name: 1 to {AGENT_NAME_LENGTH} characters, not {len(name)}")
         if role not in ROLES:
             raise VoicebotError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if len(password) < 8:

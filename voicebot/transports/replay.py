@@ -13,11 +13,13 @@ Two shapes of caller:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from voicebot.audio import Audio, read_wav
+from voicebot.errors import ConfigError
 from voicebot.pipeline import Session
 
 DTMF_PREFIX = "dtmf:"
@@ -30,8 +32,15 @@ FrameHook = Callable[[int, Audio, Audio], None]
 
 def load_turns(turns: Sequence[str | Path | Audio]) -> list[str | Audio]:
     """Read every turn before the call starts: a broken WAV is reported, not a half-recorded call."""
-    return [t if isinstance(t, Audio) else str(t) if str(t).startswith(DTMF_PREFIX) else read_wav(t)
+    return [t if isinstance(t, Audio) else check_keys(str(t)) if str(t).startswith(DTMF_PREFIX) else read_wav(t)
             for t in turns]
+
+
+def check_keys(turn: str) -> str:
+    """A `dtmf:` turn as given, when its keys are ones a phone has (else a ConfigError)."""
+    if turn.startswith(DTMF_PREFIX) and not re.fullmatch(r"[0-9*#]+", turn[len(DTMF_PREFIX):]):
+        raise ConfigError(f"{turn!r}: a phone's keys are 0-9, * and # (e.g. dtmf:1234)")
+    return turn
 
 
 def tick(session: Session, frame: Audio) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import HTTPException
+from fastapi import Path as UrlPart
 
 from voicebot.store.protocols import AgentState
 from voicebot.web.auth import User
@@ -13,6 +14,8 @@ from voicebot.web.settings import WebSettings
 from voicebot.web.views import agent_queues
 
 STATUSES = ("available", "busy", "offline")
+# a task id in a URL: a number the database can hold (a longer one had been a 500 from SQLite)
+TaskId = Annotated[int, UrlPart(ge=0, le=2**63 - 1)]
 
 
 def set_status(cfg: WebSettings, name: str, status: str) -> None:

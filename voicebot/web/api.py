@@ -57,7 +57,7 @@ def resolution(request: Request, call_id: str, user: Annotated[User, Depends(api
 
 
 @router.post("/tasks/{task_id}/done", dependencies=[Depends(check_csrf)])
-def task_done(request: Request, task_id: int, user: Annotated[User, Depends(api_user)]):
+def task_done(request: Request, task_id: actions.TaskId, user: Annotated[User, Depends(api_user)]):
     actions.complete_task(request.app.state.cfg, user, task_id)
     return {"id": task_id, "done_by": user.name}
 

@@ -104,13 +104,13 @@ def agent_resolve(request: Request, user: Annotated[User, Depends(page_user)],
 
 
 @router.post("/agent/tasks/{task_id}/done", dependencies=[Depends(check_csrf)])
-def task_done(request: Request, task_id: int, user: Annotated[User, Depends(page_user)]):
+def task_done(request: Request, task_id: actions.TaskId, user: Annotated[User, Depends(page_user)]):
     actions.complete_task(request.app.state.cfg, user, task_id)
     return _back("/agent")
 
 
 @router.get("/tasks/{task_id}/recording")
-def task_recording(request: Request, task_id: int, user: Annotated[User, Depends(page_user)]):
+def task_recording(request: Request, task_id: actions.TaskId, user: Annotated[User, Depends(page_user)]):
     path = actions.task_recording(request.app.state.cfg, task_id)
     return FileResponse(path, media_type="audio/wav")
 

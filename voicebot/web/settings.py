@@ -19,11 +19,17 @@ def _now() -> datetime:
 def load_secret(path: Path) -> str:
     """$VOICEBOT_WEB_SECRET, else a random key kept in `path` (0600) so every worker and restart
     signs sessions alike."""
-    if os.environ.get("VOICEBOT_WEB_SECRET"):
-        return os.environ["VOICEBOT_WEB_SECRET"]
+    from voicebot.errors import ConfigError
     from voicebot.keyfile import keep_secret
 
-    return keep_secret(path, lambda: secrets.token_urlsafe(48).encode()).decode().strip()
+    if os.environ.get("VOICEBOT_WEB_SECRET"):
+        secret, where = os.environ["VOICEBOT_WEB_SECRET"], "$VOICEBOT_WEB_SECRET"
+    else:
+        secret, where = keep_secret(path, lambda: secrets.token_urlsafe(48).encode()).decode().strip(), str(path)
+    if len(secret) < 16:  # an empty or short key lets anyone sign a session cookie
+        remedy = "" if where.startswith("$") else "; remove the file and a random one is made"
+        raise ConfigError(f"{where}: the session signing key needs at least 16 characters (has {len(secret)}){remedy}")
+    return secret
 
 
 @dataclass

@@ -7,6 +7,8 @@ import re
 
 from aiosipua import parse_address
 
+from voicebot.store.protocols import CALLER_ID_LENGTH
+
 _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
@@ -38,4 +40,4 @@ def _user(value: str) -> str | None:
     digits = re.sub(r"[\s().-]", "", user)
     if _NUMBER.match(digits):
         return digits
-    return user or None
+    return user[:CALLER_ID_LENGTH] or None  # a SIP user name: cut to what the record holds
