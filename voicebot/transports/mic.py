@@ -82,14 +82,14 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
     # a worker holds it would make the card drop blocks); this thread pushes it into the Session.
     # The output callback reads the Session directly: `read` never waits on a model, and reading
     # when the card asks keeps the speaker exactly OUT_LATENCY_S behind, with no queue to grow.
-    mic: queue.SimpleQueue[tuple[np.ndarray, float, bool]] = queue.SimpleQueue()
+    mic: queue.SimpleQueue[tuple[np.ndarray, float, bool, float]] = queue.SimpleQueue()
     flush = threading.Event()  # drop what the speaker holds (set on the audio path)
 
     def heard(indata, _frames, time_info, status) -> None:
         if status.input_overflow:
             log.debug("microphone overflow")
         mic.put((indata[:, 0].copy(), time_info.inputBufferAdcTime or time_info.currentTime,
-                 bool(status.input_overflow)))
+                 bool(status.input_overflow), time.monotonic()))
 
     def play(outdata, frames, time_info, status) -> None:
         if flush.is_set():
@@ -99,8 +99,8 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
             raise sd.CallbackAbort  # the stream stops, dropping its buffer; the pump restarts it
         out = session.read(frames * 1000 // rate).samples
         outdata[:, 0] = np.pad(out[:frames], (0, frames - min(frames, out.shape[0])))
-        card.played.place(time_info.outputBufferDacTime or time_info.currentTime + OUT_LATENCY_S, outdata[:, 0],
-                          gap=bool(status.output_underflow))
+        card.play(outdata[:, 0], time.monotonic(),
+                  time_info.outputBufferDacTime or time_info.currentTime + OUT_LATENCY_S, gap=bool(status.output_underflow))
 
     def stopped(event) -> None:  # on the audio path, under the Session's lock: only flag it
         match event:
@@ -123,8 +123,8 @@ def run_mic_call(session: Session, *, device: str | int | None = None, max_secon
                                 latency=OUT_LATENCY_S, callback=play) as speaker:
             while not session.done and time.monotonic() - started < max_seconds:
                 try:
-                    samples, captured_at, overflowed = mic.get(timeout=0.1)
-                    session.push(card.cancel(samples, captured_at, overflowed))
+                    samples, captured_at, overflowed, arrived = mic.get(timeout=0.1)
+                    session.push(card.cancel(samples, captured_at, overflowed, arrived))
                 except queue.Empty:
                     pass
                 if not speaker.active:  # aborted by its callback (a flush), or by an error
