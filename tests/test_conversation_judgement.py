@@ -1,6 +1,7 @@
 """Production judgement in the demo bank flow, from text: a request that changes the account is
-not acted on from a marginal or vague reading (it is confirmed first), and a caller who says they
-already waited is not told about a new wait as if it were news."""
+not acted on from a marginal or vague reading (it is confirmed first), a caller who says they
+already waited is not told about a new wait as if it were news, and a caller fetching their card
+at the number prompt ("hang on") is given time rather than charged a failed attempt."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from flow_support import authenticate, start, text_of, transfer_of
 from test_flow_bank import flow, store  # noqa: F401  (the bank flow and a fresh demo store)
 
-from voicebot.flow import Transfer
+from voicebot.flow import Ask, Transfer
 from voicebot.flow.scripted import pressed, said
 
 ALICE = "12345678"
@@ -129,3 +130,28 @@ def test_a_caller_who_waited_and_gets_a_free_agent_is_put_through(flow, store):
     engine = start(flow, store)
     actions = engine.handle(said("I was on hold for ages, can I speak to an agent", "speak_to_agent"))
     assert transfer_of(actions).agent and engine.record.reason == "caller_request"
+
+
+# --- "hang on, let me find my card" at the number or PIN prompt ---------------------------------
+def test_hang_on_at_the_number_prompt_is_no_failed_attempt(flow, store):
+    """Fetching the card is no guess: after it the caller still has every PIN attempt."""
+    engine = start(flow, store)
+    engine.handle(said("what's my balance", "check_balance"))
+    waiting = engine.handle(said("hang on, let me find my card", "out_of_scope", 0.6))
+    ask = next(a for a in waiting if isinstance(a, Ask))
+    assert "customer number" in ask.text and ask.no_input_timeout > flow.spec.settings.no_input_timeout
+    engine.handle(pressed(ALICE))
+    engine.handle(pressed("1111"))
+    again = text_of(engine.handle(pressed("2222")))
+    assert "customer number" in again  # a keyed number is asked again after a second mismatch
+    engine.handle(pressed(ALICE))
+    engine.handle(pressed("2468"))
+    assert engine.record.authenticated and engine.record.outcome != "escalated"
+
+
+def test_hanging_on_is_bounded_by_the_failures_in_a_row(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("what's my balance", "check_balance"))
+    for _ in range(flow.spec.escalation.max_failures):
+        engine.handle(said("one moment please", "out_of_scope", 0.5))
+    assert engine.record.outcome == "escalated" and engine.record.reason == "repeated_failures"

@@ -149,6 +149,16 @@ class AuthSpec(Strict):
         "cannot remember", "can't recall", "don't know it", "don't know my", "do not know my",
         "don't have it", "don't have my", "no idea what it is"]
     forgotten: str = "No problem, a colleague can check who you are another way."
+    # Said instead of the number or PIN, these mean the caller is fetching it ("hang on, let me
+    # find my card"): no attempt, so not a failed one; the prompt is asked again with
+    # `take_your_time` before it and `hold_seconds` to answer. [] turns it off.
+    hold_phrases: list[str] = [
+        "hang on", "hold on", "one moment", "one sec", "one second", "just a moment", "just a sec",
+        "just a second", "bear with me", "give me a second", "give me a moment", "give me a minute",
+        "let me find", "let me get", "let me check", "let me look", "let me see", "let's see",
+        "looking for it", "getting it", "wait a moment", "wait a second", "wait a sec"]
+    take_your_time: str = "No problem, take your time."
+    hold_seconds: float = Field(15.0, gt=0)
     locked: str = "For your security, I'll connect you with a specialist who can verify you."
     verified: str = "Thank you, {first_name}, you're verified."
 
