@@ -95,7 +95,10 @@ def test_a_reading_below_low_confidence_is_still_no_match_not_a_confirmation(flo
 @pytest.mark.parametrize("text, waited", [
     ("I've been waiting forty minutes", True), ("I was on hold for an hour", True),
     ("I've been waiting 40 minutes to get through", True), ("I got cut off last time", True),
-    ("I've been holding for ages", True),
+    ("I've been holding for ages", True), ("I have been holding for 3 hours", True),
+    ("I'd be on those for half an hour already", True),  # "on hold" misheard (calls8 scratch suite 2)
+    ("I've been trying for over an hour already", True), ("can I move money in two hours", False),
+    ("what are your opening hours now", False), ("do I have to wait until your opening hours", False), ("are your opening hours already posted", False),
     ("I've been waiting three weeks for a refund", False), ("I want to make a complaint", False),
     ("can you hold my card", False)])
 def test_a_wait_on_the_phone_is_recognised(flow, text, waited):

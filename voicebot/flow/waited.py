@@ -14,9 +14,14 @@ from voicebot.flow.inputs import spotted_state
 from voicebot.flow.routing import RouteDecision
 
 # "waiting forty minutes", "waited for over an hour", "holding for ages": a wait on the phone is
-# counted in minutes or hours; "waiting three weeks for a refund" is not one.
-_PHONE_WAIT = re.compile(r"\b(wait|waited|waiting|hold|holding|held)\b(\W+[a-z']+){0,5}?\W+"
-                         r"(minutes?|hours?|hour|ages|forever)\b", re.IGNORECASE)
+# counted in minutes or hours; "waiting three weeks for a refund" is not one, nor are the bank's
+# "opening hours". "… for half an hour already" says it without the verb (and survives a misheard
+# one: "I'd be on those for half an hour already").
+_HOURS = r"(?<!opening )(?<!business )(?<!office )(?<!branch )(?<!your )(?<!our )(?<!the )hours?"
+_PHONE_WAIT = re.compile(rf"\b(wait|waited|waiting|hold|holding|held)\b(\W+[a-z0-9']+){{0,5}}?\W+"
+                         rf"(minutes?|{_HOURS}|ages|forever)\b"
+                         rf"|\b(for|over|nearly|almost)\s+([a-z0-9']+\s+){{0,3}}(minutes|{_HOURS}|ages)\W+already\b",
+                         re.IGNORECASE)
 
 
 def said_waited(text: str, phrases: list[str]) -> bool:
