@@ -118,6 +118,13 @@ def test_a_caller_who_waited_is_offered_a_callback_not_a_new_wait(flow, store):
     assert engine.record.priority == "high" and not any(isinstance(a, Transfer) for a in actions)
 
 
+def test_an_upset_caller_who_waited_hears_one_apology(flow, store):
+    engine = start(flow, store)
+    actions = engine.handle(said("I've been on hold for half an hour, I want to complain", "complaint",
+                                 sentiment="negative", score=-0.5))
+    assert text_of(actions).lower().count("sorry") == 1 and "call you back" in text_of(actions)
+
+
 def test_a_caller_who_waited_and_stays_on_the_line_jumps_it(flow, store):
     new = start(flow, store)
     new.handle(said("I want to make a complaint", "complaint"))

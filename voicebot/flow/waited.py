@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 
 from voicebot.events import Understood
+from voicebot.flow.actions import Say
 from voicebot.flow.inputs import spotted_state
 from voicebot.flow.routing import RouteDecision
 
@@ -49,7 +50,8 @@ class WaitedMixin:
         the queue has callbacks."""
         if not self.waited or decision.kind not in ("agent", "queued", "callback_offer"):
             return decision
-        if self.spec.messages.waited_sorry:
+        if self.spec.messages.waited_sorry:  # one apology: this one replaces "sorry about the trouble"
+            self._out = [a for a in self._out if not (isinstance(a, Say) and a.text == self.spec.messages.sorry)]
             self._say(self.spec.messages.waited_sorry)
         if decision.kind == "queued" and self.spec.queues[decision.queue].callback_over_seconds is not None:
             return replace(decision, kind="callback_offer")
