@@ -166,3 +166,17 @@ def test_hanging_on_is_bounded_by_the_failures_in_a_row(flow, store):
     for _ in range(flow.spec.escalation.max_failures):
         engine.handle(said("one moment please", "out_of_scope", 0.5))
     assert engine.record.outcome == "escalated" and engine.record.reason == "repeated_failures"
+
+
+def test_a_declined_confirmation_at_anything_else_asks_what_else(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("branch hours", "branch_hours"))
+    engine.handle(said("yes, and also activate my card", "activate_card", 0.62, yesno="yes",
+                       alternatives=(("activate_card", 0.62), ("out_of_scope", 0.2))))
+    assert engine.expecting.kind == "yesno" and engine.state == "anything_else"
+    engine.handle(said("no", "deny", yesno="no"))
+    assert (engine.state, engine.expecting.kind) == ("what_else", "intent") and not engine.done
+    engine.handle(said("what's my balance", "check_balance"))
+    authenticate(engine, spoken=False)
+    assert engine.record.intents[-1] == "check_balance" and "activate_card" not in engine.record.intents
+    assert card_statuses(store)["credit"] == "inactive"
