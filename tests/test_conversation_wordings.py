@@ -216,11 +216,12 @@ def test_a_short_no_misread_as_a_request_still_says_no(flow, store, words, inten
 
 
 def test_words_without_digits_at_the_number_prompt_are_not_called_a_wrong_length(flow, store):
-    """"Sorry, that should be eight digits" answers a number of the wrong length; said to "hang
-    on, someone's at the door" it makes no sense. Still a failed attempt."""
+    """"Sorry, that should be eight digits" answers a number of the wrong length; said to "sorry,
+    what do you need from me?" it makes no sense. Still a failed attempt ("hang on" is not one:
+    tests/test_conversation_judgement.py)."""
     engine = start(flow, store)
     engine.handle(said("I want to pay a bill", "pay_bill"))
-    words = text_of(engine.handle(said("so, hang on, someone's at the door", "out_of_scope", 0.6)))
+    words = text_of(engine.handle(said("sorry, what do you need from me?", "out_of_scope", 0.6)))
     assert "didn't get that" in words and "should be" not in words and "customer number" in words
     short = text_of(engine.handle(said("one two three four five", digits="12345")))
     assert "should be eight digits" in short

@@ -25,15 +25,30 @@ from voicebot.numparse import awaits_rest
 
 
 class AuthMixin:
-    def _ask_customer_id(self, prefix: str = "") -> None:
+    def _ask_customer_id(self, prefix: str = "", timeout: float | None = None) -> None:
         auth = self.spec.authentication
         text = f"{prefix} {auth.id_reprompt}" if prefix else auth.id_prompt
-        self._ask_sub("auth_id", text, Expect("digits", length=auth.id_length))
+        self._ask_sub("auth_id", text, Expect("digits", length=auth.id_length), timeout=timeout)
 
-    def _ask_pin(self, prefix: str = "") -> None:
+    def _ask_pin(self, prefix: str = "", timeout: float | None = None) -> None:
         auth = self.spec.authentication
         text = f"{prefix} {auth.pin_reprompt}" if prefix else auth.pin_prompt
-        self._ask_sub("auth_pin", text, Expect("digits", length=auth.pin_length))
+        self._ask_sub("auth_pin", text, Expect("digits", length=auth.pin_length), timeout=timeout)
+
+    def _holding_on(self, event: Understood | DtmfPressed | NoInput, reask) -> bool:
+        """"Hang on, let me find my card": no attempt at the number, so not a failed one (the
+        attempt limit is for guesses). The prompt is asked again with `hold_seconds` to answer;
+        only the in-a-row failure count bounds how often."""
+        auth = self.spec.authentication
+        if not isinstance(event, Understood) or not spotted_state(event.text, {"hold": auth.hold_phrases}, gap=1):
+            return False
+        reason = self.policy.failure()
+        self.record.failures = self.policy.failures_total
+        if reason:
+            self.escalate(reason)
+        else:
+            reask(auth.take_your_time, timeout=auth.hold_seconds)
+        return True
 
     def _auth_failed(self, reask, prefix: str) -> None:
         """One failed answer at an ID/PIN prompt: ask again, or escalate after the last try."""
@@ -64,7 +79,9 @@ class AuthMixin:
             self._digit_prefix = digits
             self.expecting = replace(self.expecting, length=length - len(digits))
             return None
-        # no digits at all ("hang on, someone's at the door"): not a number of the wrong length
+        if not digits and self._holding_on(event, reask):
+            return None
+        # no digits at all ("sorry, what?"): not a number of the wrong length
         self._auth_failed(reask, f"Sorry, that should be {number_words(length)} digits." if digits
                           else self.spec.messages.no_match)
         return None

@@ -87,8 +87,9 @@ class RequestsMixin:
         answer = read_choice(event, menu, self.spec.intent_labels)
         self.policy.success()
         state = self.spec.states[self.state_name]
-        if answer.kind != "none":
-            return self._goto_intent(answer.value, state)
+        if answer.kind != "none":  # an option the NLU read (not a key) is only as sure as that reading
+            heard = isinstance(event, Understood) and event.intent == answer.value
+            return self._goto_intent(answer.value, state, event.confidence if heard else None)
         if isinstance(event, Understood):
             # neither of the two but a request the NLU is as sure of as it must be to override a
             # yes/no ("yes, what's my balance" asked "branch hours, or a transfer?"), or a person:
@@ -97,9 +98,9 @@ class RequestsMixin:
                 return None
             request = read_intent(event, {}, self.spec.settings, set(self.spec.requests))
             if request.kind == "intent" and event.confidence >= self.spec.settings.request_over_yesno:
-                return self._goto_intent(request.value, state)
+                return self._goto_intent(request.value, state, event.confidence, event)
         if pending.kind == "clarify":
             return self._clarify(pending.options, again=True)
         scores = dict(ranked_intents(event)) if isinstance(event, Understood) else {}
         likelier = max(pending.options, key=lambda o: (scores.get(o, 0.0), o == pending.options[0]))
-        self._goto_intent(likelier, state)
+        self._goto_intent(likelier, state, reading=0.0)  # a guess: a change to the account is confirmed

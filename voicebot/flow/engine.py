@@ -15,6 +15,7 @@ from voicebot.events import DtmfPressed, NoInput, Understood
 from voicebot.flow.actions import Action, Ask, Expect, Hangup, Say, Transfer
 from voicebot.flow.auth import AuthMixin
 from voicebot.flow.clarify import RequestsMixin
+from voicebot.flow.confirm import ConfirmMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
 from voicebot.flow.inputs import event_digits, goes_on_past_yes_no, read_answer, read_intent, spotted_state
@@ -24,6 +25,7 @@ from voicebot.flow.schema import StateSpec
 from voicebot.flow.selfservice import run_action
 from voicebot.flow.speech import digits_in
 from voicebot.flow.templates import keypad_menu
+from voicebot.flow.waited import WaitedMixin
 from voicebot.numparse import mask_digit_strings
 from voicebot.store.lockout import lockout_for
 from voicebot.store.protocols import Customer, Store
@@ -44,13 +46,13 @@ class _Vars(dict):
 class Pending:
     """What the last Ask waits for: a flow state's prompt or a built-in sub-dialogue."""
 
-    kind: str  # state | auth_id | auth_pin | clarify | callback_offer | voicemail
+    kind: str  # state | auth_id | auth_pin | clarify | confirm | callback_offer | voicemail
     ask: Ask | None
     options: tuple[str, ...] = ()
     prompt: str = ""  # the question without a re-prompt's "Sorry, …" (so it is never said twice)
 
 
-class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
+class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMixin):
     def __init__(self, flow: Flow, store: Store, caller_id: str | None = None,
                  now: datetime | None = None, call_id: str | None = None) -> None:
         now = now or datetime.now(timezone.utc)  # only when the caller passes no time at all
@@ -107,6 +109,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         turn = self._new_turn(event)
         self.refused = False
         self._last_text = event.text if isinstance(event, Understood) else ""
+        self._note_wait(event)  # "I was on hold for an hour": routing will not announce a new wait as news
         pending = self._pending
         reason = None
         if isinstance(event, Understood):
@@ -173,6 +176,8 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
             return self._auth_pin_answer(event)
         if kind in ("clarify", "clarify_again"):
             return self._clarify_answer(event, pending)
+        if kind == "confirm":
+            return self._confirm_answer(event, pending)
         return self._state_answer(event, self.spec.states[self.state_name])
 
     def _global_intent(self, event: Event, pending: Pending | None) -> bool:
@@ -221,8 +226,9 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
         self.policy.success()
         if answer.kind == "clarify":
             return self._clarify(answer.options)
-        if answer.kind == "intent":
-            return self._goto_intent(answer.value, state)
+        if answer.kind == "intent":  # a key is a choice; words are a reading, as sure as the NLU was
+            reading = event.confidence if isinstance(event, Understood) else None
+            return self._goto_intent(answer.value, state, reading, event)
         value = answer.value
         if state.expect == "csat":
             self.record.csat = int(value)
@@ -239,7 +245,12 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin):
             self.intent = event.intent
             self.record.intents.append(event.intent)
 
-    def _goto_intent(self, intent: str, state: StateSpec) -> None:
+    def _goto_intent(self, intent: str, state: StateSpec, reading: float | None = None,
+                     event: Event | None = None) -> None:
+        """`reading`: the NLU's confidence when words chose the intent (None: a key, a named
+        choice); a request that changes the account is confirmed first when it is marginal."""
+        if self._needs_confirming(intent, reading):
+            return self._confirm(intent, event if isinstance(event, Understood) else None)
         if intent in self.spec.requests:
             self.intent = intent
             self.record.intents.append(intent)

@@ -39,18 +39,19 @@ class HandoffMixin:
 
     def _route(self, queue: str, reason: str, escalated: bool) -> None:
         rec = self.record
-        rec.priority = "vip" if rec.vip else ("high" if escalated else "normal")
+        rec.priority = self._priority(escalated)
         rec.outcome = "escalated" if escalated else "transferred"
         rec.reason = reason
         language = self.customer.language if self.customer else "en"
         min_tier = self.spec.escalation.senior_tier if escalated else None
         decision = self._claimed_route(queue, Caller(rec.priority, language), min_tier)
+        decision = self._after_waiting(decision)  # a caller who already waited hears no new wait as news
         rec.queue = decision.queue
         self._decision = decision
         if decision.kind in ("agent", "queued"):
             return self._connect(decision, escalated)
         if decision.kind == "callback_offer":
-            text = self.spec.messages.callback_offer.format(wait=say_wait(decision.estimated_wait))
+            text = self._callback_offer_text(say_wait(decision.estimated_wait))
             return self._ask_sub("callback_offer", text, Expect("yesno"))
         mode = decision.after_hours if decision.kind == "after_hours" else "voicemail"
         if mode == "callback":

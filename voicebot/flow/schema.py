@@ -149,6 +149,16 @@ class AuthSpec(Strict):
         "cannot remember", "can't recall", "don't know it", "don't know my", "do not know my",
         "don't have it", "don't have my", "no idea what it is"]
     forgotten: str = "No problem, a colleague can check who you are another way."
+    # Said instead of the number or PIN, these mean the caller is fetching it ("hang on, let me
+    # find my card"): no attempt, so not a failed one; the prompt is asked again with
+    # `take_your_time` before it and `hold_seconds` to answer. [] turns it off.
+    hold_phrases: list[str] = [
+        "hang on", "hold on", "one moment", "one sec", "one second", "just a moment", "just a sec",
+        "just a second", "bear with me", "give me a second", "give me a moment", "give me a minute",
+        "let me find", "let me get", "let me check", "let me look", "let me see", "let's see",
+        "looking for it", "getting it", "wait a moment", "wait a second", "wait a sec"]
+    take_your_time: str = "No problem, take your time."
+    hold_seconds: float = Field(15.0, gt=0)
     locked: str = "For your security, I'll connect you with a specialist who can verify you."
     verified: str = "Thank you, {first_name}, you're verified."
 
@@ -161,6 +171,12 @@ class SettingsSpec(Strict):
     # "No, PIN?", reset_pin 0.74) must not turn a "no" into a transfer. Without a yes/no word,
     # low_confidence applies as at any intent prompt.
     request_over_yesno: float = Field(0.85, ge=0, le=1)
+    # A request that changes the account (block_card, activate_card) heard less surely than this
+    # is confirmed first (which of two, or yes/no): chosen on dev data (docs/flows.md).
+    confirm_actions_below: float = Field(0.75, ge=0, le=1)
+    # a caller who says they already waited ("I was on hold for an hour") is routed with this
+    # priority ("high" jumps half the line), and offered a callback where the queue has them
+    waited_priority: Literal["normal", "high"] = "high"
     no_input_timeout: float = Field(5.0, gt=0)
     voicemail_seconds: float = Field(60.0, gt=0)
     greet_by_caller_id: bool = True  # caller ID alone sets {first_name}/say_known (not verified)
@@ -188,6 +204,11 @@ class MessagesSpec(Strict):
     voicemail_saved: str = "Thank you, we've saved your message and will call you back."
     after_hours: str = "We're closed right now. Please call again during business hours. Goodbye."
     recap: str = "To recap: {items}."
+    confirm_action: str = "Just to be sure: would you like to {request}?"
+    confirm_declined: str = "Sorry, I misunderstood. What would you like to do?"
+    waited_sorry: str = "I'm sorry you've already had to wait."   # "" = say nothing
+    callback_offer_waited: str = ("Rather than have you hold again, would you like us to call you back "
+                                  "at this number as soon as someone is free?")
     # said after an intent prompt's re-prompt (no match, no input) when the prompt has keys: a caller
     # the recogniser cannot follow still gets through. {options}: "press 1 to check your balance,
     # 2 to …, or 0 to speak with an agent", from the state's dtmf map and intent_phrases. "" = never.
@@ -206,6 +227,9 @@ class FlowSpec(Strict):
     intent_labels: dict[str, str] = {}  # what a caller may call an intent: "your balance"
     intent_phrases: dict[str, str] = {}  # clarifying questions: "Would you like to {check your balance}?"
     global_phrases: dict[str, list[str]] = {}  # state → words that lead there from any prompt
+    # words that say the caller already waited on the phone (a wait in minutes or hours counts too)
+    waited_phrases: list[str] = ["on hold", "been holding", "was holding", "in the queue", "in a queue",
+                                 "cut off", "hung up on me", "trying to get through", "to get through"]
     hours: dict[str, HoursSpec] = {}
     agents: list[AgentSpec] = []
     queues: dict[str, QueueSpec] = {}

@@ -29,11 +29,12 @@ MESSAGE_VARS: dict[str, frozenset[str]] = {
     "queue_position": frozenset({"position", "wait"}),
     "callback_offer": frozenset({"wait"}),
     "recap": frozenset({"items"}),
+    "confirm_action": frozenset({"request"}),
     "keypad_menu": frozenset({"options"}),
 }
 # Variables filled from the flow itself (queue labels, intent labels, hours, waits), never from a
 # customer: a prompt using only these may be cached on disk. Everything else is personal.
-PUBLIC_VARS = frozenset({"queue", "position", "wait", "first", "second", "hours", "options"})
+PUBLIC_VARS = frozenset({"queue", "position", "wait", "first", "second", "hours", "options", "request"})
 
 PROJECT_INTENTS = Path(__file__).resolve().parents[2] / "intents"
 

@@ -45,6 +45,10 @@ def features(embeddings: np.ndarray, texts: list[str], mode: str) -> np.ndarray:
     return np.hstack([embeddings, vader])
 
 
+def label_and_score(p: np.ndarray) -> tuple[str, float]:
+    return LABELS[int(p.argmax())], float(p[2] - p[0])
+
+
 def clean_tweet(text: str) -> str:
     """Tweets → plain words: no handles, links, hashtags marks or HTML entities."""
     text = re.sub(r"https?://\S+|@\w+|&amp;|&gt;|&lt;|[^\x00-\x7f]", " ", text).replace("#", " ")
@@ -62,11 +66,17 @@ class SentimentModel:
         if self.mode == "vader":
             compound = float(vader_scores(text)[0])
             return vader_label(text), compound
+        return label_and_score(self.probabilities(embedding, text))
+
+    def probabilities(self, embedding: np.ndarray, text: str) -> np.ndarray:
+        """P(negative), P(neutral), P(positive); VADER alone gives its compound split that way."""
+        if self.mode == "vader":
+            compound = float(vader_scores(text)[0])
+            return np.array([max(0.0, -compound), 1.0 - abs(compound), max(0.0, compound)])
         x = features(embedding[None, :], [text], self.mode)
         logits = x @ self.weights + self.bias
         p = np.exp(logits - logits.max())
-        p = (p / p.sum())[0]
-        return LABELS[int(p.argmax())], float(p[2] - p[0])
+        return (p / p.sum())[0]
 
     def save(self, directory: Path, metrics: dict) -> None:
         directory.mkdir(parents=True, exist_ok=True)
