@@ -96,3 +96,17 @@ def db_upgrade(db: Optional[str] = typer.Option(None, "--db", help="Database URL
         engine = make_engine(url)
         migrate(engine)
     console.print(f"schema at revision {current_revision(engine)}: {shown_url(url)}")
+
+
+@db_app.command("flush-spool")
+def db_flush_spool(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path.")) -> None:
+    """Write into the database the call records it could not take during calls (they were kept in
+    a spool file: beside the SQLite file, or var/records.spool.jsonl); safe to run twice."""
+    from voicebot.store import open_store, resolve_url, shown_url, using_database
+
+    url = resolve_url(db)
+    store = open_store(url)
+    with using_database(url):
+        written = store.flush_spool()
+    where = store.spool.path or "no spool (an in-memory database)"
+    console.print(f"{written} spooled call record(s) written into {shown_url(url)} ({where})")
