@@ -118,3 +118,31 @@ def test_postgresql_gone_mid_call_spools_the_record_and_flush_spool_writes_it_on
     stored = open_store(url).call(record["call_id"])
     assert (stored["outcome"], stored["csat"], stored["turns"]) == ("self_service", 5, record["turns"])
     assert len([c for c in open_store(url).calls() if c["call_id"] == record["call_id"]]) == 1
+
+
+@pytest.mark.slow
+def test_replay_says_one_line_when_the_database_fails_mid_call_and_the_record_is_kept(tmp_path):
+    """The whole command: a database whose turns table starts failing at the third turn (an error
+    raised inside SQLite itself); the call goes on, one warning line, no traceback, exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def voicebot(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "voicebot", *args, "--db", str(db)], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=600)
+
+    db = tmp_path / "v.db"
+    assert voicebot("db", "init", "--demo").returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TRIGGER broken BEFORE INSERT ON turns WHEN NEW.seq >= 2 BEGIN SELECT disk_gone(); END")
+    done = voicebot("replay", "--text", "I lost my debit card", "1 2 3 4 5 6 7 8", "2468", BREAKS_AT, "five",
+                    "--caller-id", ALICE_PHONE, "--tts", "none", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "self_service"
+    assert "Traceback" not in done.stderr  # stderr: the conversation (stdout is the JSON), and
+    [line] = [line for line in done.stderr.splitlines() if "WARNING" in line]  # one warning line
+    assert "no such function: disk_gone" in line and "v.db.spool.jsonl" in line
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER broken")
+    assert voicebot("db", "flush-spool").stdout.startswith("1 spooled call record(s)")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT outcome FROM calls").fetchall() == [("self_service",)]

@@ -41,7 +41,7 @@ def spool_file(url: Any) -> Path | None:
         database = url.database or ""
         if database in ("", ":memory:") or "mode=memory" in str(url):
             return None
-        return Path(database).with_name(Path(database).name + ".spool.jsonl")
+        return Path(database).absolute().with_name(Path(database).name + ".spool.jsonl")
     return SERVER_SPOOL.absolute()  # where the process started, whatever it changes to later
 
 
@@ -134,7 +134,7 @@ class Spool:
             self._held.clear()
         calls = {_call_of(e["op"], tuple(e["args"])) for e in ours}
         if ours:
-            log.warning("wrote %d spooled call record(s) from %s into database %s", len(calls), self.path,
+            log.info("wrote %d spooled call record(s) from %s into database %s", len(calls), self.path,
                         self.database)
         return len(calls)
 
