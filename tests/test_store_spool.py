@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from flow_support import ALICE_PHONE, BANK, OPEN
 from pg_support import private_cluster, start_cluster, stop_cluster
@@ -84,6 +85,10 @@ def test_a_locked_sqlite_file_mid_call_spools_the_record_and_the_next_worker_wri
     assert "database is locked" in caplog.text
     outcome = locker.execute("SELECT outcome FROM calls WHERE call_id = ?", (record["call_id"],)).fetchone()
     assert outcome == (None,)  # the database never heard the end
+    spooled = spool.read_text()
+    with pytest.raises(OperationalError):  # still locked: the spool stays as it was
+        store.flush_spool()
+    assert spool.read_text() == spooled
 
     locker.execute("ROLLBACK")
     later = open_store(str(db))
@@ -146,3 +151,20 @@ def test_replay_says_one_line_when_the_database_fails_mid_call_and_the_record_is
     assert voicebot("db", "flush-spool").stdout.startswith("1 spooled call record(s)")
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT outcome FROM calls").fetchall() == [("self_service",)]
+
+
+def test_a_spooled_write_the_database_refuses_stays_while_the_others_go_in(tmp_path, caplog):
+    store = open_store(str(tmp_path / "v.db"))
+    header = {"call_id": "c1", "caller_id": None, "started_at": "2026-11-23T15:00:00+00:00"}
+    finished = {**header, "outcome": "completed", "ended_at": "2026-11-23T15:01:00+00:00", "turns": []}
+    spool = store.spool
+    lines = [{"op": "start_call", "args": [header]}, {"op": "finish_call", "args": [{"outcome": "x"}]},
+             {"op": "finish_call", "args": [finished]}]
+    other = json.dumps({"op": "start_call", "args": [header], "db": "postgresql://elsewhere/db"})
+    spool.path.write_text("\n".join([*(json.dumps({**e, "db": spool.database}) for e in lines), other,
+                                      '{"op": "finish_ca']) + "\n")
+    assert store.flush_spool() == 1
+    assert store.call("c1")["outcome"] == "completed"
+    left = spool.path.read_text().splitlines()
+    assert len(left) == 3 and left[1] == other  # the refused write, another database's, the cut line
+    assert "v.db.spool.jsonl:2: database" in caplog.text and "v.db.spool.jsonl:5: not a spooled write" in caplog.text

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # Alembic (~0.5 s to import) loads only when a schema is actu
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004"
+HEAD = "0005"
 BUSY_TIMEOUT_MS = 30_000
 _PG_LOCK_KEY = 0x766F6963  # "voic": one advisory lock id for voicebot's migrations
 

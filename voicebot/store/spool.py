@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
 SERVER_SPOOL = Path("var") / "records.spool.jsonl"
@@ -91,7 +91,7 @@ class Spool:
             if call_id is not None:
                 self._held.add(call_id)
             self._append({"op": name, "args": list(args), "worker": worker_id, "db": self.database,
-                          "at": datetime.now(timezone.utc).isoformat()})
+                          "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     def _warn(self, call_id: str | None, exc: SQLAlchemyError) -> None:
         if call_id in self._held:
@@ -112,31 +112,44 @@ class Spool:
             os.close(fd)
 
     def flush(self, store: Any) -> int:
-        """Write the spooled entries for this database into `store`, in order; returns how many
-        calls' records were written. Entries for another database stay. Raises SQLAlchemyError
-        (the spool untouched) when the database still fails."""
+        """Write the spooled entries for this database into `store`, in order, and take them out
+        of the spool; returns how many calls' records were written. Entries for another database
+        stay; so does a write the database refuses for good (a value its schema cannot hold), with
+        a warning, while the others go in. When the database is still unreachable, what was not
+        written stays and its error is raised."""
         if not self.pending:
             return 0
+        kept, written, down = [], set(), None
         with open(self.path, "r+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            lines = [line for line in handle.read().splitlines() if line.strip()]
-            entries = [_entry(line, self.path, n) for n, line in enumerate(lines, 1)]
-            ours = [e for e in entries if e.get("db") == self.database]
-            for entry in ours:
-                _replay(store, entry["op"], entry["args"], entry.get("worker"))
-            kept = [line for line, e in zip(lines, entries) if e.get("db") != self.database]
+            for number, line in enumerate(handle.read().splitlines(), 1):
+                entry = _entry(line, self.path, number) if line.strip() else {"db": None}
+                if down is not None or entry.get("db") != self.database:
+                    kept.append(line)
+                    continue
+                try:
+                    _replay(store, entry["op"], entry["args"], entry.get("worker"))
+                    written.add(_call_of(entry["op"], tuple(entry["args"])))
+                except (OperationalError, InterfaceError) as exc:  # still down: the rest waits, in order
+                    down = exc
+                    kept.append(line)
+                except (SQLAlchemyError, KeyError, TypeError, ValueError) as exc:  # refused, or edited by hand
+                    log.warning("%s:%d: database %s refuses this spooled write (%s); left in the spool",
+                                self.path, number, self.database, database_error(exc))
+                    kept.append(line)
             handle.seek(0)
             handle.truncate()
-            handle.write("".join(line + "\n" for line in kept))
+            handle.write("".join(line + "\n" for line in kept if line.strip()))
             handle.flush()
             os.fsync(handle.fileno())
+        if down is not None:
+            raise down
         with self._lock:
             self._held.clear()
-        calls = {_call_of(e["op"], tuple(e["args"])) for e in ours}
-        if ours:
-            log.info("wrote %d spooled call record(s) from %s into database %s", len(calls), self.path,
-                        self.database)
-        return len(calls)
+        if written:
+            log.info("wrote %d spooled call record(s) from %s into database %s", len(written), self.path,
+                     self.database)
+        return len(written)
 
 
 def _entry(line: str, path: Path, number: int) -> dict[str, Any]:
