@@ -5,6 +5,7 @@ tests/test_nlu_measure.py), out-of-scope, sentiment, retraining from JSONL. One 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -144,6 +145,11 @@ def test_retrain_from_jsonl_and_csv(bank_model, tmp_path, monkeypatch, capsys):
         assert exc.code in (0, None)
     small = load_model(tmp_path / "m")
     assert set(small.labels) == keep
+    # the version names the model (training day, digest of its weights), not the --out folder
+    meta = model_io.read_metadata(tmp_path / "m")
+    assert small.version == meta["version"] != "m" and re.fullmatch(r"\d{8}-[0-9a-f]{12}", meta["version"])
+    assert meta["version"].endswith(model_io.artefact_digest(tmp_path / "m", meta)[:12])
+    assert f"model version {meta['version']}" in " ".join(capsys.readouterr().out.split())
     assert small.understand("when does the bank close on friday").intent == "branch_hours"
     csv_rows = tmp_path / "rows.csv"
     csv_rows.write_text("text,intent\n" + "".join(f"\"{e.text}\",{e.intent}\n" for e in examples))

@@ -34,7 +34,8 @@ def train(
 
     meta = read_metadata(path)
     oos = meta["oos"]
-    console.print(f"trained {len(meta['labels'])} labels on {meta['n_examples']} examples in {time.time() - started:.0f}s → {path}")
+    console.print(f"trained {len(meta['labels'])} labels on {meta['n_examples']} examples in {time.time() - started:.0f}s → {path}"
+                  f" (model version {meta['version']})", highlight=False, soft_wrap=True)
     chosen = oos["compared"][oos["strategy"]]
     console.print(f"out-of-scope: {oos['strategy']} (threshold {meta['threshold']:.3f}); validation in-scope accuracy "
                   f"{chosen['in_scope_accuracy']:.3f}, OOS recall {chosen['oos_recall']:.3f}")
