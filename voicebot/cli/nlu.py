@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from voicebot.cli.app import app, console, err_console, fail, print_json
+from voicebot.cli.app import app, check_output, console, err_console, fail, print_json
 
 
 @app.command()
@@ -24,6 +24,9 @@ def train(
 
     if intents and data:
         fail("give --intents or --data, not both")
+    if out is not None and out.exists():  # said before the training, not after it
+        fail(f"--out {out}: already exists; a model directory is never overwritten, choose another")
+    check_output("--out", out, folder=True)
     dataset = load_training_data(intents, data)
     started = time.time()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
