@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,37 @@ def test_a_spooled_write_the_database_refuses_stays_while_the_others_go_in(tmp_p
     left = spool.path.read_text().splitlines()
     assert len(left) == 3 and left[1] == other  # the refused write, another database's, the cut line
     assert "v.db.spool.jsonl:2: database" in caplog.text and "v.db.spool.jsonl:5: not a spooled write" in caplog.text
+
+
+def test_a_running_worker_writes_the_spool_in_at_its_heartbeat_once_the_database_is_back(
+        pg_cluster, tmp_path, monkeypatch):
+    import voicebot.store.workers as workers
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(workers, "HEARTBEAT_SECONDS", 0.2)
+    store = open_store(pg_cluster)
+    store.start_worker()
+    header = {"call_id": "beat-1", "caller_id": None, "started_at": "2026-11-23T15:00:00+00:00"}
+    stop_cluster(pg_cluster)
+    try:
+        store.start_call(header)  # spooled: the server is gone
+        store.finish_call({**header, "outcome": "completed", "ended_at": "2026-11-23T15:01:00+00:00", "turns": []})
+    finally:
+        start_cluster(pg_cluster)
+    assert len(store.spool.path.read_text().splitlines()) == 2
+    deadline = time.monotonic() + 60  # the next heartbeats find the server back
+    while store.spool.pending and time.monotonic() < deadline:
+        time.sleep(0.1)
+    store.stop_worker()
+    assert not store.spool.pending and store.call("beat-1")["outcome"] == "completed"
+
+
+def test_a_spool_that_cannot_be_written_is_one_error_line(tmp_path, caplog):
+    store = open_store(str(tmp_path / "v.db"))
+    store.spool.path = tmp_path / "not-a-folder" / "x.spool.jsonl"
+    (tmp_path / "not-a-folder").write_text("a file in the way")
+    with sqlite3.connect(tmp_path / "v.db") as conn:  # the database fails inside SQLite itself
+        conn.execute("CREATE TRIGGER broken BEFORE INSERT ON calls BEGIN SELECT disk_gone(); END")
+    store.start_call({"call_id": "c", "caller_id": None, "started_at": "2026-11-23T15:00:00+00:00"})
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "call c" in line and "cannot be written" in line and "is lost" in line

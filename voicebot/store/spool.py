@@ -90,8 +90,12 @@ class Spool:
         with self._lock:
             if call_id is not None:
                 self._held.add(call_id)
-            self._append({"op": name, "args": list(args), "worker": worker_id, "db": self.database,
-                          "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            try:
+                self._append({"op": name, "args": list(args), "worker": worker_id, "db": self.database,
+                              "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            except OSError as exc:  # nowhere left to keep it: say so loudly, the call goes on
+                log.error("call %s: the database failed and its spool %s cannot be written (%s): this %s "
+                          "is lost", call_id, self.path, exc.strerror or exc, name)
 
     def _warn(self, call_id: str | None, exc: SQLAlchemyError) -> None:
         if call_id in self._held:
