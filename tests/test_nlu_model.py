@@ -39,6 +39,7 @@ def test_metadata_records_data_labels_metrics_threshold(bank_model):
 def test_heldout_intents(bank_model):
     report = evaluate(bank_model, load_rows(TEST / "heldout.jsonl").examples)
     assert report["intent_accuracy"] >= 0.93, report["worst"]
+    assert report["model_version"] == bank_model.version  # the report says which model it measured
     assert report["oos_recall"] >= 0.85
     assert report["in_scope_false_oos_rate"] <= 0.05
 
