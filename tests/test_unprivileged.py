@@ -67,9 +67,12 @@ def nobody():
     for name in ("secret.wav", "secret.yml"):
         (here / name).chmod(0o600)
 
-    def run(*args: str) -> str:
+    def run(*args: str, succeeds: bool = False) -> str:
         res = subprocess.run([*prefix, "-m", "voicebot", *args], capture_output=True, text=True, cwd=here,
                              env={**os.environ, **env, "HOME": str(here / "rw")}, timeout=300)
+        if succeeds:
+            assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+            return res.stdout
         assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
         assert "Traceback" not in res.stderr, res.stderr
         lines = [line for line in res.stderr.splitlines() if line.strip()]
@@ -77,6 +80,7 @@ def nobody():
         assert not any((here / "ro").iterdir())  # nothing written
         return lines[0]
 
+    run.folder = here
     yield run
     shutil.rmtree(here, ignore_errors=True)
 
@@ -106,3 +110,22 @@ def test_an_output_in_a_folder_they_cannot_write(nobody, command, option):
 def test_a_database_folder_they_cannot_write(nobody, command):
     line = nobody(*command, "--db", "ro/voicebot.db")
     assert line == "error: database ro/voicebot.db: cannot write in its folder ro (permission denied)"
+
+
+def test_a_database_another_user_made_is_migrated_by_them(nobody):
+    """The migration lock file beside the database is the other user's (read-only to them): flock
+    needs no write access. It had been a PermissionError traceback."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from voicebot.store.schema import alembic_config
+
+    db = nobody.folder / "rw" / "old.db"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        command.upgrade(alembic_config(conn), "0004")
+        conn.commit()
+    engine.dispose()
+    (nobody.folder / "rw" / "old.db.migrate.lock").touch(mode=0o644)
+    db.chmod(0o666)
+    assert "schema at revision 0005" in nobody("db", "upgrade", "--db", "rw/old.db", succeeds=True)

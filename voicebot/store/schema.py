@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
+
+from voicebot.errors import ConfigError, os_reason
 from sqlalchemy.pool import StaticPool
 
 if TYPE_CHECKING:  # Alembic (~0.5 s to import) loads only when a schema is actually migrated
@@ -76,7 +78,7 @@ def _migration_lock(engine: Engine):
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
                 conn.commit()
     elif engine.dialect.name == "sqlite" and database and database != ":memory:":
-        with open(f"{database}.migrate.lock", "a+") as handle:
+        with _lock_file(Path(f"{database}.migrate.lock")) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -84,6 +86,19 @@ def _migration_lock(engine: Engine):
                 fcntl.flock(handle, fcntl.LOCK_UN)
     else:
         yield
+
+
+def _lock_file(path: Path):
+    """The lock file, made if missing; one another user made is locked read-only (flock needs no
+    write access). A folder that forbids both is a ConfigError naming it."""
+    try:
+        return open(path, "a+")
+    except PermissionError:
+        try:
+            return open(path)
+        except OSError as exc:
+            raise ConfigError(f"database {path.with_suffix('').with_suffix('')}: cannot take the migration "
+                              f"lock {path} ({os_reason(exc)})") from None
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -29,6 +29,8 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from voicebot.errors import ConfigError, os_reason
+
 log = logging.getLogger(__name__)
 SERVER_SPOOL = Path("var") / "records.spool.jsonl"
 WRITES = ("start_call", "add_turn", "finish_call", "add_task")
@@ -123,8 +125,12 @@ class Spool:
         written stays and its error is raised."""
         if not self.pending:
             return 0
+        try:
+            handle = open(self.path, "r+", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"spool {self.path}: cannot open it ({os_reason(exc)})") from None
         kept, written, down = [], set(), None
-        with open(self.path, "r+", encoding="utf-8") as handle:
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             for number, line in enumerate(handle.read().splitlines(), 1):
                 entry = _entry(line, self.path, number) if line.strip() else {"db": None}

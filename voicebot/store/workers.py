@@ -17,6 +17,7 @@ from uuid import uuid4
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from voicebot.errors import ConfigError
 from voicebot.store.models import CallRow, WorkerRow
 from voicebot.store.spool import database_error
 
@@ -48,9 +49,10 @@ class WorkerMixin:
         self.recover_dead_workers(now)
         try:  # records an earlier process could not write (the database was down)
             self.flush_spool()
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, ConfigError) as exc:
+            reason = database_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
             log.warning("spooled call records stay in %s: database %s: %s", self.spool.path,
-                        self.spool.database, database_error(exc))
+                        self.spool.database, reason)
         if heartbeat:
             self._stop_beat = threading.Event()
             threading.Thread(target=self._beat, name="voicebot-heartbeat", daemon=True).start()
