@@ -58,10 +58,11 @@ def main() -> None:
         else:
             _error(exc.format_message())
         raise SystemExit(exc.exit_code) from None
-    except typer.Abort:  # Ctrl-C at a prompt
+    except typer.Abort:  # Ctrl-C (Click turns it into Abort), as Click's standalone mode says it
+        err_console.print("Aborted!", highlight=False)
         raise SystemExit(1) from None
-    if isinstance(code, int) and code:  # typer.Exit(code) from a command (`fail`, eval --calls)
-        raise SystemExit(code)
+    # as Click's standalone mode did: always exit, with typer.Exit's code (`fail`, eval --calls) or 0
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 def _error(message: str) -> None:
