@@ -1,5 +1,5 @@
 """A call record is never lost to a database failure. When a write of a call's record (its header,
-a turn, the finished record, a callback or voicemail task) fails in the database — PostgreSQL gone,
+a turn, the finished record, a callback or voicemail task, its caller leaving a queue) fails in the database — PostgreSQL gone,
 the SQLite file locked or read-only — the write is appended instead to a local spool file, one
 JSON object per line, fsync'd, and one warning line names the database (password hidden), its
 error and the spool. Every later write of that call goes to the spool too, so the call's writes
@@ -11,13 +11,15 @@ or, for a server database, in `var/records.spool.jsonl`, mode 0600.
 
 `flush` writes the spooled records into the database, in order, idempotently (a header never
 reopens a call the spool has finished or someone closed; turns are unique per call and sequence;
-a task already there is not added twice), then empties the spool. It runs when a worker starts,
+a task already there is not added twice; a queue entry leaves only while still waiting), then
+empties the spool. It runs when a worker starts,
 at each heartbeat of a worker while the spool is not empty, and with `voicebot db flush-spool`."""
 
 from __future__ import annotations
 
 import fcntl
 import functools
+import inspect
 import json
 import logging
 import os
@@ -33,7 +35,8 @@ from voicebot.errors import ConfigError, os_reason
 
 log = logging.getLogger(__name__)
 SERVER_SPOOL = Path("var") / "records.spool.jsonl"
-WRITES = ("start_call", "add_turn", "finish_call", "add_task")
+# a call's record, its tasks, and its leaving a queue (else an agent would take a caller long gone)
+WRITES = ("start_call", "add_turn", "finish_call", "add_task", "leave_queue")
 
 
 def spool_file(url: Any) -> Path | None:
@@ -55,17 +58,22 @@ def database_error(exc: SQLAlchemyError) -> str:
 
 
 def _call_of(name: str, args: tuple) -> str | None:
-    if name == "add_turn":
+    if name in ("add_turn", "leave_queue"):
         return args[0]
     return (args[0] or {}).get("call_id")
 
 
 def spooled(method: Callable) -> Callable:
-    """A store write that goes to the spool when the database fails (see the module docstring)."""
+    """A store write that goes to the spool when the database fails (see the module docstring).
+    A `now` the caller left out is fixed when the write is made, so a spooled write keeps its time."""
+    takes_now = "now" in inspect.signature(method).parameters
 
     @functools.wraps(method)
-    def write(self, *args: Any) -> None:
-        self.spool.write(method.__name__, lambda: method(self, *args), args, self.worker_id)
+    def write(self, *args: Any, **kwargs: Any) -> Any:
+        if takes_now and len(args) < 3 and kwargs.get("now") is None:
+            kwargs["now"] = datetime.now(timezone.utc).isoformat()
+        return self.spool.write(method.__name__, lambda: method(self, *args, **kwargs), args, kwargs,
+                                self.worker_id)
 
     return write
 
@@ -80,7 +88,8 @@ class Spool:
     def pending(self) -> bool:
         return self.path is not None and self.path.exists() and self.path.stat().st_size > 0
 
-    def write(self, name: str, write: Callable[[], None], args: tuple, worker_id: str | None) -> None:
+    def write(self, name: str, write: Callable[[], Any], args: tuple, kwargs: dict[str, Any],
+              worker_id: str | None) -> Any:
         call_id = _call_of(name, args)
         if self.path is None or call_id not in self._held:
             try:
@@ -93,7 +102,7 @@ class Spool:
             if call_id is not None:
                 self._held.add(call_id)
             try:
-                self._append({"op": name, "args": list(args), "worker": worker_id, "db": self.database,
+                self._append({"op": name, "args": list(args), "kwargs": kwargs, "worker": worker_id, "db": self.database,
                               "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             except OSError as exc:  # nowhere left to keep it: say so loudly, the call goes on
                 log.error("call %s: the database failed and its spool %s cannot be written (%s): this %s "
@@ -138,7 +147,7 @@ class Spool:
                     kept.append(line)
                     continue
                 try:
-                    _replay(store, entry["op"], entry["args"], entry.get("worker"))
+                    _replay(store, entry["op"], entry["args"], entry.get("kwargs") or {}, entry.get("worker"))
                     written.add(_call_of(entry["op"], tuple(entry["args"])))
                 except (OperationalError, InterfaceError) as exc:  # still down: the rest waits, in order
                     down = exc
@@ -175,7 +184,7 @@ def _entry(line: str, path: Path, number: int) -> dict[str, Any]:
     return {}
 
 
-def _replay(store: Any, op: str, args: list, worker_id: str | None) -> None:
+def _replay(store: Any, op: str, args: list, kwargs: dict[str, Any], worker_id: str | None) -> None:
     """One spooled write, made idempotent: the spool may be flushed twice (a crash between writing
     and emptying it) and a call's header may meet a record that is already closed."""
     if op == "start_call" and store.call_finished(args[0]["call_id"]):
@@ -184,6 +193,5 @@ def _replay(store: Any, op: str, args: list, worker_id: str | None) -> None:
         return
     write = getattr(type(store), op).__wrapped__  # the database write itself, not spooled again
     if op in ("start_call", "finish_call"):  # on behalf of the worker that had the call
-        write(store, *args, worker_id=worker_id)
-    else:
-        write(store, *args)
+        kwargs = {**kwargs, "worker_id": worker_id}
+    write(store, *args, **kwargs)

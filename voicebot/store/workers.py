@@ -77,7 +77,8 @@ class WorkerMixin:
                 if self.spool.pending:  # the database is back: the records it missed go in
                     self.flush_spool()
             except Exception as exc:  # the database may be restarting: try again next beat
-                log.warning("heartbeat of %s failed: %s", self.worker_id, exc)
+                reason = database_error(exc) if isinstance(exc, SQLAlchemyError) else exc  # one line
+                log.warning("heartbeat of %s failed: %s", self.worker_id, reason)
 
     def stop_worker(self) -> None:
         """A clean exit: stop the heartbeat and deregister (its finished calls stay)."""
