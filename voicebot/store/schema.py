@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # Alembic (~0.5 s to import) loads only when a schema is actu
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0005"
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 5  # PostgreSQL, unless the URL says `?connect_timeout=N`
 _PG_LOCK_KEY = 0x766F6963  # "voic": one advisory lock id for voicebot's migrations
 
 
@@ -26,7 +27,10 @@ def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's error (logged, shown in reports) would otherwise carry
     # its values, e.g. the customer number a caller gave, `[parameters: ('12345678',)]`
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        # A server that stops answering (a network partition) would hold a connection attempt
+        # for the OS's TCP timeout (minutes) while a caller waits; after this the write is spooled.
+        args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=args)
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
                     "hide_parameters": True}
