@@ -31,9 +31,7 @@ def private_cluster():
     user = "postgres" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
     subprocess.run(_as_postgres([f"{PG_BIN}/initdb", "-D", str(data), "-U", user, "-A", "trust"]),
                    check=True, capture_output=True)
-    subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", str(data), "-w", "-l", str(root / "log"),
-                                 "-o", f"-k {sock} -c listen_addresses='' -p {port}", "start"]),
-                   check=True, capture_output=True)
+    _start(root, port)
     subprocess.run(_as_postgres([f"{PG_BIN}/createdb", "-h", str(sock), "-p", str(port), "-U", user, "voicebot"]),
                    check=True, capture_output=True)
     try:
@@ -42,6 +40,32 @@ def private_cluster():
         subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", str(data), "-m", "fast", "stop"]),
                        capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _start(root: Path, port: int) -> None:
+    subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", str(root / "data"), "-w", "-l", str(root / "log"),
+                                 "-o", f"-k {root / 'sock'} -c listen_addresses='' -p {port}", "start"]),
+                   check=True, capture_output=True)
+
+
+def _where(url: str) -> tuple[Path, int]:
+    """The cluster's folder and port, from a URL private_cluster made."""
+    from sqlalchemy.engine import make_url
+
+    query = make_url(url).query
+    return Path(query["host"]).parent, int(query["port"])
+
+
+def stop_cluster(url: str) -> None:
+    """The server goes away (fast shutdown: open connections are cut), as a crashed or restarted
+    database server does mid-call."""
+    root, _ = _where(url)
+    subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", str(root / "data"), "-m", "fast", "-w", "stop"]),
+                   check=True, capture_output=True)
+
+
+def start_cluster(url: str) -> None:
+    _start(*_where(url))
 
 
 def fresh_database(url: str, name: str) -> str:

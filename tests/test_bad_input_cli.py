@@ -44,6 +44,18 @@ def test_a_database_that_cannot_be_opened_is_named_without_its_password(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_database_server_that_never_answers_is_given_up_on(tmp_path):
+    """A port that accepts the connection and then says nothing (a server hung, or a network that
+    drops its replies): the connection attempt ends after the connect timeout, with one line; the
+    command had waited for ever (a call's write for the OS's TCP timeout, minutes)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # the kernel completes the handshake; nobody ever answers
+        url = f"postgresql+psycopg://clerk:s3cret@127.0.0.1:{silent.getsockname()[1]}/voicebot"
+        line = one_error_line(voicebot("db", "upgrade", "--db", url, cwd=tmp_path, timeout=120))
+    assert "timeout expired" in line and "s3cret" not in line
+
+
 def test_a_folder_or_a_file_that_is_no_database(tmp_path):
     (tmp_path / "notes.txt").write_text("not a database\n" * 100)
     assert "is a directory" in one_error_line(voicebot("report", "--db", str(tmp_path), cwd=tmp_path))

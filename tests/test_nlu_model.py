@@ -5,6 +5,7 @@ tests/test_nlu_measure.py), out-of-scope, sentiment, retraining from JSONL. One 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def test_metadata_records_data_labels_metrics_threshold(bank_model):
 def test_heldout_intents(bank_model):
     report = evaluate(bank_model, load_rows(TEST / "heldout.jsonl").examples)
     assert report["intent_accuracy"] >= 0.93, report["worst"]
+    assert report["model_version"] == bank_model.version  # the report says which model it measured
     assert report["oos_recall"] >= 0.85
     assert report["in_scope_false_oos_rate"] <= 0.05
 
@@ -144,6 +146,11 @@ def test_retrain_from_jsonl_and_csv(bank_model, tmp_path, monkeypatch, capsys):
         assert exc.code in (0, None)
     small = load_model(tmp_path / "m")
     assert set(small.labels) == keep
+    # the version names the model (training day, digest of its weights), not the --out folder
+    meta = model_io.read_metadata(tmp_path / "m")
+    assert small.version == meta["version"] != "m" and re.fullmatch(r"\d{8}-[0-9a-f]{12}", meta["version"])
+    assert meta["version"].endswith(model_io.artefact_digest(tmp_path / "m", meta)[:12])
+    assert f"model version {meta['version']}" in " ".join(capsys.readouterr().out.split())
     assert small.understand("when does the bank close on friday").intent == "branch_hours"
     csv_rows = tmp_path / "rows.csv"
     csv_rows.write_text("text,intent\n" + "".join(f"\"{e.text}\",{e.intent}\n" for e in examples))

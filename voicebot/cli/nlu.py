@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from voicebot.cli.app import app, console, err_console, fail, print_json
+from voicebot.cli.app import app, check_output, console, err_console, fail, print_json
 
 
 @app.command()
@@ -24,6 +24,9 @@ def train(
 
     if intents and data:
         fail("give --intents or --data, not both")
+    if out is not None and out.exists():  # said before the training, not after it
+        fail(f"--out {out}: already exists; a model directory is never overwritten, choose another")
+    check_output("--out", out, folder=True)
     dataset = load_training_data(intents, data)
     started = time.time()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -34,7 +37,8 @@ def train(
 
     meta = read_metadata(path)
     oos = meta["oos"]
-    console.print(f"trained {len(meta['labels'])} labels on {meta['n_examples']} examples in {time.time() - started:.0f}s → {path}")
+    console.print(f"trained {len(meta['labels'])} labels on {meta['n_examples']} examples in {time.time() - started:.0f}s → {path}"
+                  f" (model version {meta['version']})", highlight=False, soft_wrap=True)
     chosen = oos["compared"][oos["strategy"]]
     console.print(f"out-of-scope: {oos['strategy']} (threshold {meta['threshold']:.3f}); validation in-scope accuracy "
                   f"{chosen['in_scope_accuracy']:.3f}, OOS recall {chosen['oos_recall']:.3f}")
@@ -73,6 +77,7 @@ def eval_command(
         print_json(report)
         return
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    console.print(f"model version {report.get('model_version') or '-'}", highlight=False)
     console.print(f"n={report['n']}  intent accuracy {fmt(report['intent_accuracy'])}  macro-F1 {fmt(report['intent_macro_f1'])}  "
                   f"OOS recall {fmt(report['oos_recall'])}  in-scope false-OOS {fmt(report['in_scope_false_oos_rate'])}"
                   + (f"  sentiment macro-F1 {fmt(report['sentiment_macro_f1'])}" if "sentiment_macro_f1" in report else "")

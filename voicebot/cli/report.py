@@ -60,6 +60,8 @@ def report(
     counts = kpis["outcomes"]
     for outcome in (*OUTCOMES, *sorted(set(counts) - set(OUTCOMES))):
         table.add_row(f"outcome: {outcome}", str(counts.get(outcome, 0)))
+    for version, calls in kpis["nlu_models"].items():
+        table.add_row(f"NLU model: {version}", f"{calls} calls")
     console.print(table)
 
 
@@ -96,3 +98,17 @@ def db_upgrade(db: Optional[str] = typer.Option(None, "--db", help="Database URL
         engine = make_engine(url)
         migrate(engine)
     console.print(f"schema at revision {current_revision(engine)}: {shown_url(url)}")
+
+
+@db_app.command("flush-spool")
+def db_flush_spool(db: Optional[str] = typer.Option(None, "--db", help="Database URL or SQLite path.")) -> None:
+    """Write into the database the call records it could not take during calls (they were kept in
+    a spool file: beside the SQLite file, or var/records.spool.jsonl); safe to run twice."""
+    from voicebot.store import open_store, resolve_url, shown_url, using_database
+
+    url = resolve_url(db)
+    store = open_store(url)
+    with using_database(url):
+        written = store.flush_spool()
+    where = store.spool.path or "no spool (an in-memory database)"
+    console.print(f"{written} spooled call record(s) written into {shown_url(url)} ({where})")

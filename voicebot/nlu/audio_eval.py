@@ -121,6 +121,7 @@ def evaluate_audio(manifest: Path, *, model: str | None = None, asr: str = "whis
             by_voice[r.voice].append(h.understood.intent == r.intent)
     report["intent_accuracy_by_voice"] = {v: sum(ok) / len(ok) for v, ok in sorted(by_voice.items())}
     report["manifest"] = str(manifest)
+    report["model_version"] = getattr(stack.nlu, "version", None)
     labels = set(getattr(stack.nlu, "labels", ()))  # as eval --data: a label no model output can match
     report["unknown_labels"] = sorted({r.intent for r in rows if r.intent} - labels - {OUT_OF_SCOPE}) if labels else []
     return report

@@ -31,6 +31,7 @@ def evaluate(nlu: Nlu, examples: list[Example], n_worst: int = 10) -> dict:
              for (intent, confidence, _), v, t, e in zip(results, emb, texts, examples)]
     report = score(examples, preds, n_worst)
     report["unknown_labels"] = sorted({e.intent for e in examples if e.intent} - set(nlu.labels) - {OUT_OF_SCOPE})
+    report["model_version"] = nlu.version
     return report
 
 

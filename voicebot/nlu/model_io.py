@@ -5,6 +5,7 @@ interrupted training never leaves a half-written model that `load_model` could p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -68,6 +69,46 @@ def load_arrays(directory: Path, name: str) -> dict[str, np.ndarray]:
             return {k: data[k] for k in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, cut short, not an .npz
         raise ModelError(f"{path}: cannot read model weights ({exc})") from None
+
+
+# What decides the model's answers besides its weights: part of what its version identifies.
+_DECIDING = ("labels", "threshold", "routes", "features", "sentiment")
+_WEIGHTS = ("intent.npz", "sentiment.npz", "sentiment.json")
+
+
+def artefact_digest(directory: Path, meta: dict) -> str:
+    """SHA-256 of what the model computes with: every array of its weight files (name, dtype,
+    shape, values — not the .npz bytes, whose zip headers carry the time they were written), the
+    sentiment head's settings and the deciding metadata. Two trainings that made the same model
+    have the same digest."""
+    digest = hashlib.sha256()
+    for name in _WEIGHTS:
+        path = Path(directory) / name
+        if not path.exists():
+            continue
+        digest.update(name.encode() + b"\0")
+        if name.endswith(".npz"):
+            for key, array in sorted(load_arrays(directory, name).items()):
+                digest.update(f"{key}|{array.dtype.str}|{array.shape}\0".encode())
+                digest.update(np.ascontiguousarray(array).tobytes())
+        else:
+            digest.update(path.read_bytes())
+    digest.update(json.dumps({k: meta.get(k) for k in _DECIDING}, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def model_version(digest: str, created: str) -> str:
+    """What names a model in call records, reports and the web console: the day it was trained and
+    its artefact digest, e.g. `20261203-3f9a1c2b7d4e` (never the folder it happens to sit in)."""
+    return f"{created[:10].replace('-', '')}-{digest[:12]}"
+
+
+def version_of(directory: Path, meta: dict) -> str:
+    """The model's version; a model trained before versions were digests (its `version` was its
+    folder's name) gets one computed from its files now."""
+    if meta.get("artefact_sha256"):
+        return meta["version"]
+    return model_version(artefact_digest(directory, meta), str(meta.get("created", "")))
 
 
 def newest_model(root: Path | None = None) -> Path | None:

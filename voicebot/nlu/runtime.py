@@ -37,6 +37,7 @@ class Nlu:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.meta = model_io.read_metadata(self.path)
+        self.version = model_io.version_of(self.path, self.meta)  # in every call record it classifies
         self.labels: list[str] = list(self.meta["labels"])
         self.threshold = float(self.meta.get("threshold", 0.0))
         self.head = IntentHead.from_arrays(self.labels, model_io.load_arrays(self.path, "intent.npz"))

@@ -130,7 +130,6 @@ def train(data: Dataset, out: Path | None = None, progress: Progress | None = No
     created = datetime.now(timezone.utc)
     out = Path(out) if out else model_io.MODELS_DIR / f"nlu-{created:%Y%m%d-%H%M%S}"
     meta = {
-        "version": out.name,
         "created": created.isoformat(timespec="seconds"),
         "source": source,
         "data_hash": data_hash(data.examples),
@@ -150,6 +149,8 @@ def train(data: Dataset, out: Path | None = None, progress: Progress | None = No
             if (HEAD_DIR / name).exists():
                 shutil.copy(HEAD_DIR / name, tmp / name)
         meta["sentiment"] = json.loads((HEAD_DIR / "sentiment.json").read_text())
+        meta["artefact_sha256"] = model_io.artefact_digest(tmp, meta)
+        meta["version"] = model_io.model_version(meta["artefact_sha256"], meta["created"])
         model_io.save_metadata(tmp, meta)
 
     path = model_io.write_model_dir(out, fill)

@@ -79,6 +79,7 @@ class Session:
 
         self.engine, self.stack, self.rate = engine, stack, rate
         engine.hold_records = not inline  # the store and webhook wait until an answer is queued
+        engine.record.nlu_model = getattr(stack.nlu, "version", None)  # which model heard this call
         self.events: list[Any] = []
         self.recording = CallRecording(rate, recording_path, keep=keep_audio)
         self._listeners = [listener] if listener else []

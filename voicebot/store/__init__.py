@@ -40,10 +40,13 @@ def resolve_url(url: str | None = None) -> str:
         return url
     if Path(url).is_dir():
         raise ConfigError(f"database {url}: is a directory, not a database file")
+    folder = Path(url).parent
     try:
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"database {url}: cannot create its folder {Path(url).parent}: {os_reason(exc)}") from None
+        raise ConfigError(f"database {url}: cannot create its folder {folder}: {os_reason(exc)}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):  # SQLite keeps its -wal and -shm files (and voicebot its key and spool) there
+        raise ConfigError(f"database {url}: cannot write in its folder {folder} (permission denied)")
     return f"sqlite:///{url}"
 
 

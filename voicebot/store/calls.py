@@ -11,18 +11,22 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from voicebot.store.models import CallRow, QueueEntryRow, TurnRow
+from voicebot.store.spool import spooled
 from voicebot.store.types import aware
 
 
 class CallMixin:
-    def start_call(self, header: dict[str, Any]) -> None:
+    # The writes of a call's record (and tasks.py's add_task) go to the spool when the database
+    # fails (voicebot.store.spool); `worker_id`: on behalf of another worker (a spooled write).
+    @spooled
+    def start_call(self, header: dict[str, Any], worker_id: str | None = None) -> None:
         """Write (or rewrite) a call's header. Idempotent: the same call started twice, even by
         two workers at once (a proxy retrying an INVITE), leaves one record."""
         for attempt in range(3):
             with self._session() as s:
                 s.merge(CallRow(call_id=header["call_id"], caller_id=header.get("caller_id"),
                                 started_at=aware(header["started_at"]), ended_at=None, outcome=None,
-                                worker_id=self.worker_id, record=header))
+                                worker_id=worker_id or self.worker_id, record=header))
                 try:
                     s.commit()
                     return
@@ -31,6 +35,7 @@ class CallMixin:
                     if attempt == 2:
                         raise
 
+    @spooled
     def add_turn(self, call_id: str, seq: int, turn: dict[str, Any]) -> None:
         """Idempotent: the same (call, seq) written twice (a retried commit) is kept once."""
         with self._session() as s:
@@ -40,16 +45,21 @@ class CallMixin:
             except IntegrityError:
                 s.rollback()
 
-    def finish_call(self, record: dict[str, Any]) -> None:
+    @spooled
+    def finish_call(self, record: dict[str, Any], worker_id: str | None = None) -> None:
         with self._session() as s:
             row = s.get(CallRow, record["call_id"])
             if row is None:
                 row = CallRow(call_id=record["call_id"], started_at=aware(record["started_at"]), record={},
-                              worker_id=self.worker_id)
+                              worker_id=worker_id or self.worker_id)
                 s.add(row)
             row.caller_id, row.ended_at = record.get("caller_id"), aware(record.get("ended_at"))
             row.outcome, row.queue, row.record = record.get("outcome"), record.get("queue"), record
             s.commit()
+
+    def call_finished(self, call_id: str) -> bool:
+        with self._session() as s:
+            return s.scalar(select(CallRow.ended_at).where(CallRow.call_id == call_id)) is not None
 
     def calls(self, since: datetime | None = None) -> list[dict[str, Any]]:
         """Every call (started at or after `since`), oldest first."""

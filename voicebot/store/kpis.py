@@ -65,4 +65,6 @@ def compute_kpis(calls: list[Record], repeat_window: timedelta = timedelta(days=
         "escalation_rate": _rate(outcomes["escalated"], total),
         "escalations_by_reason": {str(k): _rate(v, total) for k, v in sorted(escalations.items())},
         "transfers_by_reason": {str(k): _rate(v, total) for k, v in sorted(transfers.items())},
+        # calls per intent model version (a call from before versions were recorded: "unknown")
+        "nlu_models": dict(sorted(Counter(c.get("nlu_model") or "unknown" for c in finished).items())),
     }

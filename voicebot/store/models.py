@@ -81,7 +81,7 @@ class TaskRow(Base):
     call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     queue: Mapped[str | None] = mapped_column(String(QUEUE_NAME_LENGTH), nullable=True)
     text: Mapped[str] = mapped_column(Text, default="")
-    recording: Mapped[str | None] = mapped_column(String(255), nullable=True)  # voicemail WAV path
+    recording: Mapped[str | None] = mapped_column(Text, nullable=True)  # voicemail WAV path, any length (0005)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     done_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, tuple_, update
 
 from voicebot.store.models import AgentStateRow, CounterRow, QueueEntryRow
+from voicebot.store.spool import spooled
 from voicebot.store.types import aware
 from voicebot.store.upsert import insert_ignore
 
@@ -146,9 +147,11 @@ class QueueMixin:
                 < tuple_(me.rank, me.enqueued_at, me.id)))
             return ahead + 1
 
-    def leave_queue(self, call_id: str, status: str = "abandoned", now: datetime | None = None) -> bool:
+    @spooled
+    def leave_queue(self, call_id: str, status: str = "abandoned", now: datetime | str | None = None) -> bool:
         """The caller hung up (or took a callback, or was `dropped` by a worker shutting down)
-        while waiting; False if an agent took them first."""
+        while waiting; False if an agent took them first. Spooled when the database fails (None
+        then), like the call's record: voicebot.store.spool."""
         left = aware(now) if now else datetime.now(timezone.utc)
         with self._session() as s:
             done = s.execute(update(QueueEntryRow).where(QueueEntryRow.call_id == call_id,

@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
+
+from voicebot.errors import ConfigError, os_reason
 from sqlalchemy.pool import StaticPool
 
 if TYPE_CHECKING:  # Alembic (~0.5 s to import) loads only when a schema is actually migrated
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004"
+HEAD = "0005"
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 5  # PostgreSQL, unless the URL says `?connect_timeout=N`
 _PG_LOCK_KEY = 0x766F6963  # "voic": one advisory lock id for voicebot's migrations
 
 
@@ -24,7 +27,10 @@ def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's error (logged, shown in reports) would otherwise carry
     # its values, e.g. the customer number a caller gave, `[parameters: ('12345678',)]`
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        # A server that stops answering (a network partition) would hold a connection attempt
+        # for the OS's TCP timeout (minutes) while a caller waits; after this the write is spooled.
+        args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=args)
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
                     "hide_parameters": True}
@@ -76,7 +82,7 @@ def _migration_lock(engine: Engine):
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
                 conn.commit()
     elif engine.dialect.name == "sqlite" and database and database != ":memory:":
-        with open(f"{database}.migrate.lock", "a+") as handle:
+        with _lock_file(Path(f"{database}.migrate.lock")) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -84,6 +90,19 @@ def _migration_lock(engine: Engine):
                 fcntl.flock(handle, fcntl.LOCK_UN)
     else:
         yield
+
+
+def _lock_file(path: Path):
+    """The lock file, made if missing; one another user made is locked read-only (flock needs no
+    write access). A folder that forbids both is a ConfigError naming it."""
+    try:
+        return open(path, "a+")
+    except PermissionError:
+        try:
+            return open(path)
+        except OSError as exc:
+            raise ConfigError(f"database {path.with_suffix('').with_suffix('')}: cannot take the migration "
+                              f"lock {path} ({os_reason(exc)})") from None
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -12,6 +12,7 @@ from voicebot.store.models import CardRow, CustomerRow, TransactionRow
 from voicebot.store.pins import pin_matches
 from voicebot.store.protocols import Card, Customer, Transaction
 from voicebot.store.queue import QueueMixin
+from voicebot.store.spool import Spool, spool_file
 from voicebot.store.tasks import TaskMixin
 from voicebot.store.users import UserMixin
 from voicebot.store.workers import WorkerMixin
@@ -30,6 +31,11 @@ class SqlStore(CallMixin, TaskMixin, AgentMixin, QueueMixin, WorkerMixin, UserMi
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.worker_id: str | None = None  # set by start_worker(); stamped on the calls it writes
+        self.spool = Spool(spool_file(engine.url), str(engine.url))  # str(): the password hidden
+
+    def flush_spool(self) -> int:
+        """Write the call records the database could not take earlier (voicebot.store.spool)."""
+        return self.spool.flush(self)
 
     def _session(self) -> Session:
         return self._sessions()

@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from voicebot.store.models import TaskRow
+from voicebot.store.spool import spooled
 from voicebot.store.types import aware
 
 
 class TaskMixin:
+    @spooled
     def add_task(self, task: dict[str, Any]) -> None:
         with self._session() as s:
             s.add(TaskRow(kind=task["kind"], caller_id=task.get("caller_id"),
@@ -19,6 +21,15 @@ class TaskMixin:
                           text=task.get("text", ""), recording=task.get("recording"),
                           created_at=aware(task["created_at"])))
             s.commit()
+
+    def has_task(self, task: dict[str, Any]) -> bool:
+        """A task of this kind for this call made at this time is there already (a spooled task
+        written twice)."""
+        query = select(TaskRow.id).where(TaskRow.kind == task["kind"], TaskRow.created_at == aware(task["created_at"]))
+        query = query.where(TaskRow.call_id == task["call_id"]) if task.get("call_id") else \
+            query.where(TaskRow.call_id.is_(None))
+        with self._session() as s:
+            return s.scalar(query.limit(1)) is not None
 
     def tasks(self, kind: str | None = None, open_only: bool = False) -> list[dict[str, Any]]:
         query = select(TaskRow).order_by(TaskRow.id)

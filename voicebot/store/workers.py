@@ -15,8 +15,11 @@ from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from voicebot.errors import ConfigError
 from voicebot.store.models import CallRow, WorkerRow
+from voicebot.store.spool import database_error
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
@@ -44,6 +47,12 @@ class WorkerMixin:
                             started_at=now, heartbeat_at=now))
             s.commit()
         self.recover_dead_workers(now)
+        try:  # records an earlier process could not write (the database was down)
+            self.flush_spool()
+        except (SQLAlchemyError, ConfigError) as exc:
+            reason = database_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+            log.warning("spooled call records stay in %s: database %s: %s", self.spool.path,
+                        self.spool.database, reason)
         if heartbeat:
             self._stop_beat = threading.Event()
             threading.Thread(target=self._beat, name="voicebot-heartbeat", daemon=True).start()
@@ -65,8 +74,11 @@ class WorkerMixin:
                 dead = self.dead_workers(now)
                 if dead:  # another worker died: its calls end, its queued callers are dropped
                     self.recover_dead_workers(now, dead)
+                if self.spool.pending:  # the database is back: the records it missed go in
+                    self.flush_spool()
             except Exception as exc:  # the database may be restarting: try again next beat
-                log.warning("heartbeat of %s failed: %s", self.worker_id, exc)
+                reason = database_error(exc) if isinstance(exc, SQLAlchemyError) else exc  # one line
+                log.warning("heartbeat of %s failed: %s", self.worker_id, reason)
 
     def stop_worker(self) -> None:
         """A clean exit: stop the heartbeat and deregister (its finished calls stay)."""
@@ -74,9 +86,13 @@ class WorkerMixin:
             self._stop_beat.set()
         if self.worker_id and not getattr(self, "_deregistered", False):
             self._deregistered = True  # once: atexit calls this again after an explicit stop
-            with self._session() as s:
-                s.execute(delete(WorkerRow).where(WorkerRow.worker_id == self.worker_id))
-                s.commit()
+            try:
+                with self._session() as s:
+                    s.execute(delete(WorkerRow).where(WorkerRow.worker_id == self.worker_id))
+                    s.commit()
+            except SQLAlchemyError as exc:  # the database is down: the next worker takes it for dead
+                log.warning("worker %s could not deregister from database %s: %s", self.worker_id,
+                            self.spool.database, database_error(exc))
 
     def dead_workers(self, now: datetime) -> list[str]:
         host = socket.gethostname()

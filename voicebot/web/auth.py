@@ -99,10 +99,7 @@ def page_user(request: Request) -> User:
 
 
 def page_supervisor(request: Request) -> User:
-    user = page_user(request)
-    if not user.supervisor:
-        raise HTTPException(403, "supervisors only")
-    return user
+    return _supervisor_only(page_user(request))
 
 
 def api_user(request: Request) -> User:
@@ -113,7 +110,10 @@ def api_user(request: Request) -> User:
 
 
 def api_supervisor(request: Request) -> User:
-    user = api_user(request)
+    return _supervisor_only(api_user(request))
+
+
+def _supervisor_only(user: User) -> User:
     if not user.supervisor:
         raise HTTPException(403, "supervisors only")
     return user
