@@ -137,6 +137,21 @@ class MonitorTap:
                 run = 0
         return None
 
+    def silence_through(self, t: float, until: float, threshold_dbfs: float = -45.0, hold_ms: int = 300) -> float | None:
+        """Start of the first stretch below the threshold at or after `t` that lasts at least
+        `hold_ms` and at least until `until`, or None."""
+        start = None
+        for at, level in self.blocks():
+            if at < t:
+                continue
+            if level > threshold_dbfs:
+                start = None
+                continue
+            start = at if start is None else start
+            if at + 0.01 >= max(start + hold_ms / 1000, until):
+                return start
+        return None
+
     def onset_after(self, t: float, below_peak_db: float = 35.0, span_s: float = 3.0) -> float | None:
         """Start of the first 10 ms block at or after `t` within `below_peak_db` of the loudest
         block of the next `span_s` (where a sound starts, as scripts/eval_bargein.py defines a

@@ -52,7 +52,11 @@ CONVERGE_S = 0.5
 ECHO_MARGIN_DB = 6.0
 MAX_GATE_DB = -6.0
 PATH_KEEP_S = 5.0  # the echo path is measured on this much of the speaker, the newest
-PATH_PERCENTILE = 95  # of raw microphone minus speaker: the echo's loud end, not a caller's rare double talk
+PATH_PERCENTILE = 95  # of raw microphone minus speaker: the echo's loud end
+# The path is measured on blocks taken for echo: gated, or cut this much by the canceller. A caller
+# talking over a prompt passes the gate and the canceller leaves them whole, so they do not raise
+# it (they had: a headset caller 1 s into the greeting was gated 4 s long once the loss read theirs).
+CANCELLED_DB = 10.0
 # The speaker's level is its loudest 10 ms within this much around the block: a call's first
 # anchor can be off by tens of ms (the echo of "Welcome" came back where the reference was silent).
 SPEAKER_WINDOW_S = 0.15
@@ -195,8 +199,10 @@ class CardEcho:
                       self._reads.loudest(arrived) if arrived is not None else -120.0)
         if speaker <= SPEAKER_ACTIVE_DBFS:
             return out
-        gate = self.path.gate_db  # before this block: a caller starting now does not move it
-        self.path.heard(dbfs(near), speaker)
-        if dbfs(out.samples) < speaker + gate:
+        level, raw = dbfs(out.samples), dbfs(near)
+        echo = level < speaker + self.path.gate_db
+        if echo or level < raw - CANCELLED_DB:  # a caller over the prompt (passed, not cancelled) is no echo
+            self.path.heard(raw, speaker)
+        if echo:
             return Audio(np.zeros_like(out.samples), out.rate)  # the echo, or what is left of it
         return out
