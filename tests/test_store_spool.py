@@ -221,3 +221,17 @@ def test_a_caller_leaving_a_queue_while_the_database_is_locked_leaves_it_when_th
     assert [e["call_id"] for e in store.waiting(["general"])] == ["q1"]
     assert store.flush_spool() == 1 and store.waiting(["general"]) == []
     assert store.spool.path.read_text() == ""
+
+
+def test_a_turn_the_database_refuses_for_another_reason_than_a_repeat_is_spooled_not_dropped(tmp_path):
+    """A turn written twice is kept once, quietly; a turn of a call the database does not hold
+    (the foreign key) is no repeat: it is kept in the spool, not dropped without a word."""
+    store = open_store(str(tmp_path / "v.db"))
+    store.start_call({"call_id": "c1", "caller_id": None, "started_at": "2026-11-23T15:00:00+00:00"})
+    store.add_turn("c1", 1, {"caller": "my balance"})
+    store.add_turn("c1", 1, {"caller": "my balance"})  # a retried commit
+    assert store.turns("c1") == [{"caller": "my balance"}]
+    assert not store.spool.path.exists()
+    store.add_turn("c2", 1, {"caller": "hello"})  # no call c2
+    spooled = [json.loads(line) for line in store.spool.path.read_text().splitlines()]
+    assert [(e["op"], e["args"][0]) for e in spooled] == [("add_turn", "c2")]

@@ -37,13 +37,16 @@ class CallMixin:
 
     @spooled
     def add_turn(self, call_id: str, seq: int, turn: dict[str, Any]) -> None:
-        """Idempotent: the same (call, seq) written twice (a retried commit) is kept once."""
+        """Idempotent: the same (call, seq) written twice (a retried commit) is kept once. Any
+        other refusal (a turn of a call the database does not hold) is raised, and spooled."""
         with self._session() as s:
             s.add(TurnRow(call_id=call_id, seq=seq, turn=turn))
             try:
                 s.commit()
             except IntegrityError:
                 s.rollback()
+                if s.scalar(select(TurnRow.id).where(TurnRow.call_id == call_id, TurnRow.seq == seq)) is None:
+                    raise
 
     @spooled
     def finish_call(self, record: dict[str, Any], worker_id: str | None = None) -> None:
