@@ -11,10 +11,9 @@ from voicebot.events import DtmfPressed, Understood
 from voicebot.flow.actions import Expect
 from voicebot.flow.inputs import Answer, ranked_intents, read_intent, read_yesno
 from voicebot.flow.schema import StateSpec
+from voicebot.flow.selfservice import CHANGES_ACCOUNT
 from voicebot.intents import OUT_OF_SCOPE
 
-# Actions that change the customer's account; reading a balance or the hours changes nothing.
-CHANGING_ACTIONS = frozenset({"block_card", "activate_card"})
 
 
 class ConfirmMixin:
@@ -25,7 +24,7 @@ class ConfirmMixin:
         while target and target not in seen:
             seen.add(target)
             state = self.spec.states[target]
-            if state.action in CHANGING_ACTIONS:
+            if state.action in CHANGES_ACCOUNT:
                 return True
             if state.ask or state.transfer or state.hangup:
                 return False

@@ -19,6 +19,9 @@ ACTION_OUTCOMES: dict[str, tuple[str, ...]] = {
     "block_card": ("blocked", "no_card", "ask_which"),
     "activate_card": ("activated", "none_inactive"),
 }
+# Actions that change the customer's account, beside the actions themselves: a request that runs
+# one is confirmed first when heard unsurely (flow/confirm.py); reading a balance changes nothing.
+CHANGES_ACCOUNT = frozenset({"block_card", "activate_card"})
 CARD_KINDS = ("debit", "credit")
 
 
