@@ -148,6 +148,12 @@ class Timeline:
         self._ring[np.arange(start, end) % self._ring.shape[0]] = 0
 
 
+def _loudest(samples: np.ndarray, block: int) -> float:
+    """The level of the loudest whole `block` in `samples`, in one pass (it runs every 10 ms)."""
+    rows = samples[: samples.shape[0] // block * block].reshape(-1, block).astype(np.float32)
+    return dbfs(rows[int(np.argmax(np.einsum("ij,ij->i", rows, rows)))])
+
+
 class RecentReads:
     """The level of each block handed to the speaker, by the time it was handed over."""
 
@@ -195,8 +201,7 @@ class CardEcho:
         out = self._aec.process(Audio(near, self.rate), Audio(far, self.rate))
         block = self.rate // 100
         around = self.played.span(at + LEAD_S - SPEAKER_WINDOW_S, near.shape[0] + round(2 * SPEAKER_WINDOW_S * self.rate))
-        speaker = max(max(dbfs(around[k:k + block]) for k in range(0, around.shape[0] - block + 1, block)),
-                      self._reads.loudest(arrived) if arrived is not None else -120.0)
+        speaker = max(_loudest(around, block), self._reads.loudest(arrived) if arrived is not None else -120.0)
         if speaker <= SPEAKER_ACTIVE_DBFS:
             return out
         level, raw = dbfs(out.samples), dbfs(near)
