@@ -71,9 +71,7 @@ class RequestsMixin:
 
     def _clarify(self, options: tuple[str, ...], again: bool = False) -> None:
         """"Would you like to check your balance, or hear your recent transactions?" """
-        phrases = self.spec.intent_phrases
-        first, second = (phrases.get(o) or self.spec.intent_labels.get(o, o.replace("_", " "))
-                         for o in options)
+        first, second = (self.spec.phrase_for(o) for o in options)
         template = self.spec.messages.clarify_again if again else self.spec.messages.clarify
         text = template.format(first=first, second=second)
         self._ask_sub("clarify_again" if again else "clarify", text,

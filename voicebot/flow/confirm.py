@@ -15,7 +15,6 @@ from voicebot.flow.selfservice import CHANGES_ACCOUNT
 from voicebot.intents import OUT_OF_SCOPE
 
 
-
 class ConfirmMixin:
     def changes_account(self, intent: str) -> bool:
         """The request's state (or the states it goes on to without asking) runs an action that
@@ -46,8 +45,7 @@ class ConfirmMixin:
                       and i in self.spec.requests and score >= floor]
             if others:
                 return self._clarify((intent, others[0]))
-        phrase = self.spec.intent_phrases.get(intent) or self.spec.intent_labels.get(intent, intent.replace("_", " "))
-        self._ask_sub("confirm", self.spec.messages.confirm_action.format(request=phrase),
+        self._ask_sub("confirm", self.spec.messages.confirm_action.format(request=self.spec.phrase_for(intent)),
                       Expect("yesno"), (intent, self.state_name))
 
     def _confirm_answer(self, event: Understood | DtmfPressed, pending) -> None:

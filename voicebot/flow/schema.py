@@ -235,3 +235,7 @@ class FlowSpec(Strict):
     queues: dict[str, QueueSpec] = {}
     states: dict[str, StateSpec] = Field(min_length=1)
     crm_webhook: str | None = None
+
+    def phrase_for(self, intent: str) -> str:
+        """How a question names the request: "Would you like to {check your balance}?"."""
+        return self.intent_phrases.get(intent) or self.intent_labels.get(intent, intent.replace("_", " "))
