@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from voicebot.events import DtmfPressed, Understood
-from voicebot.flow.schema import SettingsSpec, StateSpec
+from voicebot.flow.schema import YESNO_KEYS, SettingsSpec, StateSpec
 from voicebot.flow.speech import digits_in
 from voicebot.intents import OUT_OF_SCOPE
 
@@ -101,7 +101,7 @@ def read_intent(event: Understood | DtmfPressed, dtmf: dict[str, str],
 
 def read_yesno(event: Understood | DtmfPressed, dtmf: dict[str, str]) -> Answer:
     if isinstance(event, DtmfPressed):
-        value = (dtmf or {"1": "yes", "2": "no"}).get(event.digits)
+        value = (dtmf or YESNO_KEYS).get(event.digits)
         return Answer("value", value) if value in ("yes", "no") else NO_MATCH
     value = event.entities.get("yesno") or _YESNO_INTENTS.get(event.intent)
     return Answer("value", value) if value in ("yes", "no") else NO_MATCH

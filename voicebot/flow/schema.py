@@ -14,6 +14,10 @@ ActionName = Literal["balance", "transactions", "block_card", "activate_card", "
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+# the keys a yes/no prompt takes when its state names none (inputs.read_yesno, templates.keypad_yesno)
+YESNO_KEYS = {"1": "yes", "2": "no"}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -213,6 +217,8 @@ class MessagesSpec(Strict):
     # the recogniser cannot follow still gets through. {options}: "press 1 to check your balance,
     # 2 to …, or 0 to speak with an agent", from the state's dtmf map and intent_phrases. "" = never.
     keypad_menu: str = "Or use your keypad: {options}."
+    # said after a yes/no prompt's re-prompt: a "yes" the line garbles still gets through. "" = never.
+    keypad_yesno: str = "Or press {yes} for yes, or {no} for no."
 
 
 class FlowSpec(Strict):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.errors import ConfigError
-from voicebot.flow.schema import FlowSpec, StateSpec
+from voicebot.flow.schema import YESNO_KEYS, FlowSpec, StateSpec
 
 Path_ = tuple[Any, ...]
 
@@ -31,10 +31,12 @@ MESSAGE_VARS: dict[str, frozenset[str]] = {
     "recap": frozenset({"items"}),
     "confirm_action": frozenset({"request"}),
     "keypad_menu": frozenset({"options"}),
+    "keypad_yesno": frozenset({"yes", "no"}),
 }
 # Variables filled from the flow itself (queue labels, intent labels, hours, waits), never from a
 # customer: a prompt using only these may be cached on disk. Everything else is personal.
-PUBLIC_VARS = frozenset({"queue", "position", "wait", "first", "second", "hours", "options", "request"})
+PUBLIC_VARS = frozenset({"queue", "position", "wait", "first", "second", "hours", "options", "request",
+                         "yes", "no"})
 
 PROJECT_INTENTS = Path(__file__).resolve().parents[2] / "intents"
 
@@ -92,6 +94,16 @@ def keypad_menu(spec: FlowSpec, state: StateSpec) -> str | None:
     items[0] = f"press {items[0]}"
     options = items[0] if len(items) == 1 else f"{', '.join(items[:-1])}, or {items[-1]}"
     return spec.messages.keypad_menu.format(options=options)
+
+
+def keypad_yesno(spec: FlowSpec, dtmf: dict[str, str]) -> str | None:
+    """A yes/no prompt's keys for its re-prompts ("Or press 1 for yes, or 2 for no."): the keys
+    `inputs.read_yesno` takes, the prompt's own map or 1/2. None when the flow's `keypad_yesno`
+    message is empty or the map lacks a key for either answer."""
+    keys = {value: key for key, value in (dtmf or YESNO_KEYS).items()}
+    if not spec.messages.keypad_yesno or not {"yes", "no"} <= keys.keys():
+        return None
+    return spec.messages.keypad_yesno.format(yes=keys["yes"], no=keys["no"])
 
 
 def check_templates(spec: FlowSpec, at: Callable[[Path_], str]) -> None:
