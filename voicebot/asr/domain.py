@@ -109,6 +109,26 @@ def too_long_for(text: str, duration: float, hints: Hints) -> bool:
     return len(re.findall(r"[a-z']+", text.lower())) < duration * YESNO_MIN_WORDS_PER_SECOND
 
 
+Reading = tuple[str, "float | None", tuple[str, ...]]  # text, confidence, runner-up readings (a decode's answer)
+
+
+def fuller_reading(heard: Reading, primed: Reading, hints: Hints) -> Reading | None:
+    """A yes/no answer that says more than yes or no, or is too long for its words (`too_long_for`),
+    is decoded openly (`heard`). Kept: the first reading that says more, in this order — the open
+    decode's best, the primed decode's best, then either's runners-up. Which decode stops after
+    "Yes, please." is a matter of float rounding (it changed with the CPU's kernels: the primed
+    decode heard "… could you put me through …" and the open one only "Yes, please."), and the
+    caller's words are what the flow must act on. None: nobody heard more (a slow "yes")."""
+    readings = (heard[0], primed[0], *heard[2], *primed[2])
+    fuller = next((text for text in readings if says_more(text, hints)), None)
+    if fuller is None:
+        return None
+    if fuller == heard[0]:
+        return heard
+    sure = [c for c in (heard[1], primed[1]) if c is not None]
+    return fuller, min(sure, default=None), tuple(dict.fromkeys(t for t in readings if t != fuller))
+
+
 # Words of a request or a correction ("my customer number was wrong", "I want an agent"), which
 # digits misheard by Whisper never turned into on the dev set of scripts/bench_digits.py (robotic
 # "seven seven…" came out as "Cameron, Cameron…", "zero nine eight seven" as "… Heaven"): a

@@ -34,8 +34,8 @@ from voicebot.asr import threads as cores
 from voicebot.asr.bandwidth import telephone_view
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
-from voicebot.asr.domain import (DIGIT_PROMPTS, apply_hints, bias_prompt, one_digit, says_a_request, says_more,
-                                 too_long_for, yes_or_no)
+from voicebot.asr.domain import (DIGIT_PROMPTS, Reading, apply_hints, bias_prompt, fuller_reading, one_digit, says_a_request,
+                                 says_more, too_long_for, yes_or_no)
 from voicebot.asr.features import log_mel
 from voicebot.asr.threads import SpareCores, asr_threads
 from voicebot.asr.whisper_digits import digit_search, looks_looped, one_digit_scores, pick
@@ -76,7 +76,6 @@ DIGIT_MARGIN = 3.0
 # is a wrong rating rather than a question asked again ("I'd say three" → "5 3." → 5 at -5.2).
 ONE_DIGIT_MIN_LOGP = -5.0
 
-Reading = tuple[str, "float | None", tuple[str, ...]]  # text, confidence, runner-up readings
 
 
 def default_model_dir() -> Path:
@@ -219,14 +218,15 @@ class WhisperRecognizer:
         if hints.kind == "digits":
             text, confidence = self._digits(utt)
             alternatives = ()
-        if hints.kind in ("yesno", "digits") and says_more(text, hints):  # more than asked: hear it all
+        if hints.kind == "digits" and says_more(text, hints):  # more than asked: hear it all
             hints = FREE
             text, confidence, alternatives = self._decode([utt], self._settings(FREE))[0]
-        elif too_long_for(text, utt.duration, hints):  # the "Yes. No." prompt kept only the first words
-            heard = self._decode([utt], self._settings(FREE))[0]
-            if says_more(heard[0], hints):
+        elif hints.kind == "yesno" and (says_more(text, hints) or too_long_for(text, utt.duration, hints)):
+            # more than asked, or too long for its words ("Yes. No." kept only the first ones): hear it openly
+            fuller = fuller_reading(self._decode([utt], self._settings(FREE))[0], (text, confidence, alternatives), hints)
+            if fuller is not None:
                 hints = FREE
-                text, confidence, alternatives = heard
+                text, confidence, alternatives = fuller
         return Transcript(apply_hints(text, hints), self.name, utt.duration, time.perf_counter() - utt.started,
                           confidence, alternatives)
 
