@@ -16,11 +16,15 @@ import pytest
 from flow_support import ALICE_PHONE, BANK, OPEN
 from pg_support import private_cluster, start_cluster, stop_cluster
 from secret_support import without_random_hex
+from test_calls_audio import SUNDAY_NIGHT, WEEKDAY_NOON, flow, stack  # noqa: F401  (the bank flow, models loaded once)
+from voicebot.audio import read_wav
+from voicebot.events import Prompt
 from voicebot.flow import CallEngine, load_flow
-from voicebot.flow.scripted import said
+from voicebot.flow.scripted import pressed, said
 from voicebot.pipeline import Session, Stack
+from voicebot.speechgen import TELEPHONE
 from voicebot.store import StoreUnavailable, open_store
-from voicebot.transports.replay import replay_text
+from voicebot.transports.replay import play_call, replay_text
 
 pg_cluster = pytest.fixture(scope="module")(private_cluster)
 
@@ -128,6 +132,28 @@ def test_postgresql_gone_mid_turn_hands_the_caller_to_a_person(pg_cluster, tmp_p
     _assert_stored(later, record, tmp_path / "var" / "records.spool.jsonl")
 
 
+def test_after_hours_the_caller_whose_pin_check_fails_is_offered_a_callback_not_a_closed_line(
+        tmp_path, monkeypatch):
+    """The hand-over takes the queue's hours from the flow: at night the general queue's after-hours
+    callback is offered (a spooled task), not a wait in a line nobody staffs."""
+    db, store, locker = _locked_sqlite(tmp_path, monkeypatch)
+    engine = CallEngine(load_flow(BANK), store, now=SUNDAY_NIGHT)
+    engine.start()
+    engine.handle(said("what's my balance", "check_balance"))
+    engine.handle(pressed("12345678"))
+    locker.execute("BEGIN EXCLUSIVE")
+    offer = " ".join(a.text for a in engine.handle(pressed("2468")))
+    assert "can't reach our account system" in offer and "call you back" in offer
+    engine.handle(said("yes please", "affirm", yesno="yes"))
+    assert (engine.record.outcome, engine.record.reason, engine.record.disposition) == (
+        "escalated", "system_unavailable", "callback")
+    locker.execute("ROLLBACK")
+    assert store.flush_spool() == 1
+    [task] = store.tasks("callback")
+    assert task["call_id"] == engine.record.call_id and task["queue"] == "general"
+    assert store.waiting() == []
+
+
 def test_a_store_read_failing_raises_the_stores_own_error_naming_the_operation(tmp_path):
     """The flow knows only the Store Protocol: SQLAlchemy's errors do not cross it."""
     store = open_store(str(tmp_path / "v.db"))
@@ -146,3 +172,29 @@ def test_a_caller_id_lookup_failing_at_the_greeting_greets_the_caller_unrecognis
     engine = CallEngine(load_flow(BANK), store, caller_id=ALICE_PHONE, now=OPEN)
     assert "How can I help you" in " ".join(a.text for a in engine.start())
     assert "SqlStore.find_by_phone" in caplog.text and engine.customer is None
+
+
+@pytest.mark.slow
+def test_a_spoken_call_whose_pin_check_meets_a_locked_database_is_handed_to_a_person(
+        stack, flow, speak, tmp_path, monkeypatch, caplog):
+    """The whole call from 8 kHz μ-law audio with line noise (VAD → Whisper → NLU → flow): another
+    process locks the database as the bot asks for the PIN; the spoken PIN's check cannot be made."""
+    db, store, locker = _locked_sqlite(tmp_path, monkeypatch)
+    turns = ["what's my balance", "my customer number is one two three four five six seven eight", PIN_WORDS]
+    session = Session(CallEngine(flow, store, now=WEEKDAY_NOON), stack)
+
+    def lock_at_the_pin_prompt(event) -> None:
+        if isinstance(event, Prompt) and "PIN" in event.text and not locker.in_transaction:
+            locker.execute("BEGIN EXCLUSIVE")
+
+    session.subscribe(lock_at_the_pin_prompt)
+    play_call(session, [read_wav(speak(t, "piper", TELEPHONE)) for t in turns], patience=1)
+    record = session.engine.record.to_dict()
+    for t in record["turns"]:
+        print(f"bot: {t['bot']['text']!r}\ncaller: {t['caller']['text']!r} -> {t['caller']['intent']}")
+    assert session._strand.errors == [] and locker.in_transaction
+    _assert_handed_over(record, caplog, "SqlLockout.failures_since")
+    assert record["intents"] == ["check_balance"] and record["authenticated"] is False
+    locker.execute("ROLLBACK")
+    assert open_store(str(db)).flush_spool() == 1
+    _assert_stored(store, record, tmp_path / "calls.db.spool.jsonl")
