@@ -198,3 +198,25 @@ def test_a_spoken_call_whose_pin_check_meets_a_locked_database_is_handed_to_a_pe
     locker.execute("ROLLBACK")
     assert open_store(str(db)).flush_spool() == 1
     _assert_stored(store, record, tmp_path / "calls.db.spool.jsonl")
+
+
+def test_a_caller_waiting_in_a_sip_queue_holds_on_while_the_database_is_locked(tmp_path, monkeypatch, caplog):
+    """The SIP worker's wait in line polls the store for a free agent every 2 s and reads the
+    caller's place for its announcements: with the database locked the caller holds on (no agent,
+    the callback key alone, no place made up), with one warning, instead of the wait dying."""
+    from types import SimpleNamespace
+
+    from voicebot.transports.sip.waiting import CALLBACK_HINT, QueueWait
+
+    db, store, locker = _locked_sqlite(tmp_path, monkeypatch)
+    engine = CallEngine(load_flow(BANK), store, now=OPEN)
+    engine.start()
+    call = SimpleNamespace(call_id="sip-1", port=SimpleNamespace(session=SimpleNamespace(engine=engine)))
+    wait = QueueWait(None, call, SimpleNamespace(queue="general", estimated_wait=60.0), announce_s=30)
+    locker.execute("BEGIN EXCLUSIVE")
+    assert wait._free_agent() is None and wait._free_agent() is None
+    assert wait._announcement(10.0) == CALLBACK_HINT
+    locker.execute("ROLLBACK")
+    assert wait._announcement(10.0).endswith(CALLBACK_HINT) and wait._announcement(10.0) != CALLBACK_HINT
+    [line] = [r.getMessage() for r in caplog.records if "while the caller waits" in r.getMessage()]
+    assert "sip-1" in line and "OperationalError" in line
