@@ -1,6 +1,7 @@
 """A call record is never lost to a database failure. When a write of a call's record (its header,
-a turn, the finished record, a callback or voicemail task, its caller joining or leaving a queue) fails in the database — PostgreSQL gone,
-the SQLite file locked or read-only — the write is appended instead to a local spool file, one
+a turn, the finished record, a callback or voicemail task, its caller joining or leaving a queue)
+fails in the database — PostgreSQL gone, the SQLite file locked or read-only — the write is
+appended instead to a local spool file, one
 JSON object per line, fsync'd, and one warning line names the database (password hidden), its
 error and the spool. Every later write of that call goes to the spool too, so the call's writes
 stay in order; the call itself goes on as if nothing happened.
@@ -11,10 +12,9 @@ or, for a server database, in `var/records.spool.jsonl`, mode 0600.
 
 `flush` writes the spooled records into the database, in order, idempotently (a header never
 reopens a call the spool has finished or someone closed; turns are unique per call and sequence;
-a task already there is not added twice; a call joins a queue once; a queue entry leaves only while
-still waiting), then
-empties the spool. It runs when a worker starts,
-at each heartbeat of a worker while the spool is not empty, and with `voicebot db flush-spool`."""
+a task already there is not added twice; a call joins a queue once; a queue entry leaves only
+while still waiting), then empties the spool. It runs when a worker starts, at each heartbeat of a
+worker while the spool is not empty, and with `voicebot db flush-spool`."""
 
 from __future__ import annotations
 
