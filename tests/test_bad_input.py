@@ -201,13 +201,16 @@ def test_unknown_template_variable_fails_at_load(tmp_path):
     assert "did you mean 'balance'" in msg
 
 
-def test_unknown_variable_in_a_message_fails_at_load(tmp_path):
-    path = tmp_path / "flow.yml"
-    path.write_text(GOOD_FLOW + '\nmessages:\n  transfer: "Connecting you to {queu}."\n', encoding="utf-8")
+@pytest.mark.parametrize("old, new, where", [
+    ('  system_unavailable: "', '  transfer: "Connecting you to {queu}."\n  system_unavailable: "', "transfer: unknown variable {queu}"),
+    # spoken as written: the database is down, nothing fills a {queue} in
+    ("I can't reach our account system right now.", "I can't reach {queue} right now.",
+     "system_unavailable: unknown variable {queue}")])
+def test_unknown_variable_in_a_message_fails_at_load(tmp_path, old, new, where):
+    path, line = _broken_flow(tmp_path, old, new)
     with pytest.raises(ConfigError) as err:
         load_flow(path)
-    line = len(GOOD_FLOW.splitlines()) + 3
-    assert str(err.value).startswith(f"{path}:{line}: messages.transfer: unknown variable {{queu}}")
+    assert str(err.value).startswith(f"{path}:{line}: messages.{where}")
 
 
 def test_broken_braces_fail_at_load(tmp_path):

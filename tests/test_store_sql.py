@@ -154,15 +154,20 @@ def test_digit_strings_said_before_any_prompt_are_masked(tmp_path, text, kept):
 
 def test_a_failed_statement_never_carries_the_customer_number(tmp_path):
     """Its error is logged with the call and shown in eval reports: SQLAlchemy had put the
-    statement's values in it ([parameters: ('12345678',)])."""
+    statement's values in it ([parameters: ('12345678',)]). The store raises its own
+    StoreUnavailable, from SQLAlchemy's error: neither carries them."""
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
+
+    from voicebot.store import StoreUnavailable
 
     store = open_store(str(tmp_path / "v.db"), demo=True)
     with store.engine.begin() as conn:  # a schema this code no longer matches: every lookup fails
         conn.execute(text("ALTER TABLE customers RENAME COLUMN pin_salt TO salt"))
     for lookup in (lambda: store.get_customer("12345678"), lambda: store.verify_pin("12345678", "2468")):
-        with pytest.raises(OperationalError) as err:
+        with pytest.raises(StoreUnavailable) as err:
             lookup()
-        assert "12345678" not in str(err.value) and "2468" not in str(err.value)
-        assert "parameters hidden" in str(err.value)
+        cause = err.value.__cause__
+        assert isinstance(cause, OperationalError) and "parameters hidden" in str(cause)
+        for error in (err.value, cause):
+            assert "12345678" not in str(error) and "2468" not in str(error)

@@ -19,6 +19,7 @@ from voicebot.flow.confirm import ConfirmMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
 from voicebot.flow.inputs import event_digits, goes_on_past_yes_no, read_answer, read_intent, spotted_state
+from voicebot.flow.outage import OutageMixin
 from voicebot.flow.policy import EscalationPolicy
 from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
@@ -28,7 +29,7 @@ from voicebot.flow.templates import keypad_menu, keypad_yesno
 from voicebot.flow.waited import WaitedMixin
 from voicebot.numparse import mask_digit_strings
 from voicebot.store.lockout import lockout_for
-from voicebot.store.protocols import Customer, Store
+from voicebot.store.protocols import Customer, Store, StoreUnavailable
 from voicebot.store.webhook import with_crm_webhook
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class Pending:
     prompt: str = ""  # the question without a re-prompt's "Sorry, …" (so it is never said twice)
 
 
-class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMixin):
+class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMixin, OutageMixin):
     def __init__(self, flow: Flow, store: Store, caller_id: str | None = None,
                  now: datetime | None = None, call_id: str | None = None) -> None:
         now = now or datetime.now(timezone.utc)  # only when the caller passes no time at all
@@ -93,14 +94,21 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
     # --- the API the Session calls -------------------------------------------------------
     def start(self) -> list[Action]:
         if self.record.caller_id:
-            known = self.store.find_by_phone(self.record.caller_id)
+            try:
+                known = self.store.find_by_phone(self.record.caller_id)
+            except StoreUnavailable as exc:  # a nicety: a turn that needs the store says it failed
+                self._store_warning(exc, "the caller is not recognised by number")
+                known = None
             if known and self.spec.settings.greet_by_caller_id:
                 self._recognise(known)
             elif known and known.vip:  # routing priority only: no name before the caller is verified
                 self.record.vip, self.record.priority = True, "vip"
         self.store.start_call(self.record.header())
         turn = Turn(state=self.spec.start)
-        self.enter(self.spec.start)
+        try:
+            self.enter(self.spec.start)
+        except StoreUnavailable as exc:
+            self._store_failed(exc)
         return self._close_turn(turn)
 
     def handle(self, event: Event) -> list[Action]:
@@ -111,6 +119,15 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
         self._last_text = event.text if isinstance(event, Understood) else ""
         self._note_wait(event)  # "I was on hold for an hour": routing will not announce a new wait as news
         pending = self._pending
+        try:
+            self._answer(event, pending)
+        except StoreUnavailable as exc:  # the database failed mid-turn: never silence (flow/outage.py)
+            self._store_failed(exc)
+        if pending and pending.kind in ("auth_id", "auth_pin"):
+            turn.redact()
+        return self._close_turn(turn)
+
+    def _answer(self, event: Event, pending: Pending | None) -> None:
         reason = None
         if isinstance(event, Understood):
             reason = self.policy.observe_sentiment(event.sentiment, event.sentiment_score)
@@ -123,9 +140,6 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
             if isinstance(event, Understood) and self.policy.last_turn_negative and not leaving:
                 self._say(self.spec.messages.sorry)
             self._dispatch(event, pending)
-        if pending and pending.kind in ("auth_id", "auth_pin"):
-            turn.redact()
-        return self._close_turn(turn)
 
     def hangup(self) -> list[Action]:
         """The caller's audio ran out. Mid-flow that is abandonment, after an answer self-service."""

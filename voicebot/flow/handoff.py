@@ -12,6 +12,7 @@ from voicebot.flow.inputs import read_yesno
 from voicebot.flow.routing import Caller, RouteDecision
 from voicebot.flow.schema import TransferSpec
 from voicebot.flow.speech import say_wait
+from voicebot.store.protocols import StoreUnavailable
 
 
 class HandoffMixin:
@@ -37,14 +38,17 @@ class HandoffMixin:
                                   agent=self.record.agent))
         self._end()
 
-    def _route(self, queue: str, reason: str, escalated: bool) -> None:
+    def _route(self, queue: str, reason: str, escalated: bool, decision: RouteDecision | None = None) -> None:
+        """`decision`: where the call goes, made without the store (flow/outage.py); else routed
+        with the agents' live states and claimed in the store."""
         rec = self.record
         rec.priority = self._priority(escalated)
         rec.outcome = "escalated" if escalated else "transferred"
         rec.reason = reason
-        language = self.customer.language if self.customer else "en"
-        min_tier = self.spec.escalation.senior_tier if escalated else None
-        decision = self._claimed_route(queue, Caller(rec.priority, language), min_tier)
+        if decision is None:
+            language = self.customer.language if self.customer else "en"
+            min_tier = self.spec.escalation.senior_tier if escalated else None
+            decision = self._claimed_route(queue, Caller(rec.priority, language), min_tier)
         decision = self._after_waiting(decision)  # a caller who already waited hears no new wait as news
         rec.queue = decision.queue
         self._decision = decision
@@ -86,6 +90,7 @@ class HandoffMixin:
         self.record.agent, self.record.disposition = decision.agent, decision.kind
         if decision.kind == "queued":  # waits in the store's queue until an agent takes it
             decision = self._enqueue(decision)
+        if decision.kind == "queued" and decision.position is not None:  # None: the store could not say
             self._say(msgs.queue_position.format(position=decision.position,
                                                  wait=say_wait(decision.estimated_wait)))
         self._out.append(Transfer(queue=decision.queue, target=decision.agent or decision.queue,
@@ -99,10 +104,15 @@ class HandoffMixin:
         """Into the store's queue. A caller whose place was lost with a worker (the line dropped
         while they waited) and who calls again soon gets that place back, and hears so."""
         rec = self.record
-        self.store.enqueue({"call_id": rec.call_id, "queue": decision.queue, "priority": rec.priority,
-                            "reason": rec.reason, "enqueued_at": self.now, "caller_id": rec.caller_id,
-                            "rejoin_seconds": self.spec.settings.queue_rejoin_minutes * 60})
-        place = self.store.kept_place(rec.call_id)
+        joined = self.store.enqueue({"call_id": rec.call_id, "queue": decision.queue, "priority": rec.priority,
+                                     "reason": rec.reason, "enqueued_at": self.now, "caller_id": rec.caller_id,
+                                     "rejoin_seconds": self.spec.settings.queue_rejoin_minutes * 60})
+        if joined is None:  # spooled: the database is down, it will take the entry when it is back
+            return decision
+        try:
+            place = self.store.kept_place(rec.call_id)
+        except StoreUnavailable:  # the caller is in line; only a kept place would go unsaid
+            return decision
         if place is None:
             return decision
         self._say(self.spec.messages.queue_place_kept)

@@ -213,6 +213,9 @@ class MessagesSpec(Strict):
     waited_sorry: str = "I'm sorry you've already had to wait."   # "" = say nothing
     callback_offer_waited: str = ("Rather than have you hold again, would you like us to call you back "
                                   "at this number as soon as someone is free?")
+    # a store operation the call needs failed (the database is unreachable, locked or refusing): said
+    # before the caller is handed to a person of the default queue (reason system_unavailable)
+    system_unavailable: str = "I'm sorry, I can't reach our account system right now."
     # said after an intent prompt's re-prompt (no match, no input) when the prompt has keys: a caller
     # the recogniser cannot follow still gets through. {options}: "press 1 to check your balance,
     # 2 to …, or 0 to speak with an agent", from the state's dtmf map and intent_phrases. "" = never.

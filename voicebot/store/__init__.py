@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from voicebot.errors import ConfigError, os_reason
 from voicebot.store.protocols import (
-    AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, QueueStore, Store, TaskStore,
-    Transaction,
+    AgentState, AgentStore, CallStore, Card, Customer, CustomerStore, QueueStore, Store, StoreUnavailable,
+    TaskStore, Transaction,
 )
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_DB = "var/voicebot.db"
 
 __all__ = ["AgentState", "AgentStore", "CallStore", "Card", "Customer", "CustomerStore", "QueueStore",
-           "SqlStore", "Store", "TaskStore", "Transaction", "open_store", "resolve_url", "using_database",
+           "SqlStore", "Store", "StoreUnavailable", "TaskStore", "Transaction", "open_store", "resolve_url", "using_database",
            "shown_url"]
 
 
@@ -80,6 +80,8 @@ def using_database(url: str):
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
         raise ConfigError(f"database {shown_url(url)}: cannot use it: {reason}") from None
+    except StoreUnavailable as exc:  # the same errors, from a store operation a call needs
+        raise ConfigError(f"database {shown_url(url)}: cannot use it: {exc.detail or exc.error}") from None
 
 
 def open_store(url: str | None = None, demo: bool = False) -> SqlStore:

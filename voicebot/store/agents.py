@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from voicebot.store.models import AgentStateRow
 from voicebot.store.protocols import AgentState
 from voicebot.store.types import aware
+from voicebot.store.unavailable import store_operation
 from voicebot.store.upsert import insert_ignore
 
 
@@ -21,6 +22,7 @@ def _free(now: datetime):
 
 
 class AgentMixin:
+    @store_operation
     def agent_states(self) -> dict[str, AgentState]:
         with self._session() as s:
             return {r.name: AgentState(r.status, r.since, r.until) for r in s.scalars(select(AgentStateRow))}
@@ -36,6 +38,7 @@ class AgentMixin:
                                   until=aware(state.until), call_id=None))
             s.commit()
 
+    @store_operation
     def claim_agent(self, name: str, now: datetime, until: datetime | None, call_id: str | None = None) -> bool:
         """Make `name` busy (until `until`, or until set free) if they are free now. An agent with no
         row yet is free by the roster's word: the caller only claims agents the roster calls available."""

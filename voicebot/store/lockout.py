@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from voicebot.store.keyed import install_key, key_file, keyed_hash
+from voicebot.store.unavailable import store_operation
 
 if TYPE_CHECKING:  # SQLAlchemy is imported with a SQL store, not by every flow engine's import
     from sqlalchemy import Engine
@@ -34,6 +35,7 @@ class SqlLockout:
         """What the table stores instead of the customer number."""
         return keyed_hash(self._key, customer_id)
 
+    @store_operation
     def record_failure(self, customer_id: str, at: datetime) -> None:
         from sqlalchemy.orm import Session
 
@@ -43,6 +45,7 @@ class SqlLockout:
             s.add(PinFailureRow(customer_key=self.customer_key(customer_id), at=at))
             s.commit()
 
+    @store_operation
     def failures_since(self, customer_id: str, since: datetime) -> int:
         from sqlalchemy import func, select
         from sqlalchemy.orm import Session
@@ -54,6 +57,7 @@ class SqlLockout:
         with Session(self.engine) as s:
             return int(s.scalar(query) or 0)
 
+    @store_operation
     def clear(self, customer_id: str) -> None:
         from sqlalchemy import delete
         from sqlalchemy.orm import Session

@@ -15,6 +15,20 @@ QUEUE_NAME_LENGTH = 32
 AGENT_NAME_LENGTH = 64
 
 
+class StoreUnavailable(Exception):
+    """A store operation the database could not do mid-call: unreachable (PostgreSQL down or
+    restarting), locked past the busy timeout, or refusing the statement. Raised by the store for
+    the reads and unspooled writes a call needs (a PIN check, a balance, an agent claim); the call
+    engine hands the caller to a person on it (reason system_unavailable) instead of going silent.
+    Writes of the call record never raise it: they are spooled (voicebot.store.spool).
+
+    `operation`: the store method; `error`: the database error's class (never its values)."""
+
+    def __init__(self, operation: str, error: str, detail: str = "") -> None:
+        super().__init__(f"{operation}: {error}" + (f": {detail}" if detail else ""))
+        self.operation, self.error, self.detail = operation, error, detail
+
+
 @dataclass(frozen=True)
 class Card:
     kind: str  # debit | credit

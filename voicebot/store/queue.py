@@ -16,6 +16,7 @@ from sqlalchemy import func, select, tuple_, update
 from voicebot.store.models import AgentStateRow, CounterRow, QueueEntryRow
 from voicebot.store.spool import spooled
 from voicebot.store.types import aware
+from voicebot.store.unavailable import store_operation
 from voicebot.store.upsert import insert_ignore
 
 RANK = {"vip": 0, "high": 1, "normal": 2}
@@ -29,15 +30,18 @@ def _entry(row: QueueEntryRow) -> dict[str, Any]:
 
 
 class QueueMixin:
-    def enqueue(self, entry: dict[str, Any]) -> bool:
+    @spooled
+    def enqueue(self, entry: dict[str, Any]) -> bool | None:
         """Put a call in a queue (once: a second enqueue of the same call is ignored), held by this
-        worker. With `caller_id` and `rejoin_seconds`, a place this caller lost with a worker in
+        worker (or `entry["worker_id"]`'s: a spooled entry, written later on behalf of the worker that
+        had the call). With `caller_id` and `rejoin_seconds`, a place this caller lost with a worker in
         the same queue at most that long ago is taken over: its enqueue time and, if better, its
-        priority (each dropped place is taken over once)."""
+        priority (each dropped place is taken over once). Spooled when the database fails (None
+        then), like the call's record: the caller is handed to a person even while it is down."""
         priority = entry.get("priority") or "normal"
         values = {"call_id": entry["call_id"], "queue": entry["queue"], "rank": RANK.get(priority, 2),
                   "priority": priority, "reason": entry.get("reason"), "status": "waiting",
-                  "enqueued_at": aware(entry["enqueued_at"]), "worker_id": self.worker_id,
+                  "enqueued_at": aware(entry["enqueued_at"]), "worker_id": entry.get("worker_id", self.worker_id),
                   "caller_id": entry.get("caller_id")}
         with self._session() as s:
             kept = self._take_dropped(s, values, entry.get("rejoin_seconds"))
@@ -69,6 +73,7 @@ class QueueMixin:
                          .values(status="rejoined"))
         return row if done.rowcount == 1 else None  # the same caller's other call took it first
 
+    @store_operation
     def kept_place(self, call_id: str) -> int | None:
         """The place of a waiting call that took over a dropped one (None otherwise): what the
         caller is told instead of the end of the line."""
@@ -92,6 +97,7 @@ class QueueMixin:
             s.commit()
             return ids
 
+    @store_operation
     def waiting(self, queues: list[str] | None = None) -> list[dict[str, Any]]:
         """Waiting callers in the order agents get them: VIP, then high priority, then first come."""
         query = (select(QueueEntryRow).where(QueueEntryRow.status == "waiting")
@@ -133,6 +139,7 @@ class QueueMixin:
                 return _entry(row)
         return None
 
+    @store_operation
     def position(self, call_id: str) -> int | None:
         """1-based place of a waiting call in its queue (None once taken or gone): what a caller
         on hold is told, from the store, so it survives a worker restart."""
@@ -160,6 +167,7 @@ class QueueMixin:
             s.commit()
             return done.rowcount == 1
 
+    @store_operation
     def next_counter(self, key: str) -> int:
         """0, 1, 2, … per key, shared by every worker (round-robin pointers)."""
         with self._session() as s:

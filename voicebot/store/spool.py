@@ -1,6 +1,7 @@
 """A call record is never lost to a database failure. When a write of a call's record (its header,
-a turn, the finished record, a callback or voicemail task, its caller leaving a queue) fails in the database — PostgreSQL gone,
-the SQLite file locked or read-only — the write is appended instead to a local spool file, one
+a turn, the finished record, a callback or voicemail task, its caller joining or leaving a queue)
+fails in the database — PostgreSQL gone, the SQLite file locked or read-only — the write is
+appended instead to a local spool file, one
 JSON object per line, fsync'd, and one warning line names the database (password hidden), its
 error and the spool. Every later write of that call goes to the spool too, so the call's writes
 stay in order; the call itself goes on as if nothing happened.
@@ -11,9 +12,9 @@ or, for a server database, in `var/records.spool.jsonl`, mode 0600.
 
 `flush` writes the spooled records into the database, in order, idempotently (a header never
 reopens a call the spool has finished or someone closed; turns are unique per call and sequence;
-a task already there is not added twice; a queue entry leaves only while still waiting), then
-empties the spool. It runs when a worker starts,
-at each heartbeat of a worker while the spool is not empty, and with `voicebot db flush-spool`."""
+a task already there is not added twice; a call joins a queue once; a queue entry leaves only
+while still waiting), then empties the spool. It runs when a worker starts, at each heartbeat of a
+worker while the spool is not empty, and with `voicebot db flush-spool`."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ from voicebot.errors import ConfigError, os_reason
 
 log = logging.getLogger(__name__)
 SERVER_SPOOL = Path("var") / "records.spool.jsonl"
-# a call's record, its tasks, and its leaving a queue (else an agent would take a caller long gone)
-WRITES = ("start_call", "add_turn", "finish_call", "add_task", "leave_queue")
+# a call's record, its tasks, its caller joining a queue (a person takes the call once the database
+# is back) and leaving one (else an agent would take a caller long gone)
+WRITES = ("start_call", "add_turn", "finish_call", "add_task", "enqueue", "leave_queue")
 
 
 def spool_file(url: Any) -> Path | None:
@@ -194,4 +196,6 @@ def _replay(store: Any, op: str, args: list, kwargs: dict[str, Any], worker_id: 
     write = getattr(type(store), op).__wrapped__  # the database write itself, not spooled again
     if op in ("start_call", "finish_call"):  # on behalf of the worker that had the call
         kwargs = {**kwargs, "worker_id": worker_id}
+    if op == "enqueue":  # held by the worker that had the caller's line (enqueue is unique per call)
+        args = [{"worker_id": worker_id, **args[0]}, *args[1:]]
     write(store, *args, **kwargs)

@@ -14,6 +14,7 @@ from voicebot.store.protocols import Card, Customer, Transaction
 from voicebot.store.queue import QueueMixin
 from voicebot.store.spool import Spool, spool_file
 from voicebot.store.tasks import TaskMixin
+from voicebot.store.unavailable import store_operation
 from voicebot.store.users import UserMixin
 from voicebot.store.workers import WorkerMixin
 
@@ -41,27 +42,32 @@ class SqlStore(CallMixin, TaskMixin, AgentMixin, QueueMixin, WorkerMixin, UserMi
         return self._sessions()
 
     # CustomerStore
+    @store_operation
     def get_customer(self, customer_id: str) -> Customer | None:
         with self._session() as s:
             row = s.get(CustomerRow, customer_id)
             return _customer(row) if row else None
 
+    @store_operation
     def find_by_phone(self, phone: str) -> Customer | None:
         with self._session() as s:
             row = s.scalars(select(CustomerRow).where(CustomerRow.phone == phone)).first()
             return _customer(row) if row else None
 
+    @store_operation
     def verify_pin(self, customer_id: str, pin: str) -> bool:
         with self._session() as s:
             row = s.get(CustomerRow, customer_id)
             return row is not None and pin_matches(pin, row.pin_salt, row.pin_hash)
 
+    @store_operation
     def recent_transactions(self, customer_id: str, limit: int = 3) -> list[Transaction]:
         query = (select(TransactionRow).where(TransactionRow.customer_id == customer_id)
                  .order_by(TransactionRow.posted_on.desc(), TransactionRow.id.desc()).limit(limit))
         with self._session() as s:
             return [Transaction(r.posted_on, r.description, r.amount) for r in s.scalars(query)]
 
+    @store_operation
     def set_card_status(self, customer_id: str, kind: str, status: str) -> Card | None:
         query = select(CardRow).where(CardRow.customer_id == customer_id, CardRow.kind == kind)
         with self._session() as s:

@@ -5,6 +5,8 @@ worker and survives a restart. Every 2 s the worker asks the flow's router, with
 live states from the store, whether an agent with a SIP URI is free, claims them atomically and
 transfers; a caller who hangs up or books a callback leaves the
 store's queue (`store.leave_queue`). Outcomes are written to the call record through the store.
+While the database is down the caller holds on: no agent is claimed, the announcement says only
+the callback key (the place is the store's), and the writes are spooled.
 
 A worker shutting down hangs its waiting callers up and marks their entries `dropped`, as the
 store does for the callers of a worker that died: calling again soon, they get their place back."""
@@ -18,6 +20,7 @@ from typing import Any
 
 from voicebot.flow.routing import Caller
 from voicebot.flow.speech import say_wait
+from voicebot.store.protocols import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class QueueWait:
         self.gone = asyncio.Event()
         self.shutdown = False  # gone because this worker stops: the caller did not choose to leave
         self.announced = 0
+        self.store_down = False  # a store operation failed during this wait (warned once)
 
     async def run(self) -> tuple[str, str | None]:
         """('agent', sip uri) | ('callback', None) | ('abandoned', None)"""
@@ -54,11 +58,7 @@ class QueueWait:
             if agent is not None:
                 return "agent", agent
             if loop.time() >= next_announce:
-                waited = loop.time() - started
-                position = await loop.run_in_executor(None, self.engine.store.position, self.engine.record.call_id)
-                wait = say_wait(max(0.0, (self.transfer.estimated_wait or 0) - waited))
-                text = self.engine.spec.messages.queue_position.format(position=position or 1, wait=wait)
-                await self._say(f"{text} {CALLBACK_HINT}")
+                await self._say(await loop.run_in_executor(None, self._announcement, loop.time() - started))
                 next_announce += self.announce_s
             try:
                 await asyncio.wait_for(self._wake(), POLL_S)
@@ -78,7 +78,34 @@ class QueueWait:
         self.call.leg.play(audio)
         self.announced += 1
 
+    def _announcement(self, waited: float) -> str:
+        """Their place in line, the wait left and the callback key; the key alone while the store
+        cannot say the place (the database is down: no place is made up)."""
+        try:
+            position = self.engine.store.position(self.engine.record.call_id)
+        except StoreUnavailable as exc:
+            self._store_down(exc)
+            return CALLBACK_HINT
+        wait = say_wait(max(0.0, (self.transfer.estimated_wait or 0) - waited))
+        text = self.engine.spec.messages.queue_position.format(position=position or 1, wait=wait)
+        return f"{text} {CALLBACK_HINT}"
+
     def _free_agent(self) -> str | None:
+        """A free agent's SIP URI, claimed; None while nobody is free, or while the database is
+        down (the caller holds on, and the next poll asks again)."""
+        try:
+            return self._claim_free_agent()
+        except StoreUnavailable as exc:
+            self._store_down(exc)
+            return None
+
+    def _store_down(self, exc: StoreUnavailable) -> None:
+        if not self.store_down:  # once per wait, not at every poll
+            log.warning("%s: store operation %s failed (%s) while the caller waits in a queue: they hold on",
+                        self.call.call_id, exc.operation, exc.error)
+        self.store_down = True
+
+    def _claim_free_agent(self) -> str | None:
         """Claim a free agent who has a SIP URI (atomically, in the store: two workers never get
         one agent) and leave the queue as taken."""
         spec, store, rec = self.engine.spec, self.engine.store, self.engine.record
