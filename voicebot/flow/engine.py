@@ -25,7 +25,7 @@ from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
 from voicebot.flow.selfservice import run_action
 from voicebot.flow.speech import digits_in
-from voicebot.flow.templates import keypad_menu, keypad_yesno
+from voicebot.flow.templates import reprompt_keys
 from voicebot.flow.waited import WaitedMixin
 from voicebot.numparse import mask_digit_strings
 from voicebot.store.lockout import lockout_for
@@ -283,18 +283,10 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
             return self.escalate(reason)
         ask, question = self._pending.ask, self._pending.prompt or self._pending.ask.text
         text = f"{prefix} {question}"
-        menu = self._keys_for(ask.expect.kind)
+        menu = reprompt_keys(self.spec, self.spec.states[self.state_name], ask.expect.kind,
+                             own=self._pending.kind == "state")
         self._ask_sub(self._pending.kind, f"{text} {menu}" if menu else text, ask.expect, self._pending.options,
                       ask.no_input_timeout, ask.barge_in, prompt=question)
-
-    def _keys_for(self, expect: str) -> str | None:
-        """What a re-prompt adds about the keypad: an intent prompt's menu of keys, or a yes/no
-        prompt's 1 and 2 (a sub-question such as a confirmation reads the default keys)."""
-        state = self.spec.states[self.state_name]
-        own = self._pending.kind == "state"
-        if expect == "yesno":
-            return keypad_yesno(self.spec, state.dtmf if own else {})
-        return keypad_menu(self.spec, state) if own else None
 
     # --- states ----------------------------------------------------------------------------
     def enter(self, name: str, depth: int = 0) -> None:

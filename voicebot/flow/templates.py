@@ -106,6 +106,15 @@ def keypad_yesno(spec: FlowSpec, dtmf: dict[str, str]) -> str | None:
     return spec.messages.keypad_yesno.format(yes=keys["yes"], no=keys["no"])
 
 
+def reprompt_keys(spec: FlowSpec, state: StateSpec, expect: str, own: bool) -> str | None:
+    """What a re-prompt adds about the keypad: an intent prompt's menu of keys, or a yes/no
+    question's 1 and 2. `own`: the state's own question (else a sub-question of the bot's, such as
+    a confirmation, which reads the default keys and has no menu)."""
+    if expect == "yesno":
+        return keypad_yesno(spec, state.dtmf if own else {})
+    return keypad_menu(spec, state) if own else None
+
+
 def check_templates(spec: FlowSpec, at: Callable[[Path_], str]) -> None:
     """`at(loc)` is "file:line" of a location in the flow."""
     for loc, text, allowed in templates(spec):
