@@ -73,7 +73,7 @@ def save_ct2(path: Path, header: tuple[int, str, int], variables: dict[str, np.n
         out.write(struct.pack("I", header[0]) + string(header[1]) + struct.pack("I", header[2]))
         out.write(struct.pack("I", len(variables)))
         for name, value in variables.items():
-            value = np.ascontiguousarray(value)
+            value = np.require(value, requirements="C")  # (ascontiguousarray makes scalars 1-d)
             out.write(string(name) + struct.pack("B", value.ndim))
             out.write(b"".join(struct.pack("I", d) for d in value.shape))
             out.write(struct.pack("B", DTYPES.index(value.dtype.name)) + struct.pack("I", value.nbytes))
