@@ -9,7 +9,7 @@ Never used here: any Piper or flite voice, and the espeak voices of the dev and 
 the training phrases, and the dev and held-out digit strings of bench_digits.py from the digits.
 Everything is drawn from SEED, so the set is the same on every run.
 
-    python scripts/finetune_whisper_data.py [--out /work/cache/asrft/data]   → manifest.jsonl
+    python scripts/finetune_whisper_data.py [--out var/asrft/data]   → manifest.jsonl
 
 Each manifest row: wav, label (the text as Whisper writes it), kind (free / yesno / digits /
 rating: which prompt the recogniser would decode it under), voice, channel, seconds."""
@@ -167,7 +167,7 @@ def _render(args: tuple[dict, Path]) -> dict | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("/work/cache/asrft/data"))
+    parser.add_argument("--out", type=Path, default=Path("var/asrft/data"))
     parser.add_argument("--limit", type=int, help="first N items only (a quick look)")
     args = parser.parse_args()
     from tqdm import tqdm

@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=$1 MODEL=${2:-}
-OUT=${OUT:-/work/cache/asrft/eval}
-PY=${PY:-/work/main/.venv/bin/python}
-export PYTHONPATH=$PWD VOICEBOT_CACHE=${VOICEBOT_CACHE:-/work/cache} HF_HUB_OFFLINE=1
+OUT=${OUT:-var/asrft/eval}
+PY=${PY:-.venv/bin/python}
+export PYTHONPATH=$PWD HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 [ -n "$MODEL" ] && export VOICEBOT_WHISPER_MODEL=$MODEL
 MANIFEST=$($PY scripts/build_eval_audio.py dev)

@@ -9,8 +9,8 @@ and the decoder primed with the prompt that utterance's prompt kind gets (domain
 banking sentence for open speech, "Yes. No.", one of the three digit prompts), or now and then
 none. The loss is on the transcript tokens and the end of text only, never on the prompt.
 
-    python scripts/finetune_whisper_train.py [--data /work/cache/asrft/data/manifest.jsonl]
-        [--out /work/cache/asrft] [--lr 1.5e-5] [--batch 16] [--epochs 1] [--max-minutes 40]
+    python scripts/finetune_whisper_train.py [--data var/asrft/data/manifest.jsonl]
+        [--out var/asrft] [--lr 1.5e-5] [--batch 16] [--epochs 1] [--max-minutes 40]
 
 Writes <out>/ckpt-<step>.pt, and <out>/model-ct2 (the final weights) and <out>/model-ct2-<step>
 (each checkpoint) as CTranslate2 directories."""
@@ -127,8 +127,8 @@ def main() -> None:
     from tqdm import tqdm
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/cache/asrft/data/manifest.jsonl"))
-    parser.add_argument("--out", type=Path, default=Path("/work/cache/asrft"))
+    parser.add_argument("--data", type=Path, default=Path("var/asrft/data/manifest.jsonl"))
+    parser.add_argument("--out", type=Path, default=Path("var/asrft"))
     parser.add_argument("--lr", type=float, default=1.5e-5)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--epochs", type=float, default=1.0)

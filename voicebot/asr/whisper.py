@@ -76,8 +76,6 @@ DIGIT_MARGIN = 3.0
 # is a wrong rating rather than a question asked again ("I'd say three" → "5 3." → 5 at -5.2).
 ONE_DIGIT_MIN_LOGP = -5.0
 
-
-
 MODEL_ENV = "VOICEBOT_WHISPER_MODEL"
 
 
