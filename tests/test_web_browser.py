@@ -85,6 +85,22 @@ def _text(driver, css: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, css).text
 
 
+def _open(driver, url: str, css: str, tries: int = 3) -> None:
+    """Open `url` and wait for `css` on it, opening it again if it does not come (a fresh clone's CI
+    once found no #error-detail right after the get); fails naming the page it got instead."""
+    from selenium.common.exceptions import TimeoutException
+
+    for _ in range(tries):
+        driver.get(url)
+        try:
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+            return
+        except TimeoutException:
+            pass
+    raise AssertionError(f"{url}: no {css} after {tries} tries; at {driver.current_url} "
+                         f"({driver.title!r}): {driver.page_source[:300]!r}")
+
+
 def _replay(db: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "voicebot", "replay", *args, "--caller-id", CALLER,
                              "--db", str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -97,7 +113,7 @@ def test_wallboard_and_agent_console_follow_replayed_calls(server, tmp_path):
     wait_sup, wait_agent = WebDriverWait(sup, 120), WebDriverWait(agent, 60)
     try:
         _login(agent, base, "maria", "/agent")
-        agent.get(base + "/wallboard")
+        _open(agent, base + "/wallboard", "#error-detail")
         assert "supervisors only" in _text(agent, "#error-detail")  # an agent may not
         agent.get(base + "/agent")
         _login(sup, base, "sup", "/wallboard")
