@@ -12,6 +12,7 @@ cross-attention's q is linear_0 and k, v are fused into linear_1, the output pro
 last linear; the decoder's output projection is an alias of its embeddings.
 
     python scripts/finetune_whisper_weights.py check [WAV...]   # HF greedy vs CT2 greedy, same audio
+    python scripts/finetune_whisper_weights.py blend TUNED_DIR A OUT_DIR  # packaged + A (tuned - packaged)
 
 `write_ct2(model, out_dir)` writes the fine-tuned weights back into a copy of the packaged
 directory (same variables, order, float16 storage and files), so `WhisperRecognizer(model=DIR)`
@@ -236,7 +237,31 @@ def check(wavs: list[str]) -> None:
         print(f"{Path(wav).name}\n  HF fp32 : {a}\n  CT2 int8: {b}\n  CT2 fp32: {c}")
 
 
+def blend(tuned_dir: Path, weight: float, out_dir: Path, source_dir: Path | None = None) -> Path:
+    """Weight-space interpolation (WiSE-FT, Wortsman et al. 2022): packaged + weight (tuned - packaged),
+    variable by variable, stored as packaged. Fine-tuning on synthetic voices moves the model away from
+    what it knew of natural speech; a point between the two keeps much of the gain and of that knowledge."""
+    source = source_dir or packaged_dir()
+    header, base, aliases = read_ct2(source / "model.bin")
+    _, tuned, _ = read_ct2(tuned_dir / "model.bin")
+    if tuned.keys() != base.keys():
+        raise ValueError(f"{tuned_dir}: not the same variables as {source}")
+    mixed = {name: (value.astype(np.float32) + weight * (tuned[name].astype(np.float32) - value.astype(np.float32))
+                    ).astype(value.dtype) if value.dtype.kind == "f" else value
+             for name, value in base.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in source.iterdir():
+        if f.name != "model.bin":
+            shutil.copy(f, out_dir / f.name)
+    save_ct2(out_dir / "model.bin", header, mixed, aliases)
+    return out_dir
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] != "check":
-        sys.exit(__doc__)
-    check(sys.argv[2:])
+    match sys.argv[1:]:
+        case ["check", *wavs]:
+            check(wavs)
+        case ["blend", tuned, weight, out]:
+            print(blend(Path(tuned), float(weight), Path(out)))
+        case _:
+            sys.exit(__doc__)
