@@ -19,7 +19,7 @@ from voicebot.flow.confirm import ConfirmMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
 from voicebot.flow.inputs import event_digits, goes_on_past_yes_no, read_answer, read_intent, spotted_state
-from voicebot.flow.outage import OutageMixin
+from voicebot.flow.outage import OutageMixin, warn_store_failed
 from voicebot.flow.policy import EscalationPolicy
 from voicebot.flow.record import MASK, CallRecord, Turn
 from voicebot.flow.schema import StateSpec
@@ -97,7 +97,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
             try:
                 known = self.store.find_by_phone(self.record.caller_id)
             except StoreUnavailable as exc:  # a nicety: a turn that needs the store says it failed
-                self._store_warning(exc, "the caller is not recognised by number")
+                warn_store_failed(self.record.call_id, exc, "the caller is not recognised by number")
                 known = None
             if known and self.spec.settings.greet_by_caller_id:
                 self._recognise(known)
