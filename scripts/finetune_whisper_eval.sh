@@ -16,7 +16,7 @@ MANIFEST=$($PY scripts/build_eval_audio.py dev)
 $PY -m voicebot eval --audio "$MANIFEST" --json > "$OUT/intents_$TAG.json"
 $PY scripts/bench_digits.py --set dev --baseline '' --json > "$OUT/digits_$TAG.json"
 if [ -n "$MODEL" ]; then
-  PACKAGED=$(env -u VOICEBOT_WHISPER_MODEL $PY -c "from voicebot.asr.whisper import default_model_dir; print(default_model_dir())")
+  PACKAGED=$(env -u VOICEBOT_WHISPER_MODEL $PY -c "from voicebot.asr.whisper_model import default_model_dir; print(default_model_dir())")
   env -u VOICEBOT_WHISPER_MODEL $PY scripts/bench_asr.py --backends whisper --sets real,piper,flite:slt,flite:kal \
     --option model="$MODEL" --compare model="$PACKAGED" --json "$OUT/wer_$TAG.json" > "$OUT/wer_$TAG.txt"
 fi

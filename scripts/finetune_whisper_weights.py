@@ -85,7 +85,7 @@ def save_ct2(path: Path, header: tuple[int, str, int], variables: dict[str, np.n
 
 
 def packaged_dir() -> Path:
-    from voicebot.asr.whisper import default_model_dir
+    from voicebot.asr.whisper_model import default_model_dir
 
     return default_model_dir()
 

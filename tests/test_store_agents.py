@@ -5,6 +5,7 @@ sets the status."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from datetime import timedelta
 
@@ -64,6 +65,50 @@ def test_agents_cli_lists_and_sets(tmp_path, monkeypatch, capsys):
     assert code == 2 and "no agent 'nobody'" in out.err
     code, out = run("set", "maria", "lunch")
     assert code == 2 and "available, busy, offline" in out.err
+
+
+def _lock(db, store) -> sqlite3.Connection:  # another connection takes the database and keeps it
+    locker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN EXCLUSIVE")
+    return locker
+
+
+def _garble(db, store) -> None:  # the file is overwritten by something that is no database
+    store.engine.dispose()  # (its open connections would still read their pages from the WAL)
+    db.write_bytes(b"not a database\n" * 512)
+
+
+def _drop_agents(db, store) -> None:  # a database whose agent table went (restored from an old copy, say)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE agent_states")
+
+
+@pytest.mark.parametrize("breaks, says", [(_lock, "database is locked"), (_garble, "not a database"),
+                                           (_drop_agents, "no such table")])
+def test_agents_list_on_a_database_that_fails_once_open_is_one_line(tmp_path, monkeypatch, capsys, breaks, says):
+    """The database opens (schema checked) and then fails as the agents are read: one line naming
+    it and what is wrong, exit 2, as every other command says it; it was a traceback."""
+    import voicebot.store as store_package
+    import voicebot.store.schema as schema
+    from voicebot.cli import main
+
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 200)  # a lock outlasting the busy timeout, soon
+    db = tmp_path / "a.db"
+    opens, held = store_package.open_store, []
+
+    def open_then_break(url=None, demo=False):
+        store = opens(url, demo)
+        held.append(breaks(db, store))  # (the lock is held while the command runs)
+        return store
+
+    monkeypatch.setattr(store_package, "open_store", open_then_break)
+    monkeypatch.setattr(sys, "argv", ["voicebot", "agents", "list", "--db", str(db)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err, err
+    [line] = [line for line in err.splitlines() if line.strip()]
+    assert line.startswith(f"error: database sqlite:///{db}: cannot use it: ") and says in line, line
 
 
 def test_two_workers_continue_one_round_robin_and_one_split(tmp_path):

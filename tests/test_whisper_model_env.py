@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.asr.whisper import MODEL_ENV, default_model_dir
+from voicebot.asr.whisper_model import MODEL_ENV, default_model_dir
 from voicebot.errors import ModelError
 
 

@@ -58,7 +58,7 @@ class Turn:
 def _aligner():
     from faster_whisper import WhisperModel
 
-    from voicebot.asr.whisper import default_model_dir
+    from voicebot.asr.whisper_model import default_model_dir
 
     return WhisperModel(str(default_model_dir()), device="cpu", compute_type="int8", cpu_threads=1)
 

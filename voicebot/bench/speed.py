@@ -29,7 +29,7 @@ class PackagedWhisper:
     def __init__(self) -> None:
         from faster_whisper import WhisperModel
 
-        from voicebot.asr.whisper import default_model_dir
+        from voicebot.asr.whisper_model import default_model_dir
 
         self.model = WhisperModel(str(default_model_dir()), device="cpu", compute_type="int8")
 

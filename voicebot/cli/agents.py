@@ -26,10 +26,11 @@ def list_agents(flow: FlowOpt = DEFAULT_FLOW, db: DbOpt = None,
     """The roster with each agent's status now."""
     from voicebot.flow import load_flow
     from voicebot.flow.routing import current
-    from voicebot.store import open_store
+    from voicebot.store import open_store, resolve_url, using_database
 
     roster = load_flow(flow).spec.agents
-    live, now = open_store(db).agent_states(), datetime.now().astimezone()
+    with using_database(resolve_url(db)):  # a database that opens and then fails: one line, as elsewhere
+        live, now = open_store(db).agent_states(), datetime.now().astimezone()
     rows = [{"name": a.name, "skills": a.skills, "tier": a.tier, "languages": a.languages,
              "status": current(a, live.get(a.name), now).status,
              "busy_until": _iso(live[a.name].until) if a.name in live and live[a.name].status == "busy" else None}

@@ -19,15 +19,14 @@ from voicebot.flow.confirm import ConfirmMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
 from voicebot.flow.inputs import event_digits, goes_on_past_yes_no, read_answer, read_intent, spotted_state
-from voicebot.flow.outage import OutageMixin
+from voicebot.flow.outage import OutageMixin, warn_store_failed
 from voicebot.flow.policy import EscalationPolicy
-from voicebot.flow.record import MASK, CallRecord, Turn
+from voicebot.flow.record import CallRecord, Turn
 from voicebot.flow.schema import StateSpec
 from voicebot.flow.selfservice import run_action
-from voicebot.flow.speech import digits_in
 from voicebot.flow.templates import reprompt_keys
+from voicebot.flow.turns import TurnsMixin
 from voicebot.flow.waited import WaitedMixin
-from voicebot.numparse import mask_digit_strings
 from voicebot.store.lockout import lockout_for
 from voicebot.store.protocols import Customer, Store, StoreUnavailable
 from voicebot.store.webhook import with_crm_webhook
@@ -53,7 +52,7 @@ class Pending:
     prompt: str = ""  # the question without a re-prompt's "Sorry, …" (so it is never said twice)
 
 
-class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMixin, OutageMixin):
+class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMixin, OutageMixin, TurnsMixin):
     def __init__(self, flow: Flow, store: Store, caller_id: str | None = None,
                  now: datetime | None = None, call_id: str | None = None) -> None:
         now = now or datetime.now(timezone.utc)  # only when the caller passes no time at all
@@ -97,7 +96,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
             try:
                 known = self.store.find_by_phone(self.record.caller_id)
             except StoreUnavailable as exc:  # a nicety: a turn that needs the store says it failed
-                self._store_warning(exc, "the caller is not recognised by number")
+                warn_store_failed(self.record.call_id, exc, "the caller is not recognised by number")
                 known = None
             if known and self.spec.settings.greet_by_caller_id:
                 self._recognise(known)
@@ -150,12 +149,6 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-    def flush_records(self) -> None:
-        """Write what the turns so far recorded and held (hold_records), in order."""
-        writes, self._unwritten = self._unwritten, []
-        for write, args in writes:
-            write(*args)
 
     @property
     def state(self) -> str:
@@ -364,42 +357,3 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
         self._pending = None
         if hangup_action and not any(isinstance(a, Transfer) for a in self._out):
             self._out.append(Hangup(rec.outcome))
-
-    def redact_text(self, text: str) -> str:
-        heard = digits_in(text)
-        if any(secret in heard for secret in self._secrets):
-            return MASK
-        return mask_digit_strings(text, MASK)  # long digit runs are never worth keeping
-
-    def _new_turn(self, event: Event) -> Turn:
-        turn = Turn(state=self.state_name, at_seconds=self.elapsed)
-        if isinstance(event, Understood):
-            turn.caller_text = event.text
-            turn.intent, turn.confidence = event.intent, round(event.confidence, 3)
-            turn.sentiment, turn.sentiment_score = event.sentiment, round(event.sentiment_score, 3)
-            turn.entities = dict(event.entities)
-        elif isinstance(event, DtmfPressed):
-            turn.dtmf = event.digits
-        return turn
-
-    def _close_turn(self, turn: Turn) -> list[Action]:
-        turn.caller_text = self.redact_text(turn.caller_text)
-        if turn.dtmf and turn.dtmf != MASK:
-            turn.dtmf = self.redact_text(turn.dtmf)
-        if "digits" in turn.entities and turn.entities["digits"] != MASK:
-            turn.entities["digits"] = self.redact_text(str(turn.entities["digits"]))
-        turn.bot_text = " ".join(a.text for a in self._out if isinstance(a, (Say, Ask)))
-        rec = self.record
-        rec.turns.append(turn)
-        self._unwritten.append((self.store.add_turn, (rec.call_id, len(rec.turns) - 1, turn.to_dict())))
-        log.debug("call %s turn %d in %s: intent=%s", rec.call_id, len(rec.turns) - 1,
-                  turn.state, turn.intent)
-        if self.done:
-            rec.sentiment_trajectory = list(self.policy.trajectory)
-            rec.failures = self.policy.failures_total
-            self._secrets.clear()
-            self._unwritten.append((self.store.finish_call, (rec.to_dict(),)))
-        if not self.hold_records:
-            self.flush_records()
-        out, self._out = self._out, []
-        return out

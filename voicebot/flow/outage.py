@@ -7,7 +7,8 @@ never left memory). The hand-over itself reads nothing from the store: the queue
 flow, its hours and staffing from the roster, no agent is claimed (that needs the store) and no
 place or wait is announced (the store knows the line); the queue entry, like the call's record,
 is spooled while the database is down (voicebot.store.spool) and goes in when it is back.
-One warning line names the store operation and the database error's class, nothing else.
+One warning line names the store operation and the database error's class, nothing else
+(`warn_store_failed`, also the SIP worker's when a caller waiting in its line holds on).
 A mixin of CallEngine."""
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ log = logging.getLogger(__name__)
 REASON = "system_unavailable"
 
 
-class OutageMixin:
-    def _store_warning(self, exc: StoreUnavailable, consequence: str) -> None:
-        """One line: the operation and the error's class (no values: no customer data, no URL)."""
-        log.warning("call %s: store operation %s failed (%s): %s", self.record.call_id, exc.operation,
-                    exc.error, consequence)
+def warn_store_failed(call_id: str, exc: StoreUnavailable, consequence: str, logger: logging.Logger = log) -> None:
+    """One line: the call, the operation and the error's class (no values: no customer data, no
+    URL), and what the call does about it in the words of whoever says it (`consequence`)."""
+    logger.warning("call %s: store operation %s failed (%s): %s", call_id, exc.operation, exc.error, consequence)
 
+
+class OutageMixin:
     def _store_failed(self, exc: StoreUnavailable) -> None:
         rec = self.record
-        self._store_warning(exc, f"the caller is handed to a person ({REASON})")
+        warn_store_failed(rec.call_id, exc, f"the caller is handed to a person ({REASON})")
         # what was said before the failure stays (it was true); a question or hand-over half made goes
         self._out = [a for a in self._out if isinstance(a, Say)]
         self._say(self.spec.messages.system_unavailable)

@@ -8,12 +8,13 @@ and hangs up), its waiting entries are `dropped`, keeping their enqueue time; th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 
-from voicebot.store.models import AgentStateRow, CounterRow, QueueEntryRow
+from voicebot.store.models import AgentStateRow, CounterRow, QueueEntryRow, WorkerRow
 from voicebot.store.spool import spooled
 from voicebot.store.types import aware
 from voicebot.store.unavailable import store_operation
@@ -87,10 +88,21 @@ class QueueMixin:
         and those calls end as abandoned, in one transaction; returns their call ids."""
         if not workers:
             return []
+        return self._drop(QueueEntryRow.worker_id.in_(workers), now)
+
+    def drop_unheld(self, call_ids: Collection[str], now: datetime) -> list[str]:
+        """The same for the waiting entries of `call_ids` whose worker is no longer registered:
+        the spool wrote them in after that worker died and was recovered (voicebot.store.spool)."""
+        if not call_ids:
+            return []
+        registered = select(WorkerRow.worker_id)
+        unheld = QueueEntryRow.worker_id.is_not(None) & QueueEntryRow.worker_id.not_in(registered)
+        return self._drop(QueueEntryRow.call_id.in_(list(call_ids)) & unheld, now)
+
+    def _drop(self, held: ColumnElement[bool], now: datetime) -> list[str]:
         now = aware(now)
         with self._session() as s:
-            ids = list(s.scalars(update(QueueEntryRow)
-                                 .where(QueueEntryRow.status == "waiting", QueueEntryRow.worker_id.in_(workers))
+            ids = list(s.scalars(update(QueueEntryRow).where(QueueEntryRow.status == "waiting", held)
                                  .values(status="dropped", left_at=now).returning(QueueEntryRow.call_id)).all())
             if ids:
                 self._end_lost_waits(s, ids, now)

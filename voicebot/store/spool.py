@@ -14,7 +14,14 @@ or, for a server database, in `var/records.spool.jsonl`, mode 0600.
 reopens a call the spool has finished or someone closed; turns are unique per call and sequence;
 a task already there is not added twice; a call joins a queue once; a queue entry leaves only
 while still waiting), then empties the spool. It runs when a worker starts, at each heartbeat of a
-worker while the spool is not empty, and with `voicebot db flush-spool`."""
+worker while the spool is not empty, and with `voicebot db flush-spool`.
+
+A worker can die with writes in the spool, a caller it held in a queue among them. A worker's start
+and heartbeat write the spool in before they recover dead workers, so that caller's entry is in
+the database when its worker's are dropped (voicebot.store.workers). An entry written in after its
+worker was recovered all the same (by `voicebot report`, by a worker on another host, between a
+flush and a recovery) is dropped by the flush itself (`SqlStore.flush_spool`): its worker is no
+longer registered, and no agent must take a caller whose line is gone."""
 
 from __future__ import annotations
 
@@ -128,14 +135,14 @@ class Spool:
         finally:
             os.close(fd)
 
-    def flush(self, store: Any) -> int:
+    def flush(self, store: Any) -> set[str]:
         """Write the spooled entries for this database into `store`, in order, and take them out
-        of the spool; returns how many calls' records were written. Entries for another database
+        of the spool; returns the calls whose records were written. Entries for another database
         stay; so does a write the database refuses for good (a value its schema cannot hold), with
         a warning, while the others go in. When the database is still unreachable, what was not
         written stays and its error is raised."""
         if not self.pending:
-            return 0
+            return set()
         try:
             handle = open(self.path, "r+", encoding="utf-8")
         except OSError as exc:
@@ -170,7 +177,7 @@ class Spool:
         if written:
             log.info("wrote %d spooled call record(s) from %s into database %s", len(written), self.path,
                      self.database)
-        return len(written)
+        return written
 
 
 def _entry(line: str, path: Path, number: int) -> dict[str, Any]:

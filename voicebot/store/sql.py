@@ -3,6 +3,9 @@ Customers here; calls, agents, queues, workers and users in one mixin module eac
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
+
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +20,8 @@ from voicebot.store.tasks import TaskMixin
 from voicebot.store.unavailable import store_operation
 from voicebot.store.users import UserMixin
 from voicebot.store.workers import WorkerMixin
+
+log = logging.getLogger(__name__)
 
 
 def _customer(row: CustomerRow) -> Customer:
@@ -35,8 +40,16 @@ class SqlStore(CallMixin, TaskMixin, AgentMixin, QueueMixin, WorkerMixin, UserMi
         self.spool = Spool(spool_file(engine.url), str(engine.url))  # str(): the password hidden
 
     def flush_spool(self) -> int:
-        """Write the call records the database could not take earlier (voicebot.store.spool)."""
-        return self.spool.flush(self)
+        """Write the call records the database could not take earlier (voicebot.store.spool);
+        returns how many calls' records. A caller it puts in a queue for a worker that has died
+        and was recovered meanwhile is dropped at once (their place kept, their call abandoned),
+        as that recovery would have done: else they would wait for an agent on a line long gone."""
+        written = self.spool.flush(self)
+        dropped = self.drop_unheld(written - {None}, datetime.now(timezone.utc))
+        if dropped:
+            log.warning("dropped %d queued caller(s) the spool held for stopped workers (their place is kept)",
+                        len(dropped))
+        return len(written)
 
     def _session(self) -> Session:
         return self._sessions()

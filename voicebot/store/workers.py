@@ -2,7 +2,8 @@
 at every heartbeat after, a worker closes as abandoned the unfinished calls of workers that are
 dead — a process on this host that no longer exists, or any worker whose heartbeat stopped — and
 never a live worker's calls; the callers those workers held in a queue are `dropped` (their place
-kept for when they call again: voicebot.store.queue)."""
+kept for when they call again: voicebot.store.queue). The spool goes in first (voicebot.store.spool),
+so a caller a dead worker could only spool into a queue is dropped with the others."""
 
 from __future__ import annotations
 
@@ -46,13 +47,15 @@ class WorkerMixin:
             s.add(WorkerRow(worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
                             started_at=now, heartbeat_at=now))
             s.commit()
-        self.recover_dead_workers(now)
-        try:  # records an earlier process could not write (the database was down)
+        # records an earlier process could not write (the database was down), then the dead
+        # workers' calls: a caller a dead worker spooled into a queue is dropped with its others
+        try:
             self.flush_spool()
         except (SQLAlchemyError, ConfigError) as exc:
             reason = database_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
             log.warning("spooled call records stay in %s: database %s: %s", self.spool.path,
                         self.spool.database, reason)
+        self.recover_dead_workers(now)
         if heartbeat:
             self._stop_beat = threading.Event()
             threading.Thread(target=self._beat, name="voicebot-heartbeat", daemon=True).start()
@@ -71,11 +74,11 @@ class WorkerMixin:
                         s.add(WorkerRow(worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
                                         started_at=now, heartbeat_at=now))
                     s.commit()
+                if self.spool.pending:  # the database is back: the records it missed go in (first:
+                    self.flush_spool()  # a dead worker's spooled callers are then dropped with its others)
                 dead = self.dead_workers(now)
                 if dead:  # another worker died: its calls end, its queued callers are dropped
                     self.recover_dead_workers(now, dead)
-                if self.spool.pending:  # the database is back: the records it missed go in
-                    self.flush_spool()
             except Exception as exc:  # the database may be restarting: try again next beat
                 reason = database_error(exc) if isinstance(exc, SQLAlchemyError) else exc  # one line
                 log.warning("heartbeat of %s failed: %s", self.worker_id, reason)

