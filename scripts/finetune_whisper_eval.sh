@@ -11,12 +11,12 @@ OUT=${OUT:-var/asrft/eval}
 PY=${PY:-.venv/bin/python}
 export PYTHONPATH=$PWD HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
-[ -n "$MODEL" ] && export VOICEBOT_WHISPER_MODEL=$MODEL
+export VOICEBOT_WHISPER_MODEL=${MODEL:-packaged}
 MANIFEST=$($PY scripts/build_eval_audio.py dev)
 $PY -m voicebot eval --audio "$MANIFEST" --json > "$OUT/intents_$TAG.json"
 $PY scripts/bench_digits.py --set dev --baseline '' --json > "$OUT/digits_$TAG.json"
 if [ -n "$MODEL" ]; then
-  PACKAGED=$(env -u VOICEBOT_WHISPER_MODEL $PY -c "from voicebot.asr.whisper_model import default_model_dir; print(default_model_dir())")
+  PACKAGED=$($PY -c "from voicebot.asr.whisper_model import packaged_model_dir; print(packaged_model_dir())")
   env -u VOICEBOT_WHISPER_MODEL $PY scripts/bench_asr.py --backends whisper --sets real,piper,flite:slt,flite:kal \
     --option model="$MODEL" --compare model="$PACKAGED" --json "$OUT/wer_$TAG.json" > "$OUT/wer_$TAG.txt"
 fi

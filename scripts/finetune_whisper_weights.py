@@ -85,9 +85,9 @@ def save_ct2(path: Path, header: tuple[int, str, int], variables: dict[str, np.n
 
 
 def packaged_dir() -> Path:
-    from voicebot.asr.whisper_model import default_model_dir
+    from voicebot.asr.whisper_model import packaged_model_dir
 
-    return default_model_dir()
+    return packaged_model_dir()
 
 
 def _pairs(n_enc: int, n_dec: int) -> list[tuple[str, list[str]]]:

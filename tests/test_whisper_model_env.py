@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.asr.whisper_model import MODEL_ENV, default_model_dir
+from voicebot.asr import whisper_model
+from voicebot.asr.whisper_model import MODEL_ENV, TELEPHONE_MODEL_DIR, default_model_dir, packaged_model_dir
 from voicebot.errors import ModelError
 
 
@@ -21,6 +22,23 @@ def test_a_directory_without_a_model_names_the_variable_and_the_path(tmp_path, m
         default_model_dir()
 
 
-def test_unset_or_blank_is_the_packaged_model(monkeypatch):
+def test_unset_or_blank_is_the_telephone_model_in_the_repository(monkeypatch):
     monkeypatch.setenv(MODEL_ENV, " ")
-    assert (default_model_dir() / "model.bin").is_file()
+    assert default_model_dir() == TELEPHONE_MODEL_DIR
+    assert (TELEPHONE_MODEL_DIR / "model.bin").is_file()
+
+
+def test_packaged_is_the_wheels_model_and_not_the_telephone_one(monkeypatch):
+    monkeypatch.setenv(MODEL_ENV, "packaged")
+    packaged = default_model_dir()
+    assert packaged == packaged_model_dir() != TELEPHONE_MODEL_DIR
+    # the telephone model is the packaged one moved part of the way, not a copy of it
+    assert (packaged / "model.bin").stat().st_size == (TELEPHONE_MODEL_DIR / "model.bin").stat().st_size
+    assert (packaged / "model.bin").read_bytes() != (TELEPHONE_MODEL_DIR / "model.bin").read_bytes()
+
+
+def test_the_telephone_model_missing_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    monkeypatch.setattr(whisper_model, "TELEPHONE_MODEL_DIR", tmp_path / "gone")
+    with pytest.raises(ModelError, match="telephone model .*gone.*no model.bin"):
+        whisper_model.default_model_dir()

@@ -58,9 +58,9 @@ class Turn:
 def _aligner():
     from faster_whisper import WhisperModel
 
-    from voicebot.asr.whisper_model import default_model_dir
+    from voicebot.asr.whisper_model import packaged_model_dir
 
-    return WhisperModel(str(default_model_dir()), device="cpu", compute_type="int8", cpu_threads=1)
+    return WhisperModel(str(packaged_model_dir()), device="cpu", compute_type="int8", cpu_threads=1)
 
 
 def cut_point(text: str, voice: str, after_words: int) -> float:

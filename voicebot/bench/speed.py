@@ -29,9 +29,9 @@ class PackagedWhisper:
     def __init__(self) -> None:
         from faster_whisper import WhisperModel
 
-        from voicebot.asr.whisper_model import default_model_dir
+        from voicebot.asr.whisper_model import packaged_model_dir
 
-        self.model = WhisperModel(str(default_model_dir()), device="cpu", compute_type="int8")
+        self.model = WhisperModel(str(packaged_model_dir()), device="cpu", compute_type="int8")
 
     def text(self, audio) -> str:
         segments, _ = self.model.transcribe(audio.canonical().to_float(), language="en")
