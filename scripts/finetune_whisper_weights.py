@@ -159,6 +159,17 @@ def load_hf(model_dir: Path | None = None):
     return model.eval()
 
 
+def write_dir(source: Path, out_dir: Path, header: tuple[int, str, int], variables: dict[str, np.ndarray],
+              aliases: list[tuple[str, str]]) -> Path:
+    """`source`'s files (tokenizer, vocabulary, config) with `variables` as its model.bin."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in source.iterdir():
+        if f.name != "model.bin":
+            shutil.copy(f, out_dir / f.name)
+    save_ct2(out_dir / "model.bin", header, variables, aliases)
+    return out_dir
+
+
 def write_ct2(model, out_dir: Path, source_dir: Path | None = None) -> Path:
     """The packaged directory's files with the model's weights in model.bin (float16, as packaged)."""
     source = source_dir or packaged_dir()
@@ -169,12 +180,7 @@ def write_ct2(model, out_dir: Path, source_dir: Path | None = None) -> Path:
         parts = [state[n] if n else np.zeros_like(state[names[-1]]) for n in names]
         value = np.concatenate(parts, axis=0).reshape(variables[ct2].shape)
         new[ct2] = value.astype(variables[ct2].dtype)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for f in source.iterdir():
-        if f.name != "model.bin":
-            shutil.copy(f, out_dir / f.name)
-    save_ct2(out_dir / "model.bin", header, new, aliases)
-    return out_dir
+    return write_dir(source, out_dir, header, new, aliases)
 
 
 def greedy_hf(model, features: np.ndarray, prompt: list[int], max_new: int = 60) -> list[int]:
@@ -249,12 +255,7 @@ def blend(tuned_dir: Path, weight: float, out_dir: Path, source_dir: Path | None
     mixed = {name: (value.astype(np.float32) + weight * (tuned[name].astype(np.float32) - value.astype(np.float32))
                     ).astype(value.dtype) if value.dtype.kind == "f" else value
              for name, value in base.items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for f in source.iterdir():
-        if f.name != "model.bin":
-            shutil.copy(f, out_dir / f.name)
-    save_ct2(out_dir / "model.bin", header, mixed, aliases)
-    return out_dir
+    return write_dir(source, out_dir, header, mixed, aliases)
 
 
 if __name__ == "__main__":
