@@ -162,3 +162,23 @@ def test_positions_come_from_the_store_and_leaving_is_final(url):
     assert restarted.position("c1") == 3 and restarted.position("c0") is None
     assert restarted.take_next("ann", ["general"], NOW)["call_id"] == "c2"
     assert not restarted.leave_queue("c2")  # taken: the caller is with an agent, not abandoned
+
+
+def test_a_recovery_cut_short_after_removing_registrations_leaves_no_caller_waiting(url):
+    """A recovery removes the dead workers' registrations first and then drops whatever no
+    registered worker holds, so one that stops between the two (or a spool written in between by
+    another process) leaves nothing the next recovery cannot find: here the registration of the
+    worker holding "ghost" is already gone, as that cut-short recovery left it."""
+    store = open_store(url)
+    store.start_worker(heartbeat=False)
+    store.start_call({"call_id": "ghost", "caller_id": None, "started_at": NOW.isoformat()}, worker_id="gone-1")
+    store.enqueue({"call_id": "ghost", "queue": "general", "enqueued_at": NOW, "worker_id": "gone-1"})
+    store.finish_call({"call_id": "ghost", "started_at": NOW.isoformat(), "ended_at": NOW.isoformat(),
+                       "outcome": "escalated", "queue": "general", "disposition": "queued"},
+                      worker_id="gone-1")  # the flow had handed the caller over; the wait had not ended
+    store.start_call({"call_id": "mine", "caller_id": None, "started_at": NOW.isoformat()})
+    store.enqueue({"call_id": "mine", "queue": "general", "enqueued_at": NOW + timedelta(seconds=1)})
+    assert store.position("ghost") == 1
+    store.recover_dead_workers()  # no registered worker is dead: only what nobody holds goes
+    assert store.position("ghost") is None and store.call("ghost")["outcome"] == "abandoned"  # its line is gone
+    assert store.position("mine") == 1 and store.call("mine").get("outcome") is None

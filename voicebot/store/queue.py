@@ -83,21 +83,17 @@ class QueueMixin:
                                                                   QueueEntryRow.status == "waiting"))
         return self.position(call_id) if kept is not None else None
 
-    def drop_entries(self, workers: list[str], now: datetime) -> list[str]:
-        """The waiting entries of dead workers become `dropped` (their callers' lines are gone)
-        and those calls end as abandoned, in one transaction; returns their call ids."""
-        if not workers:
-            return []
-        return self._drop(QueueEntryRow.worker_id.in_(workers), now)
-
-    def drop_unheld(self, call_ids: Collection[str], now: datetime) -> list[str]:
-        """The same for the waiting entries of `call_ids` whose worker is no longer registered:
-        the spool wrote them in after that worker died and was recovered (voicebot.store.spool)."""
-        if not call_ids:
+    def drop_unheld(self, now: datetime, call_ids: Collection[str] | None = None) -> list[str]:
+        """The waiting entries held by a worker that is no longer registered (it died and was
+        recovered: voicebot.store.workers) become `dropped` (their callers' lines are gone) and
+        those calls end as abandoned, in one transaction; only those of `call_ids` when given (the
+        spool wrote them in after their worker was recovered: voicebot.store.spool). Returns
+        their call ids."""
+        if call_ids is not None and not call_ids:
             return []
         registered = select(WorkerRow.worker_id)
         unheld = QueueEntryRow.worker_id.is_not(None) & QueueEntryRow.worker_id.not_in(registered)
-        return self._drop(QueueEntryRow.call_id.in_(list(call_ids)) & unheld, now)
+        return self._drop(unheld if call_ids is None else QueueEntryRow.call_id.in_(list(call_ids)) & unheld, now)
 
     def _drop(self, held: ColumnElement[bool], now: datetime) -> list[str]:
         now = aware(now)

@@ -45,7 +45,7 @@ class SqlStore(CallMixin, TaskMixin, AgentMixin, QueueMixin, WorkerMixin, UserMi
         and was recovered meanwhile is dropped at once (their place kept, their call abandoned),
         as that recovery would have done: else they would wait for an agent on a line long gone."""
         written = self.spool.flush(self)
-        dropped = self.drop_unheld(written - {None}, datetime.now(timezone.utc))
+        dropped = self.drop_unheld(datetime.now(timezone.utc), written - {None})
         if dropped:
             log.warning("dropped %d queued caller(s) the spool held for stopped workers (their place is kept)",
                         len(dropped))

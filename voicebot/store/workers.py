@@ -3,7 +3,8 @@ at every heartbeat after, a worker closes as abandoned the unfinished calls of w
 dead — a process on this host that no longer exists, or any worker whose heartbeat stopped — and
 never a live worker's calls; the callers those workers held in a queue are `dropped` (their place
 kept for when they call again: voicebot.store.queue). The spool goes in first (voicebot.store.spool),
-so a caller a dead worker could only spool into a queue is dropped with the others."""
+so a caller a dead worker could only spool into a queue is dropped with the others. A recovery
+removes the dead registrations before it drops the entries no registered worker holds."""
 
 from __future__ import annotations
 
@@ -112,21 +113,24 @@ class WorkerMixin:
         now = now or datetime.now(timezone.utc)
         dead = self.dead_workers(now) if dead is None else dead
         orphan_before = now - timedelta(seconds=ORPHAN_SECONDS)
-        with self._session() as s:
-            known = select(WorkerRow.worker_id)
-            ids = s.scalars(select(CallRow.call_id).where(
-                CallRow.ended_at.is_(None),
-                or_(CallRow.worker_id.in_(dead),
-                    CallRow.worker_id.is_not(None) & CallRow.worker_id.not_in(known),
-                    CallRow.worker_id.is_(None) & (CallRow.started_at < orphan_before)))).all()
-        closed = self.close_abandoned(list(ids), now) if ids else 0
-        dropped = self.drop_entries(dead, now)
-        if dropped:
-            log.warning("dropped %d queued caller(s) of stopped workers (their place is kept)", len(dropped))
+        # registrations go first, then whatever no registered worker holds: a spool written in by
+        # another process meanwhile either lands before the drop below (and is dropped by it) or
+        # finds its worker gone (and its own flush drops it); a recovery cut short after the
+        # delete leaves nothing the next one cannot find
         if dead:
             with self._session() as s:
                 s.execute(delete(WorkerRow).where(WorkerRow.worker_id.in_(dead)))
                 s.commit()
+        with self._session() as s:
+            known = select(WorkerRow.worker_id)
+            ids = s.scalars(select(CallRow.call_id).where(
+                CallRow.ended_at.is_(None),
+                or_(CallRow.worker_id.is_not(None) & CallRow.worker_id.not_in(known),
+                    CallRow.worker_id.is_(None) & (CallRow.started_at < orphan_before)))).all()
+        closed = self.close_abandoned(list(ids), now) if ids else 0
+        dropped = self.drop_unheld(now)
+        if dropped:
+            log.warning("dropped %d queued caller(s) of stopped workers (their place is kept)", len(dropped))
         if closed:
             log.warning("closed %d unfinished call(s) of stopped workers as abandoned", closed)
         return closed
