@@ -61,14 +61,40 @@ class VersionedNlu:
         return self.script[text]
 
 
+class VersionedRecognizer:
+    """Stands in for the recogniser's identity only: the calls below are typed, never heard."""
+
+    name, version = "whisper", "whisper-tiny.en-telephone-0123456789ab"
+
+
 def test_the_record_the_report_and_the_call_page_show_the_same_version(tmp_path):
     store = web_store(tmp_path)
     engine = CallEngine(load_flow(BANK), store, caller_id=ALICE_PHONE, now=OPEN)
-    session = Session(engine, Stack(None, VersionedNlu(), None))
+    session = Session(engine, Stack(VersionedRecognizer(), VersionedNlu(), None))
     replay_text(session, ["I lost my debit card", "dtmf:12345678", "dtmf:2468", "no that's all", "dtmf:5"])
-    version = VersionedNlu.version
+    version, asr = VersionedNlu.version, VersionedRecognizer.version
     call_id = engine.record.call_id
     assert engine.record.to_dict()["nlu_model"] == version == store.call(call_id)["nlu_model"]
-    assert compute_kpis(store.calls())["nlu_models"] == {version: 1}
+    assert engine.record.to_dict()["asr_model"] == asr == store.call(call_id)["asr_model"]
+    kpis = compute_kpis(store.calls())
+    assert kpis["nlu_models"] == {version: 1} and kpis["asr_models"] == {asr: 1}
     c, _ = logged_in(web_settings(store, tmp_path), "maria")
-    assert f"NLU model {version}" in c.get(f"/calls/{call_id}").text
+    page = c.get(f"/calls/{call_id}").text
+    assert f"NLU model {version}" in page and f"ASR model {asr}" in page
+
+
+def test_the_asr_version_names_the_directory_and_its_weights(tmp_path):
+    import hashlib
+
+    from voicebot.asr.base import asr_version
+    from voicebot.asr.whisper_model import TELEPHONE_MODEL_DIR, model_version
+
+    digest = hashlib.sha256((TELEPHONE_MODEL_DIR / "model.bin").read_bytes()).hexdigest()[:12]
+    assert model_version(TELEPHONE_MODEL_DIR) == f"whisper-tiny.en-telephone-{digest}"
+    (tmp_path / "model.bin").write_bytes(b"other weights")
+    assert model_version(tmp_path) != model_version(TELEPHONE_MODEL_DIR)
+    assert asr_version(None) is None  # a call replayed from text: no recogniser heard it
+
+    class Unversioned:
+        name = "pocketsphinx"
+    assert asr_version(Unversioned()) == "pocketsphinx"

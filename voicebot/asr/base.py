@@ -61,6 +61,15 @@ def get_recognizer(name: str = DEFAULT_BACKEND, **options: object) -> Recognizer
     return BACKENDS.get(name, **options)
 
 
+def asr_version(recognizer: Recognizer | None) -> str | None:
+    """What a call record keeps of the recogniser that heard it (`asr_model`): its `version` when
+    it has one (Whisper: directory and weights digest), else its backend's name; None without one
+    (a call replayed from text)."""
+    if recognizer is None:
+        return None
+    return getattr(recognizer, "version", None) or recognizer.name
+
+
 def partials_at_end(recognizer: Recognizer, frames: Iterable[Audio], hints: Hints = FREE) -> Iterator[str]:
     """`partials` for backends that decode whole utterances: one hypothesis once all frames are in."""
     pcm = [f.canonical().samples for f in frames]

@@ -123,6 +123,7 @@ class WhisperRecognizer:
         loaded = load_whisper(model, threads, wide)
         # the encoder's copy with more threads (`_wide`), used when a core is spare (voicebot/asr/threads.py)
         self._model, self._wide, self._tokenizer = loaded.model, loaded.wide, loaded.tokenizer
+        self.version = loaded.version  # kept in every call record it hears (asr_model)
         self._features = FeatureExtractor(feature_size=self._model.n_mels)  # its Mel filterbank, computed once
         self.beam_size = int(beam_size)
         self.bias = _flag(bias)

@@ -5,6 +5,7 @@ recogniser's imports; CTranslate2 and the tokenizers are imported only by `load_
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -50,9 +51,17 @@ class WhisperModel:
     runs on more threads when a core is spare (None when it would have no more), and the tokenizer."""
 
     directory: Path
+    version: str  # the directory's name and a digest of its weights (`model_version`)
     model: Any  # ctranslate2.models.Whisper
     wide: Any | None  # ctranslate2.models.Whisper, or None
     tokenizer: Any  # faster_whisper.tokenizer.Tokenizer (English, transcribe)
+
+
+def model_version(model_dir: Path) -> str:
+    """`<directory name>-<first 12 hex of model.bin's SHA-256>`: which weights heard a call, kept in
+    its record beside the NLU's version, so calls can be compared across a change of model."""
+    with open(model_dir / "model.bin", "rb") as weights:
+        return f"{model_dir.name}-{hashlib.file_digest(weights, 'sha256').hexdigest()[:12]}"
 
 
 def load_whisper(model: str | os.PathLike | None, threads: int, wide_threads: int) -> WhisperModel:
@@ -73,4 +82,4 @@ def load_whisper(model: str | os.PathLike | None, threads: int, wide_threads: in
         hf = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelError(f"{model_dir}: cannot load Whisper model ({exc})") from None
-    return WhisperModel(model_dir, one, wide, Tokenizer(hf, one.is_multilingual, task="transcribe", language="en"))
+    return WhisperModel(model_dir, model_version(model_dir), one, wide, Tokenizer(hf, one.is_multilingual, task="transcribe", language="en"))

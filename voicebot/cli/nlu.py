@@ -77,7 +77,8 @@ def eval_command(
         print_json(report)
         return
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    console.print(f"model version {report.get('model_version') or '-'}", highlight=False)
+    console.print(f"model version {report.get('model_version') or '-'}"
+                  + (f"  ASR model {report['asr_model']}" if report.get("asr_model") else ""), highlight=False)
     console.print(f"n={report['n']}  intent accuracy {fmt(report['intent_accuracy'])}  macro-F1 {fmt(report['intent_macro_f1'])}  "
                   f"OOS recall {fmt(report['oos_recall'])}  in-scope false-OOS {fmt(report['in_scope_false_oos_rate'])}"
                   + (f"  sentiment macro-F1 {fmt(report['sentiment_macro_f1'])}" if "sentiment_macro_f1" in report else "")

@@ -60,8 +60,9 @@ def report(
     counts = kpis["outcomes"]
     for outcome in (*OUTCOMES, *sorted(set(counts) - set(OUTCOMES))):
         table.add_row(f"outcome: {outcome}", str(counts.get(outcome, 0)))
-    for version, calls in kpis["nlu_models"].items():
-        table.add_row(f"NLU model: {version}", f"{calls} calls")
+    for key, label in (("nlu_models", "NLU model"), ("asr_models", "ASR model")):
+        for version, calls in kpis[key].items():
+            table.add_row(f"{label}: {version}", f"{calls} calls")
     console.print(table)
 
 

@@ -53,6 +53,7 @@ class CallRecord:
     started_at: datetime
     flow: str = ""
     nlu_model: str | None = None  # the version of the intent model that heard the caller (voicebot.nlu.model_io)
+    asr_model: str | None = None  # the recogniser that heard them: its version, else its backend's name
     turns: list[Turn] = field(default_factory=list)
     customer_id: str | None = None  # kept for the CRM link; never spoken or logged
     customer_name: str | None = None
@@ -79,7 +80,7 @@ class CallRecord:
 
     def header(self) -> dict[str, Any]:
         return {"call_id": self.call_id, "caller_id": self.caller_id, "flow": self.flow,
-                "nlu_model": self.nlu_model, "started_at": self.started_at.isoformat()}
+                "nlu_model": self.nlu_model, "asr_model": self.asr_model, "started_at": self.started_at.isoformat()}
 
     def summary(self) -> str:
         """One or two plain sentences for an agent's screen or the CRM."""

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from voicebot.asr.base import asr_version
 from voicebot.asr.wer import corpus_wer
 from voicebot.errors import ConfigError
 from voicebot.jsonl import read_jsonl
@@ -122,6 +123,7 @@ def evaluate_audio(manifest: Path, *, model: str | None = None, asr: str = "whis
     report["intent_accuracy_by_voice"] = {v: sum(ok) / len(ok) for v, ok in sorted(by_voice.items())}
     report["manifest"] = str(manifest)
     report["model_version"] = getattr(stack.nlu, "version", None)
+    report["asr_model"] = asr_version(stack.recognizer)
     labels = set(getattr(stack.nlu, "labels", ()))  # as eval --data: a label no model output can match
     report["unknown_labels"] = sorted({r.intent for r in rows if r.intent} - labels - {OUT_OF_SCOPE}) if labels else []
     return report

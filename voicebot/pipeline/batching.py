@@ -46,6 +46,7 @@ class DecodeBatcher:
     def __init__(self, inner: Any, max_batch: int = MAX_BATCH, max_waiting: int = MAX_WAITING,
                  gather_s: float = GATHER_S) -> None:
         self.inner, self.name = inner, inner.name
+        self.version = getattr(inner, "version", None)
         self.max_batch, self.max_waiting, self.gather_s = max(1, max_batch), max(1, max_waiting), gather_s
         self._queue: deque[tuple[Audio, Hints, Future]] = deque()
         self._cond = threading.Condition()

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from voicebot.asr.base import asr_version
 from voicebot.audio import Audio
 from voicebot.events import DtmfPressed, NoInput, SpeechEnded, SpeechStarted
 from voicebot.flow.actions import Ask, Expect, RecordVoicemail
@@ -79,7 +80,8 @@ class Session:
 
         self.engine, self.stack, self.rate = engine, stack, rate
         engine.hold_records = not inline  # the store and webhook wait until an answer is queued
-        engine.record.nlu_model = getattr(stack.nlu, "version", None)  # which model heard this call
+        engine.record.nlu_model = getattr(stack.nlu, "version", None)  # which models heard this call
+        engine.record.asr_model = asr_version(stack.recognizer)
         self.events: list[Any] = []
         self.recording = CallRecording(rate, recording_path, keep=keep_audio)
         self._listeners = [listener] if listener else []

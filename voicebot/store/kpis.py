@@ -67,4 +67,6 @@ def compute_kpis(calls: list[Record], repeat_window: timedelta = timedelta(days=
         "transfers_by_reason": {str(k): _rate(v, total) for k, v in sorted(transfers.items())},
         # calls per intent model version (a call from before versions were recorded: "unknown")
         "nlu_models": dict(sorted(Counter(c.get("nlu_model") or "unknown" for c in finished).items())),
+        # and per recogniser ("unknown" also for calls replayed from text: no recogniser heard them)
+        "asr_models": dict(sorted(Counter(c.get("asr_model") or "unknown" for c in finished).items())),
     }
