@@ -64,7 +64,7 @@ class VersionedNlu:
 class VersionedRecognizer:
     """Stands in for the recogniser's identity only: the calls below are typed, never heard."""
 
-    name, version = "whisper", "whisper-tiny.en-telephone-0123456789ab"
+    name, version = "whisper", "models/whisper-tiny.en-telephone-0123456789ab"
 
 
 def test_the_record_the_report_and_the_call_page_show_the_same_version(tmp_path):
@@ -90,7 +90,7 @@ def test_the_asr_version_names_the_directory_and_its_weights(tmp_path):
     from voicebot.asr.whisper_model import TELEPHONE_MODEL_DIR, model_version
 
     digest = hashlib.sha256((TELEPHONE_MODEL_DIR / "model.bin").read_bytes()).hexdigest()[:12]
-    assert model_version(TELEPHONE_MODEL_DIR) == f"whisper-tiny.en-telephone-{digest}"
+    assert model_version(TELEPHONE_MODEL_DIR) == f"models/whisper-tiny.en-telephone-{digest}"
     (tmp_path / "model.bin").write_bytes(b"other weights")
     assert model_version(tmp_path) != model_version(TELEPHONE_MODEL_DIR)
     assert asr_version(None) is None  # a call replayed from text: no recogniser heard it

