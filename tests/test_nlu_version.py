@@ -98,3 +98,14 @@ def test_the_asr_version_names_the_directory_and_its_weights(tmp_path):
     class Unversioned:
         name = "pocketsphinx"
     assert asr_version(Unversioned()) == "pocketsphinx"
+
+
+def test_the_shared_recogniser_names_the_weights_it_loaded():
+    """The Stack's recogniser is the batcher around Whisper: both name the directory and digest."""
+    from voicebot.asr import get_recognizer
+    from voicebot.asr.base import asr_version
+    from voicebot.asr.whisper_model import TELEPHONE_MODEL_DIR, model_version
+    from voicebot.pipeline.batching import shared_recognizer
+
+    whisper = get_recognizer("whisper")
+    assert asr_version(shared_recognizer(whisper)) == asr_version(whisper) == model_version(TELEPHONE_MODEL_DIR)

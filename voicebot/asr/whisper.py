@@ -123,7 +123,7 @@ class WhisperRecognizer:
         loaded = load_whisper(model, threads, wide)
         # the encoder's copy with more threads (`_wide`), used when a core is spare (voicebot/asr/threads.py)
         self._model, self._wide, self._tokenizer = loaded.model, loaded.wide, loaded.tokenizer
-        self.version = loaded.version  # kept in every call record it hears (asr_model)
+        self._digest = loaded.digest
         self._features = FeatureExtractor(feature_size=self._model.n_mels)  # its Mel filterbank, computed once
         self.beam_size = int(beam_size)
         self.bias = _flag(bias)
@@ -145,6 +145,11 @@ class WhisperRecognizer:
             self._wide.encode(ctranslate2.StorageView.from_array(silence[None]))
 
     # ---- the Recognizer Protocol ------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """Which weights these are (`whisper_model.model_version`), kept in every call record it hears."""
+        return self._digest.result()
+
     def transcribe(self, audio: Audio, hints: Hints = FREE) -> Transcript:
         return self.transcribe_many([(audio, hints)])[0]
 

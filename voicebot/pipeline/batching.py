@@ -46,7 +46,6 @@ class DecodeBatcher:
     def __init__(self, inner: Any, max_batch: int = MAX_BATCH, max_waiting: int = MAX_WAITING,
                  gather_s: float = GATHER_S) -> None:
         self.inner, self.name = inner, inner.name
-        self.version = getattr(inner, "version", None)
         self.max_batch, self.max_waiting, self.gather_s = max(1, max_batch), max(1, max_waiting), gather_s
         self._queue: deque[tuple[Audio, Hints, Future]] = deque()
         self._cond = threading.Condition()
@@ -54,6 +53,10 @@ class DecodeBatcher:
         self._running = 0  # requests in the batch being decoded now
         self._company = False  # the last batch had company, or requests queued while it ran
         self.batches: list[int] = []  # size of each batch decoded (the benchmark reports them)
+
+    @property
+    def version(self) -> str | None:  # the inner recogniser's (asr_version)
+        return getattr(self.inner, "version", None)
 
     @property
     def waiting(self) -> int:
