@@ -36,8 +36,7 @@ from voicebot.asr.domain import (DIGIT_PROMPTS, Reading, apply_hints, bias_promp
                                  says_more, too_long_for, yes_or_no)
 from voicebot.asr.features import log_mel
 from voicebot.asr.threads import SpareCores, asr_threads
-# MODEL_ENV and default_model_dir: re-exported for scripts that import them from here
-from voicebot.asr.whisper_model import MODEL_ENV, default_model_dir, load_whisper
+from voicebot.asr.whisper_model import load_whisper
 from voicebot.asr.whisper_digits import digit_search, looks_looped, one_digit_scores, pick
 from voicebot.audio.types import Audio
 from voicebot.envvars import env_number
