@@ -91,6 +91,53 @@ def test_a_reading_below_low_confidence_is_still_no_match_not_a_confirmation(flo
     assert engine.expecting.kind == "intent"
 
 
+# "I have a question about my card" as a model may read it over audio: the second request is
+# below the clarifying question's floor (a third of low_confidence), so alone it is no match
+UNSURE_ACTIVATE = said("I have a question about my card", "activate_card", 0.48,
+                       alternatives=(("activate_card", 0.48), ("report_lost_card", 0.18), ("dispute_charge", 0.17)))
+
+
+def test_the_same_unsure_request_twice_is_taken_as_a_guess_and_confirmed(flow, store):
+    engine = start(flow, store)
+    engine.handle(UNSURE_ACTIVATE)
+    assert engine.expecting.kind == "intent"  # "Sorry, I didn't get that"
+    after = engine.handle(UNSURE_ACTIVATE)
+    assert engine.expecting.kind in ("yesno", "choice") and "customer number" not in text_of(after)
+    engine.handle(said("yes", "affirm", yesno="yes"))
+    authenticate(engine, spoken=False)
+    assert card_statuses(store)["credit"] == "active"
+
+
+def test_two_different_unsure_requests_are_not_guessed(flow, store):
+    engine = start(flow, store)
+    engine.handle(UNSURE_ACTIVATE)
+    engine.handle(said("something about money", "check_balance", 0.4,
+                       alternatives=(("check_balance", 0.4), ("out_of_scope", 0.35), ("pay_bill", 0.1))))
+    assert engine.expecting.kind == "intent" and not engine.record.intents
+
+
+@pytest.mark.parametrize("answer, blocked", [(said("yes", "affirm", yesno="yes"), True), (said("no", "deny", yesno="no"), False)])
+def test_an_account_change_heard_only_at_the_second_try_is_confirmed(flow, store, answer, blocked):
+    """"It's about my card" misheard as "It's without my cars" (no match), then as "It's without
+    my card" (a sure lost card): the words changed between the tries, so the bot asks first."""
+    engine = start(flow, store)
+    engine.handle(said("It's without my cars.", "report_lost_card", 0.42,
+                       alternatives=(("report_lost_card", 0.42), ("out_of_scope", 0.38), ("dispute_charge", 0.06))))
+    after = engine.handle(said("It's without my card.", "report_lost_card", 0.87))
+    assert engine.expecting.kind == "yesno" and "customer number" not in text_of(after)
+    engine.handle(answer)
+    if blocked:
+        authenticate(engine, spoken=False)
+    assert (card_statuses(store)["debit"] == "blocked") is blocked
+
+
+def test_a_sure_request_after_a_silence_is_not_asked_about(flow, store):
+    engine = start(flow, store)
+    engine.handle(said("", "out_of_scope", 1.0))
+    actions = engine.handle(said("I need to activate my new card", "activate_card", 0.93))
+    assert "customer number" in text_of(actions)
+
+
 # --- a caller who already waited ----------------------------------------------------------------
 @pytest.mark.parametrize("text, waited", [
     ("I've been waiting forty minutes", True), ("I was on hold for an hour", True),

@@ -18,7 +18,8 @@ from voicebot.flow.clarify import RequestsMixin
 from voicebot.flow.confirm import ConfirmMixin
 from voicebot.flow.definition import Flow
 from voicebot.flow.handoff import HandoffMixin
-from voicebot.flow.inputs import event_digits, goes_on_past_yes_no, read_answer, read_intent, spotted_state
+from voicebot.flow.inputs import (Answer, event_digits, goes_on_past_yes_no, read_answer, read_intent,
+                                  spotted_state, unsure_request)
 from voicebot.flow.outage import OutageMixin, warn_store_failed
 from voicebot.flow.policy import EscalationPolicy
 from voicebot.flow.record import CallRecord, Turn
@@ -80,6 +81,8 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
         self._voicemail_queue: str | None = None
         self.lockout = lockout_for(store)  # wrong PINs per customer number, across calls
         self._request_text = self._last_text = ""  # the caller's latest request, for actions
+        # after an answer not taken at an intent prompt: the request it most likely was ("" none)
+        self._missed = ""
         self._digit_prefix = ""  # the first group of an ID/PIN said in groups
         self._pin_mismatches = 0  # customer number + PIN pairs that did not match, this call
         self._id_spoken = False  # the customer number came by voice (it may have been misheard)
@@ -220,14 +223,22 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
     def _state_answer(self, event: Understood | DtmfPressed, state: StateSpec) -> None:
         if state.expect in ("intent", "yesno") and self._person_requested(event, state):
             return
+        actionable = set(self.spec.requests) | set(state.on)
         answer = read_answer(event, state, self.spec.settings, self._known_intents(state),
-                             self.spec.intent_labels, actionable=set(self.spec.requests) | set(state.on))
+                             self.spec.intent_labels, actionable=actionable)
+        missed, self._missed = self._missed, ""
         if state.expect == "yesno" and isinstance(event, Understood):
             # "anything else?" → "yes, my balance": a clear new request wins over the yes/no
-            request = read_intent(event, {}, self.spec.settings, set(self.spec.requests) | set(state.on))
+            request = read_intent(event, {}, self.spec.settings, actionable)
             sure = event.confidence >= self.spec.settings.request_over_yesno or goes_on_past_yes_no(event.text)
             if (request.kind == "intent" and sure) or answer.kind == "none":
                 answer = request
+        if answer.kind == "none" and state.expect == "intent":
+            likeliest = unsure_request(event, actionable, self.spec.settings)
+            if likeliest and likeliest == missed:  # the same unsure request twice: take it as a guess
+                answer = Answer("intent", likeliest)
+            else:
+                self._missed = likeliest
         if answer.kind == "none":
             return self._failed(state.no_match or self.spec.messages.no_match, "no_match")
         self.policy.success()
@@ -235,6 +246,8 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
             return self._clarify(answer.options)
         if answer.kind == "intent":  # a key is a choice; words are a reading, as sure as the NLU was
             reading = event.confidence if isinstance(event, Understood) else None
+            if state.expect == "intent" and answer.value == missed and reading is not None:
+                reading = 0.0  # sure only at a second try, so the words changed: a guess, as above
             return self._goto_intent(answer.value, state, reading, event)
         value = answer.value
         if state.expect == "csat":
@@ -287,6 +300,7 @@ class CallEngine(AuthMixin, HandoffMixin, RequestsMixin, ConfirmMixin, WaitedMix
             raise RuntimeError(f"flow {self.spec.name!r} loops through {name!r} without asking")
         state = self.spec.states[name]
         self.state_name = name
+        self._missed = ""
         if state.auth and not self.authenticated:
             self._after_auth = name
             return self._ask_customer_id()

@@ -99,6 +99,15 @@ def read_intent(event: Understood | DtmfPressed, dtmf: dict[str, str],
     return NO_MATCH
 
 
+def unsure_request(event: Understood | DtmfPressed, actionable: set[str], settings: SettingsSpec) -> str:
+    """The likeliest request the flow acts on in an answer it did not take, when at least a third
+    of low_confidence (the clarifying question's floor); "" when there is none."""
+    if not isinstance(event, Understood):
+        return ""
+    ranked = [(i, c) for i, c in ranked_intents(event) if i in actionable and i not in _NO_MATCH_INTENTS]
+    return ranked[0][0] if ranked and ranked[0][1] >= settings.low_confidence / 3 else ""
+
+
 def read_yesno(event: Understood | DtmfPressed, dtmf: dict[str, str]) -> Answer:
     if isinstance(event, DtmfPressed):
         value = (dtmf or YESNO_KEYS).get(event.digits)
