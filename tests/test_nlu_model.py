@@ -103,33 +103,34 @@ THREE_VOICES = ("piper", "flite:slt", "espeak:en-gb")  # the issue's target is s
 
 
 def test_whisper_telephone_transcripts(bank_model):
-    """Held-out phrases voiced by TTS, sent through the 8 kHz μ-law noisy channel, transcribed.
-    Measured (docs/nlu.md): three voices 0.857, piper 0.952, slt 0.875, en-gb 0.745, en-us+f3 0.625.
-    The issue's 0.88 is not reached: most remaining errors are transcripts with no trace of
-    the request left ("balance on my savings" → "I'm on my paving")."""
+    """Held-out phrases voiced by TTS, sent through the 8 kHz μ-law noisy channel, transcribed by
+    the packaged tiny.en (the recogniser before the telephone-band model; kept as a fixed record,
+    it cannot be re-rendered). The NLU now learns the telephone-band model's mishearings, so it
+    reads these a little worse on en-gb. Measured (docs/nlu.md): three voices 0.848, piper 0.962,
+    slt 0.880, en-gb 0.702, en-us+f3 0.630 (the NLU trained on the packaged model's: 0.867, en-gb 0.745)."""
     acc = by_voice_accuracy(bank_model, "heldout_asr.jsonl")
-    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.84, acc
-    assert acc["piper"] >= 0.93 and acc["flite:slt"] >= 0.85 and acc["espeak:en-gb"] >= 0.72, acc
+    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.83, acc
+    assert acc["piper"] >= 0.93 and acc["flite:slt"] >= 0.85 and acc["espeak:en-gb"] >= 0.68, acc
     assert acc["espeak:en-us+f3"] >= 0.60, acc  # a voice no training transcript used
 
 
 def test_whisper_transcripts_of_another_noise_draw(bank_model):
     """The same phrases rendered by today's (deterministic) speechgen and transcribed by today's
-    recogniser, noise suppression included — what the live pipeline hears. Measured: 0.857 on three
-    voices (piper 0.952, slt 0.870, en-gb 0.750, en-us+f3 0.697)."""
+    recogniser (the telephone-band tiny.en), noise suppression included — what the live pipeline
+    hears. Measured: 0.925 on three voices (piper 0.976, slt 0.918, en-gb 0.880, en-us+f3 0.865);
+    the NLU trained on the packaged model's mishearings: 0.909."""
     acc = by_voice_accuracy(bank_model, "heldout_asr_render3.jsonl")
-    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.84, acc
-    assert acc["piper"] >= 0.93 and acc["espeak:en-gb"] >= 0.72 and acc["espeak:en-us+f3"] >= 0.67, acc
+    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.90, acc
+    assert acc["piper"] >= 0.94 and acc["espeak:en-gb"] >= 0.85 and acc["espeak:en-us+f3"] >= 0.83, acc
 
 
 def test_n_best_readings_vote_on_the_intent(bank_model):
     """As in a live call: Whisper's runner-up readings of the same audio vote when the best one is
-    unsure. Measured on heldout_asr_render3 (dev; piper transcripts no longer trained on): three
-    voices 0.904 (piper 0.971, slt 0.933, en-gb 0.808), en-us+f3 0.798 (before the British and
-    indirect training phrases: 0.885, en-us+f3 0.760)."""
+    unsure. Measured on heldout_asr_render3 (dev): three voices 0.936 (piper 0.966, slt 0.933,
+    en-gb 0.909), en-us+f3 0.885; without the votes 0.925 and 0.865."""
     acc = by_voice_accuracy(bank_model, "heldout_asr_render3.jsonl", n_best=True)
-    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.875, acc  # issue target 0.88; ±2 rows of float noise
-    assert acc["espeak:en-us+f3"] >= 0.72, acc
+    assert sum(acc[v] for v in THREE_VOICES) / 3 >= 0.91, acc  # issue target 0.88, with float-noise room
+    assert acc["espeak:en-us+f3"] >= 0.85, acc
 
 
 def test_retrain_from_jsonl_and_csv(bank_model, tmp_path, monkeypatch, capsys):
