@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from voicebot.asr.base import Hints, get_recognizer
-from voicebot.asr.testsets import CHECK_SENTENCES, real_speech, telephone_set
+from voicebot.asr.testsets import CHECK_SENTENCES, asterisk_speech, real_speech, telephone_set
 from voicebot.asr.wer import corpus_wer
 from voicebot.audio.wavio import read_wav
 
@@ -59,6 +59,8 @@ def utterances(name: str):
         return [Utterance(speechgen.speak(t, "espeak:ko"), t) for t in KOREAN]
     if name.endswith("+"):  # the check sentences, e.g. "flite:kal+"
         return telephone_set(name[:-1], CHECK_SENTENCES)
+    if name == "asterisk":  # natural telephone-band speech, 533 prompts (apt asterisk-core-sounds-en)
+        return asterisk_speech()
     return real_speech() if name == "real" else telephone_set(name)
 
 

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POCKETSPHINX_TESTDATA = Path("/usr/share/pocketsphinx/test/data")
+# Debian's asterisk-core-sounds-en(-wav): a professional speaker's telephone prompts (8 kHz) and
+# the file naming what each one says.
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 
 # Written for this set (not intent training data): varied wording, numbers, hesitations.
 CALLER_SENTENCES = (
@@ -102,6 +106,26 @@ def real_speech() -> list[Utterance]:
     for folder, listing in sets:
         if (POCKETSPHINX_TESTDATA / folder / listing).is_file():
             out += _sphinx_transcriptions(POCKETSPHINX_TESTDATA / folder / listing, POCKETSPHINX_TESTDATA / folder)
+    return out
+
+
+def asterisk_speech() -> list[Utterance]:
+    """Natural speech at 8 kHz: every asterisk prompt whose transcript is plain words (not a
+    "[tone]" description, not "press * …" with symbols a recogniser may write either way);
+    empty when the packages are absent (docs/asr.md "A larger real-speech guard")."""
+    import gzip
+
+    if not ASTERISK_TRANSCRIPTS.is_file():
+        return []
+    out = []
+    with gzip.open(ASTERISK_TRANSCRIPTS, "rt", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            name, _, text = line.partition(":")
+            text = text.strip()
+            path = ASTERISK_SOUNDS / f"{name.strip()}.wav"
+            if line.startswith(";") or not text or not re.fullmatch(r"[\w\s.,?!'-]+", text) or not path.is_file():
+                continue
+            out.append(Utterance(path, text))
     return out
 
 
