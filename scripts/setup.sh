@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3-venv espeak-ng libespeak-ng1 flite sox libsox-fmt-all libsndfile1
               libportaudio2 pocketsphinx-testdata pulseaudio pulseaudio-utils libasound2-plugins
-              postgresql chromium chromium-driver baresip sip-tester kamailio)
+              postgresql chromium chromium-driver baresip sip-tester kamailio
+              asterisk-core-sounds-en asterisk-core-sounds-en-wav)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
