@@ -11,7 +11,7 @@ import pytest
 
 from test_calls_audio import WEEKDAY_NOON, flow, stack  # noqa: F401  (the bank flow, models loaded once)
 from voicebot.asr.base import Hints
-from voicebot.asr.testsets import ASTERISK_SOUNDS
+from voicebot.asr.testsets import ASTERISK_SOUNDS, asterisk_speech
 from voicebot.audio import Audio, read_wav
 from voicebot.flow import CallEngine
 from voicebot.pipeline import Session
@@ -44,3 +44,11 @@ def test_a_caller_who_reads_their_numbers_aloud_is_verified(stack, flow, speak, 
     record = session.engine.record.to_dict()
     assert record["authenticated"] is True and session.engine.record.customer_id == "12345678"
     assert {c.kind: c.status for c in store.get_customer("12345678").cards}["debit"] == "blocked"
+
+
+def test_the_natural_speech_guard_reads_the_prompts_and_their_words():
+    """bench_asr's `asterisk` set: plain-word prompts only, each with its recording."""
+    utts = asterisk_speech()
+    assert len(utts) >= 500 and all(u.path.is_file() for u in utts)
+    texts = {u.path.stem: u.text for u in utts}
+    assert texts["0"] == "zero" and not any("[" in t or "*" in t or "#" in t for t in texts.values())
