@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from voicebot.events import DtmfPressed, Understood
 from voicebot.flow.actions import Expect
-from voicebot.flow.inputs import Answer, ranked_intents, read_intent, read_yesno
+from voicebot.flow.inputs import Answer, clarify_floor, ranked_requests, read_intent, read_yesno
 from voicebot.flow.schema import StateSpec
 from voicebot.flow.selfservice import CHANGES_ACCOUNT
-from voicebot.intents import OUT_OF_SCOPE
 
 
 class ConfirmMixin:
@@ -40,9 +39,8 @@ class ConfirmMixin:
         """Ask which of two when another request the flow acts on is also likely (at least a
         third of low_confidence, as for any clarifying question), else a yes/no about this one."""
         if isinstance(event, Understood):
-            floor = self.spec.settings.low_confidence / 3
-            others = [i for i, score in ranked_intents(event) if i != intent and i != OUT_OF_SCOPE
-                      and i in self.spec.requests and score >= floor]
+            floor = clarify_floor(self.spec.settings)
+            others = [i for i, score in ranked_requests(event, self.spec.requests) if i != intent and score >= floor]
             if others:
                 return self._clarify((intent, others[0]))
         self._ask_sub("confirm", self.spec.messages.confirm_action.format(request=self.spec.phrase_for(intent)),

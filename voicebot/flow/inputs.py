@@ -6,6 +6,7 @@ Speech and DTMF are equivalent: a key press is looked up in the prompt's `dtmf` 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from voicebot.events import DtmfPressed, Understood
@@ -90,22 +91,31 @@ def read_intent(event: Understood | DtmfPressed, dtmf: dict[str, str],
         return Answer("intent", value) if value else NO_MATCH
     if event.intent not in _NO_MATCH_INTENTS and event.confidence >= settings.low_confidence:
         return Answer("intent", event.intent) if event.intent in known else NO_MATCH
-    ranked = [(i, c) for i, c in ranked_intents(event)
-              if i in (known if actionable is None else actionable) and i not in _NO_MATCH_INTENTS]
-    floor = settings.low_confidence / 3
+    ranked = ranked_requests(event, known if actionable is None else actionable)
+    floor = clarify_floor(settings)
     if len(ranked) >= 2 and ranked[0][1] >= floor \
             and (ranked[0][1] - ranked[1][1] <= settings.clarify_margin or ranked[1][1] >= floor):
         return Answer("clarify", options=(ranked[0][0], ranked[1][0]))
     return NO_MATCH
 
 
+def clarify_floor(settings: SettingsSpec) -> float:
+    """How likely a request must be to be offered in a clarifying question: a third of low_confidence."""
+    return settings.low_confidence / 3
+
+
+def ranked_requests(event: Understood, pool: Collection[str]) -> list[tuple[str, float]]:
+    """The readings' intents that are in `pool`, most likely first; never out_of_scope."""
+    return [(i, c) for i, c in ranked_intents(event) if i in pool and i not in _NO_MATCH_INTENTS]
+
+
 def unsure_request(event: Understood | DtmfPressed, actionable: set[str], settings: SettingsSpec) -> str:
-    """The likeliest request the flow acts on in an answer it did not take, when at least a third
-    of low_confidence (the clarifying question's floor); "" when there is none."""
+    """The likeliest request the flow acts on in an answer it did not take, when at least
+    `clarify_floor` likely; "" when there is none."""
     if not isinstance(event, Understood):
         return ""
-    ranked = [(i, c) for i, c in ranked_intents(event) if i in actionable and i not in _NO_MATCH_INTENTS]
-    return ranked[0][0] if ranked and ranked[0][1] >= settings.low_confidence / 3 else ""
+    ranked = ranked_requests(event, actionable)
+    return ranked[0][0] if ranked and ranked[0][1] >= clarify_floor(settings) else ""
 
 
 def read_yesno(event: Understood | DtmfPressed, dtmf: dict[str, str]) -> Answer:
