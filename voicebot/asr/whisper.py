@@ -334,7 +334,7 @@ class WhisperRecognizer:
         eot = self._tokenizer.eot
         readings = [self._tokenizer.decode([t for t in ids[:cap] if t < eot]).strip() for ids in result.sequences_ids]
         avg_logprob = result.scores[0] if result.scores else 0.0
-        unsure = avg_logprob < -1.0 or len(readings[0].split()) <= SHORT_READING_WORDS
+        unsure = avg_logprob < -1.0 or 0 < len(readings[0].split()) <= SHORT_READING_WORDS
         if unsure and self._no_speech_prob(utt, prompt) > NO_SPEECH_THRESHOLD:
             return "", None, ()  # line noise, not speech: an empty transcript beats a hallucination
         others = tuple(dict.fromkeys(r for r in readings[1:] if r and r != readings[0]))
