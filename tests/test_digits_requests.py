@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from voicebot.asr import Hints, get_recognizer
-from voicebot.asr.domain import says_a_request
+from voicebot.asr.domain import may_be_a_request, says_a_request
 from voicebot.audio import Audio, read_wav
 from voicebot.cli.transcribe import as_prompt_would
 from voicebot.speechgen import TELEPHONE
@@ -21,6 +21,15 @@ def test_request_words_are_told_from_misheard_digits():
     assert not says_a_request("We are on the Iron States, Heaven.", PIN)  # "… zero nine eight seven"
     assert not says_a_request("my number is 1 2 3 4", PIN)  # digits: the number itself
     assert not says_a_request("my customer number was wrong", Hints())  # open prompts: nothing to keep
+
+
+def test_a_request_word_heard_as_a_digit_is_checked_openly():
+    """The 0.7 blend heard flite slt's "my customer number was wrong" as "My customer in number was 1"."""
+    assert may_be_a_request("My customer in number was 1", PIN)
+    assert not may_be_a_request("my number is 1 2 3 4", PIN)  # complete: the number itself
+    assert not may_be_a_request("1 2", PIN)  # a group before a pause
+    assert not may_be_a_request("My customer number was wrong.", PIN)  # no digit: says_a_request's case
+    assert not may_be_a_request("My customer in number was 1", Hints("digits"))  # no length to fall short of
 
 
 @pytest.mark.slow

@@ -138,10 +138,23 @@ REQUEST_WORDS = {"customer", "number", "wrong", "mistake", "agent", "person", "s
                  "again", "start", "over"}
 
 
+def _request_words(text: str) -> bool:
+    return bool(REQUEST_WORDS & set(re.findall(r"[a-z']+", text.lower())))
+
+
 def says_a_request(text: str, hints: Hints) -> bool:
     """An answer to a digits prompt that holds no digits but a request's words: the caller said
     something else than the number, so no digit string should be searched for in it."""
-    return says_more(text, hints) and bool(REQUEST_WORDS & set(re.findall(r"[a-z']+", text.lower())))
+    return says_more(text, hints) and _request_words(text)
+
+
+def may_be_a_request(text: str, hints: Hints) -> bool:
+    """A digits reading with a request's words and fewer digits than the prompt asks for: one
+    word of the request may have been heard as a digit ("my customer number was wrong" → "My
+    customer in number was 1"), so an open reading should tell (`says_a_request` on it)."""
+    digits = words_to_digits(text)
+    return hints.kind == "digits" and bool(hints.length) and bool(digits) and len(digits) < hints.length \
+        and _request_words(text)
 
 
 def yes_or_no(text: str) -> str | None:

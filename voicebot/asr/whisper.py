@@ -32,8 +32,8 @@ from voicebot.asr import threads as cores
 from voicebot.asr.bandwidth import telephone_view
 from voicebot.asr.base import FREE, Hints, partials_at_end, register
 from voicebot.asr.denoise import suppress_noise
-from voicebot.asr.domain import (DIGIT_PROMPTS, Reading, apply_hints, bias_prompt, fuller_reading, one_digit, says_a_request,
-                                 says_more, too_long_for, yes_or_no)
+from voicebot.asr.domain import (DIGIT_PROMPTS, Reading, apply_hints, bias_prompt, fuller_reading, may_be_a_request,
+                                 one_digit, says_a_request, says_more, too_long_for, yes_or_no)
 from voicebot.asr.features import log_mel
 from voicebot.asr.threads import SpareCores, asr_threads
 from voicebot.asr.whisper_model import load_whisper
@@ -233,6 +233,10 @@ class WhisperRecognizer:
             text, confidence, _ = utt.first if attempt == 0 else self._decode([utt], self._settings(hints, attempt))[0]
             if attempt == 0 and says_a_request(text, hints):  # "my number was wrong": no digits to find
                 return text, confidence
+            if attempt == 0 and may_be_a_request(text, hints):  # "… number was 1": ask an open reading
+                openly = self._decode([utt], self._settings(FREE))[0]
+                if says_a_request(openly[0], hints):
+                    return openly[:2]
             digits = apply_hints(text, hints)
             if hints.length and len(digits) == hints.length:
                 # a group looped to the full length counts only if another prompt agrees
@@ -252,10 +256,10 @@ class WhisperRecognizer:
                 found = found[: len(found) // 2]  # a group stretched to the full length: keep the group
             if found:
                 return " ".join(found), None
-            # no number of that length: an open reading tells "my number was wrong" (heard as "1"
-            # under a digit prompt) from a group said before a pause
+            # no number of that length: an open reading tells words ("my number was wrong" heard as
+            # "1", "both I guess" as "2 5 7" under a digit prompt) from a group said before a pause
             openly = self._decode([utt], self._settings(FREE))[0]
-            return openly[:2] if says_a_request(openly[0], hints) else answers[0]
+            return openly[:2] if says_more(openly[0], hints) else answers[0]
         numeric = [a for a in answers if apply_hints(a[0], hints).isdigit()] or answers
         return min(numeric, key=lambda a: len(apply_hints(a[0], hints)))
 
