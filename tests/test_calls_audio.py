@@ -171,7 +171,8 @@ def test_wrong_then_right_spoken_pin_with_a_patient_caller(call, voice, channel)
 
 
 @pytest.mark.parametrize("words, voice, channel", [("sorry, I have forgotten my PIN", "piper", CLEAN),
-                                                   ("I don't remember my PIN, sorry", "flite:slt", TELEPHONE)])
+                                                   ("I don't remember my PIN, sorry", "flite:slt", TELEPHONE),
+                                                   ("I don't know it, that's the problem", "flite:kal", TELEPHONE)])
 def test_a_forgotten_pin_goes_to_a_person(call, words, voice, channel):
     """Heard at the PIN prompt, "I've forgotten my PIN" is not three wrong-length answers."""
     record, _ = call(["I'd like to check my balance", "dtmf:12345678", words], voice, channel, patience=0)

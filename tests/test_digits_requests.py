@@ -42,6 +42,17 @@ def test_a_request_at_a_pin_prompt_is_heard_as_words(speak, voice):
     assert "number" in heard.lower() and not any(c.isdigit() for c in heard)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["flite:slt", "flite:kal"])
+def test_words_without_a_digit_at_a_pin_prompt_are_kept_as_said(speak, voice):
+    """"I don't know it, that's the problem" was heard right under the digit prompt (0.95 sure in
+    flite slt) and then searched for digits anyway: "5000", "5006" — a made-up PIN attempt."""
+    audio = Audio.silence(0.5) + read_wav(speak("I don't know it, that's the problem", voice, TELEPHONE)).canonical() \
+        + Audio.silence(1.0)
+    heard = as_prompt_would(get_recognizer("whisper"), audio, PIN)
+    assert "know" in heard.lower() and not any(c.isdigit() for c in heard)
+
+
 def test_a_correction_at_the_pin_prompt_survives_an_inserted_word():
     """flite slt's "my customer number was wrong" came out as "My customer and number was on.":
     the PIN prompt's correction phrases allow one word between theirs; the global phrases stay

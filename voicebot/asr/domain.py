@@ -131,8 +131,10 @@ def fuller_reading(heard: Reading, primed: Reading, hints: Hints) -> Reading | N
 
 # Words of a request or a correction ("my customer number was wrong", "I want an agent"), which
 # digits misheard by Whisper never turned into on the dev set of scripts/bench_digits.py (robotic
-# "seven seven…" came out as "Cameron, Cameron…", "zero nine eight seven" as "… Heaven"): a
-# digits prompt's answer made of such words is kept as said, not searched for digits.
+# "seven seven…" came out as "Cameron, Cameron…", "zero nine eight seven" as "… Heaven", with the
+# packaged tiny.en): a reading of such words with a stray digit is heard openly once more, and a
+# one-digit rating prompt keeps them as said. (A first reading at a digits prompt that holds no
+# digit at all is kept as said, whatever its words: docs/asr.md, "Digit strings".)
 REQUEST_WORDS = {"customer", "number", "wrong", "mistake", "agent", "person", "someone", "somebody",
                  "representative", "operator", "human", "speak", "talk", "forgot", "remember",
                  "again", "start", "over"}

@@ -231,8 +231,8 @@ class WhisperRecognizer:
         answers: list[tuple[str, float | None]] = []
         for attempt in range(len(DIGIT_PROMPTS)):
             text, confidence, _ = utt.first if attempt == 0 else self._decode([utt], self._settings(hints, attempt))[0]
-            if attempt == 0 and says_a_request(text, hints):  # "my number was wrong": no digits to find
-                return text, confidence
+            if attempt == 0 and says_more(text, hints):  # words and no digit, under the digit prompt
+                return text, confidence  # ("I don't know it", "my number was wrong"): kept as said
             if attempt == 0 and may_be_a_request(text, hints):  # "… number was 1": ask an open reading
                 openly = self._decode([utt], self._settings(FREE))[0]
                 if says_a_request(openly[0], hints):

@@ -150,8 +150,8 @@ class AuthSpec(Strict):
     # would only loop to repeated_failures. [] turns it off.
     forgotten_phrases: list[str] = [
         "forgot", "forgotten", "forget", "don't remember", "do not remember", "can't remember",
-        "cannot remember", "can't recall", "don't know it", "don't know my", "do not know my",
-        "don't have it", "don't have my", "no idea what it is"]
+        "cannot remember", "can't recall", "don't know", "do not know", "don't have it",
+        "don't have my", "no idea"]
     forgotten: str = "No problem, a colleague can check who you are another way."
     # Said instead of the number or PIN, these mean the caller is fetching it ("hang on, let me
     # find my card"): no attempt, so not a failed one; the prompt is asked again with
