@@ -101,6 +101,10 @@ def test_unclear_twice_takes_the_likelier_reading_never_an_empty_prompt(flow, st
     ("an agent for my card", "report_lost_card", 0.40, (("pay_bill", 0.13), ("speak_to_agent", 0.11)), "cards"),
     # no topic: the runner-up request is less likely than "none of the above"
     ("I want a human", "speak_to_agent", 0.57, (("out_of_scope", 0.16), ("dispute_charge", 0.135)), "general"),
+    # "operator" heard as "Offer acre." in flite slt over a 10 dB line: a topic the words do not
+    # name must be as likely as a clarifying question's alternative (0.55 / 3)
+    ("Offer acre.", "speak_to_agent", 0.566, (("loan_inquiry", 0.166), ("out_of_scope", 0.065)), "general"),
+    ("can I talk to somebody please", "speak_to_agent", 0.55, (("loan_inquiry", 0.2), ("out_of_scope", 0.1)), "loans"),
 ])
 def test_person_about_a_topic_goes_to_that_queue(flow, store, text, intent, confidence, alternatives, queue):
     engine = start(flow, store)
