@@ -97,6 +97,7 @@ def test_asr_speed_is_the_median_of_timed_passes_after_a_warm_up(tmp_path, monke
 
 
 @pytest.mark.slow
+@pytest.mark.realtime  # the barge-in is paced at 1x: under load the blocking greeting ended first once
 def test_paced_call_measures_each_turn_and_barge_in_against_the_blocking_path():
     from voicebot.bench import latency
     from voicebot.flow import load_flow
