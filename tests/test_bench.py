@@ -141,7 +141,10 @@ def test_quick_bench_json_through_the_cli(tmp_path, monkeypatch):
     blocking = data["details"]["turn_latency"]["baseline_blocking"]
     assert data["baselines"]["turn_latency_p95_ms"]["value"] == blocking["turn_latency_p95_ms"] > 0
     assert data["barge_in_stop_ms_p95"] > 0 and data["baselines"]["barge_in_stop_ms_p95"]["value"] is None
-    assert 100 < data["rss_mb_start"] < 4000 and -20 < data["rss_mb_per_call"] < 200 and data["cold_start_s"] > 0.5
+    # per call from one level of 1 call and one of 2: a buffer the first level grew and the second
+    # did not shows as a slope of tens of MB either way (-25 in one fresh-clone run), so this bounds
+    # units and sign sense only; the figure itself comes from the full bench's levels
+    assert 100 < data["rss_mb_start"] < 4000 and -100 < data["rss_mb_per_call"] < 200 and data["cold_start_s"] > 0.5
     assert data["cold_start_first_s"] > 0.5 and len(data["details"]["memory"]["starts_s"]) == 2  # first start apart
     assert set(data["wer"]) == {"whisper", "faster-whisper (packaged defaults)"} and data["wer"]["whisper"] < 0.5
     assert data["baselines"]["asr_rtf"]["value"] > 0 and data["baselines"]["nlu_ms_per_utterance"]["name"] == "keyword matching"
