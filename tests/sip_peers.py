@@ -92,7 +92,21 @@ class Baresip:
                  dial: str | None = None, seconds: int = 30) -> None:
         self.home, self.out = home / name, home / name / "heard"
         self.out.mkdir(parents=True, exist_ok=True)
-        self.sip_port, self.ctrl_port = free_port(), free_tcp_port()
+        self.log = self.home / "baresip.log"
+        # a port found free can be taken before baresip binds it (its TCP and TLS transports bind
+        # the SIP port too, and free_port() checks UDP): then it starts again on other ports
+        for attempt in range(3):
+            self.sip_port, self.ctrl_port = free_port(), free_tcp_port()
+            self._start(name, wav, answer, dial, seconds)
+            try:
+                return self._wait_ctrl()
+            except RuntimeError:
+                self.proc.kill()
+                self.proc.wait()
+                if attempt == 2 or "Address already in use" not in self.log.read_text(errors="replace"):
+                    raise
+
+    def _start(self, name: str, wav: Path | None, answer: bool, dial: str | None, seconds: int) -> None:
         mode = ";answermode=auto" if answer else ""
         (self.home / "accounts").write_text(f"<sip:{name}@127.0.0.1:{self.sip_port}>;regint=0{mode}\n")
         source = f"aufile,{wav}" if wav else "aubridge,nil"
@@ -106,10 +120,8 @@ class Baresip:
         cmd = ["baresip", "-n", "127.0.0.1", "-f", str(self.home), "-t", str(seconds)]
         if dial:
             cmd += ["-e", f"/dial {dial}"]
-        self.log = self.home / "baresip.log"
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log.open("wb"),
                                      stderr=subprocess.STDOUT, cwd=self.home)
-        self._wait_ctrl()
 
     @property
     def uri(self) -> str:
@@ -117,7 +129,7 @@ class Baresip:
 
     def _wait_ctrl(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:  # an exited baresip never will
             try:
                 socket.create_connection(("127.0.0.1", self.ctrl_port), 0.2).close()
                 return
